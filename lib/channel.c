@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * channel.c - publishing into one's own ring, reading the others, and
+ * waiting (spin, then futex) for either.
+ *
+ * Protocol of a slot at position P of ring s (slot index P % slots):
+ *
+ *   sender (only rank s)                    reader r
+ *   wait until slot_free(P)                 seq = load_acquire(slot.seq)
+ *   seq = BUSY|(P+1)  (relaxed)             if seq == P+1:
+ *   fence(release)                             dest = load(slot.dest)
+ *   write payload, dest, pending, len          fence(acquire)
+ *   store_seq_cst(seq, P+1)                    recheck seq == P+1 (seqlock)
+ *   if a reader sleeps: bump bell, wake        if dest has r: read payload
+ *                                           release: fetch_and(pending, ~r)
+ *
+ * The sender overwrites a slot only when no live reader that the message
+ * was for still holds it, so a reader that sees its bit in dest reads a
+ * payload that cannot change under it; the seqlock recheck only guards the
+ * dest word of messages that were not for this reader and may be reused.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "channel_int.h"
+#include "wait_int.h"
+
+/* How often a sleeper wakes to check that the peers it waits for are alive,
+ * when no daemon does it for us. */
+#define LIVENESS_NS 100000000ull
+/* Polls between two reads of the clock in the spin phase. */
+#define SPIN_BATCH 32
+
+enum { KIND_MAX = 0 }; /* kinds defined so far: 0, raw bytes */
+
+void chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
+{
+	memset(c, 0, sizeof(*c));
+	c->seg = *seg;
+	c->me = me;
+	c->mybit = me < seg->ranks ? IPCFS_RANK_BIT(me) : 0;
+	c->valid = seg->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(seg->ranks) - 1;
+	c->ncpu = wait_cpus();
+	c->rr = 0;
+	struct seg_rank *r = seg_rank(&c->seg, me);
+	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
+	for (unsigned s = 0; s <= seg->ranks; s++)
+		c->cur[s] = atomic_load_explicit(&r->joinpos[s], memory_order_relaxed);
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+struct waiter {
+	/* >0: done, 0: not yet, <0: error. Called many times. */
+	int (*poll)(struct chan *c, void *arg);
+	/* Called about every LIVENESS_NS while sleeping: marks peers whose
+	 * process is gone, so that poll() stops waiting for them. */
+	void (*check)(struct chan *c, void *arg);
+	void *arg;
+	_Atomic uint32_t *waiting, *bell;
+	_Atomic uint64_t *spins, *sleeps, *timeouts;
+};
+
+static bool oversubscribed(const struct chan *c)
+{
+	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
+	return (unsigned)__builtin_popcountll(live) > c->ncpu;
+}
+
+/*
+ * Wait until w->poll() says done. The first poll is the fast path and makes
+ * no system call. Then spin for spin_us; when the group has more live ranks
+ * than we have CPUs, each spin round yields the CPU instead of pausing, so
+ * that the process we wait for gets to run. Then sleep on the bell.
+ */
+static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
+{
+	uint64_t now, deadline, spin_end, last_check, spins = 0, sleeps = 0;
+	int rc = w->poll(c, w->arg);
+
+	if (rc)
+		return rc;
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	now = wait_now_ns();
+	deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+	spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
+	last_check = now;
+	bool yield = oversubscribed(c);
+
+	while (now < spin_end && now < deadline) {
+		for (int i = 0; i < SPIN_BATCH; i++) {
+			if (yield)
+				sched_yield();
+			else
+				wait_cpu_relax();
+			spins++;
+			rc = w->poll(c, w->arg);
+			if (rc)
+				goto out;
+		}
+		now = wait_now_ns();
+	}
+	for (;;) {
+		/* Announce the sleep, then look once more. seq_cst on the flag
+		 * store and (inside poll) on the loads that follow, paired with
+		 * the publisher's seq_cst store of the data then load of the
+		 * flag: one of the two sides sees the other, so a wake-up is
+		 * never lost. The bell is read after the flag so that a bump
+		 * between our look and the futex call makes FUTEX_WAIT return. */
+		atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
+		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
+		rc = w->poll(c, w->arg);
+		if (rc)
+			break;
+		now = wait_now_ns();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		uint64_t nap = deadline - now < LIVENESS_NS ? deadline - now : LIVENESS_NS;
+		sleeps++;
+		wait_futex(w->bell, bell, (int64_t)nap);
+		now = wait_now_ns();
+		if (w->check && now - last_check >= LIVENESS_NS) {
+			w->check(c, w->arg);
+			last_check = now;
+		}
+	}
+	/* Relaxed: a stale 1 only costs a sender one needless wake call. */
+	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
+out:
+	seg_count(w->spins, spins);
+	seg_count(w->sleeps, sleeps);
+	if (rc == -ETIMEDOUT)
+		seg_count(w->timeouts, 1);
+	return rc;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Ranks that still hold the message now in the slot of position @pos and
+ * so keep the sender from reusing it. */
+static uint64_t slot_holders(struct chan *c, uint64_t pos)
+{
+	if (pos < c->seg.slots)
+		return 0; /* first lap: the slot never held a message */
+	struct seg_slot *sl = seg_slot(&c->seg, c->me, pos);
+	uint64_t old = pos - c->seg.slots;
+	/* Acquire: pairs with the readers' release of their bit, so their
+	 * reads of the payload happen before we overwrite it; seq_cst for the
+	 * sleep handshake with drop_slot() (see wait_for). */
+	uint64_t held = atomic_load_explicit(&sl->pending, memory_order_seq_cst);
+	if (!held)
+		return 0;
+	/* seq_cst: ordered against a joining rank's seq_cst update of the
+	 * live mask, after which its joinpos entries are visible. */
+	held &= atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
+	for (uint64_t m = held; m; m &= m - 1) {
+		unsigned b = (unsigned)__builtin_ctzll(m);
+		struct seg_rank *r = seg_rank(&c->seg, b);
+		/* A bit left by an earlier incarnation of rank b (one that
+		 * joined after the message was published) holds nothing. */
+		if (old < atomic_load_explicit(&r->joinpos[c->me], memory_order_relaxed))
+			held &= ~IPCFS_RANK_BIT(b);
+	}
+	return held;
+}
+
+static int poll_space(struct chan *c, void *arg)
+{
+	(void)arg;
+	return slot_holders(c, c->txpos) ? 0 : 1;
+}
+
+static void check_holders(struct chan *c, void *arg)
+{
+	(void)arg;
+	for (uint64_t m = slot_holders(c, c->txpos); m; m &= m - 1) {
+		unsigned b = (unsigned)__builtin_ctzll(m);
+		if (seg_owner_gone(&c->seg, b))
+			seg_mark_gone(&c->seg, b, IPCFS_STATE_DEAD);
+	}
+}
+
+int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
+
+	if (!buf)
+		return -EINVAL;
+	if (len > c->seg.slot_bytes)
+		return -EMSGSIZE;
+	if (!c->reserved) {
+		int rc = poll_space(c, NULL);
+		if (!rc) {
+			/* Back pressure: the slowest reader still holds the slot. */
+			struct waiter w = {
+				.poll = poll_space, .check = check_holders,
+				.waiting = &me->tx_waiting, .bell = &me->tx_bell,
+				.spins = &me->tx_spins, .sleeps = &me->tx_sleeps,
+				.timeouts = &me->tx_timeouts,
+			};
+			seg_count(&me->stalls, 1);
+			atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
+			rc = wait_for(c, &w, timeout_ms);
+			atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);
+		}
+		if (rc < 0)
+			return rc;
+		/* Claim the slot: readers that see BUSY for a later position
+		 * than theirs skip it, for theirs wait. The release fence orders
+		 * this store before every write into the slot (seqlock). */
+		atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		c->reserved = true;
+	}
+	*buf = seg_slot_data(sl);
+	return 0;
+}
+
+/* Wake the ranks of @dest that sleep waiting for a message. */
+static void wake_readers(struct chan *c, uint64_t dest)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+	uint64_t woke = 0;
+
+	for (uint64_t m = dest; m; m &= m - 1) {
+		struct seg_rank *r = seg_rank(&c->seg, (unsigned)__builtin_ctzll(m));
+		/* seq_cst, after the seq_cst publish: see wait_for(). */
+		if (atomic_load_explicit(&r->rx_waiting, memory_order_seq_cst)) {
+			atomic_fetch_add_explicit(&r->rx_bell, 1, memory_order_seq_cst);
+			wait_futex_wake(&r->rx_bell);
+			woke++;
+		}
+	}
+	if (woke)
+		seg_count(&me->wakeups, woke);
+}
+
+int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
+	/* Relaxed: membership is re-checked by readers and senders alike; a
+	 * rank that joins this instant simply misses this message. */
+	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
+
+	if (!c->reserved || len > c->seg.slot_bytes || kind > KIND_MAX)
+		return -EINVAL;
+	if (dest == IPCFS_ALL) {
+		dest = live & c->valid & ~c->mybit;
+		if (!dest)
+			return -ENOTCONN;
+	} else if (!dest || (dest & ~c->valid) || (dest & c->mybit)) {
+		return -EINVAL;
+	} else if (dest & ~live) {
+		return -ENOTCONN;
+	}
+	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
+	atomic_store_explicit(&sl->pending, dest, memory_order_relaxed);
+	atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);
+	atomic_store_explicit(&sl->kind, kind, memory_order_relaxed);
+	/* Publish. Release for the payload and header above; seq_cst for the
+	 * sleep handshake with readers (wait_for). */
+	atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_seq_cst);
+	c->txpos++;
+	c->reserved = false;
+	/* Release: a joining rank that reads head sees every slot below it. */
+	atomic_store_explicit(&me->head, c->txpos, memory_order_release);
+	seg_count(&me->sent, 1);
+	seg_count(&me->sent_bytes, len);
+	wake_readers(c, dest);
+	return 0;
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static int ring_of(const struct chan *c, int src)
+{
+	if (src == IPCFS_SRC_CTL)
+		return (int)c->seg.ranks;
+	if (src < 0 || (unsigned)src >= c->seg.ranks || (unsigned)src == c->me)
+		return -1;
+	return src;
+}
+
+/* Clear our bit of a slot: it may be reused once every reader did. */
+static void drop_slot(struct chan *c, unsigned ring, struct seg_slot *sl)
+{
+	struct seg_rank *snd = seg_rank(&c->seg, ring);
+
+	/* seq_cst: release for our reads of the payload, and ordered before
+	 * the load of tx_waiting below (sleep handshake with the sender). */
+	atomic_fetch_and_explicit(&sl->pending, ~c->mybit, memory_order_seq_cst);
+	if (atomic_load_explicit(&snd->tx_waiting, memory_order_seq_cst)) {
+		atomic_fetch_add_explicit(&snd->tx_bell, 1, memory_order_seq_cst);
+		wait_futex_wake(&snd->tx_bell);
+		seg_count(&seg_rank(&c->seg, c->me)->rx_wakeups, 1);
+	}
+}
+
+/*
+ * Look for the next message for us in ring @s. Returns 1 and fills @msg,
+ * 0 if there is none yet, -EBADMSG for a corrupt slot (skipped).
+ */
+static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
+{
+	const uint64_t slots = c->seg.slots;
+	uint64_t p = c->cur[s];
+	int rc = 0;
+
+	/* Each round moves p forward; bounded so that a sender racing ahead
+	 * with messages for others cannot keep us here. */
+	for (uint64_t round = 0; round < 2 * slots + 2; round++) {
+		struct seg_slot *sl = seg_slot(&c->seg, s, p);
+		/* Acquire (at least): pairs with the sender's publish; the
+		 * header and payload of position p are visible once seq says
+		 * p+1. seq_cst for the sleep handshake of wait_for(); on x86
+		 * and arm64 this is still a plain load / ldar. */
+		uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_seq_cst);
+
+		if (seq == p + 1) {
+			uint64_t dest = atomic_load_explicit(&sl->dest, memory_order_relaxed);
+			/* Seqlock read side: if the sender began to reuse the
+			 * slot, its BUSY store shows in this second read. */
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != seq)
+				continue;
+			if (!(dest & c->mybit)) {
+				p++;
+				continue;
+			}
+			uint32_t len = atomic_load_explicit(&sl->len, memory_order_relaxed);
+			uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
+			c->cur[s] = p + 1;
+			if (len > c->seg.slot_bytes || kind > KIND_MAX || (dest & ~c->valid)) {
+				drop_slot(c, s, sl);
+				return -EBADMSG;
+			}
+			msg->data = seg_slot_data(sl);
+			msg->len = len;
+			msg->kind = kind;
+			msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
+			msg->seq = p + 1;
+			msg->priv[0] = (uint64_t)((char *)sl - (char *)c->seg.base);
+			msg->priv[1] = s;
+			return 1;
+		}
+		if (seq == 0)
+			break; /* never written: nothing yet */
+		uint64_t pos = (seq & ~SEG_SEQ_BUSY) - 1;
+		if (pos <= p) {
+			/* An older message, or ours being written: not yet.
+			 * A slot for position p holds p or an earlier lap. */
+			if ((p - pos) % slots) {
+				p++;
+				rc = -EBADMSG;
+				break;
+			}
+			break;
+		}
+		if ((pos - p) % slots) {
+			/* A position that cannot live in this slot. */
+			p++;
+			rc = -EBADMSG;
+			break;
+		}
+		/* Overwritten by a later lap, so not ours (ours cannot be
+		 * reused before we release it): skip to the oldest position
+		 * that can still be in the ring. */
+		uint64_t head = atomic_load_explicit(&seg_rank(&c->seg, s)->head, memory_order_acquire);
+		p = head > slots && head - slots > p + 1 ? head - slots : p + 1;
+	}
+	c->cur[s] = p;
+	return rc;
+}
+
+struct recv_arg {
+	int ring;             /* or -1 for any */
+	struct ipcfs_msg *msg;
+};
+
+/* Whether the sender of ring @s is gone for good (dead or left). The
+ * control sender (the daemon) may always come back. */
+static bool sender_gone(const struct chan *c, unsigned s)
+{
+	if (s == c->seg.ranks)
+		return false;
+	uint64_t w = atomic_load_explicit(&seg_rank(&c->seg, s)->owner, memory_order_acquire);
+	int st = SEG_OWNER_STATE(w);
+	return st == IPCFS_STATE_DEAD || st == IPCFS_STATE_LEFT;
+}
+
+static int poll_recv(struct chan *c, void *arg)
+{
+	struct recv_arg *a = arg;
+	unsigned n = c->seg.ranks + 1;
+	int rc;
+
+	if (a->ring >= 0) {
+		rc = try_ring(c, (unsigned)a->ring, a->msg);
+		if (rc || !sender_gone(c, (unsigned)a->ring))
+			return rc;
+		/* Gone: one more look, for what it published before it died
+		 * (the state was read after the first look). */
+		rc = try_ring(c, (unsigned)a->ring, a->msg);
+		return rc ? rc : -EPIPE;
+	}
+	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
+	bool anyone = false;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = (c->rr + i) % n;
+		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
+			continue;
+		rc = try_ring(c, s, a->msg);
+		if (rc) {
+			c->rr = (s + 1) % n;
+			return rc;
+		}
+		if (s < c->seg.ranks && !sender_gone(c, s))
+			anyone = true;
+	}
+	/* -EPIPE once every rank that ever joined is gone and drained; the
+	 * last look above happened after their state was read as gone...
+	 * except for a rank that died between its look and its state read:
+	 * look again before giving up. */
+	if (!anyone && (joined & ~c->mybit)) {
+		for (unsigned s = 0; s < c->seg.ranks; s++) {
+			if (s == c->me || !(joined & IPCFS_RANK_BIT(s)))
+				continue;
+			rc = try_ring(c, s, a->msg);
+			if (rc) {
+				c->rr = (s + 1) % n;
+				return rc;
+			}
+		}
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void check_senders(struct chan *c, void *arg)
+{
+	struct recv_arg *a = arg;
+	for (unsigned s = 0; s < c->seg.ranks; s++) {
+		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
+			continue;
+		uint64_t w = atomic_load_explicit(&seg_rank(&c->seg, s)->owner, memory_order_acquire);
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && seg_owner_gone(&c->seg, s))
+			seg_mark_gone(&c->seg, s, IPCFS_STATE_DEAD);
+	}
+}
+
+int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+	struct recv_arg a = { .ring = -1, .msg = msg };
+	int rc;
+
+	if (!msg || c->me >= c->seg.ranks)
+		return -EINVAL;
+	if (src != IPCFS_ANY) {
+		a.ring = ring_of(c, src);
+		if (a.ring < 0)
+			return -EINVAL;
+	}
+	rc = poll_recv(c, &a);
+	if (!rc) {
+		struct waiter w = {
+			.poll = poll_recv, .check = check_senders, .arg = &a,
+			.waiting = &me->rx_waiting, .bell = &me->rx_bell,
+			.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
+			.timeouts = &me->rx_timeouts,
+		};
+		seg_count(&me->waits, 1);
+		rc = wait_for(c, &w, timeout_ms);
+	}
+	if (rc < 0)
+		return rc;
+	seg_count(&me->recv, 1);
+	seg_count(&me->recv_bytes, msg->len);
+	return 0;
+}
+
+int chan_release(struct chan *c, struct ipcfs_msg *msg)
+{
+	const struct seg_map *m = &c->seg;
+
+	if (!msg || !msg->data || msg->priv[1] > m->ranks || msg->priv[1] == c->me)
+		return -EINVAL;
+	uint64_t off = msg->priv[0];
+	uint64_t ring_start = m->ring_off + msg->priv[1] * m->ring_bytes;
+	if (off < ring_start || off >= ring_start + m->ring_bytes ||
+	    (off - ring_start) % m->slot_stride ||
+	    (const char *)msg->data != (char *)m->base + off + SEG_LINE)
+		return -EINVAL;
+	drop_slot(c, (unsigned)msg->priv[1], (struct seg_slot *)((char *)m->base + off));
+	msg->data = NULL;
+	return 0;
+}
+
+/* ---- membership ------------------------------------------------------- */
+
+static int poll_ranks(struct chan *c, void *arg)
+{
+	uint64_t mask = *(uint64_t *)arg;
+	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
+	return (live & mask) == mask;
+}
+
+int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+
+	if (mask == IPCFS_ALL)
+		mask = c->valid;
+	if (mask & ~c->valid)
+		return -EINVAL;
+	struct waiter w = {
+		.poll = poll_ranks, .arg = &mask,
+		.waiting = &me->rx_waiting, .bell = &me->rx_bell,
+		.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
+		.timeouts = &me->rx_timeouts,
+	};
+	int rc = wait_for(c, &w, timeout_ms);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipcfs.h - the public interface of libipcfs.
+ *
+ * A group is a set of up to IPCFS_MAX_RANKS processes (ranks) on one machine
+ * that share one memory segment. Every rank owns one bounded ring in that
+ * segment and is its only writer (single producer); every other rank reads
+ * the messages addressed to it from every ring (multi consumer). Sending and
+ * receiving are loads, stores and atomics on the segment: no system call on
+ * the fast path. A waiter spins for the group's spin_us, then sleeps on a
+ * futex; a sender wakes a rank only when that rank sleeps.
+ *
+ * Conventions (as in liburing): every function that can fail returns 0 or a
+ * non-negative value on success and a negative errno on failure; none of
+ * them reads or relies on the global errno. Timeouts are in milliseconds:
+ * -1 waits for ever, 0 never waits (-EAGAIN when it would have to),
+ * a positive value gives up with -ETIMEDOUT.
+ *
+ * Threads: a member may be used by one sending thread and one receiving
+ * thread at the same time; two threads must not send (or receive) through
+ * the same member concurrently.
+ *
+ * Each function has a man page: ipcfs_join(3), ipcfs_send(3), ...
+ */
+#ifndef IPCFS_H
+#define IPCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; what this header declares
+ * is its exported interface. */
+#pragma GCC visibility push(default)
+
+#define IPCFS_VERSION_MAJOR 0
+#define IPCFS_VERSION_MINOR 1
+#define IPCFS_VERSION_PATCH 0
+/* Version of the shared-memory layout; a segment of another ABI is refused. */
+#define IPCFS_ABI 1
+
+/* Largest group: destination sets are 64-bit masks. */
+#define IPCFS_MAX_RANKS 64
+
+/* Destination mask meaning "every other live rank" (broadcast). */
+#define IPCFS_ALL (~(uint64_t)0)
+/* Source meaning "any rank" for ipcfs_recv(). */
+#define IPCFS_ANY (-1)
+
+/* Source of messages published by the daemon (`bcast` written to a group's
+ * ctl file): a pseudo-rank after every real one. */
+#define IPCFS_SRC_CTL IPCFS_MAX_RANKS
+
+/* Bit of one rank in a destination mask. */
+#define IPCFS_RANK_BIT(r) ((uint64_t)1 << (r))
+
+/*
+ * Parameters of a group, fixed when its segment is created.
+ * Fill with ipcfs_params_init(), then change what you need.
+ */
+struct ipcfs_params {
+	uint32_t ranks;       /* ranks in the group, 1..64 (default 8) */
+	uint32_t slots;       /* ring slots per sender, power of two 2..65536 (default 64) */
+	uint32_t slot_bytes;  /* largest message, bytes, multiple of 64, 64..16 MiB (default 65536) */
+	uint32_t spin_us;     /* spin window before sleeping, 0..1000000 us (default 50) */
+	uint32_t timeout_ms;  /* a sender blocked longer counts as stalled (default 1000) */
+	int32_t numa_node;    /* node the segment is bound to, -1 for none (default -1) */
+	uint32_t mode;        /* permission bits of the segment file (default 0660) */
+	uint32_t reserved;
+	uint64_t arena_bytes; /* bytes of the large-payload arena (default 0) */
+};
+
+/* One joined rank of a group (opaque). */
+struct ipcfs_member;
+
+/* A received message: a read-only view into shared memory, valid until
+ * ipcfs_release(). */
+struct ipcfs_msg {
+	const void *data;     /* payload, 64-byte aligned */
+	size_t len;           /* payload bytes */
+	int src;              /* sending rank */
+	uint32_t kind;        /* 0 for raw bytes */
+	uint64_t seq;         /* per-sender sequence number, from 1 */
+	uint64_t priv[2];     /* for the library */
+};
+
+/* Counters of one rank, read from shared memory. */
+struct ipcfs_rank_stat {
+	int rank;
+	int state;            /* IPCFS_STATE_* */
+	pid_t pid;            /* process bound to the rank, 0 if none */
+	uint64_t sent;        /* messages committed */
+	uint64_t sent_bytes;
+	uint64_t recv;        /* messages received */
+	uint64_t recv_bytes;
+	uint64_t waits;       /* receives that found nothing and waited */
+	uint64_t spins;       /* spin-loop rounds while waiting (send or receive) */
+	uint64_t sleeps;      /* futex sleeps (send or receive) */
+	uint64_t wakeups;     /* futex wake calls this rank made for sleeping peers */
+	uint64_t stalls;      /* sends that waited for ring space (back pressure) */
+	uint64_t timeouts;    /* sends and receives that ended with -ETIMEDOUT */
+	uint64_t lag;         /* messages addressed to this rank not yet released */
+	uint64_t stalled_ms;  /* how long its current send has waited, 0 if none */
+};
+
+enum {
+	IPCFS_STATE_FREE = 0, /* never joined */
+	IPCFS_STATE_LIVE = 1, /* joined, process alive */
+	IPCFS_STATE_LEFT = 2, /* left with ipcfs_leave() */
+	IPCFS_STATE_DEAD = 3, /* its process died while a member */
+};
+
+/* Fill @p with the defaults listed in struct ipcfs_params. */
+void ipcfs_params_init(struct ipcfs_params *p);
+
+/*
+ * Check @p; 0 if valid, -EINVAL (a field out of range) or -ERANGE (the
+ * segment would be larger than the address space allows).
+ */
+int ipcfs_params_check(const struct ipcfs_params *p);
+
+/*
+ * Create a group in the plain directory @dir (created if missing) without
+ * the daemon: the segment goes to $IPCFS_SHM_DIR (default /dev/shm) and
+ * @dir/shm names it, as a mounted group directory does. Errors: -EINVAL,
+ * -ERANGE, -EEXIST (@dir already holds a group), -ENOMEM, -ENOSPC, and
+ * those of open(2), mbind(2).
+ */
+int ipcfs_group_create(const char *dir, const struct ipcfs_params *p);
+
+/* Destroy a group made by ipcfs_group_create(): unlink its segment and the
+ * files in @dir, remove @dir if empty. Members still mapped keep working on
+ * the unlinked memory. -ENOENT if @dir holds no group. */
+int ipcfs_group_destroy(const char *dir);
+
+/*
+ * Join the group in @dir as @rank, or as the lowest free rank when @rank is
+ * -1. @dir is a group directory of a mounted ipcfsd (the join is announced
+ * through @dir/ctl) or a plain directory made by ipcfs_group_create().
+ * Returns the rank (>= 0) and sets *@out. Errors: -ENOENT (no group),
+ * -EINVAL (@rank out of range), -EBUSY (rank held by a live process, or
+ * no free rank), -EBADMSG (the segment is corrupt), -EPROTO (another ABI),
+ * -EACCES, -ENOMEM.
+ */
+int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out);
+
+/* Leave the group and unmap it; @m is freed. Views not yet released are
+ * released. Always returns 0 for a valid @m, -EINVAL for NULL. */
+int ipcfs_leave(struct ipcfs_member *m);
+
+/* The rank of @m. */
+int ipcfs_rank(const struct ipcfs_member *m);
+
+/* The number of ranks of @m's group. */
+int ipcfs_size(const struct ipcfs_member *m);
+
+/* Store the mask of live ranks in *@mask; returns 0. */
+int ipcfs_live(const struct ipcfs_member *m, uint64_t *mask);
+
+/*
+ * Wait until every rank in @mask is live (IPCFS_ALL: every rank of the
+ * group). Returns 0, -EAGAIN or -ETIMEDOUT, -EINVAL for ranks outside the
+ * group.
+ */
+int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms);
+
+/*
+ * Reserve room for a message of up to @len bytes in @m's ring and store a
+ * pointer to it (64-byte aligned, in shared memory) in *@buf. Waits while
+ * the slot is still held by a reader (back pressure). The message is built
+ * in place and published by ipcfs_commit(); a reservation not committed is
+ * simply reused by the next one. Errors: -EMSGSIZE (@len > slot_bytes),
+ * -EAGAIN, -ETIMEDOUT.
+ */
+int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms);
+
+/*
+ * Publish the reserved message, @len bytes, to the ranks in @dest
+ * (IPCFS_ALL: every other live rank). Never waits. Errors: -EINVAL (no
+ * reservation, @len larger than reserved, @dest holds the sender or ranks
+ * outside the group), -ENOTCONN (a rank of @dest is not live, or IPCFS_ALL
+ * found no live peer); on error nothing is published and the reservation
+ * stays.
+ */
+int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len);
+
+/* Reserve, copy @len bytes from @data, commit to @dest: the errors of both. */
+int ipcfs_send(struct ipcfs_member *m, uint64_t dest, const void *data, size_t len,
+	       int timeout_ms);
+
+/*
+ * Receive the next message addressed to @m from rank @src (IPCFS_ANY: from
+ * any rank, fairly) into *@msg: a view into shared memory, valid until
+ * ipcfs_release(). Per sender, messages arrive in order and exactly once.
+ * Errors: -EAGAIN, -ETIMEDOUT, -EPIPE (@src, or with IPCFS_ANY every rank
+ * that ever joined, has died or left and nothing more is pending from it),
+ * -EBADMSG (a corrupt slot header: that message is skipped), -EINVAL.
+ */
+int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeout_ms);
+
+/* Hand a received view back, so its sender may reuse the slot. -EINVAL if
+ * @msg is not a view held by @m. */
+int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg);
+
+/* Read the counters of @rank (0..size-1) of @m's group into *@st. */
+int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st);
+
+/* A short English name of a rank state ("free", "live", "left", "dead"). */
+const char *ipcfs_state_name(int state);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* IPCFS_H */

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * member.c - groups in plain directories, joining and leaving as a rank,
+ * and the public send/receive entry points.
+ *
+ * A group directory, mounted (ipcfsd) or plain, holds a file `shm` with the
+ * absolute path of the segment. A mounted one also holds `ctl`: a member
+ * announces its join and leave there, so the daemon can watch its process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "channel_int.h"
+#include "member_int.h"
+#include "wait_int.h"
+
+struct ipcfs_member {
+	struct chan chan;
+	char ctl[PATH_MAX]; /* the group's ctl file, "" for a plain directory */
+};
+
+/* Read a small text file into @buf, NUL-terminated, trailing whitespace cut. */
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		rc = -errno;
+	close(fd);
+	if (rc)
+		return rc;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	return (size_t)n == size - 1 ? -ENAMETOOLONG : 0;
+}
+
+/* Write one command to a ctl file: one write(2), as the daemon wants. */
+static int write_cmd(const char *path, const char *cmd)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(cmd);
+	ssize_t n;
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, len);
+	if (n < 0)
+		rc = -errno;
+	else if ((size_t)n != len)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+static int join_path(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int member_segment_path(const char *dir, char *out, size_t size)
+{
+	char file[PATH_MAX];
+	int rc;
+
+	if (!dir)
+		return -EINVAL;
+	rc = join_path(file, sizeof(file), dir, "shm");
+	if (!rc)
+		rc = read_small(file, out, size);
+	if (!rc && out[0] != '/')
+		rc = -EBADMSG;
+	return rc;
+}
+
+static const char *shm_dir(void)
+{
+	const char *d = getenv("IPCFS_SHM_DIR");
+	return d && *d ? d : "/dev/shm";
+}
+
+int ipcfs_group_create(const char *dir, const struct ipcfs_params *p)
+{
+	char seg[PATH_MAX], file[PATH_MAX], tmp[PATH_MAX];
+	struct ipcfs_params defaults;
+	int rc, fd;
+
+	if (!dir)
+		return -EINVAL;
+	if (!p) {
+		ipcfs_params_init(&defaults);
+		p = &defaults;
+	}
+	rc = ipcfs_params_check(p);
+	if (rc)
+		return rc;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if ((rc = join_path(file, sizeof(file), dir, "shm")) ||
+	    (rc = join_path(tmp, sizeof(tmp), dir, ".shm.tmp")))
+		return rc;
+	if (access(file, F_OK) == 0)
+		return -EEXIST;
+
+	/* A fresh random name: O_EXCL in seg_create catches the unlikely
+	 * collision, and we draw again. */
+	for (int tries = 0;; tries++) {
+		uint64_t r;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = wait_now_ns() ^ ((uint64_t)getpid() << 32);
+		if (snprintf(seg, sizeof(seg), "%s/ipcfs.%u.%016llx", shm_dir(), (unsigned)getuid(),
+			     (unsigned long long)r) >= (int)sizeof(seg))
+			return -ENAMETOOLONG;
+		rc = seg_create(seg, p, (uid_t)-1, (gid_t)-1);
+		if (rc != -EEXIST || tries > 8)
+			break;
+	}
+	if (rc)
+		return rc;
+
+	/* Write the name beside, then rename: a joiner never reads half. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	size_t len = strlen(seg);
+	seg[len] = '\n';
+	ssize_t n = write(fd, seg, len + 1);
+	seg[len] = '\0';
+	if (n != (ssize_t)len + 1)
+		rc = n < 0 ? -errno : -EIO;
+	close(fd);
+	if (!rc && link(tmp, file) != 0)
+		rc = -errno; /* link, not rename: a racing creator gets EEXIST */
+	unlink(tmp);
+	if (!rc)
+		return 0;
+fail:
+	unlink(seg);
+	return rc;
+}
+
+int ipcfs_group_destroy(const char *dir)
+{
+	char seg[PATH_MAX], file[PATH_MAX];
+	int rc = member_segment_path(dir, seg, sizeof(seg));
+
+	if (rc)
+		return rc == -ENOENT ? -ENOENT : rc;
+	if (unlink(seg) != 0 && errno != ENOENT)
+		return -errno;
+	rc = join_path(file, sizeof(file), dir, "shm");
+	if (rc)
+		return rc;
+	if (unlink(file) != 0)
+		return -errno;
+	rmdir(dir); /* only if empty; a non-empty directory is the caller's */
+	return 0;
+}
+
+int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
+{
+	char path[PATH_MAX], cmd[64];
+	struct ipcfs_member *m;
+	struct seg_map seg;
+	pid_t pid = getpid();
+	int rc;
+
+	if (!dir || !out || rank < -1 || rank >= IPCFS_MAX_RANKS)
+		return -EINVAL;
+	rc = member_segment_path(dir, path, sizeof(path));
+	if (rc)
+		return rc;
+	rc = seg_map_path(path, true, &seg);
+	if (rc)
+		return rc;
+	if (rank >= (int)seg.ranks) {
+		rc = -EINVAL;
+		goto fail_unmap;
+	}
+	if (rank >= 0) {
+		rc = seg_claim(&seg, (unsigned)rank, pid);
+	} else {
+		rc = -EBUSY;
+		for (unsigned r = 0; r < seg.ranks && rc; r++)
+			if (!(rc = seg_claim(&seg, r, pid)))
+				rank = (int)r;
+	}
+	if (rc)
+		goto fail_unmap;
+	seg_go_live(&seg, (unsigned)rank, pid);
+
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		rc = -ENOMEM;
+		goto fail_leave;
+	}
+	if (join_path(m->ctl, sizeof(m->ctl), dir, "ctl") == 0 && access(m->ctl, F_OK) == 0) {
+		snprintf(cmd, sizeof(cmd), "join %d\n", rank);
+		rc = write_cmd(m->ctl, cmd);
+		if (rc) {
+			free(m);
+			goto fail_leave;
+		}
+	} else {
+		m->ctl[0] = '\0';
+	}
+	chan_init(&m->chan, &seg, (unsigned)rank);
+	*out = m;
+	return rank;
+
+fail_leave:
+	seg_mark_gone(&seg, (unsigned)rank, IPCFS_STATE_LEFT);
+fail_unmap:
+	seg_unmap(&seg);
+	return rc;
+}
+
+int ipcfs_leave(struct ipcfs_member *m)
+{
+	char cmd[64];
+
+	if (!m)
+		return -EINVAL;
+	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
+	if (m->ctl[0]) {
+		/* The daemon only records it; the group is already left. */
+		snprintf(cmd, sizeof(cmd), "leave %u\n", m->chan.me);
+		write_cmd(m->ctl, cmd);
+	}
+	seg_unmap(&m->chan.seg);
+	free(m);
+	return 0;
+}
+
+int ipcfs_rank(const struct ipcfs_member *m)
+{
+	return m ? (int)m->chan.me : -EINVAL;
+}
+
+int ipcfs_size(const struct ipcfs_member *m)
+{
+	return m ? (int)m->chan.seg.ranks : -EINVAL;
+}
+
+int ipcfs_live(const struct ipcfs_member *m, uint64_t *mask)
+{
+	if (!m || !mask)
+		return -EINVAL;
+	*mask = atomic_load_explicit(&m->chan.seg.hdr->live, memory_order_acquire);
+	return 0;
+}
+
+int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms)
+{
+	return m ? chan_wait_ranks(&m->chan, mask, timeout_ms) : -EINVAL;
+}
+
+int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms)
+{
+	return m ? chan_reserve(&m->chan, len, buf, timeout_ms) : -EINVAL;
+}
+
+int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len)
+{
+	return m ? chan_commit(&m->chan, dest, len, 0) : -EINVAL;
+}
+
+int ipcfs_send(struct ipcfs_member *m, uint64_t dest, const void *data, size_t len,
+	       int timeout_ms)
+{
+	void *buf;
+	int rc;
+
+	if (!m || (!data && len))
+		return -EINVAL;
+	rc = chan_reserve(&m->chan, len, &buf, timeout_ms);
+	if (rc)
+		return rc;
+	if (len)
+		memcpy(buf, data, len);
+	return chan_commit(&m->chan, dest, len, 0);
+}
+
+int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeout_ms)
+{
+	return m ? chan_recv(&m->chan, src, msg, timeout_ms) : -EINVAL;
+}
+
+int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg)
+{
+	return m ? chan_release(&m->chan, msg) : -EINVAL;
+}
+
+int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st)
+{
+	if (!m || !st)
+		return -EINVAL;
+	if (rank == IPCFS_SRC_CTL)
+		return seg_rank_stat(&m->chan.seg, m->chan.seg.ranks, st);
+	if (rank < 0 || (unsigned)rank >= m->chan.seg.ranks)
+		return -EINVAL;
+	return seg_rank_stat(&m->chan.seg, (unsigned)rank, st);
+}

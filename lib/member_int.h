@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* member_int.h - helpers of lib/member.c shared with the daemon and tools. */
+#ifndef IPCFS_MEMBER_INT_H
+#define IPCFS_MEMBER_INT_H
+
+#include <stddef.h>
+
+/* Read the segment path named by @dir/shm into @out (absolute path). */
+int member_segment_path(const char *dir, char *out, size_t size);
+
+#endif

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.c - create, map and validate a group's shared-memory segment;
+ * read its counters; notice members whose process is gone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "segment_int.h"
+#include "wait_int.h"
+
+#define SLOT_BYTES_MAX (16u << 20)
+#define SLOTS_MAX 65536u
+#define SPIN_US_MAX 1000000u
+/* A segment larger than this is refused with -ERANGE (1 TiB). */
+#define SEG_BYTES_MAX ((uint64_t)1 << 40)
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+void ipcfs_params_init(struct ipcfs_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->ranks = 8;
+	p->slots = 64;
+	p->slot_bytes = 4096;
+	p->spin_us = 50;
+	p->timeout_ms = 1000;
+	p->numa_node = -1;
+	p->mode = 0660;
+	p->arena_bytes = 0;
+}
+
+int ipcfs_params_check(const struct ipcfs_params *p)
+{
+	if (!p)
+		return -EINVAL;
+	if (p->ranks < 1 || p->ranks > IPCFS_MAX_RANKS)
+		return -EINVAL;
+	if (p->slots < 2 || p->slots > SLOTS_MAX || (p->slots & (p->slots - 1)))
+		return -EINVAL;
+	if (p->slot_bytes < SEG_LINE || p->slot_bytes > SLOT_BYTES_MAX || p->slot_bytes % SEG_LINE)
+		return -EINVAL;
+	if (p->spin_us > SPIN_US_MAX || p->timeout_ms == 0)
+		return -EINVAL;
+	if (p->numa_node < -1 || p->mode > 07777)
+		return -EINVAL;
+	if (p->arena_bytes % SEG_PAGE)
+		return -EINVAL;
+	if (seg_layout_size(p) == 0)
+		return -ERANGE;
+	return 0;
+}
+
+/* The layout of @p: every offset, computed in one place for create and
+ * validate. Returns false on overflow or a segment beyond SEG_BYTES_MAX. */
+static bool layout(const struct ipcfs_params *p, struct seg_map *l, uint64_t *total)
+{
+	uint64_t stride = SEG_LINE + (uint64_t)p->slot_bytes;
+	uint64_t nrings = (uint64_t)p->ranks + 1;
+
+	l->ranks = p->ranks;
+	l->slots = p->slots;
+	l->slot_bytes = p->slot_bytes;
+	l->slot_stride = (uint32_t)stride;
+	l->rank_stride = round_up(sizeof(struct seg_rank), SEG_LINE);
+	l->rank_off = SEG_PAGE;
+	l->ring_off = round_up(l->rank_off + nrings * l->rank_stride, SEG_PAGE);
+	l->ring_bytes = stride * p->slots; /* <= 2^16 * (2^24 + 64): no overflow */
+	if (l->ring_bytes > SEG_BYTES_MAX / nrings)
+		return false;
+	l->arena_off = round_up(l->ring_off + nrings * l->ring_bytes, SEG_PAGE);
+	l->arena_bytes = p->arena_bytes;
+	if (p->arena_bytes > SEG_BYTES_MAX || l->arena_off + p->arena_bytes > SEG_BYTES_MAX)
+		return false;
+	*total = l->arena_off + p->arena_bytes;
+	return true;
+}
+
+uint64_t seg_layout_size(const struct ipcfs_params *p)
+{
+	struct seg_map l;
+	uint64_t total;
+
+	return layout(p, &l, &total) ? total : 0;
+}
+
+/* Bind [base, base+len) to @node: pages faulted later come from it. On a
+ * shared tmpfs mapping the policy is recorded on the file itself, so it also
+ * governs pages that fallocate() or other processes bring in. */
+static int bind_node(void *base, size_t len, int node)
+{
+	unsigned long mask[16] = { 0 };
+	char path[64];
+
+	if ((unsigned)node >= sizeof(mask) * 8)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
+	if (access(path, F_OK) != 0)
+		return -EINVAL;
+	mask[node / (8 * sizeof(long))] |= 1ul << (node % (8 * sizeof(long)));
+	if (mbind(base, len, MPOL_BIND, mask, sizeof(mask) * 8, MPOL_MF_STRICT) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Allocate every page now, so that no member takes a page fault (or an
+ * ENOSPC signal) on the fast path later. */
+static int prefault(int fd, char *base, size_t len)
+{
+	int rc = posix_fallocate(fd, 0, (off_t)len);
+
+	if (rc == ENOSPC || rc == EFBIG)
+		return -ENOSPC;
+	if (rc != 0) {
+		/* File systems without fallocate: write every page. */
+		long pg = sysconf(_SC_PAGESIZE);
+		for (size_t off = 0; off < len; off += (size_t)pg)
+			((volatile char *)base)[off] = 0;
+	}
+	return 0;
+}
+
+int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid)
+{
+	struct seg_map l;
+	uint64_t total;
+	void *base;
+	int fd, rc;
+
+	rc = ipcfs_params_check(p);
+	if (rc)
+		return rc;
+	if (!layout(p, &l, &total))
+		return -ERANGE;
+	if ((uint64_t)(size_t)total != total)
+		return -ERANGE;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* fchmod after create: the mode must not depend on the umask. */
+	if (fchmod(fd, p->mode) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0) ||
+	    ftruncate(fd, (off_t)total) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		rc = -errno;
+		goto fail;
+	}
+	if (p->numa_node >= 0)
+		rc = bind_node(base, total, p->numa_node);
+	if (!rc)
+		rc = prefault(fd, base, total);
+	if (rc) {
+		munmap(base, total);
+		goto fail;
+	}
+
+	struct seg_hdr *h = base;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	h->abi = IPCFS_ABI;
+	h->hdr_bytes = sizeof(*h);
+	h->ranks = l.ranks;
+	h->slots = l.slots;
+	h->slot_bytes = l.slot_bytes;
+	h->slot_stride = l.slot_stride;
+	h->spin_us = p->spin_us;
+	h->timeout_ms = p->timeout_ms;
+	h->numa_node = p->numa_node;
+	h->mode = p->mode;
+	h->total_bytes = total;
+	h->rank_off = l.rank_off;
+	h->rank_stride = l.rank_stride;
+	h->ring_off = l.ring_off;
+	h->ring_bytes = l.ring_bytes;
+	h->arena_off = l.arena_off;
+	h->arena_bytes = l.arena_bytes;
+	h->created_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	/* Release: a process that sees the magic sees the whole header. */
+	__atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
+	munmap(base, total);
+	close(fd);
+	return 0;
+fail:
+	unlink(path);
+	close(fd);
+	return rc;
+}
+
+/* Check every header field against the layout recomputed from the few
+ * that define it: whatever a corrupt header says, the pointers we derive
+ * stay inside the mapping. */
+static int validate(struct seg_map *m)
+{
+	const struct seg_hdr *h = m->hdr;
+	struct ipcfs_params p;
+	struct seg_map l;
+	uint64_t total;
+
+	if (m->size < SEG_PAGE)
+		return -EBADMSG;
+	/* Acquire: pairs with the release store of the magic in seg_create. */
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
+		return -EBADMSG;
+	if (h->abi != IPCFS_ABI)
+		return -EPROTO;
+	ipcfs_params_init(&p);
+	p.ranks = h->ranks;
+	p.slots = h->slots;
+	p.slot_bytes = h->slot_bytes;
+	p.spin_us = h->spin_us;
+	p.timeout_ms = h->timeout_ms;
+	p.numa_node = h->numa_node;
+	p.mode = h->mode;
+	p.arena_bytes = h->arena_bytes;
+	if (h->hdr_bytes != sizeof(*h) || ipcfs_params_check(&p) || !layout(&p, &l, &total))
+		return -EBADMSG;
+	if (h->slot_stride != l.slot_stride || h->rank_off != l.rank_off ||
+	    h->rank_stride != l.rank_stride || h->ring_off != l.ring_off ||
+	    h->ring_bytes != l.ring_bytes || h->arena_off != l.arena_off ||
+	    h->total_bytes != total || total != m->size)
+		return -EBADMSG;
+	m->ranks = l.ranks;
+	m->slots = l.slots;
+	m->slot_bytes = l.slot_bytes;
+	m->slot_stride = l.slot_stride;
+	m->spin_us = p.spin_us;
+	m->timeout_ms = p.timeout_ms;
+	m->rank_off = l.rank_off;
+	m->rank_stride = l.rank_stride;
+	m->ring_off = l.ring_off;
+	m->ring_bytes = l.ring_bytes;
+	m->arena_off = l.arena_off;
+	m->arena_bytes = l.arena_bytes;
+	return 0;
+}
+
+int seg_map_fd(int fd, bool writable, struct seg_map *out)
+{
+	struct stat st;
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SEG_PAGE)
+		return -EBADMSG;
+	out->size = (size_t)st.st_size;
+	/* MAP_POPULATE for members: page tables are filled now, not by faults
+	 * on the first messages. */
+	out->base = mmap(NULL, out->size, prot, MAP_SHARED | (writable ? MAP_POPULATE : 0), fd, 0);
+	if (out->base == MAP_FAILED) {
+		rc = -errno;
+		out->base = NULL;
+		return rc;
+	}
+	out->hdr = out->base;
+	rc = validate(out);
+	if (rc)
+		seg_unmap(out);
+	return rc;
+}
+
+int seg_map_path(const char *path, bool writable, struct seg_map *out)
+{
+	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = seg_map_fd(fd, writable, out);
+	close(fd);
+	return rc;
+}
+
+void seg_unmap(struct seg_map *m)
+{
+	if (m->base)
+		munmap(m->base, m->size);
+	m->base = NULL;
+	m->hdr = NULL;
+}
+
+void seg_params(const struct seg_map *m, struct ipcfs_params *p)
+{
+	ipcfs_params_init(p);
+	p->ranks = m->ranks;
+	p->slots = m->slots;
+	p->slot_bytes = m->slot_bytes;
+	p->spin_us = m->spin_us;
+	p->timeout_ms = m->timeout_ms;
+	p->numa_node = m->hdr->numa_node;
+	p->mode = m->hdr->mode;
+	p->arena_bytes = m->arena_bytes;
+}
+
+uint64_t seg_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: the
+	 * fields we want follow its last ')'. */
+	char *p = strrchr(buf, ')');
+	char state;
+	if (!p || sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+			 &state, &start) != 2)
+		return 0;
+	if (state == 'Z' || state == 'X' || start == 0)
+		return 0;
+	return start;
+}
+
+bool seg_owner_gone(const struct seg_map *m, unsigned idx)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
+	uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
+	uint64_t have = seg_proc_starttime(SEG_OWNER_PID(w));
+
+	return have == 0 || (want != 0 && have != want);
+}
+
+void seg_wake_all(struct seg_map *m)
+{
+	for (unsigned i = 0; i <= m->ranks; i++) {
+		struct seg_rank *r = seg_rank(m, i);
+		/* Bump the bells so that a sleeper that is just about to wait
+		 * sees a changed value and returns at once. */
+		atomic_fetch_add_explicit(&r->rx_bell, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&r->tx_bell, 1, memory_order_seq_cst);
+		wait_futex_wake(&r->rx_bell);
+		wait_futex_wake(&r->tx_bell);
+	}
+}
+
+bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
+
+	do {
+		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE)
+			return false;
+		/* acq_rel: whoever sees the new state also sees what the
+		 * rank did before; a competing marker loses the race. */
+	} while (!atomic_compare_exchange_weak_explicit(&r->owner, &w,
+							SEG_OWNER(how, SEG_OWNER_PID(w)),
+							memory_order_acq_rel,
+							memory_order_acquire));
+	if (idx < m->ranks) {
+		/* seq_cst: senders read the live mask with seq_cst when they
+		 * decide whom a slot waits for. */
+		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
+	}
+	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
+	seg_wake_all(m);
+	return true;
+}
+
+/* Take rank @r for this process: CAS its owner word from any non-live
+ * state, or from a live one whose process is gone. */
+int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
+{
+	struct seg_rank *rk = seg_rank(seg, r);
+	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+
+	for (;;) {
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
+			if (!seg_owner_gone(seg, r))
+				return -EBUSY;
+			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
+			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+			continue;
+		}
+		/* acq_rel: we see what the previous owner did; a competing
+		 * claimer fails and sees us. */
+		if (atomic_compare_exchange_weak_explicit(&rk->owner, &w,
+							  SEG_OWNER(IPCFS_STATE_LIVE, pid),
+							  memory_order_acq_rel, memory_order_acquire))
+			return 0;
+	}
+}
+
+/* Complete a claim: record where our reading starts in every ring, then
+ * appear in the live mask. */
+void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
+{
+	struct seg_rank *rk = seg_rank(seg, r);
+
+	atomic_store_explicit(&rk->starttime, seg_proc_starttime(pid), memory_order_relaxed);
+	for (unsigned s = 0; s <= seg->ranks; s++) {
+		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
+		atomic_store_explicit(&rk->joinpos[s], head, memory_order_relaxed);
+	}
+	seg_count(&rk->joins, 1);
+	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
+	if (r < seg->ranks) { /* the control sender is in no mask */
+		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
+					 memory_order_seq_cst);
+		/* seq_cst, after the joinpos stores: a sender that sees our
+		 * bit in the live mask also sees our joinpos (slot_holders). */
+		atomic_fetch_or_explicit(&seg->hdr->live, IPCFS_RANK_BIT(r), memory_order_seq_cst);
+	}
+	atomic_fetch_add_explicit(&seg->hdr->epoch, 1, memory_order_release);
+	seg_wake_all(seg);
+}
+
+/* Messages addressed to rank @idx and not yet released, over all rings. */
+static uint64_t rank_lag(const struct seg_map *m, unsigned idx)
+{
+	struct seg_rank *me = seg_rank(m, idx);
+	uint64_t bit = IPCFS_RANK_BIT(idx), lag = 0;
+
+	for (unsigned s = 0; s <= m->ranks; s++) {
+		uint64_t from = atomic_load_explicit(&me->joinpos[s], memory_order_relaxed);
+		for (uint64_t i = 0; i < m->slots; i++) {
+			struct seg_slot *sl = seg_slot(m, s, i);
+			/* Acquire: the pending mask read next belongs to (at
+			 * least) the message this seq published. */
+			uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
+			if (seq == 0 || (seq & SEG_SEQ_BUSY) || seq - 1 < from)
+				continue;
+			if (atomic_load_explicit(&sl->pending, memory_order_relaxed) & bit)
+				lag++;
+		}
+	}
+	return lag;
+}
+
+int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat *st)
+{
+	struct seg_rank *r;
+	uint64_t w, since;
+
+	if (idx > m->ranks)
+		return -EINVAL;
+	r = seg_rank(m, idx);
+	memset(st, 0, sizeof(*st));
+	w = atomic_load_explicit(&r->owner, memory_order_acquire);
+	st->rank = idx == m->ranks ? IPCFS_SRC_CTL : (int)idx;
+	st->state = SEG_OWNER_STATE(w);
+	st->pid = SEG_OWNER_PID(w);
+#define LD(f) atomic_load_explicit(&r->f, memory_order_relaxed)
+	st->sent = LD(sent);
+	st->sent_bytes = LD(sent_bytes);
+	st->recv = LD(recv);
+	st->recv_bytes = LD(recv_bytes);
+	st->waits = LD(waits);
+	st->spins = LD(tx_spins) + LD(rx_spins);
+	st->sleeps = LD(tx_sleeps) + LD(rx_sleeps);
+	st->wakeups = LD(wakeups) + LD(rx_wakeups);
+	st->stalls = LD(stalls);
+	st->timeouts = LD(tx_timeouts) + LD(rx_timeouts);
+	since = LD(stall_since_ns);
+#undef LD
+	if (since) {
+		uint64_t now = wait_now_ns();
+		st->stalled_ms = now > since ? (now - since) / 1000000u : 0;
+	}
+	if (idx < m->ranks)
+		st->lag = rank_lag(m, idx);
+	return 0;
+}
+
+const char *ipcfs_state_name(int state)
+{
+	switch (state) {
+	case IPCFS_STATE_FREE:
+		return "free";
+	case IPCFS_STATE_LIVE:
+		return "live";
+	case IPCFS_STATE_LEFT:
+		return "left";
+	case IPCFS_STATE_DEAD:
+		return "dead";
+	default:
+		return "unknown";
+	}
+}

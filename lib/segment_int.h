@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment_int.h - the layout of a group's shared-memory segment, and the
+ * functions that create, map, validate and inspect it. Shared by libipcfs
+ * and the daemon; not installed.
+ *
+ * Layout (every region starts on a page):
+ *
+ *   struct seg_hdr                       one page
+ *   struct seg_rank  x (ranks + 1)       per-rank state; index `ranks` is the
+ *                                        control sender (the daemon's ring)
+ *   rings            x (ranks + 1)       `slots` slots of `slot_stride` bytes
+ *   arena                                arena_bytes (large payloads)
+ *
+ * A slot is a 64-byte header (struct seg_slot) followed by the payload.
+ * Every rank is the only writer of its ring; the readers of a message are
+ * named by the slot's dest mask and each clears its bit of `pending` when it
+ * releases the message. A slot may be reused when no live reader that joined
+ * before the message was published still holds its bit (see chan_slot_free).
+ *
+ * Single-writer fields of a rank (counters, head) are updated with relaxed
+ * load + relaxed store, not read-modify-write: only their owner writes them,
+ * and readers (stat) only need a value that is not torn.
+ */
+#ifndef IPCFS_SEGMENT_INT_H
+#define IPCFS_SEGMENT_INT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ipcfs.h"
+
+#define SEG_MAGIC 0x4745535346435049ull /* "IPCFSSEG" read as little-endian */
+#define SEG_PAGE 4096u
+#define SEG_LINE 64u
+
+/* Index of the control sender's ring and state: after the last rank. */
+#define SEG_CTL_RING(ranks) (ranks)
+
+/* Bit 63 of a slot's seq marks a slot being written for position seq-1. */
+#define SEG_SEQ_BUSY ((uint64_t)1 << 63)
+
+/* Rank owner word: state in the low 32 bits, pid in the high 32 bits, so
+ * that a claim sets both with one compare-and-swap. */
+#define SEG_OWNER(state, pid) ((uint64_t)(uint32_t)(state) | ((uint64_t)(uint32_t)(pid) << 32))
+#define SEG_OWNER_STATE(w) ((int)(uint32_t)(w))
+#define SEG_OWNER_PID(w) ((pid_t)(uint32_t)((w) >> 32))
+
+struct seg_hdr {
+	/* Written once by seg_create, before any member maps the file. */
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t hdr_bytes;
+	uint32_t ranks;
+	uint32_t slots;
+	uint32_t slot_bytes;
+	uint32_t slot_stride;
+	uint32_t spin_us;
+	uint32_t timeout_ms;
+	int32_t numa_node;
+	uint32_t mode;
+	uint64_t total_bytes;
+	uint64_t rank_off;
+	uint64_t rank_stride;
+	uint64_t ring_off;
+	uint64_t ring_bytes; /* bytes of one ring */
+	uint64_t arena_off;
+	uint64_t arena_bytes;
+	uint64_t created_ns; /* CLOCK_REALTIME at creation */
+
+	/* Membership, changed at join, leave and death. */
+	alignas(SEG_LINE) _Atomic uint64_t live;   /* ranks now live */
+	_Atomic uint64_t joined;                   /* ranks that ever joined */
+	_Atomic uint64_t epoch;                    /* bumped on every change */
+};
+
+struct seg_rank {
+	/* Ownership: SEG_OWNER(state, pid); starttime of that pid (clock
+	 * ticks since boot, /proc/PID/stat field 22) against pid reuse. */
+	alignas(SEG_LINE) _Atomic uint64_t owner;
+	_Atomic uint64_t starttime;
+	_Atomic uint64_t joins;
+	_Atomic uint64_t changed_ns;
+
+	/* The rank sleeps on rx_bell while waiting for a message; senders
+	 * bump and wake it only when rx_waiting is set. */
+	alignas(SEG_LINE) _Atomic uint32_t rx_waiting;
+	_Atomic uint32_t rx_bell;
+
+	/* The rank sleeps on tx_bell while waiting for ring space; readers
+	 * releasing one of its slots wake it only when tx_waiting is set. */
+	alignas(SEG_LINE) _Atomic uint32_t tx_waiting;
+	_Atomic uint32_t tx_bell;
+
+	/* Sender side, written by the rank only. head: messages published. */
+	alignas(SEG_LINE) _Atomic uint64_t head;
+	_Atomic uint64_t sent;
+	_Atomic uint64_t sent_bytes;
+	_Atomic uint64_t stalls;
+	_Atomic uint64_t wakeups;
+	_Atomic uint64_t tx_timeouts;
+	_Atomic uint64_t stall_since_ns; /* CLOCK_MONOTONIC, 0 when not stalled */
+	_Atomic uint64_t tx_spins;
+	_Atomic uint64_t tx_sleeps;
+
+	/* Receiver side, written by the rank only. */
+	alignas(SEG_LINE) _Atomic uint64_t recv;
+	_Atomic uint64_t recv_bytes;
+	_Atomic uint64_t waits;
+	_Atomic uint64_t rx_spins;
+	_Atomic uint64_t rx_sleeps;
+	_Atomic uint64_t rx_timeouts;
+	_Atomic uint64_t rx_wakeups; /* senders woken by this rank's releases */
+
+	/* joinpos[s]: the head of ring s when this rank last joined. A bit of
+	 * this rank in a slot of ring s at a position below joinpos[s] was
+	 * left by an earlier incarnation and holds nothing back. */
+	alignas(SEG_LINE) _Atomic uint64_t joinpos[IPCFS_MAX_RANKS + 1];
+};
+
+struct seg_slot {
+	_Atomic uint64_t seq;     /* position + 1 when published; | BUSY while written */
+	_Atomic uint64_t dest;    /* ranks addressed */
+	_Atomic uint64_t pending; /* ranks that have not released it yet */
+	_Atomic uint32_t len;     /* payload bytes */
+	_Atomic uint32_t kind;    /* 0: raw bytes */
+	uint64_t reserved[4];
+};
+
+_Static_assert(sizeof(struct seg_slot) == SEG_LINE, "slot header is one line");
+_Static_assert(sizeof(struct seg_hdr) <= SEG_PAGE, "header fits a page");
+
+/* A mapping of a segment, validated. */
+struct seg_map {
+	void *base;
+	size_t size;
+	struct seg_hdr *hdr;
+	/* Copies of the immutable header fields, taken once and validated,
+	 * so that a later corruption of the header cannot move a pointer. */
+	uint32_t ranks;
+	uint32_t slots;
+	uint32_t slot_bytes;
+	uint32_t slot_stride;
+	uint32_t spin_us;
+	uint32_t timeout_ms;
+	uint64_t rank_off, rank_stride, ring_off, ring_bytes, arena_off, arena_bytes;
+};
+
+/* Total bytes of a segment for @p; 0 if it would overflow. */
+uint64_t seg_layout_size(const struct ipcfs_params *p);
+
+/*
+ * Create the segment file at @path (O_EXCL) with @p's layout, size it, bind
+ * it to @p->numa_node (when >= 0), pre-fault it and write the header.
+ * @uid/@gid: owner to give the file, or -1 to keep the caller's.
+ */
+int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid);
+
+/* Map and validate the segment at @path. @writable: PROT_WRITE. */
+int seg_map_path(const char *path, bool writable, struct seg_map *out);
+/* Map and validate from an open fd (the fd is not kept). */
+int seg_map_fd(int fd, bool writable, struct seg_map *out);
+void seg_unmap(struct seg_map *m);
+
+/* Params recorded in the header of a mapped segment. */
+void seg_params(const struct seg_map *m, struct ipcfs_params *p);
+
+static inline struct seg_rank *seg_rank(const struct seg_map *m, unsigned idx)
+{
+	return (struct seg_rank *)((char *)m->base + m->rank_off + (uint64_t)idx * m->rank_stride);
+}
+
+static inline struct seg_slot *seg_slot(const struct seg_map *m, unsigned ring, uint64_t pos)
+{
+	return (struct seg_slot *)((char *)m->base + m->ring_off + (uint64_t)ring * m->ring_bytes +
+				   (pos & (m->slots - 1)) * (uint64_t)m->slot_stride);
+}
+
+static inline void *seg_slot_data(struct seg_slot *s)
+{
+	return (char *)s + SEG_LINE;
+}
+
+/* Add @n to a single-writer counter. */
+static inline void seg_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Counters of rank index @idx (0..ranks; ranks is the control sender). */
+int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat *st);
+
+/* Start time of process @pid (clock ticks since boot), 0 if it does not
+ * exist or is a zombie. */
+uint64_t seg_proc_starttime(pid_t pid);
+
+/* Whether the process owning rank @idx is gone (dead, zombie or pid reused). */
+bool seg_owner_gone(const struct seg_map *m, unsigned idx);
+
+/*
+ * If rank @idx is live, mark it dead (or left, when @how is
+ * IPCFS_STATE_LEFT), drop it from the live mask and wake every sleeper so
+ * that senders stalled on it and readers waiting for it re-check. Returns
+ * true if this call changed the state.
+ */
+bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
+
+/*
+ * Take rank @r (<= ranks; ranks is the control sender) for process @pid: compare-and-swap its owner word
+ * from free/left/dead, or from live when that process is gone. -EBUSY if a
+ * live process holds it. Then seg_go_live() makes the rank visible.
+ */
+int seg_claim(struct seg_map *m, unsigned r, pid_t pid);
+
+/* Finish a claim: record the start of reading in every ring (joinpos), set
+ * the rank in the joined and live masks, wake waiters. */
+void seg_go_live(struct seg_map *m, unsigned r, pid_t pid);
+
+/* Wake every sleeping rank of the group (after a membership change). */
+void seg_wake_all(struct seg_map *m);
+
+#endif /* IPCFS_SEGMENT_INT_H */

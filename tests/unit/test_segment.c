@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+/* test_segment.c - the segment: parameters, layout, create/join/leave,
+ * validation of a corrupt header, NUMA policy, counters. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <numaif.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "member_int.h"
+#include "segment_int.h"
+#include "testlib.h"
+
+START_TEST(params_defaults_valid)
+{
+	struct ipcfs_params p;
+	ipcfs_params_init(&p);
+	ck_assert_int_eq(ipcfs_params_check(&p), 0);
+	ck_assert_uint_eq(p.ranks, 8);
+	ck_assert_uint_eq(p.slots, 64);
+	ck_assert_uint_eq(p.slot_bytes, 4096);
+	ck_assert_int_eq(p.numa_node, -1);
+}
+END_TEST
+
+START_TEST(params_out_of_range)
+{
+	struct ipcfs_params p;
+#define EXPECT(field, value, err)                                              \
+	do {                                                                   \
+		ipcfs_params_init(&p);                                         \
+		p.field = value;                                               \
+		ck_assert_msg(ipcfs_params_check(&p) == (err), #field "=" #value); \
+	} while (0)
+	EXPECT(ranks, 0, -EINVAL);
+	EXPECT(ranks, 65, -EINVAL);
+	EXPECT(ranks, 64, 0);
+	EXPECT(slots, 0, -EINVAL);
+	EXPECT(slots, 1, -EINVAL);
+	EXPECT(slots, 3, -EINVAL);
+	EXPECT(slots, 2, 0);
+	EXPECT(slots, 131072, -EINVAL);
+	EXPECT(slot_bytes, 0, -EINVAL);
+	EXPECT(slot_bytes, 100, -EINVAL);
+	EXPECT(slot_bytes, 64, 0);
+	EXPECT(slot_bytes, 32u << 20, -EINVAL);
+	EXPECT(spin_us, 2000000, -EINVAL);
+	EXPECT(timeout_ms, 0, -EINVAL);
+	EXPECT(numa_node, -2, -EINVAL);
+	EXPECT(mode, 010000, -EINVAL);
+	EXPECT(arena_bytes, 100, -EINVAL);
+	EXPECT(arena_bytes, (uint64_t)1 << 50, -ERANGE);
+#undef EXPECT
+	/* The largest layout: 65 rings of 65536 slots of 16 MiB. */
+	ipcfs_params_init(&p);
+	p.ranks = 64;
+	p.slots = 65536;
+	p.slot_bytes = 16u << 20;
+	ck_assert_int_eq(ipcfs_params_check(&p), -ERANGE);
+	ck_assert_int_eq(ipcfs_params_check(NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(layout_is_aligned)
+{
+	struct ipcfs_params p;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct seg_map m;
+
+	ipcfs_params_init(&p);
+	p.ranks = 5;
+	p.slots = 8;
+	p.slot_bytes = 192;
+	p.arena_bytes = 8192;
+	tl_group(dir, &p);
+	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
+	ck_assert_int_eq(seg_map_path(path, false, &m), 0);
+	ck_assert_uint_eq(m.size, seg_layout_size(&p));
+	ck_assert_uint_eq(m.rank_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(m.ring_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(m.arena_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(m.rank_stride % SEG_LINE, 0);
+	ck_assert_uint_eq(m.slot_stride, 192 + SEG_LINE);
+	ck_assert_uint_ge(m.ring_off, m.rank_off + 6 * m.rank_stride);
+	ck_assert_uint_ge(m.arena_off, m.ring_off + 6 * m.ring_bytes);
+	ck_assert_uint_eq(m.arena_off + 8192, m.size);
+	/* Every slot's payload is 64-byte aligned. */
+	for (unsigned s = 0; s <= p.ranks; s++)
+		for (uint64_t i = 0; i < p.slots; i++)
+			ck_assert_uint_eq((uintptr_t)seg_slot_data(seg_slot(&m, s, i)) % 64, 0);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
+	/* Pre-faulted: every page is allocated (tmpfs counts blocks). */
+	ck_assert_uint_ge((uint64_t)st.st_blocks * 512, m.size);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
+START_TEST(create_exists_and_destroy)
+{
+	char dir[PATH_MAX];
+	tl_group(dir, NULL);
+	ck_assert_int_eq(ipcfs_group_create(dir, NULL), -EEXIST);
+	tl_group_done(dir);
+	ck_assert_int_eq(ipcfs_group_destroy(dir), -ENOENT);
+	struct ipcfs_member *m;
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -ENOENT);
+}
+END_TEST
+
+START_TEST(join_ranks)
+{
+	struct ipcfs_params p;
+	char dir[PATH_MAX];
+	struct ipcfs_member *a, *b, *c, *x;
+	uint64_t live;
+
+	ipcfs_params_init(&p);
+	p.ranks = 3;
+	tl_group(dir, &p);
+	a = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_rank(a), 1);
+	ck_assert_int_eq(ipcfs_size(a), 3);
+	/* Held by a live process (us). */
+	ck_assert_int_eq(ipcfs_join(dir, 1, &x), -EBUSY);
+	ck_assert_int_eq(ipcfs_join(dir, 3, &x), -EINVAL);
+	ck_assert_int_eq(ipcfs_join(dir, -2, &x), -EINVAL);
+	/* -1 takes the lowest free ranks. */
+	ck_assert_int_eq(ipcfs_join(dir, -1, &b), 0);
+	ck_assert_int_eq(ipcfs_join(dir, -1, &c), 2);
+	ck_assert_int_eq(ipcfs_join(dir, -1, &x), -EBUSY);
+	ck_assert_int_eq(ipcfs_live(a, &live), 0);
+	ck_assert_uint_eq(live, 7);
+	ck_assert_int_eq(ipcfs_leave(b), 0);
+	ck_assert_int_eq(ipcfs_live(a, &live), 0);
+	ck_assert_uint_eq(live, 6);
+	struct ipcfs_rank_stat st;
+	ck_assert_int_eq(ipcfs_stat_rank(a, 0, &st), 0);
+	ck_assert_int_eq(st.state, IPCFS_STATE_LEFT);
+	ck_assert_str_eq(ipcfs_state_name(st.state), "left");
+	ck_assert_int_eq(ipcfs_stat_rank(a, 1, &st), 0);
+	ck_assert_int_eq(st.state, IPCFS_STATE_LIVE);
+	ck_assert_int_eq(st.pid, getpid());
+	ck_assert_int_eq(ipcfs_stat_rank(a, 3, &st), -EINVAL);
+	/* A left rank can be taken again. */
+	ck_assert_int_eq(ipcfs_join(dir, -1, &b), 0);
+	ck_assert_int_eq(ipcfs_leave(a), 0);
+	ck_assert_int_eq(ipcfs_leave(b), 0);
+	ck_assert_int_eq(ipcfs_leave(c), 0);
+	ck_assert_int_eq(ipcfs_leave(NULL), -EINVAL);
+	tl_group_done(dir);
+}
+END_TEST
+
+static int join_and_die(void *arg)
+{
+	struct ipcfs_member *m;
+	return ipcfs_join(arg, 0, &m) == 0 ? 0 : 1;
+	/* exits without ipcfs_leave: the rank stays "live" in the segment */
+}
+
+START_TEST(dead_owner_taken_over)
+{
+	char dir[PATH_MAX];
+	tl_group(dir, NULL);
+	ck_assert_int_eq(tl_wait(tl_fork(join_and_die, dir), 10), 0);
+	/* The child is reaped: its pid is gone, so the rank can be claimed. */
+	struct ipcfs_member *m = tl_join(dir, 0);
+	struct ipcfs_rank_stat st;
+	ck_assert_int_eq(ipcfs_stat_rank(m, 0, &st), 0);
+	ck_assert_int_eq(st.pid, getpid());
+	ipcfs_leave(m);
+	tl_group_done(dir);
+}
+END_TEST
+
+/* Map the segment of @dir writable, for corrupting it. */
+static void *map_raw(const char *dir, size_t *size, char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(member_segment_path(dir, path, PATH_MAX), 0);
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	close(fd);
+	*size = (size_t)st.st_size;
+	return p;
+}
+
+START_TEST(corrupt_header_rejected)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct ipcfs_member *m;
+	size_t size;
+
+	tl_group(dir, NULL);
+	struct seg_hdr *h = map_raw(dir, &size, path);
+	struct seg_hdr saved = *h;
+#define CORRUPT(stmt, err)                                                     \
+	do {                                                                   \
+		stmt;                                                          \
+		ck_assert_msg(ipcfs_join(dir, 0, &m) == (err), #stmt);        \
+		memcpy(h, &saved, offsetof(struct seg_hdr, live));             \
+	} while (0)
+	CORRUPT(h->magic ^= 1, -EBADMSG);
+	CORRUPT(h->abi = IPCFS_ABI + 1, -EPROTO);
+	CORRUPT(h->hdr_bytes = 12, -EBADMSG);
+	CORRUPT(h->ranks = 0, -EBADMSG);
+	CORRUPT(h->ranks = 1000, -EBADMSG);
+	CORRUPT(h->ranks = 9, -EBADMSG);
+	CORRUPT(h->slots = 63, -EBADMSG);
+	CORRUPT(h->slots = 128, -EBADMSG);
+	CORRUPT(h->slot_bytes = 1 << 30, -EBADMSG);
+	CORRUPT(h->slot_stride = 64, -EBADMSG);
+	CORRUPT(h->rank_off = 0, -EBADMSG);
+	CORRUPT(h->ring_off = (uint64_t)1 << 60, -EBADMSG);
+	CORRUPT(h->ring_bytes += 64, -EBADMSG);
+	CORRUPT(h->arena_off -= 4096, -EBADMSG);
+	CORRUPT(h->arena_bytes = 4096, -EBADMSG);
+	CORRUPT(h->total_bytes *= 2, -EBADMSG);
+	CORRUPT(h->timeout_ms = 0, -EBADMSG);
+#undef CORRUPT
+	/* Restored, it maps again. */
+	m = tl_join(dir, 0);
+	ipcfs_leave(m);
+	/* A truncated file and an empty one. */
+	ck_assert_int_eq(truncate(path, (off_t)size - 4096), 0);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
+	munmap(h, size);
+	tl_group_done(dir);
+}
+END_TEST
+
+START_TEST(bad_shm_file)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 8];
+	struct ipcfs_member *m;
+	tl_group(dir, NULL);
+	snprintf(file, sizeof(file), "%s/shm", dir);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("relative/path\n", f);
+	fclose(f);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
+	f = fopen(file, "w");
+	fputs("/nonexistent/ipcfs-segment\n", f);
+	fclose(f);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -ENOENT);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(numa_policy_bound)
+{
+	struct ipcfs_params p;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct seg_map m;
+
+	ipcfs_params_init(&p);
+	p.numa_node = 0;
+	tl_group(dir, &p);
+	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
+	ck_assert_int_eq(seg_map_path(path, true, &m), 0);
+	ck_assert_int_eq(m.hdr->numa_node, 0);
+	/* The shared policy recorded on the file is what a new mapping sees. */
+	int mode = -1;
+	unsigned long mask[16] = { 0 };
+	ck_assert_int_eq(get_mempolicy(&mode, mask, sizeof(mask) * 8, (char *)m.base + m.ring_off,
+				       MPOL_F_ADDR), 0);
+	ck_assert_int_eq(mode, MPOL_BIND);
+	ck_assert_uint_eq(mask[0], 1);
+	/* And the pages are there. */
+	void *pages[4] = { m.base, (char *)m.base + m.rank_off, (char *)m.base + m.ring_off,
+			   (char *)m.base + m.size - 4096 };
+	int status[4];
+	ck_assert_int_eq(move_pages(0, 4, pages, NULL, status, 0), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(status[i], 0);
+	seg_unmap(&m);
+	tl_group_done(dir);
+
+	/* A node that does not exist. */
+	char tmpl[] = "/tmp/ipcfs-test.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	p.numa_node = 1000;
+	snprintf(dir, sizeof(dir), "%s/g", tmpl);
+	ck_assert_int_eq(ipcfs_group_create(dir, &p), -EINVAL);
+	rmdir(dir);
+	rmdir(tmpl);
+}
+END_TEST
+
+START_TEST(proc_starttime)
+{
+	ck_assert_uint_gt(seg_proc_starttime(getpid()), 0);
+	ck_assert_uint_eq(seg_proc_starttime(0), 0);
+	ck_assert_uint_eq(seg_proc_starttime(-1), 0);
+	/* A zombie counts as gone. */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	usleep(50000);
+	ck_assert_uint_eq(seg_proc_starttime(pid), 0);
+	tl_wait(pid, 5);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("segment");
+	TCase *tc = tcase_create("segment");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, params_defaults_valid);
+	tcase_add_test(tc, params_out_of_range);
+	tcase_add_test(tc, layout_is_aligned);
+	tcase_add_test(tc, create_exists_and_destroy);
+	tcase_add_test(tc, join_ranks);
+	tcase_add_test(tc, dead_owner_taken_over);
+	tcase_add_test(tc, corrupt_header_rejected);
+	tcase_add_test(tc, bad_shm_file);
+	tcase_add_test(tc, numa_policy_bound);
+	tcase_add_test(tc, proc_starttime);
+	suite_add_tcase(s, tc);
+	return tl_run(s);
+}
