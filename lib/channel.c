@@ -9,18 +9,21 @@
  *   wait until slot_free(P)                 seq = load_acquire(slot.seq)
  *   seq = BUSY|(P+1)  (relaxed)             if seq == P+1:
  *   fence(release)                             dest = load(slot.dest)
- *   write payload, dest, pending, len          fence(acquire)
+ *   write payload, dest, len                   fence(acquire)
  *   store_seq_cst(seq, P+1)                    recheck seq == P+1 (seqlock)
  *   if a reader sleeps: bump bell, wake        if dest has r: read payload
- *                                           release: fetch_and(pending, ~r)
+ *                                           release: store_release(
+ *                                             r.released[s], lowest held)
  *
- * The sender overwrites a slot only when no live reader that the message
- * was for still holds it, so a reader that sees its bit in dest reads a
- * payload that cannot change under it; the seqlock recheck only guards the
- * dest word of messages that were not for this reader and may be reused.
+ * slot_free(P): every live reader of the message at P - slots has
+ * released[s] > P - slots. So a reader that sees its bit in dest reads a
+ * payload that cannot change under it until it releases; the seqlock
+ * recheck only guards the dest word of messages that were not for this
+ * reader and whose slot may be reused meanwhile.
  */
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channel_int.h"
@@ -34,26 +37,40 @@
 
 enum { KIND_MAX = 0 }; /* kinds defined so far: 0, raw bytes */
 
-void chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
+int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 {
 	memset(c, 0, sizeof(*c));
+	c->map_words = (seg->slots + 63) / 64;
+	c->heldmap = calloc((size_t)(seg->ranks + 1) * c->map_words, sizeof(uint64_t));
+	if (!c->heldmap)
+		return -ENOMEM;
 	c->seg = *seg;
 	c->me = me;
 	c->mybit = me < seg->ranks ? IPCFS_RANK_BIT(me) : 0;
 	c->valid = seg->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(seg->ranks) - 1;
 	c->ncpu = wait_cpus();
-	c->rr = 0;
+	c->asym = wait_asym_register();
 	struct seg_rank *r = seg_rank(&c->seg, me);
 	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
 	for (unsigned s = 0; s <= seg->ranks; s++)
-		c->cur[s] = atomic_load_explicit(&r->joinpos[s], memory_order_relaxed);
+		c->cur[s] = atomic_load_explicit(&r->released[s], memory_order_relaxed);
+	return 0;
+}
+
+void chan_fini(struct chan *c)
+{
+	free(c->heldmap);
+	c->heldmap = NULL;
+	seg_unmap(&c->seg);
 }
 
 /* ---- waiting ---------------------------------------------------------- */
 
 struct waiter {
-	/* >0: done, 0: not yet, <0: error. Called many times. */
-	int (*poll)(struct chan *c, void *arg);
+	/* >0: done, 0: not yet, <0: error. Called many times; with @full
+	 * false (inside a spin batch) it may skip checks that only turn a
+	 * wait into an error, such as a peer that died. */
+	int (*poll)(struct chan *c, void *arg, bool full);
 	/* Called about every LIVENESS_NS while sleeping: marks peers whose
 	 * process is gone, so that poll() stops waiting for them. */
 	void (*check)(struct chan *c, void *arg);
@@ -77,17 +94,29 @@ static bool oversubscribed(const struct chan *c)
 static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 {
 	uint64_t now, deadline, spin_end, last_check, spins = 0, sleeps = 0;
-	int rc = w->poll(c, w->arg);
+	int rc = w->poll(c, w->arg, true);
 
 	if (rc)
 		return rc;
 	if (timeout_ms == 0)
 		return -EAGAIN;
+	bool yield = oversubscribed(c);
+	/* A first batch of polls before reading the clock: most waits of a
+	 * busy group end within it, and the clock costs as much as a poll. */
+	for (int i = 0; i < SPIN_BATCH; i++) {
+		if (yield)
+			sched_yield();
+		else
+			wait_cpu_relax();
+		spins++;
+		rc = w->poll(c, w->arg, i == SPIN_BATCH - 1);
+		if (rc)
+			goto out;
+	}
 	now = wait_now_ns();
 	deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
 	spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
 	last_check = now;
-	bool yield = oversubscribed(c);
 
 	while (now < spin_end && now < deadline) {
 		for (int i = 0; i < SPIN_BATCH; i++) {
@@ -96,7 +125,7 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 			else
 				wait_cpu_relax();
 			spins++;
-			rc = w->poll(c, w->arg);
+			rc = w->poll(c, w->arg, i == SPIN_BATCH - 1);
 			if (rc)
 				goto out;
 		}
@@ -105,13 +134,16 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 	for (;;) {
 		/* Announce the sleep, then look once more. seq_cst on the flag
 		 * store and (inside poll) on the loads that follow, paired with
-		 * the publisher's seq_cst store of the data then load of the
-		 * flag: one of the two sides sees the other, so a wake-up is
-		 * never lost. The bell is read after the flag so that a bump
-		 * between our look and the futex call makes FUTEX_WAIT return. */
+		 * the publisher's store of the data then load of the flag (a
+		 * seq_cst store, or a plain one made safe by our membarrier, see
+		 * wait_asym_fence): one of the two sides sees the other, so a
+		 * wake-up is never lost. The bell is read after the flag so that
+		 * a bump between our look and the futex call makes FUTEX_WAIT
+		 * return at once. */
 		atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
+		wait_asym_fence();
 		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
-		rc = w->poll(c, w->arg);
+		rc = w->poll(c, w->arg, true);
 		if (rc)
 			break;
 		now = wait_now_ns();
@@ -132,7 +164,8 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
 out:
 	seg_count(w->spins, spins);
-	seg_count(w->sleeps, sleeps);
+	if (sleeps)
+		seg_count(w->sleeps, sleeps);
 	if (rc == -ETIMEDOUT)
 		seg_count(w->timeouts, 1);
 	return rc;
@@ -148,29 +181,32 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 		return 0; /* first lap: the slot never held a message */
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, pos);
 	uint64_t old = pos - c->seg.slots;
-	/* Acquire: pairs with the readers' release of their bit, so their
-	 * reads of the payload happen before we overwrite it; seq_cst for the
-	 * sleep handshake with drop_slot() (see wait_for). */
-	uint64_t held = atomic_load_explicit(&sl->pending, memory_order_seq_cst);
-	if (!held)
-		return 0;
+	/* Relaxed: we wrote dest ourselves when we published `old`. */
+	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed);
 	/* seq_cst: ordered against a joining rank's seq_cst update of the
-	 * live mask, after which its joinpos entries are visible. */
+	 * live mask, after which its released entries are visible. */
 	held &= atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
 	for (uint64_t m = held; m; m &= m - 1) {
 		unsigned b = (unsigned)__builtin_ctzll(m);
-		struct seg_rank *r = seg_rank(&c->seg, b);
-		/* A bit left by an earlier incarnation of rank b (one that
-		 * joined after the message was published) holds nothing. */
-		if (old < atomic_load_explicit(&r->joinpos[c->me], memory_order_relaxed))
+		if (c->seen[b] > old) {
+			held &= ~IPCFS_RANK_BIT(b);
+			continue;
+		}
+		/* Acquire: pairs with the reader's release of the slot, so its
+		 * reads of the payload happen before we overwrite it; seq_cst
+		 * for the sleep handshake with release_ring() (wait_for). */
+		c->seen[b] = atomic_load_explicit(&seg_rank(&c->seg, b)->released[c->me],
+						  memory_order_seq_cst);
+		if (c->seen[b] > old)
 			held &= ~IPCFS_RANK_BIT(b);
 	}
 	return held;
 }
 
-static int poll_space(struct chan *c, void *arg)
+static int poll_space(struct chan *c, void *arg, bool full)
 {
 	(void)arg;
+	(void)full;
 	return slot_holders(c, c->txpos) ? 0 : 1;
 }
 
@@ -194,7 +230,7 @@ int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
 	if (len > c->seg.slot_bytes)
 		return -EMSGSIZE;
 	if (!c->reserved) {
-		int rc = poll_space(c, NULL);
+		int rc = c->space_ok ? 1 : poll_space(c, NULL, true);
 		if (!rc) {
 			/* Back pressure: the slowest reader still holds the slot. */
 			struct waiter w = {
@@ -216,6 +252,7 @@ int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
 		atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
 		c->reserved = true;
+		c->space_ok = false;
 	}
 	*buf = seg_slot_data(sl);
 	return 0;
@@ -229,7 +266,7 @@ static void wake_readers(struct chan *c, uint64_t dest)
 
 	for (uint64_t m = dest; m; m &= m - 1) {
 		struct seg_rank *r = seg_rank(&c->seg, (unsigned)__builtin_ctzll(m));
-		/* seq_cst, after the seq_cst publish: see wait_for(). */
+		/* seq_cst, after the publish: see wait_for(). */
 		if (atomic_load_explicit(&r->rx_waiting, memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&r->rx_bell, 1, memory_order_seq_cst);
 			wait_futex_wake(&r->rx_bell);
@@ -260,12 +297,18 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 		return -ENOTCONN;
 	}
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
-	atomic_store_explicit(&sl->pending, dest, memory_order_relaxed);
 	atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);
 	atomic_store_explicit(&sl->kind, kind, memory_order_relaxed);
-	/* Publish. Release for the payload and header above; seq_cst for the
-	 * sleep handshake with readers (wait_for). */
-	atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_seq_cst);
+	/* Publish. Release for the payload and header above; then the sleep
+	 * handshake with readers (wait_for) needs a StoreLoad fence before we
+	 * read their flags: a seq_cst store, or none when the sleepers'
+	 * membarrier provides it (only the compiler must keep the order). */
+	if (c->asym) {
+		atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_release);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_seq_cst);
+	}
 	c->txpos++;
 	c->reserved = false;
 	/* Release: a joining rank that reads head sees every slot below it. */
@@ -273,6 +316,13 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	seg_count(&me->sent, 1);
 	seg_count(&me->sent_bytes, len);
 	wake_readers(c, dest);
+	/* Look at the next slot now, while the readers work on this message,
+	 * rather than on the next send's critical path, and prefetch it for
+	 * writing (readers' reads left it shared). A slot seen free stays
+	 * free: only we add holders. */
+	struct seg_slot *next = seg_slot(&c->seg, c->me, c->txpos);
+	__builtin_prefetch(next, 1);
+	c->space_ok = slot_holders(c, c->txpos) == 0;
 	return 0;
 }
 
@@ -287,18 +337,54 @@ static int ring_of(const struct chan *c, int src)
 	return src;
 }
 
-/* Clear our bit of a slot: it may be reused once every reader did. */
-static void drop_slot(struct chan *c, unsigned ring, struct seg_slot *sl)
+static uint64_t *held_map(struct chan *c, unsigned ring)
 {
-	struct seg_rank *snd = seg_rank(&c->seg, ring);
+	return c->heldmap + (size_t)ring * c->map_words;
+}
 
-	/* seq_cst: release for our reads of the payload, and ordered before
-	 * the load of tx_waiting below (sleep handshake with the sender). */
-	atomic_fetch_and_explicit(&sl->pending, ~c->mybit, memory_order_seq_cst);
+/* Note that we hold position @pos of @ring (a view handed out). */
+static void hold(struct chan *c, unsigned ring, uint64_t pos)
+{
+	uint64_t i = pos & (c->seg.slots - 1);
+	held_map(c, ring)[i / 64] |= (uint64_t)1 << (i % 64);
+	c->held[ring]++;
+}
+
+/*
+ * Publish how far we have released @ring: the lowest position we still
+ * hold, or our read cursor if we hold none. Then wake the sender if it
+ * sleeps waiting for a slot.
+ */
+static void release_ring(struct chan *c, unsigned ring)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+	struct seg_rank *snd = seg_rank(&c->seg, ring);
+	uint64_t upto = c->cur[ring];
+
+	if (c->held[ring]) {
+		/* Positions held lie in [released, cur): scan from the last
+		 * published frontier; amortized, each position once. */
+		const uint64_t *map = held_map(c, ring);
+		upto = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
+		for (;; upto++) {
+			uint64_t i = upto & (c->seg.slots - 1);
+			if (map[i / 64] & ((uint64_t)1 << (i % 64)))
+				break;
+		}
+	}
+	/* Release: our reads of the payloads below `upto` happen before the
+	 * sender, acquiring this value, overwrites them. Then the same sleep
+	 * handshake as a publish (wait_for, chan_commit). */
+	if (c->asym) {
+		atomic_store_explicit(&me->released[ring], upto, memory_order_release);
+		atomic_signal_fence(memory_order_seq_cst);
+	} else {
+		atomic_store_explicit(&me->released[ring], upto, memory_order_seq_cst);
+	}
 	if (atomic_load_explicit(&snd->tx_waiting, memory_order_seq_cst)) {
 		atomic_fetch_add_explicit(&snd->tx_bell, 1, memory_order_seq_cst);
 		wait_futex_wake(&snd->tx_bell);
-		seg_count(&seg_rank(&c->seg, c->me)->rx_wakeups, 1);
+		seg_count(&me->rx_wakeups, 1);
 	}
 }
 
@@ -337,15 +423,17 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 			uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
 			c->cur[s] = p + 1;
 			if (len > c->seg.slot_bytes || kind > KIND_MAX || (dest & ~c->valid)) {
-				drop_slot(c, s, sl);
+				/* Skipped: not held, so released past it. */
+				release_ring(c, s);
 				return -EBADMSG;
 			}
+			hold(c, s, p);
 			msg->data = seg_slot_data(sl);
 			msg->len = len;
 			msg->kind = kind;
 			msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
 			msg->seq = p + 1;
-			msg->priv[0] = (uint64_t)((char *)sl - (char *)c->seg.base);
+			msg->priv[0] = p;
 			msg->priv[1] = s;
 			return 1;
 		}
@@ -394,7 +482,7 @@ static bool sender_gone(const struct chan *c, unsigned s)
 	return st == IPCFS_STATE_DEAD || st == IPCFS_STATE_LEFT;
 }
 
-static int poll_recv(struct chan *c, void *arg)
+static int poll_recv(struct chan *c, void *arg, bool full)
 {
 	struct recv_arg *a = arg;
 	unsigned n = c->seg.ranks + 1;
@@ -402,7 +490,7 @@ static int poll_recv(struct chan *c, void *arg)
 
 	if (a->ring >= 0) {
 		rc = try_ring(c, (unsigned)a->ring, a->msg);
-		if (rc || !sender_gone(c, (unsigned)a->ring))
+		if (rc || !full || !sender_gone(c, (unsigned)a->ring))
 			return rc;
 		/* Gone: one more look, for what it published before it died
 		 * (the state was read after the first look). */
@@ -410,36 +498,36 @@ static int poll_recv(struct chan *c, void *arg)
 		return rc ? rc : -EPIPE;
 	}
 	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
-	bool anyone = false;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned s = (c->rr + i) % n;
+	unsigned s = c->rr;
+	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
 		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
 			continue;
 		rc = try_ring(c, s, a->msg);
 		if (rc) {
-			c->rr = (s + 1) % n;
+			c->rr = s + 1 == n ? 0 : s + 1;
 			return rc;
 		}
-		if (s < c->seg.ranks && !sender_gone(c, s))
-			anyone = true;
 	}
-	/* -EPIPE once every rank that ever joined is gone and drained; the
-	 * last look above happened after their state was read as gone...
-	 * except for a rank that died between its look and its state read:
-	 * look again before giving up. */
-	if (!anyone && (joined & ~c->mybit)) {
-		for (unsigned s = 0; s < c->seg.ranks; s++) {
-			if (s == c->me || !(joined & IPCFS_RANK_BIT(s)))
-				continue;
-			rc = try_ring(c, s, a->msg);
-			if (rc) {
-				c->rr = (s + 1) % n;
-				return rc;
-			}
+	if (!full)
+		return 0;
+	/* -EPIPE once every rank that ever joined is gone and drained. Their
+	 * state is read after the look above, so look once more at those
+	 * found gone, for what they published just before. */
+	uint64_t others = joined & ~c->mybit;
+	if (!others)
+		return 0; /* nobody else ever joined: wait for them */
+	for (uint64_t m = others; m; m &= m - 1)
+		if (!sender_gone(c, (unsigned)__builtin_ctzll(m)))
+			return 0;
+	for (uint64_t m = others; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		rc = try_ring(c, r, a->msg);
+		if (rc) {
+			c->rr = r + 1 == n ? 0 : r + 1;
+			return rc;
 		}
-		return -EPIPE;
 	}
-	return 0;
+	return -EPIPE;
 }
 
 static void check_senders(struct chan *c, void *arg)
@@ -467,7 +555,7 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		if (a.ring < 0)
 			return -EINVAL;
 	}
-	rc = poll_recv(c, &a);
+	rc = poll_recv(c, &a, true);
 	if (!rc) {
 		struct waiter w = {
 			.poll = poll_recv, .check = check_senders, .arg = &a,
@@ -487,25 +575,28 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 
 int chan_release(struct chan *c, struct ipcfs_msg *msg)
 {
-	const struct seg_map *m = &c->seg;
-
-	if (!msg || !msg->data || msg->priv[1] > m->ranks || msg->priv[1] == c->me)
+	if (!msg || !msg->data || msg->priv[1] > c->seg.ranks || msg->priv[1] == c->me)
 		return -EINVAL;
-	uint64_t off = msg->priv[0];
-	uint64_t ring_start = m->ring_off + msg->priv[1] * m->ring_bytes;
-	if (off < ring_start || off >= ring_start + m->ring_bytes ||
-	    (off - ring_start) % m->slot_stride ||
-	    (const char *)msg->data != (char *)m->base + off + SEG_LINE)
+	unsigned ring = (unsigned)msg->priv[1];
+	uint64_t pos = msg->priv[0];
+	uint64_t i = pos & (c->seg.slots - 1);
+	uint64_t *word = &held_map(c, ring)[i / 64], bit = (uint64_t)1 << (i % 64);
+	/* Only a view we hand out and have not taken back. */
+	if (pos >= c->cur[ring] || !(*word & bit) ||
+	    msg->data != seg_slot_data(seg_slot(&c->seg, ring, pos)))
 		return -EINVAL;
-	drop_slot(c, (unsigned)msg->priv[1], (struct seg_slot *)((char *)m->base + off));
+	*word &= ~bit;
+	c->held[ring]--;
+	release_ring(c, ring);
 	msg->data = NULL;
 	return 0;
 }
 
 /* ---- membership ------------------------------------------------------- */
 
-static int poll_ranks(struct chan *c, void *arg)
+static int poll_ranks(struct chan *c, void *arg, bool full)
 {
+	(void)full;
 	uint64_t mask = *(uint64_t *)arg;
 	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
 	return (live & mask) == mask;

@@ -20,14 +20,28 @@ struct chan {
 	uint64_t valid;   /* bits of the group's ranks */
 	uint64_t txpos;   /* next position to publish in my ring */
 	bool reserved;    /* slot txpos is claimed (seq = BUSY) */
+	bool space_ok;    /* slot txpos is known to be free (checked ahead) */
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
 	unsigned ncpu;    /* CPUs we may run on, for the oversubscription test */
-	uint64_t cur[IPCFS_MAX_RANKS + 1]; /* next position to read, per ring */
+	bool asym;        /* registered for membarrier: publish with plain stores */
+	/* Sender: the last released[me] read from each reader. It only
+	 * grows, so a cached value is a safe lower bound and the reader's
+	 * line is read again only when the cache does not free a slot. */
+	uint64_t seen[IPCFS_MAX_RANKS];
+	/* Receiver, per ring: next position to read, views held, and a
+	 * bitmap (one bit per slot) of the positions held, to find the
+	 * lowest one when views are released out of order. */
+	uint64_t cur[IPCFS_MAX_RANKS + 1];
+	uint32_t held[IPCFS_MAX_RANKS + 1];
+	uint64_t *heldmap; /* (ranks + 1) * map_words words */
+	unsigned map_words;
 };
 
-/* Set up @c for ring @me of the mapped segment (taken over by @c); the read
- * cursors start at the rank's joinpos. */
-void chan_init(struct chan *c, const struct seg_map *seg, unsigned me);
+/* Set up @c for ring @me of the mapped segment (taken over by @c: released
+ * by chan_fini); the read cursors start at the rank's released positions.
+ * -ENOMEM. */
+int chan_init(struct chan *c, const struct seg_map *seg, unsigned me);
+void chan_fini(struct chan *c);
 
 int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms);
 int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind);

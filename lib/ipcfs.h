@@ -80,7 +80,7 @@ struct ipcfs_member;
 /* A received message: a read-only view into shared memory, valid until
  * ipcfs_release(). */
 struct ipcfs_msg {
-	const void *data;     /* payload, 64-byte aligned */
+	const void *data;     /* payload, 32-byte aligned */
 	size_t len;           /* payload bytes */
 	int src;              /* sending rank */
 	uint32_t kind;        /* 0 for raw bytes */
@@ -170,7 +170,7 @@ int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms);
 
 /*
  * Reserve room for a message of up to @len bytes in @m's ring and store a
- * pointer to it (64-byte aligned, in shared memory) in *@buf. Waits while
+ * pointer to it (32-byte aligned, in shared memory) in *@buf. Waits while
  * the slot is still held by a reader (back pressure). The message is built
  * in place and published by ipcfs_commit(); a reservation not committed is
  * simply reused by the next one. Errors: -EMSGSIZE (@len > slot_bytes),

@@ -220,7 +220,11 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 	} else {
 		m->ctl[0] = '\0';
 	}
-	chan_init(&m->chan, &seg, (unsigned)rank);
+	rc = chan_init(&m->chan, &seg, (unsigned)rank);
+	if (rc) {
+		free(m);
+		goto fail_leave;
+	}
 	*out = m;
 	return rank;
 
@@ -243,7 +247,7 @@ int ipcfs_leave(struct ipcfs_member *m)
 		snprintf(cmd, sizeof(cmd), "leave %u\n", m->chan.me);
 		write_cmd(m->ctl, cmd);
 	}
-	seg_unmap(&m->chan.seg);
+	chan_fini(&m->chan);
 	free(m);
 	return 0;
 }

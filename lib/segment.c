@@ -421,15 +421,15 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 	atomic_store_explicit(&rk->starttime, seg_proc_starttime(pid), memory_order_relaxed);
 	for (unsigned s = 0; s <= seg->ranks; s++) {
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
-		atomic_store_explicit(&rk->joinpos[s], head, memory_order_relaxed);
+		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);
 	}
 	seg_count(&rk->joins, 1);
 	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
 	if (r < seg->ranks) { /* the control sender is in no mask */
 		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
 					 memory_order_seq_cst);
-		/* seq_cst, after the joinpos stores: a sender that sees our
-		 * bit in the live mask also sees our joinpos (slot_holders). */
+		/* seq_cst, after the released stores: a sender that sees our
+		 * bit in the live mask also sees them (slot_holders). */
 		atomic_fetch_or_explicit(&seg->hdr->live, IPCFS_RANK_BIT(r), memory_order_seq_cst);
 	}
 	atomic_fetch_add_explicit(&seg->hdr->epoch, 1, memory_order_release);
@@ -443,15 +443,16 @@ static uint64_t rank_lag(const struct seg_map *m, unsigned idx)
 	uint64_t bit = IPCFS_RANK_BIT(idx), lag = 0;
 
 	for (unsigned s = 0; s <= m->ranks; s++) {
-		uint64_t from = atomic_load_explicit(&me->joinpos[s], memory_order_relaxed);
+		uint64_t from = atomic_load_explicit(&me->released[s], memory_order_relaxed);
 		for (uint64_t i = 0; i < m->slots; i++) {
 			struct seg_slot *sl = seg_slot(m, s, i);
-			/* Acquire: the pending mask read next belongs to (at
-			 * least) the message this seq published. */
+			/* Acquire: the dest read next belongs to (at least) the
+			 * message this seq published. A racing sender makes the
+			 * count approximate, never wrong by more than a slot. */
 			uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_acquire);
 			if (seq == 0 || (seq & SEG_SEQ_BUSY) || seq - 1 < from)
 				continue;
-			if (atomic_load_explicit(&sl->pending, memory_order_relaxed) & bit)
+			if (atomic_load_explicit(&sl->dest, memory_order_relaxed) & bit)
 				lag++;
 		}
 	}

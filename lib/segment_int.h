@@ -12,11 +12,15 @@
  *   rings            x (ranks + 1)       `slots` slots of `slot_stride` bytes
  *   arena                                arena_bytes (large payloads)
  *
- * A slot is a 64-byte header (struct seg_slot) followed by the payload.
+ * A slot is a 32-byte header (struct seg_slot) followed by the payload, so
+ * that a message of up to 32 bytes travels in the header's cache line.
  * Every rank is the only writer of its ring; the readers of a message are
- * named by the slot's dest mask and each clears its bit of `pending` when it
- * releases the message. A slot may be reused when no live reader that joined
- * before the message was published still holds its bit (see chan_slot_free).
+ * named by the slot's dest mask. A reader releases what it received by
+ * advancing, in its own cache line, released[ring]: the position below
+ * which it holds nothing of that ring. No reader writes into a ring, so
+ * a release costs no transfer of a line the sender owns. The sender may
+ * reuse a slot when every live reader the old message was for has released
+ * past it (chan: slot_holders).
  *
  * Single-writer fields of a rank (counters, head) are updated with relaxed
  * load + relaxed store, not read-modify-write: only their owner writes them,
@@ -115,22 +119,24 @@ struct seg_rank {
 	_Atomic uint64_t rx_timeouts;
 	_Atomic uint64_t rx_wakeups; /* senders woken by this rank's releases */
 
-	/* joinpos[s]: the head of ring s when this rank last joined. A bit of
-	 * this rank in a slot of ring s at a position below joinpos[s] was
-	 * left by an earlier incarnation and holds nothing back. */
-	alignas(SEG_LINE) _Atomic uint64_t joinpos[IPCFS_MAX_RANKS + 1];
+	/* released[s]: this rank holds no message of ring s at a position
+	 * below it (it has received and released all of them, or they came
+	 * before it joined). Only grows while the rank is live; set to the
+	 * ring's head when it joins. Read by the sender of ring s. */
+	alignas(SEG_LINE) _Atomic uint64_t released[IPCFS_MAX_RANKS + 1];
 };
+
+#define SEG_SLOT_HDR 32u
 
 struct seg_slot {
 	_Atomic uint64_t seq;     /* position + 1 when published; | BUSY while written */
 	_Atomic uint64_t dest;    /* ranks addressed */
-	_Atomic uint64_t pending; /* ranks that have not released it yet */
 	_Atomic uint32_t len;     /* payload bytes */
 	_Atomic uint32_t kind;    /* 0: raw bytes */
-	uint64_t reserved[4];
+	uint64_t reserved;
 };
 
-_Static_assert(sizeof(struct seg_slot) == SEG_LINE, "slot header is one line");
+_Static_assert(sizeof(struct seg_slot) == SEG_SLOT_HDR, "slot header size");
 _Static_assert(sizeof(struct seg_hdr) <= SEG_PAGE, "header fits a page");
 
 /* A mapping of a segment, validated. */
@@ -181,7 +187,7 @@ static inline struct seg_slot *seg_slot(const struct seg_map *m, unsigned ring, 
 
 static inline void *seg_slot_data(struct seg_slot *s)
 {
-	return (char *)s + SEG_LINE;
+	return (char *)s + SEG_SLOT_HDR;
 }
 
 /* Add @n to a single-writer counter. */
@@ -216,7 +222,7 @@ bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
  */
 int seg_claim(struct seg_map *m, unsigned r, pid_t pid);
 
-/* Finish a claim: record the start of reading in every ring (joinpos), set
+/* Finish a claim: record the start of reading in every ring (released), set
  * the rank in the joined and live masks, wake waiters. */
 void seg_go_live(struct seg_map *m, unsigned r, pid_t pid);
 

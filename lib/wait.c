@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -62,4 +63,32 @@ uint64_t wait_now_ns(void)
 	/* vDSO on Linux: a function call, not a system call. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* 1: registered, -1: not available, 0: not tried yet. Several threads may
+ * race to register; each outcome is the same, so relaxed is enough. */
+static _Atomic int asym_state;
+
+bool wait_asym_register(void)
+{
+	int st = atomic_load_explicit(&asym_state, memory_order_relaxed);
+
+	if (st == 0) {
+		long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+		st = q >= 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+				     syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
+					     0, 0) == 0
+			     ? 1
+			     : -1;
+		atomic_store_explicit(&asym_state, st, memory_order_relaxed);
+	}
+	return st == 1;
+}
+
+void wait_asym_fence(void)
+{
+	/* Always, whether or not we registered: the publishers that did rely
+	 * on it. Where the kernel lacks it, nobody could register, and every
+	 * publisher uses seq_cst stores instead. */
+	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 }

@@ -7,6 +7,7 @@
 #define IPCFS_WAIT_INT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One round of a spin loop: tells the core we are spinning (pause on x86,
@@ -32,6 +33,23 @@ int wait_futex(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
 /* Wake every sleeper on @word. */
 void wait_futex_wake(_Atomic uint32_t *word);
+
+/*
+ * Asymmetric fences. A publisher must not miss a sleeper's flag: it stores
+ * data then loads the flag, the sleeper stores the flag then loads the
+ * data, and both sides need a full (StoreLoad) fence in between. The fast
+ * side is the publisher, so we move the cost to the sleeper with
+ * membarrier(2): a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED
+ * may publish with plain stores, because a sleeper runs a full fence on
+ * every CPU that runs a registered process before it re-checks.
+ *
+ * wait_asym_register(): register this process once; true if it may use
+ * the plain fast path (else it must use seq_cst stores).
+ * wait_asym_fence(): the sleeper's side, called after it announced its
+ * sleep and before it looks again.
+ */
+bool wait_asym_register(void);
+void wait_asym_fence(void);
 
 /* CPUs this process may run on (sched_getaffinity), at least 1. */
 unsigned wait_cpus(void);

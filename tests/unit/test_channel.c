@@ -254,7 +254,7 @@ START_TEST(unicast_and_errors)
 	ck_assert_int_eq(memcmp(msg.data, "to-b", 4), 0);
 	ck_assert_int_eq(msg.seq, 2);
 	ck_assert_int_eq(msg.src, 0);
-	ck_assert_int_eq((uintptr_t)msg.data % 64, 0);
+	ck_assert_int_eq((uintptr_t)msg.data % 32, 0);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
 	ck_assert_int_eq(ipcfs_release(b, &msg), -EINVAL); /* twice */
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), -EAGAIN);
@@ -456,7 +456,7 @@ START_TEST(control_ring)
 	ck_assert_int_eq(seg_map_path(path, true, &m), 0);
 	ck_assert_int_eq(seg_claim(&m, m.ranks, getpid()), 0);
 	seg_go_live(&m, m.ranks, getpid());
-	chan_init(&ctl, &m, m.ranks);
+	ck_assert_int_eq(chan_init(&ctl, &m, m.ranks), 0);
 	ck_assert_int_eq(chan_reserve(&ctl, 5, &buf, 0), 0);
 	memcpy(buf, "hello", 5);
 	ck_assert_int_eq(chan_commit(&ctl, IPCFS_ALL, 5, 0), 0);
@@ -477,7 +477,7 @@ START_TEST(control_ring)
 	ck_assert_int_eq(ipcfs_stat_rank(a, IPCFS_SRC_CTL, &st), 0);
 	ck_assert_uint_eq(st.sent, 1);
 	ck_assert_int_eq(st.rank, IPCFS_SRC_CTL);
-	seg_unmap(&ctl.seg);
+	chan_fini(&ctl);
 	ipcfs_leave(a);
 	ipcfs_leave(b);
 	tl_group_done(dir);

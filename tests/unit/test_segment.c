@@ -90,10 +90,10 @@ START_TEST(layout_is_aligned)
 	ck_assert_uint_ge(m.ring_off, m.rank_off + 6 * m.rank_stride);
 	ck_assert_uint_ge(m.arena_off, m.ring_off + 6 * m.ring_bytes);
 	ck_assert_uint_eq(m.arena_off + 8192, m.size);
-	/* Every slot's payload is 64-byte aligned. */
+	/* Every slot's payload is 32-byte aligned. */
 	for (unsigned s = 0; s <= p.ranks; s++)
 		for (uint64_t i = 0; i < p.slots; i++)
-			ck_assert_uint_eq((uintptr_t)seg_slot_data(seg_slot(&m, s, i)) % 64, 0);
+			ck_assert_uint_eq((uintptr_t)seg_slot_data(seg_slot(&m, s, i)) % 32, 0);
 	struct stat st;
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0660);
