@@ -84,6 +84,13 @@ ALL += $(BUILD)/ipcfs-demo
 -include kernels/kernels.mk
 -include tools/bench/bench.mk
 
+# The ipcfs contender of the broadcast benchmark (the others: bench.mk).
+$(BUILD)/tools/bench/bcast_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bcast_unix.c - broadcast round trip over Unix domain stream sockets.
+ *
+ * One socketpair(AF_UNIX, SOCK_STREAM) per reader. Per iteration the sender
+ * fills a private buffer and writes its S bytes to every reader's socket;
+ * a reader reads exactly S bytes, verifies them and writes a 1-byte ack;
+ * the sender reads the N acks. After the last iteration each reader sends
+ * its peak RSS (a long) on the same socket. Blocking system calls: the
+ * kernel does the waiting, so there is no spin loop to tune.
+ */
+#include "bench_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void write_all(int fd, const void *buf, size_t len, const char *who)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			bench_die("%s: write: %s", who, strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void read_all(int fd, void *buf, size_t len, const char *who)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			bench_die("%s: read: %s", who, strerror(errno));
+		}
+		if (n == 0)
+			bench_die("%s: unexpected end of stream", who);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void reader(int fd, int r, const struct bench_args *a)
+{
+	uint64_t total = (uint64_t)(a->warmup + a->iters);
+	unsigned char *buf = malloc(a->size);
+	char who[32];
+	long rss;
+
+	snprintf(who, sizeof(who), "unix reader %d", r);
+	if (!buf)
+		bench_die("%s: out of memory", who);
+	for (uint64_t it = 1; it <= total; it++) {
+		read_all(fd, buf, a->size, who);
+		bench_check(buf, a->size, it, who);
+		write_all(fd, "a", 1, who);
+	}
+	rss = bench_peak_rss_kib();
+	write_all(fd, &rss, sizeof(rss), who);
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_args a;
+	struct bench_samples s;
+	unsigned char *buf;
+	int *fds;
+	long rss;
+
+	bench_parse_args(argc, argv, "unix", &a);
+	fds = calloc((size_t)a.readers, sizeof(*fds));
+	buf = malloc(a.size);
+	if (!fds || !buf)
+		bench_die("out of memory");
+	memset(buf, 0, a.size);
+
+	for (int r = 0; r < a.readers; r++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			bench_die("socketpair: %s", strerror(errno));
+		if (bench_fork_child() == 0) {
+			close(sv[0]);
+			for (int k = 0; k < r; k++)
+				close(fds[k]); /* earlier readers' sender ends */
+			reader(sv[1], r, &a);
+			_exit(0);
+		}
+		close(sv[1]);
+		fds[r] = sv[0];
+	}
+
+	bench_samples_init(&s, (size_t)a.iters);
+	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
+		uint64_t t0 = bench_now_ns();
+		char ack;
+
+		bench_fill(buf, a.size, it);
+		for (int r = 0; r < a.readers; r++)
+			write_all(fds[r], buf, a.size, "unix sender");
+		for (int r = 0; r < a.readers; r++) {
+			read_all(fds[r], &ack, 1, "unix sender");
+			if (ack != 'a')
+				bench_die("unix sender: bad ack 0x%02x from reader %d",
+					  (unsigned char)ack, r);
+		}
+		if (it > (uint64_t)a.warmup)
+			bench_samples_add(&s, bench_now_ns() - t0);
+	}
+
+	rss = bench_peak_rss_kib();
+	for (int r = 0; r < a.readers; r++) {
+		long child;
+
+		read_all(fds[r], &child, sizeof(child), "unix sender");
+		rss += child;
+		close(fds[r]);
+	}
+	bench_reap_children();
+	bench_report_json(&a, "unix", &s, rss);
+	bench_samples_free(&s);
+	free(buf);
+	free(fds);
+	return 0;
+}

@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: MIT
+#
+# tools/bench/bench.mk - the broadcast benchmark contenders (make fragment).
+#
+# Included by the top-level Makefile, which defines:
+#   BUILD   output directory (e.g. build)
+#   CC      C compiler
+#   CFLAGS  -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread ...
+#   Q       @ (quiet) or empty (V=1)
+#
+# Defines:
+#   BENCH_BINS        the contender binaries that can be built here, under
+#                     $(BUILD)/bench/: bcast_floor, bcast_unix, bcast_zmq (when
+#                     zmq.h is found), bcast_mpi (when $(MPICC) runs)
+#   BENCH_COMMON_OBJ  $(BUILD)/bench/bench_common.o, for other contenders
+#                     (bcast_ipcfs) to link
+#   BENCH_CFLAGS      flags to compile against bench_common.h
+#   BENCH_RUN         the driver script, tools/bench/run_bcast.sh
+#   BENCH_HAVE_ZMQ, BENCH_HAVE_MPI   "yes" or empty
+# Overridable: MPICC (default mpicc), ZMQ_LIBS (default -lzmq).
+#
+# Targets are only the files above; the top-level Makefile decides what
+# "all", "check" and "bench" mean.
+
+# Our rules must not become the default goal when this file is included
+# before the top-level "all": remember it, restore it at the end.
+BENCH_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+# This file's directory, wherever make runs from.
+BENCH_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+BENCH_OUT := $(BUILD)/bench
+BENCH_RUN := $(BENCH_SRC)/run_bcast.sh
+
+MPICC ?= mpicc
+ZMQ_LIBS ?= -lzmq
+
+BENCH_CFLAGS := -I$(BENCH_SRC)
+# Open MPI under a sanitizer reports its own leaks and fails: build the MPI
+# contender (and its copy of bench_common) without sanitizer flags.
+BENCH_MPI_CFLAGS = $(filter-out -fsanitize=% -fno-sanitize%,$(CFLAGS)) $(BENCH_CFLAGS)
+
+BENCH_HAVE_ZMQ := $(shell printf '\043include <zmq.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo yes)
+BENCH_HAVE_MPI := $(shell command -v $(firstword $(MPICC)) >/dev/null 2>&1 && echo yes)
+
+BENCH_COMMON_OBJ := $(BENCH_OUT)/bench_common.o
+BENCH_BINS := $(BENCH_OUT)/bcast_floor $(BENCH_OUT)/bcast_unix
+ifeq ($(BENCH_HAVE_ZMQ),yes)
+BENCH_BINS += $(BENCH_OUT)/bcast_zmq
+endif
+ifeq ($(BENCH_HAVE_MPI),yes)
+BENCH_BINS += $(BENCH_OUT)/bcast_mpi
+endif
+
+BENCH_DEPS := $(BENCH_SRC)/bench_common.h
+
+$(BENCH_OUT)/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
+
+# Only our contenders: bcast_ipcfs.o (or any other) keeps its own rule.
+$(addprefix $(BENCH_OUT)/,bcast_floor.o bcast_unix.o bcast_zmq.o): \
+		$(BENCH_OUT)/%.o: $(BENCH_SRC)/%.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
+
+$(BENCH_OUT)/bcast_floor: $(BENCH_OUT)/bcast_floor.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/bcast_unix: $(BENCH_OUT)/bcast_unix.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/bcast_zmq: $(BENCH_OUT)/bcast_zmq.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
+
+# The MPI contender: compiled and linked by $(MPICC), with its own
+# sanitizer-free copy of bench_common.
+$(BENCH_OUT)/mpi/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  MPICC   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
+
+$(BENCH_OUT)/mpi/bcast_mpi.o: $(BENCH_SRC)/bcast_mpi.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  MPICC   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
+
+$(BENCH_OUT)/bcast_mpi: $(BENCH_OUT)/mpi/bcast_mpi.o $(BENCH_OUT)/mpi/bench_common.o
+	$(if $(Q),@echo "  MPILD   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
+
+.DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
