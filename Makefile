@@ -11,6 +11,8 @@
 #   SAN=address,undefined | SAN=thread   sanitizer build (in its own build dir)
 #   CUDA_HOME=/usr/local/cuda           where nvcc and NCCL are looked for
 
+.DEFAULT_GOAL := all
+
 VERSION := 0.1.0
 SOVERSION := 0
 PREFIX ?= /usr/local
@@ -108,15 +110,16 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
-	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(UNIT_TESTS) $(SHELL_TESTS)
+	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(UNIT_TESTS) $(SHELL_TESTS) $(GPU_TESTS)
 
-check-build: $(ALL) $(UNIT_TESTS)
+check-build: $(ALL) $(UNIT_TESTS) $(GPU_TESTS)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) tools/demo.sh
 
-bench: deps
+bench:
+	$(Q)tools/install-deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BENCH_BINS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
 
