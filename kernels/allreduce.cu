@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: MIT
+//
+// allreduce.cu - one-shot and two-shot all-reduce (sum) over CUDA IPC
+// buffers for fp32, fp16 and bf16, their launchers, and the NCCL wrappers of
+// libipcfs_cuda.so. Interface and model: allreduce_kernels.h. Partition and
+// summation order: lib/allreduce_plan_int.h (shared with the CPU reference,
+// which the GPU tests compare against bit for bit).
+//
+// ---- Memory-model argument (PTX memory model, sm_70 and later) ------------
+//
+// Each rank runs its kernel on its own GPU; ranks exchange data only through
+// (a) the registered buffers, read (and, in two-shot, written) with plain
+// weak loads and stores, and (b) per-peer 64-bit flag words, written with
+// st.release.sys and read with ld.acquire.sys. Scope .sys is required: the
+// two sides run on different devices (.gpu would only order them within one
+// GPU).
+//
+// Barrier k of call c, block b, between rank r and peer p:
+//   1. __syncthreads(): every write of this block so far (its part of the
+//      reduce-scatter, or none) happens-before what thread p does next (the
+//      CTA barrier is morally strong at CTA scope).
+//   2. thread p of rank r: st.release.sys  sigs[p]->flags[c&1][b][r] = 4c+k.
+//      A release is cumulative: everything that happens-before it in
+//      causality order, including the other threads' writes ordered by (1)
+//      and the copy of the input into bufs[r] enqueued before the kernel on
+//      the same stream, is made visible at system scope before the flag.
+//   3. thread p of rank r: ld.acquire.sys sigs[r]->flags[c&1][b][p] until
+//      >= 4c+k. The value read was written by peer p's release in its step
+//      2, so p's step-2 release synchronizes-with this acquire.
+//   4. __syncthreads(): the acquire happens-before every later load of every
+//      thread of the block, so those loads see the peer's data.
+// Only block b of each rank talks to block b of the others. That suffices
+// because every rank derives the same grid (blocks x threads) from the same
+// arguments and maps vectors to blocks by the same formula in every phase
+// (grid-stride loops over the same ranges): the vectors block b of rank r
+// reads from peer p in a phase are exactly those block b of rank p wrote,
+// or finished reading, before it arrived at the barrier.
+//
+// Counters, not booleans. Each block keeps its call counter c in its own
+// rank's signal block (device memory: the count survives CUDA graph replay,
+// where kernel arguments are frozen). Values only grow, so a waiter never
+// confuses a stale flag from an earlier call (< 4c) with this one, and no
+// one ever has to clear a flag (clearing would race with the peer's next
+// write). A peer may already have moved on to barrier k+1 of the same call
+// (its flag then reads 4c+k+1 >= 4c+k: fine, it arrived at k before).
+//
+// Alternating flag sets. Call c uses set c & 1. A peer can be at most one
+// call ahead (it cannot pass the start barrier of call c+2 before this rank
+// arrives at the one of call c+1), so the set waited on never receives a
+// value of a later call: any value above 4c+3 there means the ranks are out
+// of step (different numbers of calls, blocks or algorithms): EPROTO,
+// instead of a silent wrong result.
+//
+// Three barriers per call:
+//   start   inputs of every rank are in their buffers (written by a copy
+//           ordered before the kernel on each rank's stream);
+//   middle  (two-shot) every rank's reduced range is in its buffer;
+//   end     no rank still reads another's buffer: the next call may
+//           overwrite it (the copy-in of call c+1 follows the kernel).
+//
+// No hang: the waiting threads read %globaltimer; past the timeout they
+// write the error record (host-mapped memory) and the block returns. The
+// other blocks and ranks time out in turn. The communicator must then be
+// reset (signal blocks zeroed on all ranks) before it is used again.
+// -------------------------------------------------------------------------
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include "allreduce_kernels.h"
+#include "allreduce_plan_int.h"
+
+#define IPCFS_K_API extern "C" __attribute__((visibility("default")))
+
+static_assert((int)IPCFS_K_F32 == (int)ALLREDUCE_F32 &&
+		      (int)IPCFS_K_F16 == (int)ALLREDUCE_F16 &&
+		      (int)IPCFS_K_BF16 == (int)ALLREDUCE_BF16,
+	      "dtype numbering shared with allreduce_plan_int.h");
+static_assert(IPCFS_K_MAX_RANKS == ALLREDUCE_MAX_RANKS, "same world limit");
+static_assert(ALLREDUCE_VEC_BYTES == sizeof(uint4), "16-byte vectors");
+static_assert(NCCL_UNIQUE_ID_BYTES == IPCFS_K_NCCL_ID_BYTES, "NCCL id size");
+
+namespace {
+
+// ---- device primitives -------------------------------------------------
+
+// Release store at system scope. Cumulative: all writes that happen-before
+// it (this thread's, and the block's, ordered by a preceding
+// __syncthreads()) become visible to any thread on any device (or the host)
+// that observes this value with an acquire, before it observes the value.
+__device__ __forceinline__ void st_release_sys(uint64_t *p, uint64_t v)
+{
+	asm volatile("st.release.sys.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+// Acquire load at system scope: if it reads a value written by a release
+// (st_release_sys above), everything before that release happens-before
+// every memory operation of this thread after the load (and, through a
+// following __syncthreads(), of the whole block). "memory" keeps the
+// compiler from hoisting later loads above it.
+__device__ __forceinline__ uint64_t ld_acquire_sys(const uint64_t *p)
+{
+	uint64_t v;
+	asm volatile("ld.acquire.sys.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+	return v;
+}
+
+// Relaxed store at system scope to host-mapped memory: a strong (non-torn,
+// eventually visible) write; its order with other fields is given by the
+// release store of the error code that follows it.
+__device__ __forceinline__ void st_relaxed_sys32(int32_t *p, int32_t v)
+{
+	asm volatile("st.relaxed.sys.s32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+__device__ __forceinline__ void st_relaxed_sys64(uint64_t *p, uint64_t v)
+{
+	asm volatile("st.relaxed.sys.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+}
+
+// Release store of the error code: a host thread that reads the code
+// (after a stream synchronization, or polling with an acquire/volatile load
+// on x86) also sees the diagnostic fields written before it.
+__device__ __forceinline__ void st_release_sys32(int32_t *p, int32_t v)
+{
+	asm volatile("st.release.sys.s32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+
+// Nanoseconds, global to the GPU (not per SM, unlike clock64()).
+__device__ __forceinline__ uint64_t globaltimer()
+{
+	uint64_t t;
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+}
+
+// ---- dtypes: 16 bytes <-> floats -----------------------------------------
+
+struct F32 {
+	static constexpr int E = 4;
+	__device__ static void unpack(const uint4 &v, float f[E])
+	{
+		f[0] = __uint_as_float(v.x);
+		f[1] = __uint_as_float(v.y);
+		f[2] = __uint_as_float(v.z);
+		f[3] = __uint_as_float(v.w);
+	}
+	__device__ static uint4 pack(const float f[E])
+	{
+		return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]),
+				  __float_as_uint(f[2]), __float_as_uint(f[3]));
+	}
+};
+
+// Element 2i of a vector is the low half of 32-bit word i (little endian),
+// as in the host arrays of the CPU reference.
+struct F16 {
+	static constexpr int E = 8;
+	__device__ static void two(uint32_t w, float *f)
+	{
+		f[0] = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));  // exact
+		f[1] = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
+	}
+	__device__ static uint32_t two(const float *f)
+	{
+		// cvt.rn.f16.f32: round to nearest even, as allreduce_f32_to_f16()
+		return (uint32_t)__half_as_ushort(__float2half_rn(f[0])) |
+		       ((uint32_t)__half_as_ushort(__float2half_rn(f[1])) << 16);
+	}
+	__device__ static void unpack(const uint4 &v, float f[E])
+	{
+		two(v.x, f);
+		two(v.y, f + 2);
+		two(v.z, f + 4);
+		two(v.w, f + 6);
+	}
+	__device__ static uint4 pack(const float f[E])
+	{
+		return make_uint4(two(f), two(f + 2), two(f + 4), two(f + 6));
+	}
+};
+
+struct BF16 {
+	static constexpr int E = 8;
+	__device__ static void two(uint32_t w, float *f)
+	{
+		f[0] = __uint_as_float(w << 16);  // bf16 -> f32 is exact: a shift
+		f[1] = __uint_as_float(w & 0xffff0000u);
+	}
+	__device__ static uint32_t two(const float *f)
+	{
+		// cvt.rn.bf16.f32: round to nearest even, as allreduce_f32_to_bf16()
+		return (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(f[0])) |
+		       ((uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(f[1])) << 16);
+	}
+	__device__ static void unpack(const uint4 &v, float f[E])
+	{
+		two(v.x, f);
+		two(v.y, f + 2);
+		two(v.z, f + 4);
+		two(v.w, f + 6);
+	}
+	__device__ static uint4 pack(const float f[E])
+	{
+		return make_uint4(two(f), two(f + 2), two(f + 4), two(f + 6));
+	}
+};
+
+// ---- kernel parameters ---------------------------------------------------
+
+struct Params {
+	uint4 *bufs[IPCFS_K_MAX_RANKS];          // registered buffers, all ranks
+	ipcfs_k_signal *sigs[IPCFS_K_MAX_RANKS]; // signal blocks, all ranks
+	uint4 *out;
+	ipcfs_k_error *err;                      // device alias, may be NULL
+	size_t nvec;                             // 16-byte vectors
+	uint64_t timeout_ns;
+	int rank;
+	int out_is_buf;                          // two-shot: out == bufs[rank]
+};
+
+__device__ __noinline__ void report(const Params &p, int code, int peer, int k,
+				    uint64_t call)
+{
+	ipcfs_k_error *e = p.err;
+
+	if (!e)
+		return;
+	st_relaxed_sys32(&e->rank, p.rank);
+	st_relaxed_sys32(&e->peer, peer);
+	st_relaxed_sys32(&e->barrier, k);
+	st_relaxed_sys32(&e->block, (int32_t)blockIdx.x);
+	st_relaxed_sys64(&e->call, call);
+	st_release_sys32(&e->code, code);  // last: see st_release_sys32()
+}
+
+// Barrier k of call @call for this block with block blockIdx.x of every
+// peer; see the argument at the top of the file. Thread t < N (t != rank)
+// handles peer t, so the N-1 signals and waits proceed in parallel. Returns
+// true when the block must leave the kernel (timeout or protocol error).
+template <int N>
+__device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k,
+					int *s_fail)
+{
+	// (1) order the block's previous writes before the release below
+	__syncthreads();
+	const int t = threadIdx.x;
+	if (t < N && t != p.rank) {
+		const uint64_t want = call * 4 + (uint64_t)k;
+		const int set = (int)(call & 1);
+
+		// (2) arrive: tell peer t that this rank reached barrier k.
+		// Single writer per word (this rank's block b), so a plain
+		// release store suffices; no read-modify-write across the link.
+		st_release_sys(&p.sigs[t]->flags[set][blockIdx.x][p.rank], want);
+
+		// (3) wait for peer t's arrival in our own signal block (local
+		// memory: the spin does not cross the link).
+		const uint64_t *slot = &p.sigs[p.rank]->flags[set][blockIdx.x][t];
+		uint64_t v, start = 0;
+		unsigned spins = 0;
+		bool timed = false;
+		while ((v = ld_acquire_sys(slot)) < want) {
+			if ((++spins & 31u) == 0) {
+				const uint64_t now = globaltimer();
+				if (!timed) {
+					start = now;
+					timed = true;
+				} else if (now - start > p.timeout_ns) {
+					report(p, ETIMEDOUT, t, k, call);
+					atomicExch(s_fail, 1);
+					break;
+				}
+			}
+		}
+		if (v >= want && v > call * 4 + 3) {  // a later call in our set
+			report(p, EPROTO, t, k, call);
+			atomicExch(s_fail, 1);
+		}
+	}
+	// (4) order the acquires before every later access of the block
+	__syncthreads();
+	return *(volatile int *)s_fail != 0;
+}
+
+// Sum of vector v over the ranks, in rank order 0..N-1, fp32 accumulation,
+// one rounding at the end: the order of allreduce_plan_int.h. The loads are
+// issued first (N independent 16-byte loads in flight), then added in order;
+// only additions, so no FMA contraction can change the result.
+template <class D, int N>
+__device__ __forceinline__ uint4 reduce_vec(const Params &p, size_t v)
+{
+	uint4 x[N];
+#pragma unroll
+	for (int r = 0; r < N; r++)
+		x[r] = p.bufs[r][v];  // weak load, ordered by the start barrier
+	float acc[D::E], t[D::E];
+	D::unpack(x[0], acc);
+#pragma unroll
+	for (int r = 1; r < N; r++) {
+		D::unpack(x[r], t);
+#pragma unroll
+		for (int j = 0; j < D::E; j++)
+			acc[j] = __fadd_rn(acc[j], t[j]);  // never contracted
+	}
+	return D::pack(acc);
+}
+
+template <class D, int N>
+__global__ void __launch_bounds__(IPCFS_K_THREADS) oneshot_kernel(Params p)
+{
+	__shared__ int s_fail;
+	if (threadIdx.x == 0)
+		s_fail = 0;  // published by the __syncthreads() in barrier()
+	// This block's call number. Written only by thread 0 of this block,
+	// after the last barrier (so after every thread read it here), and
+	// read by the next call's kernel, ordered after this one on the stream.
+	const uint64_t call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
+
+	if (barrier<N>(p, call, 0, &s_fail))
+		return;
+	const size_t stride = (size_t)gridDim.x * blockDim.x;
+	for (size_t v = (size_t)blockIdx.x * blockDim.x + threadIdx.x; v < p.nvec;
+	     v += stride)
+		p.out[v] = reduce_vec<D, N>(p, v);
+	if (barrier<N>(p, call, 2, &s_fail))
+		return;
+	if (threadIdx.x == 0)
+		p.sigs[p.rank]->calls[blockIdx.x] = call;
+}
+
+template <class D, int N>
+__global__ void __launch_bounds__(IPCFS_K_THREADS) twoshot_kernel(Params p)
+{
+	__shared__ int s_fail;
+	if (threadIdx.x == 0)
+		s_fail = 0;
+	const uint64_t call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
+	const size_t stride = (size_t)gridDim.x * blockDim.x;
+	const size_t first = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+
+	if (barrier<N>(p, call, 0, &s_fail))
+		return;
+	// Reduce-scatter: this rank's range, from every buffer, into its own
+	// buffer (no other rank touches that range of that buffer now).
+	const allreduce_range mine = allreduce_plan_twoshot_range(p.nvec, N, p.rank);
+	uint4 *own = p.bufs[p.rank];
+	for (size_t v = mine.begin + first; v < mine.end; v += stride) {
+		const uint4 s = reduce_vec<D, N>(p, v);
+		own[v] = s;
+		if (!p.out_is_buf)
+			p.out[v] = s;
+	}
+	if (barrier<N>(p, call, 1, &s_fail))
+		return;
+	// All-gather: range q from rank q's buffer. Same vector -> block
+	// mapping as rank q used above (the barrier argument relies on it).
+	// Start at the next rank so that the ranks do not all pull from the
+	// same peer at once. When out is our buffer, writing the other ranges
+	// of it is safe: only their owners read them, in the phase above.
+	for (int s = 1; s < N; s++) {
+		const int q = (p.rank + s) % N;
+		const allreduce_range g = allreduce_plan_twoshot_range(p.nvec, N, q);
+		const uint4 *src = p.bufs[q];
+		for (size_t v = g.begin + first; v < g.end; v += stride)
+			p.out[v] = src[v];
+	}
+	if (barrier<N>(p, call, 2, &s_fail))
+		return;
+	if (threadIdx.x == 0)
+		p.sigs[p.rank]->calls[blockIdx.x] = call;
+}
+
+// ---- host side ---------------------------------------------------------
+
+thread_local char last_error[256];
+
+void set_error(const char *what, const char *why)
+{
+	snprintf(last_error, sizeof last_error, "%s: %s", what, why);
+}
+
+int map_cuda(cudaError_t e, const char *what)
+{
+	set_error(what, cudaGetErrorString(e));
+	(void)cudaGetLastError();  // clear a non-sticky error
+	switch (e) {
+	case cudaErrorNoDevice:
+	case cudaErrorInsufficientDriver:
+	case cudaErrorInitializationError:
+	case cudaErrorDevicesUnavailable:
+	case cudaErrorStubLibrary:
+	case cudaErrorSystemDriverMismatch:
+	case cudaErrorCompatNotSupportedOnDevice:
+	case cudaErrorInvalidDevice:
+		return -ENODEV;
+	case cudaErrorNoKernelImageForDevice:
+	case cudaErrorUnsupportedPtxVersion:
+		return -ENOTSUP;
+	case cudaErrorMemoryAllocation:
+		return -ENOMEM;
+	case cudaErrorInvalidValue:
+	case cudaErrorInvalidDevicePointer:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+using KernelFn = void (*)(Params);
+
+template <class D>
+KernelFn pick(bool two, int world)
+{
+	switch (world) {
+#define CASE(n) \
+	case n: return two ? twoshot_kernel<D, n> : oneshot_kernel<D, n>;
+	CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+	default: return nullptr;
+	}
+}
+
+bool overlaps(const void *a, size_t na, const void *b, size_t nb)
+{
+	const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+	return na && nb && x < y + nb && y < x + na;
+}
+
+bool aligned16(const void *p)
+{
+	return ((uintptr_t)p & 15u) == 0;
+}
+
+int bad(const char *why)
+{
+	set_error("invalid argument", why);
+	return -EINVAL;
+}
+
+int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
+{
+	if (!a)
+		return bad("no arguments");
+	const int n = a->world;
+	const size_t es = allreduce_plan_dtype_size(a->dtype);
+	if (n < 2 || n > IPCFS_K_MAX_RANKS)
+		return bad("world size not in 2..8");
+	if (a->rank < 0 || a->rank >= n)
+		return bad("rank out of range");
+	if (!es)
+		return bad("unknown dtype");
+	if (a->count > SIZE_MAX / es)
+		return bad("count overflows");
+	const size_t bytes = a->count * es;
+	if (bytes % ALLREDUCE_VEC_BYTES)
+		return bad("size not a multiple of 16 bytes (use NCCL)");
+	if (bytes > a->buf_bytes)
+		return bad("larger than the registered buffer (use NCCL)");
+	if (a->blocks > IPCFS_K_MAX_BLOCKS)
+		return bad("too many blocks");
+	for (int r = 0; r < n; r++) {
+		if (!a->bufs[r] || !a->sigs[r])
+			return bad("missing buffer or signal block");
+		if (!aligned16(a->bufs[r]) || ((uintptr_t)a->sigs[r] & 7u))
+			return bad("unaligned buffer or signal block");
+	}
+	if (!a->out || !aligned16(a->out) || (a->in && !aligned16(a->in)))
+		return bad("missing or unaligned in/out");
+	void *own = a->bufs[a->rank];
+	const bool out_is_buf = a->out == own;
+	if (overlaps(a->out, bytes, own, a->buf_bytes) && !(two && out_is_buf))
+		return bad(two ? "out overlaps the registered buffer"
+			       : "one-shot: out overlaps the registered buffer");
+	const bool copy_in = a->in && a->in != own;
+	if (copy_in && overlaps(a->in, bytes, own, a->buf_bytes))
+		return bad("in overlaps the registered buffer");
+	if (!bytes)
+		return 0;  // every rank returns here alike: no barrier needed
+
+	KernelFn fn = a->dtype == IPCFS_K_F32 ? pick<F32>(two, n)
+		    : a->dtype == IPCFS_K_F16 ? pick<F16>(two, n)
+					       : pick<BF16>(two, n);
+	Params p;
+	memset(&p, 0, sizeof p);
+	for (int r = 0; r < n; r++) {
+		p.bufs[r] = static_cast<uint4 *>(a->bufs[r]);
+		p.sigs[r] = a->sigs[r];
+	}
+	p.out = static_cast<uint4 *>(a->out);
+	p.err = a->err;
+	p.nvec = bytes / ALLREDUCE_VEC_BYTES;
+	p.timeout_ns = a->timeout_ns ? a->timeout_ns : IPCFS_K_DEFAULT_TIMEOUT_NS;
+	p.rank = a->rank;
+	p.out_is_buf = out_is_buf;
+
+	// The grid depends only on arguments that every rank shares.
+	const size_t per_rank = two ? (p.nvec + n - 1) / n : p.nvec;
+	const size_t want = (per_rank + IPCFS_K_THREADS - 1) / IPCFS_K_THREADS;
+	const size_t maxb = a->blocks ? a->blocks : IPCFS_K_DEFAULT_BLOCKS;
+	const unsigned grid = (unsigned)(want < maxb ? (want ? want : 1) : maxb);
+
+	cudaStream_t s = static_cast<cudaStream_t>(stream);
+	cudaError_t e;
+	if (copy_in) {
+		e = cudaMemcpyAsync(own, a->in, bytes, cudaMemcpyDeviceToDevice, s);
+		if (e != cudaSuccess)
+			return map_cuda(e, "copy into the registered buffer");
+	}
+	fn<<<grid, IPCFS_K_THREADS, 0, s>>>(p);
+	e = cudaGetLastError();
+	if (e != cudaSuccess)
+		return map_cuda(e, two ? "two-shot launch" : "one-shot launch");
+	return 0;
+}
+
+int map_nccl(ncclResult_t r, const char *what)
+{
+	const char *last = ncclGetLastError(nullptr);
+	char why[200];
+
+	snprintf(why, sizeof why, "%s%s%s", ncclGetErrorString(r),
+		 last && *last ? ": " : "", last ? last : "");
+	set_error(what, why);
+	switch (r) {
+	case ncclInvalidArgument:
+	case ncclInvalidUsage:
+		return -EINVAL;
+	case ncclInProgress:
+		return -EINPROGRESS;
+	case ncclUnhandledCudaError: {
+		int count = 0;
+		if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+			(void)cudaGetLastError();
+			return -ENODEV;
+		}
+		return -EIO;
+	}
+	case ncclRemoteError:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+}  // namespace
+
+IPCFS_K_API int ipcfs_k_allreduce_oneshot(const ipcfs_k_allreduce_args *a, void *stream)
+{
+	return launch(a, stream, false);
+}
+
+IPCFS_K_API int ipcfs_k_allreduce_twoshot(const ipcfs_k_allreduce_args *a, void *stream)
+{
+	return launch(a, stream, true);
+}
+
+IPCFS_K_API int ipcfs_k_device_count(void)
+{
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+
+	if (e != cudaSuccess) {
+		map_cuda(e, "no usable CUDA device");
+		return -ENODEV;
+	}
+	if (n <= 0) {
+		set_error("no usable CUDA device", "the driver reports none");
+		return -ENODEV;
+	}
+	return n;
+}
+
+IPCFS_K_API int ipcfs_k_signal_reset(ipcfs_k_signal *sig, void *stream)
+{
+	if (!sig)
+		return bad("no signal block");
+	cudaError_t e = cudaMemsetAsync(sig, 0, sizeof *sig,
+					static_cast<cudaStream_t>(stream));
+	return e == cudaSuccess ? 0 : map_cuda(e, "reset of a signal block");
+}
+
+IPCFS_K_API const char *ipcfs_k_last_error(void)
+{
+	return last_error;
+}
+
+IPCFS_K_API int ipcfs_k_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES])
+{
+	ncclUniqueId u;
+	ncclResult_t r;
+
+	if (!id)
+		return bad("no id buffer");
+	r = ncclGetUniqueId(&u);
+	if (r != ncclSuccess)
+		return map_nccl(r, "ncclGetUniqueId");
+	memcpy(id, u.internal, IPCFS_K_NCCL_ID_BYTES);
+	return 0;
+}
+
+IPCFS_K_API int ipcfs_k_nccl_init(void **comm, int world, int rank,
+				  const unsigned char id[IPCFS_K_NCCL_ID_BYTES])
+{
+	ncclUniqueId u;
+	ncclComm_t c = nullptr;
+	ncclResult_t r;
+
+	if (!comm || !id || world < 1 || rank < 0 || rank >= world)
+		return bad("NCCL init arguments");
+	memcpy(u.internal, id, IPCFS_K_NCCL_ID_BYTES);
+	r = ncclCommInitRank(&c, world, u, rank);
+	if (r != ncclSuccess)
+		return map_nccl(r, "ncclCommInitRank");
+	*comm = c;
+	return 0;
+}
+
+IPCFS_K_API int ipcfs_k_nccl_allreduce(void *comm, const void *in, void *out,
+				       size_t count, int dtype, void *stream)
+{
+	ncclDataType_t t;
+
+	switch (dtype) {
+	case IPCFS_K_F32: t = ncclFloat32; break;
+	case IPCFS_K_F16: t = ncclFloat16; break;
+	case IPCFS_K_BF16: t = ncclBfloat16; break;
+	default: return bad("unknown dtype");
+	}
+	if (!comm || (count && (!in || !out)))
+		return bad("NCCL all-reduce arguments");
+	ncclResult_t r = ncclAllReduce(in, out, count, t, ncclSum,
+				       static_cast<ncclComm_t>(comm),
+				       static_cast<cudaStream_t>(stream));
+	return r == ncclSuccess ? 0 : map_nccl(r, "ncclAllReduce");
+}
+
+IPCFS_K_API int ipcfs_k_nccl_destroy(void *comm)
+{
+	if (!comm)
+		return 0;
+	ncclResult_t r = ncclCommDestroy(static_cast<ncclComm_t>(comm));
+	return r == ncclSuccess ? 0 : map_nccl(r, "ncclCommDestroy");
+}

@@ -1,0 +1,58 @@
+# kernels/kernels.mk - the CUDA side, included by the top-level Makefile.
+#
+# Builds, when nvcc is found (else nothing, silently):
+#   $(BUILD)/libipcfs_cuda.so          kernels + launchers + NCCL wrappers
+#                                      (C ABI: kernels/allreduce_kernels.h),
+#                                      linked to cudart and NCCL with an rpath;
+#                                      libipcfs never links it, it dlopens it
+#   $(BUILD)/tests/gpu_allreduce_local the single-GPU test of the kernels
+#                                      (exit 77 without a device)
+#
+# Variables: NVCC (default $(CUDA_HOME)/bin/nvcc), NVCC_GENCODE (sm_80 and
+# sm_90 code, plus compute_90 PTX so that newer GPUs can JIT), NVCCFLAGS.
+
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+
+ifneq ($(shell command -v $(NVCC) 2>/dev/null),)
+
+CUDA_LIBDIR ?= $(CUDA_HOME)/lib64
+NVCC_GENCODE ?= -gencode arch=compute_80,code=sm_80 \
+		-gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3
+NVCCFLAGS += -std=c++17 $(NVCC_GENCODE) -Werror all-warnings \
+	     -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra -Ilib -Ikernels
+
+CUDA_SRCS := $(wildcard kernels/*.cu)
+CUDA_OBJS := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/kernels/%.o)
+CUDA_SO := $(BUILD)/libipcfs_cuda.so
+GPU_TESTS := $(BUILD)/tests/gpu_allreduce_local
+
+$(BUILD)/kernels/%.o: kernels/%.cu
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/gpu/%.o: tests/gpu/%.cu
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+
+# Not instrumented even in sanitizer builds (no $(LDFLAGS)): a separate
+# object that is dlopened; -z defs: every symbol resolved at link time.
+$(CUDA_SO): $(CUDA_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) -shared -Wl,-soname,libipcfs_cuda.so -Wl,-z,defs -o $@ $^ \
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lnccl
+
+# The test links the CPU reference from libipcfs.a (instrumented in a
+# sanitizer build, hence $(LDFLAGS)) and libipcfs_cuda.so from ../ at run time.
+$(BUILD)/tests/gpu_allreduce_local: $(BUILD)/tests/gpu/allreduce_local.o $(CUDA_SO) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(CUDA_SO) $(LIBA) -Wl,-rpath,'$$ORIGIN/..' \
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart $(LDLIBS_LIB)
+
+ALL += $(CUDA_SO) $(GPU_TESTS)
+
+endif
