@@ -18,7 +18,7 @@
  *
  * Threads: a member may be used by one sending thread and one receiving
  * thread at the same time; two threads must not send (or receive) through
- * the same member concurrently.
+ * the same member concurrently. ipcfs_wait_ranks() counts as receiving.
  *
  * Each function has a man page: ipcfs_join(3), ipcfs_send(3), ...
  */
@@ -65,7 +65,7 @@ extern "C" {
 struct ipcfs_params {
 	uint32_t ranks;       /* ranks in the group, 1..64 (default 8) */
 	uint32_t slots;       /* ring slots per sender, power of two 2..65536 (default 64) */
-	uint32_t slot_bytes;  /* largest message, bytes, multiple of 64, 64..16 MiB (default 65536) */
+	uint32_t slot_bytes;  /* largest message, bytes, multiple of 64, 64..16 MiB (default 4096) */
 	uint32_t spin_us;     /* spin window before sleeping, 0..1000000 us (default 50) */
 	uint32_t timeout_ms;  /* a sender blocked longer counts as stalled (default 1000) */
 	int32_t numa_node;    /* node the segment is bound to, -1 for none (default -1) */
@@ -92,7 +92,8 @@ struct ipcfs_msg {
 struct ipcfs_rank_stat {
 	int rank;
 	int state;            /* IPCFS_STATE_* */
-	pid_t pid;            /* process bound to the rank, 0 if none */
+	pid_t pid;            /* process bound to the rank (the last one after it
+	                         left or died), 0 if it never joined */
 	uint64_t sent;        /* messages committed */
 	uint64_t sent_bytes;
 	uint64_t recv;        /* messages received */
@@ -181,8 +182,8 @@ int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms
 /*
  * Publish the reserved message, @len bytes, to the ranks in @dest
  * (IPCFS_ALL: every other live rank). Never waits. Errors: -EINVAL (no
- * reservation, @len larger than reserved, @dest holds the sender or ranks
- * outside the group), -ENOTCONN (a rank of @dest is not live, or IPCFS_ALL
+ * reservation, @len larger than slot_bytes, @dest empty, holding the
+ * sender or ranks outside the group), -ENOTCONN (a rank of @dest is not live, or IPCFS_ALL
  * found no live peer); on error nothing is published and the reservation
  * stays.
  */
@@ -206,7 +207,8 @@ int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeo
  * @msg is not a view held by @m. */
 int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg);
 
-/* Read the counters of @rank (0..size-1) of @m's group into *@st. */
+/* Read the counters of @rank (0..size-1, or IPCFS_SRC_CTL for the daemon's
+ * control sender) of @m's group into *@st. -EINVAL for another rank. */
 int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st);
 
 /* A short English name of a rank state ("free", "live", "left", "dead"). */

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* test_member.c - groups in plain directories, joining and leaving. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+START_TEST(create_exists_and_destroy)
+{
+	char dir[PATH_MAX];
+	tl_group(dir, NULL);
+	ck_assert_int_eq(ipcfs_group_create(dir, NULL), -EEXIST);
+	tl_group_done(dir);
+	ck_assert_int_eq(ipcfs_group_destroy(dir), -ENOENT);
+	struct ipcfs_member *m;
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -ENOENT);
+}
+END_TEST
+
+START_TEST(join_ranks)
+{
+	struct ipcfs_params p;
+	char dir[PATH_MAX];
+	struct ipcfs_member *a, *b, *c, *x;
+	uint64_t live;
+
+	ipcfs_params_init(&p);
+	p.ranks = 3;
+	tl_group(dir, &p);
+	a = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_rank(a), 1);
+	ck_assert_int_eq(ipcfs_size(a), 3);
+	/* Held by a live process (us). */
+	ck_assert_int_eq(ipcfs_join(dir, 1, &x), -EBUSY);
+	ck_assert_int_eq(ipcfs_join(dir, 3, &x), -EINVAL);
+	ck_assert_int_eq(ipcfs_join(dir, -2, &x), -EINVAL);
+	/* -1 takes the lowest free ranks. */
+	ck_assert_int_eq(ipcfs_join(dir, -1, &b), 0);
+	ck_assert_int_eq(ipcfs_join(dir, -1, &c), 2);
+	ck_assert_int_eq(ipcfs_join(dir, -1, &x), -EBUSY);
+	ck_assert_int_eq(ipcfs_live(a, &live), 0);
+	ck_assert_uint_eq(live, 7);
+	ck_assert_int_eq(ipcfs_leave(b), 0);
+	ck_assert_int_eq(ipcfs_live(a, &live), 0);
+	ck_assert_uint_eq(live, 6);
+	struct ipcfs_rank_stat st;
+	ck_assert_int_eq(ipcfs_stat_rank(a, 0, &st), 0);
+	ck_assert_int_eq(st.state, IPCFS_STATE_LEFT);
+	ck_assert_str_eq(ipcfs_state_name(st.state), "left");
+	ck_assert_int_eq(ipcfs_stat_rank(a, 1, &st), 0);
+	ck_assert_int_eq(st.state, IPCFS_STATE_LIVE);
+	ck_assert_int_eq(st.pid, getpid());
+	ck_assert_int_eq(ipcfs_stat_rank(a, 3, &st), -EINVAL);
+	/* A left rank can be taken again. */
+	ck_assert_int_eq(ipcfs_join(dir, -1, &b), 0);
+	ck_assert_int_eq(ipcfs_leave(a), 0);
+	ck_assert_int_eq(ipcfs_leave(b), 0);
+	ck_assert_int_eq(ipcfs_leave(c), 0);
+	ck_assert_int_eq(ipcfs_leave(NULL), -EINVAL);
+	tl_group_done(dir);
+}
+END_TEST
+
+static int join_and_die(void *arg)
+{
+	struct ipcfs_member *m;
+	return ipcfs_join(arg, 0, &m) == 0 ? 0 : 1;
+	/* exits without ipcfs_leave: the rank stays "live" in the segment */
+}
+
+START_TEST(dead_owner_taken_over)
+{
+	char dir[PATH_MAX];
+	tl_group(dir, NULL);
+	ck_assert_int_eq(tl_wait(tl_fork(join_and_die, dir), 10), 0);
+	/* The child is reaped: its pid is gone, so the rank can be claimed. */
+	struct ipcfs_member *m = tl_join(dir, 0);
+	struct ipcfs_rank_stat st;
+	ck_assert_int_eq(ipcfs_stat_rank(m, 0, &st), 0);
+	ck_assert_int_eq(st.pid, getpid());
+	ipcfs_leave(m);
+	tl_group_done(dir);
+}
+END_TEST
+
+START_TEST(bad_shm_file)
+{
+	char dir[PATH_MAX], file[PATH_MAX + 8];
+	struct ipcfs_member *m;
+	tl_group(dir, NULL);
+	snprintf(file, sizeof(file), "%s/shm", dir);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("relative/path\n", f);
+	fclose(f);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
+	f = fopen(file, "w");
+	fputs("/nonexistent/ipcfs-segment\n", f);
+	fclose(f);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -ENOENT);
+	unlink(file);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("member");
+	TCase *tc = tcase_create("member");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, create_exists_and_destroy);
+	tcase_add_test(tc, join_ranks);
+	tcase_add_test(tc, dead_owner_taken_over);
+	tcase_add_test(tc, bad_shm_file);
+	suite_add_tcase(s, tc);
+	return tl_run(s);
+}
