@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena_int.h"
 #include "channel_int.h"
 #include "wait_int.h"
 
@@ -35,7 +36,10 @@
 /* Polls between two reads of the clock in the spin phase. */
 #define SPIN_BATCH 32
 
-enum { KIND_MAX = 0 }; /* kinds defined so far: 0, raw bytes */
+/* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
+ * payload is a struct arena_ref to the message's block. */
+enum { KIND_MAX = IPCFS_KIND_TYPED };
+#define KIND_ARENA (1u << 31)
 
 int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 {
@@ -220,42 +224,96 @@ static void check_holders(struct chan *c, void *arg)
 	}
 }
 
-int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
+/* The arena reference a slot of ours carries, if its message was in the
+ * arena. */
+static bool slot_ref(struct seg_slot *sl, struct arena_ref *ref)
+{
+	if (!(atomic_load_explicit(&sl->kind, memory_order_relaxed) & KIND_ARENA) ||
+	    atomic_load_explicit(&sl->len, memory_order_relaxed) != sizeof(*ref))
+		return false;
+	memcpy(ref, seg_slot_data(sl), sizeof(*ref));
+	return true;
+}
+
+/* Wait for the ring slot at txpos and claim it. */
+static int claim_slot(struct chan *c, int timeout_ms)
 {
 	struct seg_rank *me = seg_rank(&c->seg, c->me);
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
+	struct arena_ref old;
+	int rc = c->space_ok ? 1 : poll_space(c, NULL, true);
+
+	if (!rc) {
+		/* Back pressure: the slowest reader still holds the slot. */
+		struct waiter w = {
+			.poll = poll_space, .check = check_holders,
+			.waiting = &me->tx_waiting, .bell = &me->tx_bell,
+			.spins = &me->tx_spins, .sleeps = &me->tx_sleeps,
+			.timeouts = &me->tx_timeouts,
+		};
+		seg_count(&me->stalls, 1);
+		atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
+		rc = wait_for(c, &w, timeout_ms);
+		atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);
+	}
+	if (rc < 0)
+		return rc;
+	/* Every live reader has released the old message: if its block is
+	 * still held, only ranks that are gone hold it. */
+	if (c->txpos >= c->seg.slots && slot_ref(sl, &old))
+		arena_reclaim(&c->seg, &old);
+	/* Claim the slot: readers that see BUSY for a later position than
+	 * theirs skip it, for theirs wait. The release fence orders this
+	 * store before every write into the slot (seqlock). */
+	atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	c->reserved = true;
+	c->space_ok = false;
+	return 0;
+}
+
+/* Drop the arena block of the reservation, if any. */
+static void drop_block(struct chan *c)
+{
+	if (c->res_block) {
+		arena_unreserve(&c->seg, c->res_off);
+		c->res_block = false;
+	}
+}
+
+int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
+{
+	bool big = len > c->seg.slot_bytes;
+	int rc;
 
 	if (!buf)
 		return -EINVAL;
-	if (len > c->seg.slot_bytes)
+	if (big && !c->seg.arena_bytes)
 		return -EMSGSIZE;
-	if (!c->reserved) {
-		int rc = c->space_ok ? 1 : poll_space(c, NULL, true);
-		if (!rc) {
-			/* Back pressure: the slowest reader still holds the slot. */
-			struct waiter w = {
-				.poll = poll_space, .check = check_holders,
-				.waiting = &me->tx_waiting, .bell = &me->tx_bell,
-				.spins = &me->tx_spins, .sleeps = &me->tx_sleeps,
-				.timeouts = &me->tx_timeouts,
-			};
-			seg_count(&me->stalls, 1);
-			atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
-			rc = wait_for(c, &w, timeout_ms);
-			atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);
-		}
-		if (rc < 0)
-			return rc;
-		/* Claim the slot: readers that see BUSY for a later position
-		 * than theirs skip it, for theirs wait. The release fence orders
-		 * this store before every write into the slot (seqlock). */
-		atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
-		atomic_thread_fence(memory_order_release);
-		c->reserved = true;
-		c->space_ok = false;
+	if (!c->reserved && (rc = claim_slot(c, timeout_ms)))
+		return rc;
+	if (!big) {
+		drop_block(c);
+		*buf = seg_slot_data(seg_slot(&c->seg, c->me, c->txpos));
+		return 0;
 	}
-	*buf = seg_slot_data(sl);
+	/* A large payload: the slot will carry a reference to a block of
+	 * the arena, which the readers read in place. */
+	if (c->res_block && arena_capacity(&c->seg, c->res_off) < len)
+		drop_block(c);
+	if (!c->res_block) {
+		rc = arena_alloc(&c->seg, c->me, len, timeout_ms, c->seg.spin_us, &c->res_off);
+		if (rc)
+			return rc;
+		c->res_block = true;
+	}
+	*buf = arena_data(&c->seg, c->res_off);
 	return 0;
+}
+
+void chan_unreserve(struct chan *c)
+{
+	drop_block(c);
 }
 
 /* Wake the ranks of @dest that sleep waiting for a message. */
@@ -285,7 +343,9 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	 * rank that joins this instant simply misses this message. */
 	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
 
-	if (!c->reserved || len > c->seg.slot_bytes || kind > KIND_MAX)
+	if (!c->reserved || kind > KIND_MAX)
+		return -EINVAL;
+	if (c->res_block ? len > arena_capacity(&c->seg, c->res_off) : len > c->seg.slot_bytes)
 		return -EINVAL;
 	if (dest == IPCFS_ALL) {
 		dest = live & c->valid & ~c->mybit;
@@ -297,8 +357,17 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 		return -ENOTCONN;
 	}
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
-	atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);
-	atomic_store_explicit(&sl->kind, kind, memory_order_relaxed);
+	if (c->res_block) {
+		struct arena_ref ref;
+		arena_publish(&c->seg, c->res_off, len, dest, &ref);
+		memcpy(seg_slot_data(sl), &ref, sizeof(ref));
+		atomic_store_explicit(&sl->len, (uint32_t)sizeof(ref), memory_order_relaxed);
+		atomic_store_explicit(&sl->kind, kind | KIND_ARENA, memory_order_relaxed);
+		c->res_block = false;
+	} else {
+		atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);
+		atomic_store_explicit(&sl->kind, kind, memory_order_relaxed);
+	}
 	/* Publish. Release for the payload and header above; then the sleep
 	 * handshake with readers (wait_for) needs a StoreLoad fence before we
 	 * read their flags: a seq_cst store, or none when the sleepers'
@@ -421,16 +490,30 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 			}
 			uint32_t len = atomic_load_explicit(&sl->len, memory_order_relaxed);
 			uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
+			const void *data = seg_slot_data(sl);
+			struct arena_ref ref;
 			c->cur[s] = p + 1;
-			if (len > c->seg.slot_bytes || kind > KIND_MAX || (dest & ~c->valid)) {
-				/* Skipped: not held, so released past it. */
+			bool bad = len > c->seg.slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX ||
+				   (dest & ~c->valid);
+			if (!bad && (kind & KIND_ARENA)) {
+				/* Copied out before it is checked: what we check is
+				 * what we use, whatever the memory says later. */
+				memcpy(&ref, data, sizeof(ref));
+				bad = len != sizeof(ref) || arena_check_ref(&c->seg, &ref);
+				data = arena_data(&c->seg, ref.off);
+				len = 0;
+			}
+			if (bad) {
+				/* Skipped: not held, so released past it. The
+				 * block, if any, is reclaimed when the slot is
+				 * reused. */
 				release_ring(c, s);
 				return -EBADMSG;
 			}
 			hold(c, s, p);
-			msg->data = seg_slot_data(sl);
-			msg->len = len;
-			msg->kind = kind;
+			msg->data = data;
+			msg->len = (kind & KIND_ARENA) ? ref.len : len;
+			msg->kind = kind & ~KIND_ARENA;
 			msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
 			msg->seq = p + 1;
 			msg->priv[0] = p;
@@ -581,10 +664,18 @@ int chan_release(struct chan *c, struct ipcfs_msg *msg)
 	uint64_t pos = msg->priv[0];
 	uint64_t i = pos & (c->seg.slots - 1);
 	uint64_t *word = &held_map(c, ring)[i / 64], bit = (uint64_t)1 << (i % 64);
+	struct seg_slot *sl = seg_slot(&c->seg, ring, pos);
+	struct arena_ref ref;
+	/* The slot is ours until we release it: its reference is as we
+	 * checked it in try_ring (unless memory was scribbled on, and then
+	 * the data pointer no longer matches). */
+	bool block = slot_ref(sl, &ref);
+	const void *data = block ? arena_data(&c->seg, ref.off) : seg_slot_data(sl);
 	/* Only a view we hand out and have not taken back. */
-	if (pos >= c->cur[ring] || !(*word & bit) ||
-	    msg->data != seg_slot_data(seg_slot(&c->seg, ring, pos)))
+	if (pos >= c->cur[ring] || !(*word & bit) || msg->data != data)
 		return -EINVAL;
+	if (block)
+		arena_release(&c->seg, &ref, c->me);
 	*word &= ~bit;
 	c->held[ring]--;
 	release_ring(c, ring);

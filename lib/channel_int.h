@@ -21,6 +21,8 @@ struct chan {
 	uint64_t txpos;   /* next position to publish in my ring */
 	bool reserved;    /* slot txpos is claimed (seq = BUSY) */
 	bool space_ok;    /* slot txpos is known to be free (checked ahead) */
+	bool res_block;   /* the reservation is the arena block at res_off */
+	uint64_t res_off;
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
 	unsigned ncpu;    /* CPUs we may run on, for the oversubscription test */
 	bool asym;        /* registered for membarrier: publish with plain stores */
@@ -44,6 +46,8 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me);
 void chan_fini(struct chan *c);
 
 int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms);
+/* Give back what a reservation holds in the arena (before leaving). */
+void chan_unreserve(struct chan *c);
 int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind);
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms);
 int chan_release(struct chan *c, struct ipcfs_msg *msg);

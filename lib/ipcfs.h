@@ -55,6 +55,10 @@ extern "C" {
  * ctl file): a pseudo-rank after every real one. */
 #define IPCFS_SRC_CTL IPCFS_MAX_RANKS
 
+/* Kinds of message (struct ipcfs_msg.kind). */
+#define IPCFS_KIND_RAW 0   /* bytes */
+#define IPCFS_KIND_TYPED 1 /* named typed arrays: ipcfs_build_begin(3), ipcfs_msg_field(3) */
+
 /* Bit of one rank in a destination mask. */
 #define IPCFS_RANK_BIT(r) ((uint64_t)1 << (r))
 
@@ -83,7 +87,7 @@ struct ipcfs_msg {
 	const void *data;     /* payload, 32-byte aligned */
 	size_t len;           /* payload bytes */
 	int src;              /* sending rank */
-	uint32_t kind;        /* 0 for raw bytes */
+	uint32_t kind;        /* IPCFS_KIND_RAW or IPCFS_KIND_TYPED */
 	uint64_t seq;         /* per-sender sequence number, from 1 */
 	uint64_t priv[2];     /* for the library */
 };
@@ -170,12 +174,17 @@ int ipcfs_live(const struct ipcfs_member *m, uint64_t *mask);
 int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms);
 
 /*
- * Reserve room for a message of up to @len bytes in @m's ring and store a
- * pointer to it (32-byte aligned, in shared memory) in *@buf. Waits while
- * the slot is still held by a reader (back pressure). The message is built
- * in place and published by ipcfs_commit(); a reservation not committed is
- * simply reused by the next one. Errors: -EMSGSIZE (@len > slot_bytes),
- * -EAGAIN, -ETIMEDOUT.
+ * Reserve room for a message of up to @len bytes and store a pointer to it
+ * (in shared memory) in *@buf: in @m's ring slot when @len <= slot_bytes
+ * (32-byte aligned), else in a block of the group's arena (64-byte
+ * aligned), which the readers then read in place. Waits while the slot is
+ * still held by a reader, then while the arena has no room (back
+ * pressure), each wait bounded by @timeout_ms. The message is built in
+ * place and published by ipcfs_commit(); a reservation not committed is
+ * reused by the next one (its block too, if large enough). Errors:
+ * -EMSGSIZE (@len > slot_bytes and the group has no arena), -ENOMEM (@len
+ * larger than the whole arena), -EAGAIN, -ETIMEDOUT, -EIO (the arena's
+ * block list is corrupt).
  */
 int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms);
 

@@ -241,6 +241,7 @@ int ipcfs_leave(struct ipcfs_member *m)
 
 	if (!m)
 		return -EINVAL;
+	chan_unreserve(&m->chan);
 	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
 	if (m->ctl[0]) {
 		/* The daemon only records it; the group is already left. */

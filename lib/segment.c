@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena_int.h"
 #include "segment_int.h"
 #include "wait_int.h"
 
@@ -191,6 +192,13 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	h->arena_off = l.arena_off;
 	h->arena_bytes = l.arena_bytes;
 	h->created_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	struct seg_map sm = { .base = base, .size = total, .hdr = h, .ranks = l.ranks,
+			      .arena_off = l.arena_off, .arena_bytes = l.arena_bytes };
+	rc = arena_format(&sm);
+	if (rc) {
+		munmap(base, total);
+		goto fail;
+	}
 	/* Release: a process that sees the magic sees the whole header. */
 	__atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
 	munmap(base, total);
@@ -384,6 +392,9 @@ bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
 	}
 	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
+	/* Its arena blocks come back: bits in published blocks cleared,
+	 * blocks it was building freed. */
+	arena_sweep(m, idx);
 	seg_wake_all(m);
 	return true;
 }

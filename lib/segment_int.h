@@ -32,6 +32,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -52,6 +53,24 @@
 #define SEG_OWNER(state, pid) ((uint64_t)(uint32_t)(state) | ((uint64_t)(uint32_t)(pid) << 32))
 #define SEG_OWNER_STATE(w) ((int)(uint32_t)(w))
 #define SEG_OWNER_PID(w) ((pid_t)(uint32_t)((w) >> 32))
+
+/* Allocator state of the arena, in the header page. The block list is
+ * changed only under `lock`, a process-shared robust mutex: a member that
+ * dies holding it leaves it recoverable (EOWNERDEAD). Counters are
+ * changed under the lock too and read without it. */
+struct seg_arena {
+	pthread_mutex_t lock;
+	uint64_t rover;              /* offset (in the arena) where the next search starts */
+	uint64_t gen;                /* generation given to the next block allocated */
+	_Atomic uint64_t used_bytes; /* bytes of blocks not free, headers included */
+	_Atomic uint64_t blocks;     /* blocks not free */
+	_Atomic uint64_t allocs, frees, reclaimed, broken;
+	/* A sender waiting for space sleeps on freed_bell; whoever frees
+	 * wakes it only when `waiting` is set (same handshake as the rings). */
+	alignas(SEG_LINE) _Atomic uint32_t waiting;
+	_Atomic uint32_t freed_bell;
+	_Atomic uint64_t waits;
+};
 
 struct seg_hdr {
 	/* Written once by seg_create, before any member maps the file. */
@@ -79,6 +98,9 @@ struct seg_hdr {
 	alignas(SEG_LINE) _Atomic uint64_t live;   /* ranks now live */
 	_Atomic uint64_t joined;                   /* ranks that ever joined */
 	_Atomic uint64_t epoch;                    /* bumped on every change */
+
+	/* The allocator of the arena region (lib/arena.c). */
+	alignas(SEG_LINE) struct seg_arena arena;
 };
 
 struct seg_rank {
