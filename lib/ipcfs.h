@@ -216,6 +216,84 @@ int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeo
  * @msg is not a view held by @m. */
 int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg);
 
+/* ---- typed messages ------------------------------------------------------
+ *
+ * A typed message (kind IPCFS_KIND_TYPED) is a header and named fields, each
+ * a typed array with a shape and 16-byte aligned data. The sender builds it
+ * in place: ipcfs_build_add() returns where the array's data goes, in the
+ * very memory the readers will read. A reader takes a field as a pointer,
+ * dtype and shape without copying. Every header read from shared memory is
+ * checked (-EBADMSG).
+ */
+enum ipcfs_dtype {
+	IPCFS_U8 = 1, IPCFS_I8, IPCFS_I16, IPCFS_U16, IPCFS_I32, IPCFS_U32, IPCFS_I64, IPCFS_U64,
+	IPCFS_F16, IPCFS_BF16, IPCFS_F32, IPCFS_F64, IPCFS_BOOL,
+};
+#define IPCFS_MAX_DIMS 8
+#define IPCFS_NAME_MAX 255
+
+/* Bytes of one element of @dtype, or -EINVAL. */
+int ipcfs_dtype_size(int dtype);
+/* "u8", "i32", "bf16", ... or "unknown". */
+const char *ipcfs_dtype_name(int dtype);
+
+/* Bytes one field takes in a typed message (header, name, shape and data,
+ * padded), to size ipcfs_build_begin(); -EINVAL or -EOVERFLOW. */
+long long ipcfs_field_bytes(const char *name, int dtype, unsigned ndim, const uint64_t *shape);
+/* Bytes of a typed message's own header. */
+#define IPCFS_TYPED_HDR 16
+
+/* A message being built; fields are the library's. */
+struct ipcfs_builder {
+	struct ipcfs_member *m;
+	unsigned char *base;
+	size_t cap, used;
+	unsigned nfields;
+};
+
+/*
+ * Reserve @capacity bytes (IPCFS_TYPED_HDR plus the ipcfs_field_bytes() of
+ * every field) as ipcfs_reserve() does, and start a typed message there.
+ * Errors: those of ipcfs_reserve(), -EINVAL.
+ */
+int ipcfs_build_begin(struct ipcfs_member *m, struct ipcfs_builder *b, size_t capacity,
+		      int timeout_ms);
+
+/*
+ * Append a field @name (1..255 bytes, unique is up to you) of @dtype and
+ * shape @shape[0..@ndim-1] (@ndim <= IPCFS_MAX_DIMS; 0 for a scalar) and
+ * store in *@data where its elements go (16-byte aligned; write them
+ * there). Errors: -EINVAL, -EOVERFLOW (shape too large), -ENOSPC (beyond
+ * the capacity reserved).
+ */
+int ipcfs_build_add(struct ipcfs_builder *b, const char *name, int dtype, unsigned ndim,
+		    const uint64_t *shape, void **data);
+
+/* Publish the message built in @b to @dest, as ipcfs_commit(). */
+int ipcfs_build_commit(struct ipcfs_builder *b, uint64_t dest);
+
+/* One field of a received typed message. */
+struct ipcfs_field {
+	char name[IPCFS_NAME_MAX + 1];
+	int dtype;
+	unsigned ndim;
+	uint64_t shape[IPCFS_MAX_DIMS];
+	uint64_t count;       /* elements: the product of the shape */
+	const void *data;     /* in shared memory, 16-byte aligned */
+	size_t bytes;         /* count * ipcfs_dtype_size(dtype) */
+};
+
+/* Number of fields of @msg. -EINVAL if it is not a typed message,
+ * -EBADMSG if its header is corrupt. */
+int ipcfs_msg_nfields(const struct ipcfs_msg *msg);
+
+/* Field number @index of @msg. Errors: -EINVAL (not typed), -ENOENT
+ * (@index out of range), -EBADMSG. */
+int ipcfs_msg_field(const struct ipcfs_msg *msg, unsigned index, struct ipcfs_field *f);
+
+/* The first field called @name. Errors: as ipcfs_msg_field(). */
+int ipcfs_msg_find(const struct ipcfs_msg *msg, const char *name, struct ipcfs_field *f);
+
 /* Read the counters of @rank (0..size-1, or IPCFS_SRC_CTL for the daemon's
  * control sender) of @m's group into *@st. -EINVAL for another rank. */
 int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st);

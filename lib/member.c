@@ -286,6 +286,11 @@ int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len)
 	return m ? chan_commit(&m->chan, dest, len, 0) : -EINVAL;
 }
 
+int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind)
+{
+	return m ? chan_commit(&m->chan, dest, len, kind) : -EINVAL;
+}
+
 int ipcfs_send(struct ipcfs_member *m, uint64_t dest, const void *data, size_t len,
 	       int timeout_ms)
 {

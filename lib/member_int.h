@@ -4,8 +4,14 @@
 #define IPCFS_MEMBER_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Read the segment path named by @dir/shm into @out (absolute path). */
 int member_segment_path(const char *dir, char *out, size_t size);
+
+struct ipcfs_member;
+
+/* ipcfs_commit() with a message kind (IPCFS_KIND_*). */
+int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind);
 
 #endif
