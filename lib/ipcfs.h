@@ -74,7 +74,8 @@ struct ipcfs_params {
 	uint32_t timeout_ms;  /* a sender blocked longer counts as stalled (default 1000) */
 	int32_t numa_node;    /* node the segment is bound to, -1 for none (default -1) */
 	uint32_t mode;        /* permission bits of the segment file (default 0660) */
-	uint32_t reserved;
+	uint32_t hugepage_kb; /* 0 (default), 2048 or 1048576: back the segment with
+	                         huge pages of that size from a hugetlbfs mount */
 	uint64_t arena_bytes; /* bytes of the large-payload arena (default 0) */
 };
 
@@ -130,10 +131,14 @@ int ipcfs_params_check(const struct ipcfs_params *p);
 
 /*
  * Create a group in the plain directory @dir (created if missing) without
- * the daemon: the segment goes to $IPCFS_SHM_DIR (default /dev/shm) and
- * @dir/shm names it, as a mounted group directory does. Errors: -EINVAL,
- * -ERANGE, -EEXIST (@dir already holds a group), -ENOMEM, -ENOSPC, and
- * those of open(2), mbind(2).
+ * the daemon: the segment goes to $IPCFS_SHM_DIR (default /dev/shm), or
+ * with huge pages to a hugetlbfs mount of that page size ($IPCFS_HUGETLBFS
+ * or the first in /proc/mounts), and @dir/shm names it, as a mounted group
+ * directory does. @p NULL: defaults. Errors: -EINVAL (a parameter, or a
+ * NUMA node this machine lacks), -ERANGE, -EEXIST (@dir already holds a
+ * group), -ENODEV (huge pages asked for, no hugetlbfs of that size
+ * mounted), -ENOMEM (not enough huge pages reserved), -ENOSPC, and those
+ * of open(2), mbind(2).
  */
 int ipcfs_group_create(const char *dir, const struct ipcfs_params *p);
 

@@ -115,6 +115,14 @@ int ipcfs_group_create(const char *dir, const struct ipcfs_params *p)
 		return rc;
 	if (access(file, F_OK) == 0)
 		return -EEXIST;
+	char huge[PATH_MAX];
+	const char *segdir = shm_dir();
+	if (p->hugepage_kb) {
+		rc = seg_hugetlbfs_dir(p->hugepage_kb, huge, sizeof(huge));
+		if (rc)
+			return rc;
+		segdir = huge;
+	}
 
 	/* A fresh random name: O_EXCL in seg_create catches the unlikely
 	 * collision, and we draw again. */
@@ -122,7 +130,7 @@ int ipcfs_group_create(const char *dir, const struct ipcfs_params *p)
 		uint64_t r;
 		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 			r = wait_now_ns() ^ ((uint64_t)getpid() << 32);
-		if (snprintf(seg, sizeof(seg), "%s/ipcfs.%u.%016llx", shm_dir(), (unsigned)getuid(),
+		if (snprintf(seg, sizeof(seg), "%s/ipcfs.%u.%016llx", segdir, (unsigned)getuid(),
 			     (unsigned long long)r) >= (int)sizeof(seg))
 			return -ENAMETOOLONG;
 		rc = seg_create(seg, p, (uid_t)-1, (gid_t)-1);

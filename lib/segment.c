@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +60,8 @@ int ipcfs_params_check(const struct ipcfs_params *p)
 		return -EINVAL;
 	if (p->arena_bytes % SEG_PAGE)
 		return -EINVAL;
+	if (p->hugepage_kb != 0 && p->hugepage_kb != 2048 && p->hugepage_kb != 1048576)
+		return -EINVAL;
 	if (seg_layout_size(p) == 0)
 		return -ERANGE;
 	return 0;
@@ -85,6 +89,9 @@ static bool layout(const struct ipcfs_params *p, struct seg_map *l, uint64_t *to
 	if (p->arena_bytes > SEG_BYTES_MAX || l->arena_off + p->arena_bytes > SEG_BYTES_MAX)
 		return false;
 	*total = l->arena_off + p->arena_bytes;
+	/* A file on hugetlbfs is sized in whole huge pages. */
+	if (p->hugepage_kb)
+		*total = round_up(*total, (uint64_t)p->hugepage_kb * 1024);
 	return true;
 }
 
@@ -123,6 +130,8 @@ static int prefault(int fd, char *base, size_t len)
 
 	if (rc == ENOSPC || rc == EFBIG)
 		return -ENOSPC;
+	if (rc == ENOMEM)
+		return -ENOMEM;
 	if (rc != 0) {
 		/* File systems without fallocate: write every page. */
 		long pg = sysconf(_SC_PAGESIZE);
@@ -130,6 +139,65 @@ static int prefault(int fd, char *base, size_t len)
 			((volatile char *)base)[off] = 0;
 	}
 	return 0;
+}
+
+/* The file @fd is on hugetlbfs of @kb pages, and enough of them are free
+ * for @bytes: -EINVAL (not such a file system) or -ENOMEM (not enough
+ * reserved: see vm.nr_hugepages). */
+static int huge_ready(int fd, uint32_t kb, uint64_t bytes)
+{
+	struct statfs sf;
+	char path[96], buf[32];
+	unsigned long long free_pages = 0;
+
+	if (fstatfs(fd, &sf) != 0)
+		return -errno;
+	if ((unsigned long)sf.f_type != HUGETLBFS_MAGIC || (uint64_t)sf.f_bsize != (uint64_t)kb * 1024)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%ukB/free_hugepages", kb);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f >= 0) {
+		ssize_t n = read(f, buf, sizeof(buf) - 1);
+		close(f);
+		if (n > 0) {
+			buf[n] = '\0';
+			free_pages = strtoull(buf, NULL, 10);
+		}
+	}
+	return free_pages * kb * 1024 < bytes ? -ENOMEM : 0;
+}
+
+int seg_hugetlbfs_dir(uint32_t kb, char *out, size_t size)
+{
+	const char *env = getenv("IPCFS_HUGETLBFS");
+	struct statfs sf;
+	char line[1024];
+	int rc = -ENODEV;
+
+	if (env && *env) {
+		if (statfs(env, &sf) == 0 && (unsigned long)sf.f_type == HUGETLBFS_MAGIC &&
+		    (uint64_t)sf.f_bsize == (uint64_t)kb * 1024 && strlen(env) < size) {
+			strcpy(out, env);
+			return 0;
+		}
+		return -ENODEV;
+	}
+	FILE *f = fopen("/proc/mounts", "re");
+	if (!f)
+		return -ENODEV;
+	while (rc && fgets(line, sizeof(line), f)) {
+		char dev[256], dir[512], type[64];
+		if (sscanf(line, "%255s %511s %63s", dev, dir, type) != 3 || strcmp(type, "hugetlbfs"))
+			continue;
+		/* The page size of the mount is its block size. */
+		if (statfs(dir, &sf) == 0 && (uint64_t)sf.f_bsize == (uint64_t)kb * 1024 &&
+		    strlen(dir) < size) {
+			strcpy(out, dir);
+			rc = 0;
+		}
+	}
+	fclose(f);
+	return rc;
 }
 
 int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid)
@@ -150,6 +218,8 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	if (p->hugepage_kb && (rc = huge_ready(fd, p->hugepage_kb, total)))
+		goto fail;
 	/* fchmod after create: the mode must not depend on the umask. */
 	if (fchmod(fd, p->mode) != 0 ||
 	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) != 0) ||
@@ -184,6 +254,7 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	h->timeout_ms = p->timeout_ms;
 	h->numa_node = p->numa_node;
 	h->mode = p->mode;
+	h->hugepage_kb = p->hugepage_kb;
 	h->total_bytes = total;
 	h->rank_off = l.rank_off;
 	h->rank_stride = l.rank_stride;
@@ -236,6 +307,7 @@ static int validate(struct seg_map *m)
 	p.numa_node = h->numa_node;
 	p.mode = h->mode;
 	p.arena_bytes = h->arena_bytes;
+	p.hugepage_kb = h->hugepage_kb;
 	if (h->hdr_bytes != sizeof(*h) || ipcfs_params_check(&p) || !layout(&p, &l, &total))
 		return -EBADMSG;
 	if (h->slot_stride != l.slot_stride || h->rank_off != l.rank_off ||
@@ -316,6 +388,7 @@ void seg_params(const struct seg_map *m, struct ipcfs_params *p)
 	p->numa_node = m->hdr->numa_node;
 	p->mode = m->hdr->mode;
 	p->arena_bytes = m->arena_bytes;
+	p->hugepage_kb = m->hdr->hugepage_kb;
 }
 
 uint64_t seg_proc_starttime(pid_t pid)

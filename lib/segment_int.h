@@ -85,6 +85,8 @@ struct seg_hdr {
 	uint32_t timeout_ms;
 	int32_t numa_node;
 	uint32_t mode;
+	uint32_t hugepage_kb;
+	uint32_t pad;
 	uint64_t total_bytes;
 	uint64_t rank_off;
 	uint64_t rank_stride;
@@ -186,6 +188,10 @@ uint64_t seg_layout_size(const struct ipcfs_params *p);
  * @uid/@gid: owner to give the file, or -1 to keep the caller's.
  */
 int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid);
+
+/* A hugetlbfs mount for pages of @kb KiB ($IPCFS_HUGETLBFS first, else
+ * /proc/mounts) into @out; -ENODEV if there is none. */
+int seg_hugetlbfs_dir(uint32_t kb, char *out, size_t size);
 
 /* Map and validate the segment at @path. @writable: PROT_WRITE. */
 int seg_map_path(const char *path, bool writable, struct seg_map *out);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,6 +206,111 @@ START_TEST(numa_policy_bound)
 }
 END_TEST
 
+/* Read a small number from a file (sysfs, procfs). */
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static bool write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	bool ok = fprintf(f, "%ld\n", v) > 0;
+	return fclose(f) == 0 && ok;
+}
+
+/* Page size the kernel uses for the mapping that contains @addr. */
+static long kernel_page_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	bool in = false;
+	long kb = -1;
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "KernelPageSize: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+START_TEST(hugepages_backed)
+{
+	const char *nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+	struct ipcfs_params p;
+	char tmpl[] = "/tmp/ipcfs-huge.XXXXXX", gtmpl[] = "/tmp/ipcfs-test.XXXXXX";
+	char dir[PATH_MAX], path[PATH_MAX];
+
+	ipcfs_params_init(&p);
+	p.ranks = 2;
+	p.hugepage_kb = 2048;
+	/* tmpl: where hugetlbfs gets mounted; the group directory elsewhere
+	 * (hugetlbfs files cannot be written with write(2)). */
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	ck_assert_ptr_nonnull(mkdtemp(gtmpl));
+	snprintf(dir, sizeof(dir), "%s/g", gtmpl);
+	/* No hugetlbfs of that size: a clear error, not a silent fallback. */
+	setenv("IPCFS_HUGETLBFS", tmpl, 1);
+	ck_assert_int_eq(ipcfs_group_create(dir, &p), -ENODEV);
+	p.hugepage_kb = 4096;
+	ck_assert_int_eq(ipcfs_group_create(dir, &p), -EINVAL);
+	p.hugepage_kb = 2048;
+	long saved = read_long(nr);
+	if (geteuid() != 0 || saved < 0 || mount("none", tmpl, "hugetlbfs", 0, "pagesize=2M") != 0) {
+		/* Mounting hugetlbfs and reserving pages needs root. */
+		fprintf(stderr, "hugepages_backed: not root or no hugetlbfs: only the errors checked\n");
+		rmdir(tmpl);
+		rmdir(gtmpl);
+		return;
+	}
+	/* Nothing reserved: -ENOMEM. */
+	ck_assert(write_long(nr, 0));
+	ck_assert_int_eq(ipcfs_group_create(dir, &p), -ENOMEM);
+	/* Reserve a few pages: the segment takes whole huge pages of them. */
+	ck_assert(write_long(nr, saved + 4));
+	long free0 = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	ck_assert_int_ge(free0, 2);
+	ck_assert_int_eq(ipcfs_group_create(dir, &p), 0);
+	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
+	ck_assert_int_eq(strncmp(path, tmpl, strlen(tmpl)), 0);
+	long free1 = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	ck_assert_int_lt(free1, free0); /* pre-faulted from the pool */
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	struct seg_map m;
+	ck_assert_int_eq(seg_map_path(path, false, &m), 0);
+	ck_assert_int_eq(m.size % (2 << 20), 0);
+	ck_assert_int_eq(kernel_page_kb(m.base), 2048);
+	seg_unmap(&m);
+	struct ipcfs_msg msg;
+	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, "huge", 4, 0), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert_int_eq(memcmp(msg.data, "huge", 4), 0);
+	ipcfs_release(b, &msg);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	ck_assert_int_eq(ipcfs_group_destroy(dir), 0);
+	ck_assert_int_eq(umount(tmpl), 0);
+	ck_assert(write_long(nr, saved));
+	rmdir(tmpl);
+	rmdir(gtmpl);
+}
+END_TEST
+
 START_TEST(proc_starttime)
 {
 	ck_assert_uint_gt(seg_proc_starttime(getpid()), 0);
@@ -232,6 +338,7 @@ int main(void)
 	tcase_add_test(tc, corrupt_header_rejected);
 	tcase_add_test(tc, numa_policy_bound);
 	tcase_add_test(tc, proc_starttime);
+	tcase_add_test(tc, hugepages_backed);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
