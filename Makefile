@@ -36,7 +36,7 @@ ifneq ($(SAN),)
 CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)
 endif
-LDLIBS_LIB := -lnuma -pthread
+LDLIBS_LIB := -lnuma -pthread -ldl
 
 # ---- libipcfs ------------------------------------------------------------
 LIB_SRCS := $(wildcard lib/*.c)

@@ -299,6 +299,20 @@ int ipcfs_msg_field(const struct ipcfs_msg *msg, unsigned index, struct ipcfs_fi
 /* The first field called @name. Errors: as ipcfs_msg_field(). */
 int ipcfs_msg_find(const struct ipcfs_msg *msg, const char *name, struct ipcfs_field *f);
 
+/* ---- GPU ------------------------------------------------------------------ */
+
+/*
+ * Page-lock @m's mapping of the group's arena with cudaHostRegister, so
+ * that host-to-device copies from arena blocks are DMA. The CUDA runtime is
+ * loaded at run time; without it, a driver or a device: -ENODEV, and
+ * ipcfs_gpu_error() says why. -EINVAL if the group has no arena. Undone by
+ * ipcfs_leave(). Calling it again is a no-op.
+ */
+int ipcfs_arena_register_cuda(struct ipcfs_member *m);
+
+/* Why the last GPU call of this thread failed (empty if none did). */
+const char *ipcfs_gpu_error(void);
+
 /* Read the counters of @rank (0..size-1, or IPCFS_SRC_CTL for the daemon's
  * control sender) of @m's group into *@st. -EINVAL for another rank. */
 int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st);

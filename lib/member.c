@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "channel_int.h"
+#include "cuda_host_int.h"
 #include "member_int.h"
 #include "wait_int.h"
 
 struct ipcfs_member {
 	struct chan chan;
-	char ctl[PATH_MAX]; /* the group's ctl file, "" for a plain directory */
+	bool cuda_registered; /* the arena is page-locked with CUDA */
+	char ctl[PATH_MAX];   /* the group's ctl file, "" for a plain directory */
 };
 
 /* Read a small text file into @buf, NUL-terminated, trailing whitespace cut. */
@@ -250,6 +252,8 @@ int ipcfs_leave(struct ipcfs_member *m)
 	if (!m)
 		return -EINVAL;
 	chan_unreserve(&m->chan);
+	if (m->cuda_registered)
+		cuda_host_unregister((char *)m->chan.seg.base + m->chan.seg.arena_off);
 	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
 	if (m->ctl[0]) {
 		/* The daemon only records it; the group is already left. */
@@ -292,6 +296,18 @@ int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms
 int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len)
 {
 	return m ? chan_commit(&m->chan, dest, len, 0) : -EINVAL;
+}
+
+int ipcfs_arena_register_cuda(struct ipcfs_member *m)
+{
+	if (!m || !m->chan.seg.arena_bytes)
+		return -EINVAL;
+	if (m->cuda_registered)
+		return 0;
+	int rc = cuda_host_register((char *)m->chan.seg.base + m->chan.seg.arena_off,
+				    m->chan.seg.arena_bytes);
+	m->cuda_registered = rc == 0;
+	return rc;
 }
 
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind)

@@ -452,6 +452,34 @@ START_TEST(many_in_flight_bounded)
 }
 END_TEST
 
+START_TEST(cuda_register_without_gpu)
+{
+	struct ipcfs_params p = arena_params(2, 1 << 20, 4);
+	char dir[PATH_MAX];
+
+	tl_group(dir, &p);
+	struct ipcfs_member *a = tl_join(dir, 0);
+	int rc = ipcfs_arena_register_cuda(a);
+	if (rc == 0) {
+		/* A machine with a GPU: registered, and again is a no-op. */
+		ck_assert_int_eq(ipcfs_arena_register_cuda(a), 0);
+	} else {
+		ck_assert_int_eq(rc, -ENODEV);
+		ck_assert_msg(strlen(ipcfs_gpu_error()) > 0, "no reason given");
+		fprintf(stderr, "cuda_register_without_gpu: %s\n", ipcfs_gpu_error());
+	}
+	ipcfs_leave(a);
+	tl_group_done(dir);
+	/* No arena, nothing to register. */
+	p.arena_bytes = 0;
+	tl_group(dir, &p);
+	a = tl_join(dir, 0);
+	ck_assert_int_eq(ipcfs_arena_register_cuda(a), -EINVAL);
+	ipcfs_leave(a);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("arena");
@@ -465,6 +493,7 @@ int main(void)
 	tcase_add_test(tc, stale_holders_reclaimed_on_slot_reuse);
 	tcase_add_test(tc, corrupt_references);
 	tcase_add_test(tc, many_in_flight_bounded);
+	tcase_add_test(tc, cuda_register_without_gpu);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
