@@ -446,11 +446,19 @@ void seg_wake_all(struct seg_map *m)
 
 bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
 {
+	return seg_mark_gone_pid(m, idx, 0, how);
+}
+
+bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
+{
 	struct seg_rank *r = seg_rank(m, idx);
 	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
 
 	do {
-		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE)
+		/* Only the owner we mean: a new member may have claimed the
+		 * rank since the caller looked (the pid is in the same word,
+		 * so the compare-and-swap checks both at once). */
+		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE || (pid && SEG_OWNER_PID(w) != pid))
 			return false;
 		/* acq_rel: whoever sees the new state also sees what the
 		 * rank did before; a competing marker loses the race. */

@@ -242,6 +242,8 @@ bool seg_owner_gone(const struct seg_map *m, unsigned idx);
  * true if this call changed the state.
  */
 bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
+/* The same, only if the rank is still owned by process @pid. */
+bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how);
 
 /*
  * Take rank @r (<= ranks; ranks is the control sender) for process @pid: compare-and-swap its owner word
