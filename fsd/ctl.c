@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.c - what users write: commands to a group's ctl, values to attribute
+ * files, and commands to the daemon-wide ctl. Every function returns 0 or
+ * a negative errno and, on error, the reason in @why; the caller (tree.c)
+ * logs it in the right error_log.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fsd.h"
+
+__attribute__((format(printf, 4, 5)))
+static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The process that wrote: FUSE gives the writing thread's id. */
+static pid_t writer_process(fuse_req_t req)
+{
+	return fsd_tgid_of(fuse_req_ctx(req)->pid);
+}
+
+/*
+ * join R. libipcfs claims the rank itself and then announces it here: the
+ * rank is then live with the writer's pid and we only watch it. A shell
+ * (echo join 3 > ctl) claims nothing: we claim the rank for it.
+ */
+static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, char *why,
+		    size_t whylen)
+{
+	struct seg_rank *rk = seg_rank(&g->seg, r);
+	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+	int rc;
+
+	if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE || SEG_OWNER_PID(w) != pid) {
+		rc = seg_claim(&g->seg, r, pid);
+		if (rc == -EBUSY)
+			return fail(rc, why, whylen, "join: rank %u is held by live pid %d", r,
+				    (int)SEG_OWNER_PID(atomic_load(&rk->owner)));
+		if (rc)
+			return fail(rc, why, whylen, "join: cannot claim rank %u: %s", r, strerror(-rc));
+		seg_go_live(&g->seg, r, pid);
+	}
+	rc = fsd_watch_rank(d, g, r, pid);
+	if (rc) /* the writer is gone already: the scan marks it dead */
+		fsd_log(LOG_WARNING, "%s: cannot watch pid %d of rank %u: %s", g->name, (int)pid, r,
+			strerror(-rc));
+	if (g->seen_state[r] != IPCFS_STATE_LIVE || g->watch[r].pid != pid || rc)
+		fsd_event_post(g, "joined rank=%u pid=%d", r, (int)pid);
+	g->seen_state[r] = IPCFS_STATE_LIVE;
+	fsd_log(LOG_INFO, "%s: rank %u joined (pid %d)", g->name, r, (int)pid);
+	return 0;
+}
+
+/* leave R: by the member's own process, the group's owner or root. */
+static int cmd_leave(struct fsd_group *g, pid_t pid, uid_t uid, unsigned r, char *why,
+		     size_t whylen)
+{
+	uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
+	int st = SEG_OWNER_STATE(w);
+	pid_t owner = SEG_OWNER_PID(w);
+
+	if (st == IPCFS_STATE_FREE)
+		return fail(-ENOENT, why, whylen, "leave: rank %u never joined", r);
+	if (owner != pid && uid != 0 && uid != g->uid)
+		return fail(-EPERM, why, whylen, "leave: rank %u belongs to pid %d", r, (int)owner);
+	if (st == IPCFS_STATE_DEAD)
+		return fail(-ENOENT, why, whylen, "leave: rank %u is dead", r);
+	if (st == IPCFS_STATE_LIVE)
+		seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
+	fsd_unwatch_rank(g, r);
+	if (g->seen_state[r] == IPCFS_STATE_LIVE)
+		fsd_event_post(g, "left rank=%u pid=%d", r, (int)owner);
+	g->seen_state[r] = IPCFS_STATE_LEFT;
+	return 0;
+}
+
+/* bcast TEXT: one message from the control sender to every live rank.
+ * Holds bcast_lock (one control sender), not the group lock: the reserve
+ * may wait up to timeout_ms for the slowest reader. */
+static int cmd_bcast(struct fsd_group *g, const char *text, size_t len, char *why, size_t whylen)
+{
+	void *slot;
+	int rc;
+
+	pthread_mutex_lock(&g->bcast_lock);
+	pthread_mutex_lock(&g->lock);
+	bool removed = g->removed;
+	int timeout = (int)g->seg.timeout_ms;
+	pthread_mutex_unlock(&g->lock);
+	if (removed) {
+		rc = fail(-ENOENT, why, whylen, "bcast: group destroyed");
+		goto out;
+	}
+	/* Larger than a slot: the library puts it in the arena, or says
+	 * EMSGSIZE when the group has none. */
+	rc = chan_reserve(&g->ctl, len, &slot, timeout);
+	if (rc == -EMSGSIZE) {
+		fail(rc, why, whylen, "bcast: %zu bytes exceed slot_bytes %u and there is no arena",
+		     len, g->seg.slot_bytes);
+		goto out;
+	}
+	if (rc) {
+		fail(rc, why, whylen, "bcast: no room within timeout_ms %d: %s", timeout,
+		     strerror(-rc));
+		goto out;
+	}
+	memcpy(slot, text, len);
+	rc = chan_commit(&g->ctl, IPCFS_ALL, len, 0);
+	if (rc)
+		chan_unreserve(&g->ctl); /* an arena block must not stay taken */
+	if (rc == -ENOTCONN)
+		fail(rc, why, whylen, "bcast: no live member");
+	else if (rc)
+		fail(rc, why, whylen, "bcast: %s", strerror(-rc));
+out:
+	pthread_mutex_lock(&g->lock);
+	if (rc)
+		g->bcast_errors++;
+	else
+		g->bcasts++;
+	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->bcast_lock);
+	return rc;
+}
+
+int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char *buf, size_t len,
+		  char *why, size_t whylen)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fsd_cmd c;
+	pid_t pid = 0;
+	int rc = fsd_parse_group_cmd(buf, len, &c, why, whylen);
+
+	if (rc)
+		return rc;
+	if (c.kind == FSD_CMD_BCAST)
+		return cmd_bcast(g, c.text, c.text_len, why, whylen);
+	if (c.kind == FSD_CMD_JOIN || c.kind == FSD_CMD_LEAVE) {
+		pid = writer_process(req);
+		if (pid <= 0)
+			return fail(-ESRCH, why, whylen, "cannot find the writing process %d",
+				    (int)ctx->pid);
+	}
+
+	pthread_mutex_lock(&g->lock);
+	if (g->removed) {
+		rc = fail(-ENOENT, why, whylen, "group destroyed");
+		goto out;
+	}
+	if ((c.kind == FSD_CMD_JOIN || c.kind == FSD_CMD_LEAVE || c.kind == FSD_CMD_REGISTER ||
+	     c.kind == FSD_CMD_UNREGISTER) && c.rank >= g->seg.ranks) {
+		rc = fail(-ERANGE, why, whylen, "rank %u out of range 0..%u", c.rank, g->seg.ranks - 1);
+		goto out;
+	}
+	switch (c.kind) {
+	case FSD_CMD_JOIN:
+		rc = cmd_join(d, g, pid, c.rank, why, whylen);
+		break;
+	case FSD_CMD_LEAVE:
+		rc = cmd_leave(g, pid, ctx->uid, c.rank, why, whylen);
+		break;
+	case FSD_CMD_REGISTER:
+		rc = fsd_gpu_store(g, c.name, c.rank, c.text, c.text_len);
+		if (rc == -ENOSPC)
+			fail(rc, why, whylen, "register: more than %d buffer names", FSD_GPU_NAMES_MAX);
+		else if (rc)
+			fail(rc, why, whylen, "register: %s", strerror(-rc));
+		if (!rc) {
+			fsd_group_save(d, g);
+			fsd_event_post(g, "registered name=%s rank=%u", c.name, c.rank);
+		}
+		break;
+	case FSD_CMD_UNREGISTER:
+		rc = fsd_gpu_remove(g, c.name, c.rank);
+		if (rc)
+			fail(rc, why, whylen, "unregister: no record %s/%u", c.name, c.rank);
+		else {
+			fsd_group_save(d, g);
+			fsd_event_post(g, "unregistered name=%s rank=%u", c.name, c.rank);
+		}
+		break;
+	case FSD_CMD_RESET_STAT:
+		for (unsigned i = 0; i <= g->seg.ranks; i++)
+			seg_rank_stat(&g->seg, i, &g->base[i]);
+		g->base_bcasts = g->bcasts;
+		break;
+	default:
+		rc = fail(-EINVAL, why, whylen, "not a group command");
+		break;
+	}
+out:
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, const char *buf,
+			 size_t len, char *why, size_t whylen)
+{
+	struct fsd_attr_value v;
+	int rc;
+
+	if (len > FSD_WRITE_MAX)
+		return fail(-EINVAL, why, whylen, "%s: value longer than %d bytes", fsd_attr_name(a),
+			    FSD_WRITE_MAX);
+	rc = fsd_parse_attr(a, buf, len, &v, why, whylen);
+	if (!rc)
+		rc = fsd_resolve_numa(&v, why, whylen);
+	if (rc)
+		return rc;
+	/* bcast_lock first: re-creating the segment must not pull it from
+	 * under a bcast in progress. */
+	pthread_mutex_lock(&g->bcast_lock);
+	pthread_mutex_lock(&g->lock);
+	rc = fsd_group_set_attr(d, g, &v, why, whylen);
+	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->bcast_lock);
+	return rc;
+}
+
+int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, char *why,
+		 size_t whylen)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fsd_attrs attrs;
+	struct fsd_cmd c;
+	int rc = fsd_parse_root_cmd(buf, len, &c, why, whylen);
+
+	if (rc)
+		return rc;
+	if (c.kind == FSD_CMD_DESTROY)
+		return fsd_group_destroy(d, c.name, ctx->uid, why, whylen);
+	fsd_attrs_init(&attrs);
+	for (unsigned i = 0; i < c.nattrs; i++) {
+		rc = fsd_resolve_numa(&c.attrs[i], why, whylen);
+		if (rc)
+			return rc;
+		fsd_attrs_set(&attrs, &c.attrs[i]);
+	}
+	return fsd_group_create(d, c.name, ctx->uid, ctx->gid, &attrs, why, whylen);
+}

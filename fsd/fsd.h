@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsd.h - the daemon's shared state: the registry of groups, the per-group
+ * bookkeeping (members it watches, events, error log, GPU records) and the
+ * entry points each part of fsd/ gives the others.
+ *
+ * Locking, outermost first:
+ *   group->bcast_lock   serializes bcasts and segment re-creation (a bcast
+ *                       uses the mapping without holding group->lock)
+ *   fsd->lock           the list of groups, the daemon-wide error log
+ *   group->lock         everything else in struct fsd_group
+ * fsd->lock and group->lock are never held together except in that order,
+ * and neither is held across a wait longer than a system call.
+ */
+#ifndef IPCFS_FSD_H
+#define IPCFS_FSD_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "channel_int.h"
+#include "parse_int.h"
+#include "segment_int.h"
+
+#define FSD_GROUPS_MAX 1024     /* more: mkdir fails with ENOSPC */
+#define FSD_GPU_NAMES_MAX 64    /* registered buffer names per group */
+#define FSD_ERRLOG_LINES 64     /* error_log keeps the last 64 errors */
+#define FSD_ERRLOG_LINE 320
+#define FSD_EVENTS 256          /* events kept per group for readers */
+#define FSD_EVENT_LINE 128
+#define FSD_SCAN_MS 100         /* liveness / stall scan period */
+
+/* ---- log.c: the daemon's log and the error_log files ------------------ */
+
+struct fsd_errlog {
+	char lines[FSD_ERRLOG_LINES][FSD_ERRLOG_LINE];
+	unsigned next;  /* index of the next line to write */
+	unsigned count; /* lines held, <= FSD_ERRLOG_LINES */
+};
+
+void fsd_log_init(bool foreground, bool debug);
+__attribute__((format(printf, 2, 3))) void fsd_log(int prio, const char *fmt, ...);
+/* Append "TIME FILE: "INPUT": ENAME: WHY" to @log (caller holds its lock)
+ * and to the daemon's log. */
+void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input, size_t len,
+		    int err, const char *why);
+/* Copy the log, oldest first, into a malloc'd buffer. */
+char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
+
+/* ---- registry.c: groups --------------------------------------------- */
+
+struct fsd_event_reader;
+
+/* What the daemon knows of one rank's process. */
+struct fsd_watch {
+	pid_t pid;      /* 0: not watched */
+	int pidfd;      /* -1 if none */
+	uint32_t gen;   /* bumped on each watch, to ignore stale epoll events */
+};
+
+struct fsd_gpu_name {
+	char name[FSD_NAME_MAX + 1];
+	uint32_t nid;                    /* stable part of its inode numbers */
+	char *rec[IPCFS_MAX_RANKS];      /* hex record per rank, NULL if none */
+	unsigned nrec;
+};
+
+struct fsd_group {
+	struct fsd_group *next;
+	uint32_t id;                    /* unique while the daemon runs: inode prefix */
+	char name[FSD_NAME_MAX + 1];
+	unsigned refs;                  /* list membership counts one */
+	bool removed;
+
+	pthread_mutex_t bcast_lock;
+	pthread_mutex_t lock;
+	pthread_cond_t ev_cond;
+
+	uid_t uid;
+	gid_t gid;
+	struct fsd_attrs attrs;
+	char seg_path[PATH_MAX];
+	char state_path[PATH_MAX];
+	struct seg_map seg;             /* always mapped while the group exists */
+	struct chan ctl;                /* the control sender (bcast); owns the mapping */
+	bool ctl_ready;
+	uint64_t bcasts, bcast_errors;
+
+	struct fsd_watch watch[IPCFS_MAX_RANKS];
+	int seen_state[IPCFS_MAX_RANKS];          /* last owner state the daemon saw */
+	uint64_t stall_seen[IPCFS_MAX_RANKS + 1]; /* stall_since_ns already reported */
+	struct ipcfs_rank_stat base[IPCFS_MAX_RANKS + 1]; /* reset-stat baseline */
+	uint64_t base_bcasts;
+
+	/* events.c */
+	char events[FSD_EVENTS][FSD_EVENT_LINE];
+	uint64_t ev_next;               /* sequence number of the next event */
+	struct fsd_event_reader *readers;
+
+	struct fsd_errlog errs;
+	struct fsd_gpu_name *gpu[FSD_GPU_NAMES_MAX];
+	uint32_t next_nid;
+};
+
+struct fsd {
+	char mountpoint[PATH_MAX];
+	char statedir[PATH_MAX];
+	int lock_fd;
+	bool foreground;
+	uid_t uid;
+	gid_t gid;
+	struct fuse_session *se;
+	uint64_t start_ns;              /* CLOCK_MONOTONIC, for uptime */
+	time_t start_time;              /* wall clock, for the top level's times */
+
+	pthread_mutex_t create_lock;   /* one mkdir at a time */
+	pthread_mutex_t lock;
+	struct fsd_group *groups;
+	unsigned ngroups;
+	uint32_t next_id;
+	struct fsd_errlog errs;
+	_Atomic uint64_t commands, errors;
+
+	/* liveness.c */
+	int epfd, stopfd;
+	pthread_t watcher;
+	bool watcher_running;
+};
+
+/* Open (creating if needed) and lock the state directory, then adopt every
+ * group found there. */
+int fsd_registry_open(struct fsd *d);
+void fsd_registry_close(struct fsd *d);
+
+/* Find a group by name or id and take a reference; NULL if none. */
+struct fsd_group *fsd_group_get(struct fsd *d, const char *name);
+struct fsd_group *fsd_group_get_id(struct fsd *d, uint32_t id);
+void fsd_group_put(struct fsd *d, struct fsd_group *g);
+
+/* Create a group owned by @uid/@gid with @attrs (NULL: defaults). */
+int fsd_group_create(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+		     const struct fsd_attrs *attrs, char *why, size_t whylen);
+/* Destroy: -EPERM unless @uid is the owner or 0, -EBUSY with live members. */
+int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, size_t whylen);
+
+/* Change one attribute (caller holds bcast_lock and lock): -EBUSY once a
+ * member joined; re-creates the segment when the value lives there. */
+int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
+		       char *why, size_t whylen);
+/* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
+int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
+/* Rewrite the group's state file (caller holds lock). */
+void fsd_group_save(struct fsd *d, struct fsd_group *g);
+/* Snapshot of the groups, each with a reference; free with fsd_groups_put. */
+struct fsd_group **fsd_groups_get(struct fsd *d, unsigned *n);
+void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n);
+
+/* Store or replace a GPU record (caller holds g->lock): -ENOSPC beyond
+ * FSD_GPU_NAMES_MAX names. Remove one: -ENOENT if none. */
+int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len);
+int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank);
+struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len);
+struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid);
+
+/* Whether any member ever joined (the attributes are then frozen). */
+bool fsd_group_joined(const struct fsd_group *g);
+unsigned fsd_group_live(const struct fsd_group *g);
+
+/* ---- events.c -------------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3)))
+void fsd_event_post(struct fsd_group *g, const char *fmt, ...); /* caller holds g->lock */
+struct fsd_event_reader *fsd_events_open(struct fsd_group *g);
+void fsd_events_release(struct fsd_event_reader *r);
+void fsd_events_read(fuse_req_t req, struct fsd *d, struct fsd_event_reader *r, size_t size,
+		     bool nonblock);
+void fsd_events_poll(fuse_req_t req, struct fsd_event_reader *r, struct fuse_pollhandle *ph);
+
+/* ---- liveness.c ------------------------------------------------------ */
+
+int fsd_liveness_start(struct fsd *d);
+void fsd_liveness_stop(struct fsd *d);
+/* Watch rank @r's process @pid (caller holds g->lock). */
+int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid);
+void fsd_unwatch_rank(struct fsd_group *g, unsigned r);
+/* One pass over @g: adopt live ranks nobody watches, notice left and dead
+ * ones, post stalls (caller holds g->lock). */
+void fsd_scan_group(struct fsd *d, struct fsd_group *g);
+/* Thread group id of thread @tid (/proc/TID/status), or -errno. */
+pid_t fsd_tgid_of(pid_t tid);
+
+/* ---- ctl.c: everything written ---------------------------------------- */
+
+/* Handle a write to a group's ctl, an attribute or the daemon-wide ctl.
+ * Returns 0 or -errno; the error is logged by the caller's error_log. */
+int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char *buf, size_t len,
+		  char *why, size_t whylen);
+int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, const char *buf,
+			 size_t len, char *why, size_t whylen);
+int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, char *why,
+		 size_t whylen);
+
+/* ---- files.c: everything read ------------------------------------------ */
+
+/* Node kinds of the tree (tree.c decodes inode numbers into them). */
+enum fsd_kind {
+	FSD_N_NONE,
+	FSD_N_ROOT, FSD_N_VERSION, FSD_N_ROOT_CTL, FSD_N_ROOT_STAT, FSD_N_GROUPS, FSD_N_ROOT_ERRLOG,
+	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
+	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
+};
+
+struct fsd_node {
+	enum fsd_kind kind;
+	uint32_t gid;   /* group id (group nodes) */
+	int attr;       /* FSD_N_ATTR */
+	uint32_t nid;   /* GPU name id */
+	unsigned rank;  /* FSD_N_GPU_REC */
+};
+
+/* Generate the content of a readable node into a malloc'd buffer. */
+int fsd_file_render(struct fsd *d, const struct fsd_node *n, char **out, size_t *len);
+
+/* ---- tree.c ------------------------------------------------------------ */
+
+extern const struct fuse_lowlevel_ops fsd_ops;
+
+uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
+
+#endif

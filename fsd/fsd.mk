@@ -1,0 +1,29 @@
+# fsd/fsd.mk - the daemon ipcfsd, its shell-test helpers and its unit test.
+# Included by the top-level Makefile (which defines BUILD, CC, CFLAGS, LIBA,
+# the object rule $(BUILD)/%.o and the prog macro).
+
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3 -lpthread)
+
+FSD_SRCS := $(filter-out fsd/parse.c,$(wildcard fsd/*.c))
+FSD_OBJS := $(FSD_SRCS:fsd/%.c=$(BUILD)/fsd/%.o) $(BUILD)/fsd/parse.o
+
+# FUSE headers only for the daemon's objects.
+$(BUILD)/fsd/%.o: CFLAGS += $(FUSE_CFLAGS)
+
+$(eval $(call prog,ipcfsd,$(FSD_OBJS),$(FUSE_LIBS)))
+ALL += $(BUILD)/ipcfsd
+INSTALL_SBINS += $(BUILD)/ipcfsd
+
+# Helpers of tests/shell: a member that sends or receives, and a probe that
+# reports the errno of one write/read/poll.
+FSD_TEST_HELPERS := $(BUILD)/tests/fsd_member $(BUILD)/tests/fsd_probe
+$(eval $(call prog,tests/fsd_member,$(BUILD)/tests/shell/fsd_member.o,))
+$(eval $(call prog,tests/fsd_probe,$(BUILD)/tests/shell/fsd_probe.o,))
+ALL += $(FSD_TEST_HELPERS)
+
+# The parser unit test links the parser object too (the generic unit-test
+# rule adds $(TEST_EXTRA_OBJS_<name>) when the top-level Makefile honours it;
+# the prerequisite below makes sure the object is built either way).
+TEST_EXTRA_OBJS_test_fsd_parse := $(BUILD)/fsd/parse.o
+$(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * liveness.c - watching the members' processes.
+ *
+ * Each live rank's process is held by a pidfd in one epoll set; the watcher
+ * thread wakes when one exits and marks its rank dead in the segment
+ * (seg_mark_gone drops it from the live mask and wakes every sleeper, so
+ * senders stop waiting for it and its readers get -EPIPE). Every
+ * FSD_SCAN_MS the thread also walks the groups: it adopts live ranks it
+ * does not watch yet (members that joined while no daemon ran, or before a
+ * restart), notices ranks that left or were marked dead by their peers,
+ * and reports senders stalled longer than the group's timeout_ms.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fsd.h"
+#include "wait_int.h"
+
+#define STOP_TOKEN UINT64_MAX
+
+/* epoll token of a watch: the group id, the rank and the watch generation,
+ * so an event that arrives after the watch changed is recognised as stale. */
+static uint64_t watch_token(const struct fsd_group *g, unsigned r)
+{
+	return (uint64_t)g->id << 32 | (uint64_t)r << 24 | (g->watch[r].gen & 0xffffffu);
+}
+
+pid_t fsd_tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = -ESRCH;
+	FILE *f;
+
+	if (tid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ESRCH;
+	while (fgets(line, sizeof(line), f)) {
+		int v;
+		if (sscanf(line, "Tgid: %d", &v) == 1) {
+			tgid = v;
+			break;
+		}
+	}
+	fclose(f);
+	return tgid;
+}
+
+static int pidfd_open(pid_t pid)
+{
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* The epoll set, shared by every group: set once by fsd_liveness_start. */
+static int epoll_fd = -1;
+
+void fsd_unwatch_rank(struct fsd_group *g, unsigned r)
+{
+	struct fsd_watch *w = &g->watch[r];
+
+	if (w->pidfd >= 0)
+		close(w->pidfd); /* also leaves the epoll set: the fd is not shared */
+	w->pidfd = -1;
+	w->pid = 0;
+}
+
+int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
+{
+	struct fsd_watch *w = &g->watch[r];
+	(void)d;
+
+	if (w->pid == pid && w->pidfd >= 0)
+		return 0;
+	fsd_unwatch_rank(g, r);
+	int fd = pidfd_open(pid);
+	if (fd < 0)
+		return fd;
+	/* The pid may have been reused before we opened it: the process must
+	 * be the one whose start time the rank recorded at its claim. */
+	uint64_t want = atomic_load_explicit(&seg_rank(&g->seg, r)->starttime, memory_order_relaxed);
+	uint64_t have = seg_proc_starttime(pid);
+	if (have == 0 || (want && want != have)) {
+		close(fd);
+		return -ESRCH;
+	}
+	w->pid = pid;
+	w->pidfd = fd;
+	w->gen++;
+	if (epoll_fd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = watch_token(g, r) };
+		if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			int rc = -errno;
+			fsd_unwatch_rank(g, r);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Rank @r of @g is gone: mark it dead in the segment if it is still live
+ * with @pid, and tell readers of events. */
+static void rank_died(struct fsd_group *g, unsigned r, pid_t pid)
+{
+	uint64_t w;
+
+	/* Only the process we watched: the rank may already belong to a new
+	 * member that claimed it from the dead one. */
+	seg_mark_gone_pid(&g->seg, r, pid, IPCFS_STATE_DEAD);
+	fsd_unwatch_rank(g, r);
+	w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
+	if (g->seen_state[r] == IPCFS_STATE_LIVE && SEG_OWNER_STATE(w) == IPCFS_STATE_DEAD) {
+		fsd_event_post(g, "died rank=%u pid=%d", r, (int)pid);
+		fsd_log(LOG_NOTICE, "%s: rank %u (pid %d) died", g->name, r, (int)pid);
+		g->seen_state[r] = IPCFS_STATE_DEAD;
+	}
+}
+
+void fsd_scan_group(struct fsd *d, struct fsd_group *g)
+{
+	if (g->removed)
+		return;
+	for (unsigned r = 0; r < g->seg.ranks; r++) {
+		uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
+		int st = SEG_OWNER_STATE(w);
+		pid_t pid = SEG_OWNER_PID(w);
+
+		if (st == IPCFS_STATE_LIVE) {
+			if (g->watch[r].pid != pid || g->watch[r].pidfd < 0) {
+				int rc = fsd_watch_rank(d, g, r, pid);
+				if (rc == -ESRCH) {
+					g->seen_state[r] = IPCFS_STATE_LIVE;
+					rank_died(g, r, pid);
+					continue;
+				}
+				if (g->seen_state[r] != IPCFS_STATE_LIVE)
+					fsd_event_post(g, "joined rank=%u pid=%d", r, (int)pid);
+			}
+		} else {
+			if (g->watch[r].pid)
+				fsd_unwatch_rank(g, r);
+			if (g->seen_state[r] == IPCFS_STATE_LIVE && st == IPCFS_STATE_LEFT)
+				fsd_event_post(g, "left rank=%u pid=%d", r, (int)pid);
+			else if (g->seen_state[r] == IPCFS_STATE_LIVE && st == IPCFS_STATE_DEAD)
+				fsd_event_post(g, "died rank=%u pid=%d", r, (int)pid);
+		}
+		g->seen_state[r] = st;
+	}
+
+	/* Stalls: a sender waiting for ring space longer than timeout_ms,
+	 * reported once per stall. */
+	uint64_t now = wait_now_ns(), limit = (uint64_t)g->seg.timeout_ms * 1000000u;
+	for (unsigned i = 0; i <= g->seg.ranks; i++) {
+		uint64_t since = atomic_load_explicit(&seg_rank(&g->seg, i)->stall_since_ns,
+						      memory_order_relaxed);
+		if (!since || now <= since || now - since < limit || g->stall_seen[i] == since)
+			continue;
+		g->stall_seen[i] = since;
+		if (i == g->seg.ranks)
+			fsd_event_post(g, "stalled rank=ctl ms=%llu",
+				       (unsigned long long)((now - since) / 1000000u));
+		else
+			fsd_event_post(g, "stalled rank=%u ms=%llu", i,
+				       (unsigned long long)((now - since) / 1000000u));
+	}
+}
+
+static void handle_exit(struct fsd *d, uint64_t token)
+{
+	struct fsd_group *g = fsd_group_get_id(d, (uint32_t)(token >> 32));
+	unsigned r = (unsigned)(token >> 24) & 0xffu;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&g->lock);
+	if (!g->removed && r < g->seg.ranks && g->watch[r].pidfd >= 0 &&
+	    (g->watch[r].gen & 0xffffffu) == (token & 0xffffffu))
+		rank_died(g, r, g->watch[r].pid);
+	pthread_mutex_unlock(&g->lock);
+	fsd_group_put(d, g);
+}
+
+static void scan_all(struct fsd *d)
+{
+	unsigned n;
+	struct fsd_group **v = fsd_groups_get(d, &n);
+
+	if (!v)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(&v[i]->lock);
+		fsd_scan_group(d, v[i]);
+		pthread_mutex_unlock(&v[i]->lock);
+	}
+	fsd_groups_put(d, v, n);
+}
+
+static void *watcher(void *arg)
+{
+	struct fsd *d = arg;
+	uint64_t last = 0;
+
+	for (;;) {
+		struct epoll_event ev[32];
+		int n = epoll_wait(d->epfd, ev, 32, FSD_SCAN_MS);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u64 == STOP_TOKEN)
+				return NULL;
+			handle_exit(d, ev[i].data.u64);
+		}
+		uint64_t now = wait_now_ns();
+		if (now - last >= (uint64_t)FSD_SCAN_MS * 1000000u) {
+			scan_all(d);
+			last = now;
+		}
+	}
+}
+
+int fsd_liveness_start(struct fsd *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TOKEN };
+	int rc;
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (d->epfd < 0 || d->stopfd < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &ev) != 0)
+		return -errno;
+	epoll_fd = d->epfd;
+	rc = pthread_create(&d->watcher, NULL, watcher, d);
+	if (rc)
+		return -rc;
+	d->watcher_running = true;
+	return 0;
+}
+
+void fsd_liveness_stop(struct fsd *d)
+{
+	if (d->watcher_running) {
+		uint64_t one = 1;
+		if (write(d->stopfd, &one, sizeof(one)) == sizeof(one))
+			pthread_join(d->watcher, NULL);
+		d->watcher_running = false;
+	}
+	if (d->stopfd >= 0)
+		close(d->stopfd);
+	d->stopfd = -1;
+	/* The epoll set stays open until exit: group_free() closes pidfds
+	 * that are still in it. */
+}

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - ipcfsd: arguments, the state directory, mounting, signals and
+ * the FUSE session loop.
+ *
+ *   ipcfsd [-f] [-d] [-o OPTIONS] [MOUNTPOINT]
+ *
+ * MOUNTPOINT defaults to $XDG_RUNTIME_DIR/ipcfs, else /run/ipcfs. Our own
+ * option is statedir=DIR (default /dev/shm/ipcfs/<hash of uid and mount
+ * point>); the others go to FUSE. SIGTERM, SIGINT and SIGHUP unmount and
+ * exit 0; so does an unmount from outside (fusermount3 -u).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fsd.h"
+
+struct options {
+	char *statedir;
+	int max_threads;
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "statedir=%s", offsetof(struct options, statedir), 0 },
+	{ "threads=%d", offsetof(struct options, max_threads), 0 },
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTIONS] [MOUNTPOINT]\n\n"
+	       "Serve the ipcfs control plane as a FUSE file system (see ipcfsd(8), ipcfs(7)).\n\n"
+	       "  -f                 stay in the foreground, log to stderr\n"
+	       "  -d                 debug: foreground, log every FUSE request\n"
+	       "  -o statedir=DIR    where segments and state files live\n"
+	       "                     (default /dev/shm/ipcfs/<id of uid and mount point>)\n"
+	       "  -o threads=N       most worker threads (default 64; a blocked\n"
+	       "                     read of an events file holds one)\n"
+	       "  -h, --help         this help; -V, --version: the version\n\n"
+	       "MOUNTPOINT defaults to $XDG_RUNTIME_DIR/ipcfs, else /run/ipcfs.\n\n"
+	       "FUSE options:\n", prog);
+	fuse_lowlevel_help();
+}
+
+/* FNV-1a: a short stable id of the mount point for the state directory. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static int default_mountpoint(char *out, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n = xdg && *xdg ? snprintf(out, size, "%s/ipcfs", xdg) : snprintf(out, size, "/run/ipcfs");
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	if (mkdir(out, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct options o = { .max_threads = 64 };
+	struct fsd d;
+	char mnt[PATH_MAX];
+	int ret = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.lock_fd = d.epfd = d.stopfd = -1;
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_mutex_init(&d.create_lock, NULL);
+	d.start_ns = fsd_now_ns();
+	d.start_time = time(NULL);
+	d.uid = getuid();
+	d.gid = getgid();
+
+	if (fuse_opt_parse(&args, &o, option_spec, NULL) != 0)
+		return 1;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		return 1;
+	if (opts.show_help) {
+		usage(argv[0]);
+		return 0;
+	}
+	if (opts.show_version) {
+		printf("ipcfsd %d.%d.%d (abi %d), FUSE %s\n", IPCFS_VERSION_MAJOR, IPCFS_VERSION_MINOR,
+		       IPCFS_VERSION_PATCH, IPCFS_ABI, fuse_pkgversion());
+		return 0;
+	}
+	d.foreground = opts.foreground;
+	fsd_log_init(opts.foreground, opts.debug);
+
+	if (opts.mountpoint) {
+		snprintf(mnt, sizeof(mnt), "%s", opts.mountpoint);
+	} else if ((ret = default_mountpoint(mnt, sizeof(mnt))) != 0) {
+		fsd_log(LOG_ERR, "default mount point: %s", strerror(-ret));
+		return 1;
+	}
+	if (!realpath(mnt, d.mountpoint)) {
+		fsd_log(LOG_ERR, "mount point %s: %m", mnt);
+		return 1;
+	}
+	if (o.statedir) {
+		/* Absolute: a detached daemon runs in /. */
+		if (o.statedir[0] == '/')
+			snprintf(d.statedir, sizeof(d.statedir), "%s", o.statedir);
+		else if (!getcwd(mnt, sizeof(mnt)) ||
+			 snprintf(d.statedir, sizeof(d.statedir), "%s/%s", mnt, o.statedir) >=
+				 (int)sizeof(d.statedir)) {
+			fsd_log(LOG_ERR, "statedir %s: path too long", o.statedir);
+			return 1;
+		}
+	} else {
+		char key[PATH_MAX + 16];
+		snprintf(key, sizeof(key), "%u:%s", (unsigned)d.uid, d.mountpoint);
+		snprintf(d.statedir, sizeof(d.statedir), "/dev/shm/ipcfs/%016llx",
+			 (unsigned long long)fnv1a(key));
+	}
+
+	/* Kernel permission checks on every node, from the owners and modes
+	 * we report; others may reach the mount only when we run as root. */
+	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=ipcfs,subtype=ipcfs");
+	if (geteuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other");
+
+	if (fsd_registry_open(&d) != 0)
+		goto out_args;
+
+	d.se = fuse_session_new(&args, &fsd_ops, sizeof(fsd_ops), &d);
+	if (!d.se)
+		goto out_registry;
+	/* libfuse only takes over signals left at their default; a daemon
+	 * started in the background by a script inherits SIGINT ignored, and
+	 * must still stop on it. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (fuse_set_signal_handlers(d.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(d.se, d.mountpoint) != 0)
+		goto out_signals;
+	fsd_log(LOG_INFO, "serving %s, state in %s", d.mountpoint, d.statedir);
+	/* Detach after mounting (errors still reach the terminal), and start
+	 * threads after detaching (fork keeps only the calling thread). */
+	fuse_daemonize(opts.foreground);
+	if (fsd_liveness_start(&d) != 0) {
+		fsd_log(LOG_ERR, "cannot start the liveness watcher: %m");
+		goto out_unmount;
+	}
+
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		goto out_liveness;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts.clone_fd);
+	fuse_loop_cfg_set_max_threads(cfg, o.max_threads > 0 ? (unsigned)o.max_threads : 64);
+	if (opts.max_idle_threads != UINT_MAX) /* given with -o max_idle_threads */
+		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+	int rc = fuse_session_loop_mt(d.se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	/* 0: unmounted from outside; > 0: the signal that ended us. */
+	ret = rc < 0 ? 1 : 0;
+	if (rc < 0)
+		fsd_log(LOG_ERR, "session loop: %s", strerror(-rc));
+	else
+		fsd_log(LOG_INFO, "exiting (%s)", rc > 0 ? strsignal(rc) : "unmounted");
+
+out_liveness:
+	fsd_liveness_stop(&d);
+out_unmount:
+	fuse_session_unmount(d.se);
+out_signals:
+	fuse_remove_signal_handlers(d.se);
+out_session:
+	fuse_session_destroy(d.se);
+out_registry:
+	fsd_registry_close(&d);
+out_args:
+	free(opts.mountpoint);
+	free(o.statedir);
+	fuse_opt_free_args(&args);
+	return ret;
+}

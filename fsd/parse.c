@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * parse.c - strict parsers for group names, attribute values and ctl
+ * commands. Input is untrusted bytes from write(2): nothing here assumes a
+ * NUL terminator, every number is checked for overflow, and every failure
+ * says why in words.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "parse_int.h"
+
+/* Same limits as ipcfs_params_check() in lib/segment.c. */
+#define SLOTS_MAX 65536u
+#define SLOT_BYTES_MAX (16u << 20)
+#define SPIN_US_MAX 1000000u
+#define TIMEOUT_MS_MAX 86400000u /* one day */
+#define ARENA_BYTES_MAX ((uint64_t)1 << 40)
+#define NUMA_NODE_MAX 1023
+
+static const char *const attr_names[FSD_ATTR_COUNT] = {
+	[FSD_ATTR_RANKS] = "ranks",         [FSD_ATTR_SLOTS] = "slots",
+	[FSD_ATTR_SLOT_BYTES] = "slot_bytes", [FSD_ATTR_ARENA_BYTES] = "arena_bytes",
+	[FSD_ATTR_NUMA_NODE] = "numa_node", [FSD_ATTR_HUGEPAGES] = "hugepages",
+	[FSD_ATTR_SPIN_US] = "spin_us",     [FSD_ATTR_TIMEOUT_MS] = "timeout_ms",
+	[FSD_ATTR_ALGO] = "algo",           [FSD_ATTR_MODE] = "mode",
+};
+
+static const char *const huge_names[] = { "none", "2M", "1G" };
+static const char *const algo_names[] = { "auto", "oneshot", "twoshot", "nccl" };
+
+/* printf into the reason buffer; returns @err so callers can `return why_set(...)`. */
+__attribute__((format(printf, 4, 5)))
+static int why_set(int err, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+void fsd_attrs_init(struct fsd_attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	ipcfs_params_init(&a->p);
+	a->mode = 0770;
+	a->p.mode = a->mode & 0666;
+	a->hugepages = FSD_HUGE_NONE;
+	a->algo = FSD_ALGO_AUTO;
+}
+
+const char *fsd_attr_name(enum fsd_attr a)
+{
+	return (unsigned)a < FSD_ATTR_COUNT ? attr_names[a] : "?";
+}
+
+int fsd_attr_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < FSD_ATTR_COUNT; i++)
+		if (strlen(attr_names[i]) == len && memcmp(attr_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+int fsd_attr_in_segment(enum fsd_attr a)
+{
+	switch (a) {
+	case FSD_ATTR_RANKS:
+	case FSD_ATTR_SLOTS:
+	case FSD_ATTR_SLOT_BYTES:
+	case FSD_ATTR_ARENA_BYTES:
+	case FSD_ATTR_NUMA_NODE:
+	case FSD_ATTR_SPIN_US:
+	case FSD_ATTR_TIMEOUT_MS:
+	case FSD_ATTR_HUGEPAGES:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void fsd_quote(const char *s, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (!size)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char tmp[8];
+		int n;
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"')
+			n = snprintf(tmp, sizeof(tmp), "%c", ch);
+		else if (ch == '\n')
+			n = snprintf(tmp, sizeof(tmp), "\\n");
+		else
+			n = snprintf(tmp, sizeof(tmp), "\\x%02x", ch);
+		if (o + (size_t)n + 4 > size) {
+			/* Cut: room for "..." and the terminator. */
+			if (o + 4 <= size)
+				memcpy(out + o, "...", 3), o += 3;
+			break;
+		}
+		memcpy(out + o, tmp, (size_t)n);
+		o += (size_t)n;
+	}
+	out[o] = '\0';
+}
+
+int fsd_parse_name(const char *s, size_t len, char *why, size_t whylen)
+{
+	if (len == 0)
+		return why_set(-EINVAL, why, whylen, "empty name");
+	if (len > FSD_NAME_MAX)
+		return why_set(-EINVAL, why, whylen, "name longer than %d characters", FSD_NAME_MAX);
+	if (s[0] == '.')
+		return why_set(-EINVAL, why, whylen, "name starts with '.'");
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return why_set(-EINVAL, why, whylen,
+				       "name has a character outside [A-Za-z0-9_.-]");
+	}
+	return 0;
+}
+
+/* Drop one trailing newline (what echo adds). */
+static size_t chomp(const char *buf, size_t len)
+{
+	return len && buf[len - 1] == '\n' ? len - 1 : len;
+}
+
+/* Decimal digits only, no sign, no spaces: -EINVAL if malformed, -ERANGE on
+ * overflow of 64 bits. */
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A byte count: decimal with an optional binary suffix K, M, G (KiB, MiB,
+ * GiB also accepted). */
+static int parse_size(const char *s, size_t len, uint64_t *out)
+{
+	static const struct { const char *sfx; unsigned shift; } sfx[] = {
+		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "K", 10 }, { "M", 20 }, { "G", 30 },
+	};
+	unsigned shift = 0;
+	uint64_t v;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		size_t n = strlen(sfx[i].sfx);
+		if (len > n && memcmp(s + len - n, sfx[i].sfx, n) == 0) {
+			shift = sfx[i].shift;
+			len -= n;
+			break;
+		}
+	}
+	rc = parse_u64(s, len, &v);
+	if (rc)
+		return rc;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+static int word_index(const char *s, size_t len, const char *const *words, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(words[i]) == len && memcmp(words[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen)
+{
+	/* Canonical form: 4 hex (domain) : 2 hex (bus) : 2 hex (device) . 1 digit 0-7 */
+	static const char shape[] = "xxxx:xx:xx.f";
+	char tmp[FSD_PCI_MAX];
+	size_t off = 0;
+
+	if (len == 7) { /* "BB:DD.F": domain 0000 */
+		memcpy(tmp, "0000:", 5);
+		off = 5;
+	} else if (len != 12) {
+		return why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
+	}
+	memcpy(tmp + off, s, len);
+	tmp[off + len] = '\0';
+	for (size_t i = 0; i < 12; i++) {
+		char c = tmp[i];
+		bool ok = shape[i] == 'x' ? is_hex(c)
+			: shape[i] == 'f' ? (c >= '0' && c <= '7') : c == shape[i];
+		if (!ok)
+			return why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
+		if (c >= 'A' && c <= 'F')
+			tmp[i] = (char)(c - 'A' + 'a');
+	}
+	memcpy(out, tmp, 13);
+	return 0;
+}
+
+/* Check an unsigned value against [lo, hi]: -ERANGE with a reason. */
+static int in_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *why, size_t whylen)
+{
+	if (v < lo || v > hi)
+		return why_set(-ERANGE, why, whylen, "%s %llu out of range %llu..%llu", what,
+			       (unsigned long long)v, (unsigned long long)lo, (unsigned long long)hi);
+	return 0;
+}
+
+int fsd_parse_attr(enum fsd_attr a, const char *buf, size_t len, struct fsd_attr_value *v,
+		   char *why, size_t whylen)
+{
+	const char *name = fsd_attr_name(a);
+	uint64_t u = 0;
+	int rc, k;
+
+	memset(v, 0, sizeof(*v));
+	v->attr = a;
+	len = chomp(buf, len);
+	if (len == 0)
+		return why_set(-EINVAL, why, whylen, "%s: empty value", name);
+	if (len > 64)
+		return why_set(-EINVAL, why, whylen, "%s: value longer than 64 bytes", name);
+
+	switch (a) {
+	case FSD_ATTR_RANKS:
+	case FSD_ATTR_SLOTS:
+	case FSD_ATTR_SPIN_US:
+	case FSD_ATTR_TIMEOUT_MS:
+		rc = parse_u64(buf, len, &u);
+		break;
+	case FSD_ATTR_SLOT_BYTES:
+	case FSD_ATTR_ARENA_BYTES:
+		rc = parse_size(buf, len, &u);
+		break;
+	case FSD_ATTR_MODE:
+		/* Octal, 1 to 4 digits, as chmod takes it. */
+		rc = len <= 4 ? 0 : -EINVAL;
+		for (size_t i = 0; !rc && i < len; i++) {
+			if (buf[i] < '0' || buf[i] > '7')
+				rc = -EINVAL;
+			else
+				u = u * 8 + (unsigned)(buf[i] - '0');
+		}
+		if (rc)
+			return why_set(rc, why, whylen, "mode: not an octal mode like 0770");
+		if (u > 0777)
+			return why_set(-ERANGE, why, whylen,
+				       "mode: %04llo has bits beyond 0777 (no setuid/setgid/sticky)",
+				       (unsigned long long)u);
+		v->u = u;
+		return 0;
+	case FSD_ATTR_HUGEPAGES:
+		k = word_index(buf, len, huge_names, 3);
+		if (k < 0)
+			return why_set(-EINVAL, why, whylen, "hugepages: not one of none, 2M, 1G");
+		v->u = (uint64_t)k;
+		return 0;
+	case FSD_ATTR_ALGO:
+		k = word_index(buf, len, algo_names, 4);
+		if (k < 0)
+			return why_set(-EINVAL, why, whylen,
+				       "algo: not one of auto, oneshot, twoshot, nccl");
+		v->u = (uint64_t)k;
+		return 0;
+	case FSD_ATTR_NUMA_NODE:
+		if (len == 2 && memcmp(buf, "-1", 2) == 0) {
+			v->i = -1;
+			return 0;
+		}
+		if (len > 5 && memcmp(buf, "auto:", 5) == 0) {
+			v->i = -1;
+			return fsd_parse_pci(buf + 5, len - 5, v->pci, why, whylen);
+		}
+		rc = parse_u64(buf, len, &u);
+		if (rc == -EINVAL)
+			return why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
+		if (!rc)
+			rc = in_range(u, 0, NUMA_NODE_MAX, "numa_node", why, whylen);
+		else
+			why_set(rc, why, whylen, "numa_node: number too large");
+		if (!rc)
+			v->i = (int64_t)u;
+		return rc;
+	default:
+		return why_set(-EINVAL, why, whylen, "no such attribute");
+	}
+	if (rc == -EINVAL)
+		return why_set(rc, why, whylen, "%s: not a decimal number%s", name,
+			       a == FSD_ATTR_SLOT_BYTES || a == FSD_ATTR_ARENA_BYTES
+			       ? " (suffixes K, M, G allowed)" : "");
+	if (rc == -ERANGE)
+		return why_set(rc, why, whylen, "%s: number too large", name);
+
+	switch (a) {
+	case FSD_ATTR_RANKS:
+		rc = in_range(u, 1, IPCFS_MAX_RANKS, name, why, whylen);
+		break;
+	case FSD_ATTR_SLOTS:
+		rc = in_range(u, 2, SLOTS_MAX, name, why, whylen);
+		if (!rc && (u & (u - 1)))
+			rc = why_set(-EINVAL, why, whylen, "slots: %llu is not a power of two",
+				     (unsigned long long)u);
+		break;
+	case FSD_ATTR_SLOT_BYTES:
+		rc = in_range(u, 64, SLOT_BYTES_MAX, name, why, whylen);
+		if (!rc && u % 64)
+			rc = why_set(-EINVAL, why, whylen, "slot_bytes: %llu is not a multiple of 64",
+				     (unsigned long long)u);
+		break;
+	case FSD_ATTR_ARENA_BYTES:
+		rc = in_range(u, 0, ARENA_BYTES_MAX, name, why, whylen);
+		if (!rc && u % 4096)
+			rc = why_set(-EINVAL, why, whylen,
+				     "arena_bytes: %llu is not a multiple of 4096",
+				     (unsigned long long)u);
+		break;
+	case FSD_ATTR_SPIN_US:
+		rc = in_range(u, 0, SPIN_US_MAX, name, why, whylen);
+		break;
+	case FSD_ATTR_TIMEOUT_MS:
+		rc = in_range(u, 1, TIMEOUT_MS_MAX, name, why, whylen);
+		break;
+	default:
+		break;
+	}
+	v->u = u;
+	return rc;
+}
+
+void fsd_attrs_set(struct fsd_attrs *at, const struct fsd_attr_value *v)
+{
+	switch (v->attr) {
+	case FSD_ATTR_RANKS: at->p.ranks = (uint32_t)v->u; break;
+	case FSD_ATTR_SLOTS: at->p.slots = (uint32_t)v->u; break;
+	case FSD_ATTR_SLOT_BYTES: at->p.slot_bytes = (uint32_t)v->u; break;
+	case FSD_ATTR_ARENA_BYTES: at->p.arena_bytes = v->u; break;
+	case FSD_ATTR_SPIN_US: at->p.spin_us = (uint32_t)v->u; break;
+	case FSD_ATTR_TIMEOUT_MS: at->p.timeout_ms = (uint32_t)v->u; break;
+	case FSD_ATTR_HUGEPAGES:
+		at->hugepages = (int)v->u;
+		at->p.hugepage_kb = at->hugepages == FSD_HUGE_2M ? 2048
+				  : at->hugepages == FSD_HUGE_1G ? 1048576 : 0;
+		break;
+	case FSD_ATTR_ALGO: at->algo = (int)v->u; break;
+	case FSD_ATTR_NUMA_NODE:
+		at->p.numa_node = (int32_t)v->i;
+		memcpy(at->numa_pci, v->pci, sizeof(at->numa_pci));
+		break;
+	case FSD_ATTR_MODE:
+		at->mode = (uint32_t)v->u;
+		/* The segment gets the read and write bits: nobody executes it. */
+		at->p.mode = at->mode & 0666;
+		break;
+	default:
+		break;
+	}
+}
+
+int fsd_attrs_check(const struct fsd_attrs *at, char *why, size_t whylen)
+{
+	int rc = ipcfs_params_check(&at->p);
+
+	if (rc == -ERANGE)
+		return why_set(rc, why, whylen, "the segment would exceed the size limit");
+	if (rc)
+		return why_set(rc, why, whylen, "inconsistent parameters");
+	return 0;
+}
+
+int fsd_attr_format(const struct fsd_attrs *at, enum fsd_attr a, char *buf, size_t size)
+{
+	int n;
+
+	switch (a) {
+	case FSD_ATTR_RANKS: n = snprintf(buf, size, "%u\n", at->p.ranks); break;
+	case FSD_ATTR_SLOTS: n = snprintf(buf, size, "%u\n", at->p.slots); break;
+	case FSD_ATTR_SLOT_BYTES: n = snprintf(buf, size, "%u\n", at->p.slot_bytes); break;
+	case FSD_ATTR_ARENA_BYTES:
+		n = snprintf(buf, size, "%llu\n", (unsigned long long)at->p.arena_bytes);
+		break;
+	case FSD_ATTR_SPIN_US: n = snprintf(buf, size, "%u\n", at->p.spin_us); break;
+	case FSD_ATTR_TIMEOUT_MS: n = snprintf(buf, size, "%u\n", at->p.timeout_ms); break;
+	case FSD_ATTR_NUMA_NODE: n = snprintf(buf, size, "%d\n", (int)at->p.numa_node); break;
+	case FSD_ATTR_HUGEPAGES:
+		n = snprintf(buf, size, "%s\n", huge_names[(unsigned)at->hugepages % 3]);
+		break;
+	case FSD_ATTR_ALGO:
+		n = snprintf(buf, size, "%s\n", algo_names[(unsigned)at->algo % 4]);
+		break;
+	case FSD_ATTR_MODE: n = snprintf(buf, size, "%04o\n", at->mode); break;
+	default: n = snprintf(buf, size, "?\n"); break;
+	}
+	return n < 0 ? 0 : (size_t)n >= size ? (int)size - 1 : n;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+/* A cursor over the words of a command. */
+struct words {
+	const char *s;
+	size_t len, pos;
+};
+
+static bool next_word(struct words *w, const char **word, size_t *wlen)
+{
+	while (w->pos < w->len && (w->s[w->pos] == ' ' || w->s[w->pos] == '\t'))
+		w->pos++;
+	if (w->pos >= w->len)
+		return false;
+	size_t start = w->pos;
+	while (w->pos < w->len && w->s[w->pos] != ' ' && w->s[w->pos] != '\t')
+		w->pos++;
+	*word = w->s + start;
+	*wlen = w->pos - start;
+	return true;
+}
+
+static bool word_is(const char *w, size_t wlen, const char *lit)
+{
+	return strlen(lit) == wlen && memcmp(w, lit, wlen) == 0;
+}
+
+/* Reject what no command contains: NUL and control bytes (tab aside). */
+static int check_bytes(const char *buf, size_t len, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return why_set(-EINVAL, why, whylen,
+				       "control byte 0x%02x at offset %zu (one command per write)", c, i);
+	}
+	return 0;
+}
+
+static int parse_rank_word(struct words *w, unsigned *rank, const char *cmd, char *why, size_t whylen)
+{
+	const char *word;
+	size_t wlen;
+	uint64_t v = 0;
+
+	if (!next_word(w, &word, &wlen))
+		return why_set(-EINVAL, why, whylen, "%s: missing RANK", cmd);
+	int rc = parse_u64(word, wlen, &v);
+	if (rc == -EINVAL)
+		return why_set(rc, why, whylen, "%s: RANK is not a decimal number", cmd);
+	if (rc || v >= IPCFS_MAX_RANKS)
+		return why_set(-ERANGE, why, whylen, "%s: RANK out of range 0..%d", cmd,
+			       IPCFS_MAX_RANKS - 1);
+	*rank = (unsigned)v;
+	return 0;
+}
+
+static int parse_name_word(struct words *w, char *name, const char *cmd, char *why, size_t whylen)
+{
+	const char *word;
+	size_t wlen;
+	char sub[FSD_WHY_MAX];
+
+	if (!next_word(w, &word, &wlen))
+		return why_set(-EINVAL, why, whylen, "%s: missing NAME", cmd);
+	if (fsd_parse_name(word, wlen, sub, sizeof(sub)))
+		return why_set(-EINVAL, why, whylen, "%s: %s", cmd, sub);
+	memcpy(name, word, wlen);
+	name[wlen] = '\0';
+	return 0;
+}
+
+static int expect_end(struct words *w, const char *cmd, char *why, size_t whylen)
+{
+	const char *word;
+	size_t wlen;
+
+	if (next_word(w, &word, &wlen))
+		return why_set(-EINVAL, why, whylen, "%s: unexpected word after the arguments", cmd);
+	return 0;
+}
+
+/* Common start of both parsers: length, bytes, the command word. */
+static int start_cmd(const char *buf, size_t *len, struct words *w, struct fsd_cmd *c,
+		     const char **cmd, size_t *cmdlen, char *why, size_t whylen)
+{
+	memset(c, 0, sizeof(*c));
+	if (*len > FSD_WRITE_MAX)
+		return why_set(-EINVAL, why, whylen, "command longer than %d bytes", FSD_WRITE_MAX);
+	*len = chomp(buf, *len);
+	int rc = check_bytes(buf, *len, why, whylen);
+	if (rc)
+		return rc;
+	w->s = buf;
+	w->len = *len;
+	w->pos = 0;
+	if (!next_word(w, cmd, cmdlen))
+		return why_set(-EINVAL, why, whylen, "empty command");
+	return 0;
+}
+
+int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *why, size_t whylen)
+{
+	struct words w;
+	const char *cmd, *word;
+	size_t cmdlen, wlen;
+	int rc = start_cmd(buf, &len, &w, c, &cmd, &cmdlen, why, whylen);
+
+	if (rc)
+		return rc;
+	if (word_is(cmd, cmdlen, "join") || word_is(cmd, cmdlen, "leave")) {
+		c->kind = cmd[0] == 'j' ? FSD_CMD_JOIN : FSD_CMD_LEAVE;
+		const char *name = cmd[0] == 'j' ? "join" : "leave";
+		rc = parse_rank_word(&w, &c->rank, name, why, whylen);
+		return rc ? rc : expect_end(&w, name, why, whylen);
+	}
+	if (word_is(cmd, cmdlen, "bcast")) {
+		c->kind = FSD_CMD_BCAST;
+		/* TEXT: everything after one separator, spaces kept. */
+		if (w.pos >= w.len || w.pos + 1 >= w.len)
+			return why_set(-EINVAL, why, whylen, "bcast: missing TEXT");
+		c->text = buf + w.pos + 1;
+		c->text_len = w.len - w.pos - 1;
+		return 0;
+	}
+	if (word_is(cmd, cmdlen, "register")) {
+		c->kind = FSD_CMD_REGISTER;
+		if ((rc = parse_name_word(&w, c->name, "register", why, whylen)) ||
+		    (rc = parse_rank_word(&w, &c->rank, "register", why, whylen)))
+			return rc;
+		if (!next_word(&w, &word, &wlen))
+			return why_set(-EINVAL, why, whylen, "register: missing HEXRECORD");
+		if (wlen > FSD_HEX_MAX)
+			return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
+				       FSD_HEX_MAX);
+		if (wlen % 2)
+			return why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
+		for (size_t i = 0; i < wlen; i++)
+			if (!is_hex(word[i]))
+				return why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+		c->text = word;
+		c->text_len = wlen;
+		return expect_end(&w, "register", why, whylen);
+	}
+	if (word_is(cmd, cmdlen, "unregister")) {
+		c->kind = FSD_CMD_UNREGISTER;
+		if ((rc = parse_name_word(&w, c->name, "unregister", why, whylen)) ||
+		    (rc = parse_rank_word(&w, &c->rank, "unregister", why, whylen)))
+			return rc;
+		return expect_end(&w, "unregister", why, whylen);
+	}
+	if (word_is(cmd, cmdlen, "reset-stat")) {
+		c->kind = FSD_CMD_RESET_STAT;
+		return expect_end(&w, "reset-stat", why, whylen);
+	}
+	char q[40];
+	fsd_quote(cmd, cmdlen, q, sizeof(q));
+	return why_set(-EINVAL, why, whylen,
+		       "unknown command \"%s\" (join, leave, bcast, register, unregister, reset-stat)", q);
+}
+
+int fsd_parse_root_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *why, size_t whylen)
+{
+	struct words w;
+	const char *cmd, *word;
+	size_t cmdlen, wlen;
+	int rc = start_cmd(buf, &len, &w, c, &cmd, &cmdlen, why, whylen);
+
+	if (rc)
+		return rc;
+	if (word_is(cmd, cmdlen, "destroy")) {
+		c->kind = FSD_CMD_DESTROY;
+		rc = parse_name_word(&w, c->name, "destroy", why, whylen);
+		return rc ? rc : expect_end(&w, "destroy", why, whylen);
+	}
+	if (word_is(cmd, cmdlen, "create")) {
+		c->kind = FSD_CMD_CREATE;
+		rc = parse_name_word(&w, c->name, "create", why, whylen);
+		if (rc)
+			return rc;
+		unsigned seen = 0;
+		while (next_word(&w, &word, &wlen)) {
+			const char *eq = memchr(word, '=', wlen);
+			char q[40];
+			if (!eq) {
+				fsd_quote(word, wlen, q, sizeof(q));
+				return why_set(-EINVAL, why, whylen, "create: \"%s\" is not key=value", q);
+			}
+			int a = fsd_attr_lookup(word, (size_t)(eq - word));
+			if (a < 0) {
+				fsd_quote(word, (size_t)(eq - word), q, sizeof(q));
+				return why_set(-EINVAL, why, whylen, "create: no attribute \"%s\"", q);
+			}
+			if (seen & (1u << a))
+				return why_set(-EINVAL, why, whylen, "create: %s given twice",
+					       fsd_attr_name((enum fsd_attr)a));
+			seen |= 1u << a;
+			rc = fsd_parse_attr((enum fsd_attr)a, eq + 1, wlen - (size_t)(eq + 1 - word),
+					    &c->attrs[c->nattrs], why, whylen);
+			if (rc)
+				return rc;
+			c->nattrs++;
+		}
+		return 0;
+	}
+	char q[40];
+	fsd_quote(cmd, cmdlen, q, sizeof(q));
+	return why_set(-EINVAL, why, whylen, "unknown command \"%s\" (create, destroy)", q);
+}

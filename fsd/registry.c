@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registry.c - the groups: creating and destroying them, their segments
+ * and their state files, and adopting them again after a restart.
+ *
+ * Beside each segment STATEDIR/NAME.seg lies STATEDIR/NAME.state, a small
+ * text file ("key value" lines) with what the segment header does not hold:
+ * owner, mode, hugepages, algo, the counters the daemon keeps, and the GPU
+ * records. A restarted daemon maps every segment it finds a state file for;
+ * the members themselves are found again from the segment's owner words
+ * (liveness.c). The state directory is locked (flock) so that two daemons
+ * never manage the same groups.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fsd.h"
+
+static int path_in(char *out, size_t size, const char *dir, const char *name, const char *ext)
+{
+	int n = snprintf(out, size, "%s/%s%s", dir, name, ext);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+bool fsd_group_joined(const struct fsd_group *g)
+{
+	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire) != 0;
+}
+
+unsigned fsd_group_live(const struct fsd_group *g)
+{
+	return (unsigned)__builtin_popcountll(atomic_load_explicit(&g->seg.hdr->live,
+								   memory_order_acquire));
+}
+
+/* ---- references ---------------------------------------------------------- */
+
+/* Unmap the group's segment: the control channel owns the mapping once
+ * set up (g->seg is a copy of its description). */
+static void release_segment(struct fsd_group *g)
+{
+	if (g->ctl_ready)
+		chan_fini(&g->ctl);
+	else
+		seg_unmap(&g->seg);
+	g->ctl_ready = false;
+	g->seg.base = NULL;
+	g->seg.hdr = NULL;
+}
+
+static void group_free(struct fsd_group *g)
+{
+	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
+		fsd_unwatch_rank(g, r);
+	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
+		if (!g->gpu[i])
+			continue;
+		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
+			free(g->gpu[i]->rec[r]);
+		free(g->gpu[i]);
+	}
+	release_segment(g);
+	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->bcast_lock);
+	pthread_cond_destroy(&g->ev_cond);
+	free(g);
+}
+
+struct fsd_group *fsd_group_get(struct fsd *d, const char *name)
+{
+	struct fsd_group *g;
+
+	pthread_mutex_lock(&d->lock);
+	for (g = d->groups; g; g = g->next)
+		if (strcmp(g->name, name) == 0) {
+			g->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&d->lock);
+	return g;
+}
+
+struct fsd_group *fsd_group_get_id(struct fsd *d, uint32_t id)
+{
+	struct fsd_group *g;
+
+	pthread_mutex_lock(&d->lock);
+	for (g = d->groups; g; g = g->next)
+		if (g->id == id) {
+			g->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&d->lock);
+	return g;
+}
+
+void fsd_group_put(struct fsd *d, struct fsd_group *g)
+{
+	bool last;
+
+	if (!g)
+		return;
+	pthread_mutex_lock(&d->lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&d->lock);
+	if (last)
+		group_free(g);
+}
+
+struct fsd_group **fsd_groups_get(struct fsd *d, unsigned *n)
+{
+	struct fsd_group **v;
+	unsigned i = 0;
+
+	pthread_mutex_lock(&d->lock);
+	v = calloc(d->ngroups ? d->ngroups : 1, sizeof(*v));
+	if (v)
+		for (struct fsd_group *g = d->groups; g; g = g->next) {
+			g->refs++;
+			v[i++] = g;
+		}
+	pthread_mutex_unlock(&d->lock);
+	*n = i;
+	return v;
+}
+
+void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		fsd_group_put(d, v[i]);
+	free(v);
+}
+
+/* ---- segments -------------------------------------------------------------- */
+
+/* Become the control sender of a freshly mapped segment: own ring `ranks`
+ * (a previous daemon's claim is taken over once its process is gone). */
+static int claim_ctl(struct fsd_group *g)
+{
+	unsigned r = g->seg.ranks;
+	int rc = seg_claim(&g->seg, r, getpid());
+
+	if (rc)
+		return rc;
+	seg_go_live(&g->seg, r, getpid());
+	rc = chan_init(&g->ctl, &g->seg, r);
+	if (rc)
+		seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
+	g->ctl_ready = !rc;
+	return rc;
+}
+
+/* Where the segment of group @name with attributes @a lives: beside the
+ * state files, or with huge pages on a hugetlbfs mount of that page size
+ * (named after the state directory too, so that two daemons never share
+ * a file). -ENODEV: no such mount. */
+static int seg_path_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
+			char *out, size_t size)
+{
+	char dir[PATH_MAX];
+	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
+	int rc;
+
+	if (!a->p.hugepage_kb)
+		return path_in(out, size, d->statedir, name, ".seg");
+	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	for (const char *c = d->statedir; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	int n = snprintf(out, size, "%s/ipcfs-%08x-%s.seg", dir, h, name);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Create the segment for @a (at seg_path_for(@a), which becomes
+ * g->seg_path): built under a temporary name and renamed, so that `shm`
+ * never names a half-made file, and a failed re-creation leaves the old
+ * segment in place. Maps it into @out. */
+static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
+			struct seg_map *out, char *why, size_t whylen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int rc = seg_path_for(d, g->name, a, path, sizeof(path));
+
+	if (rc == -ENODEV) {
+		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
+			 a->p.hugepage_kb);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp); /* a leftover of a crash during creation */
+	rc = seg_create(tmp, &a->p, g->uid, g->gid);
+	if (rc) {
+		if (rc == -ENOMEM && a->p.hugepage_kb)
+			snprintf(why, whylen,
+				 "hugepages: not enough %u KiB huge pages reserved (see vm.nr_hugepages)",
+				 a->p.hugepage_kb);
+		else
+			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
+		return rc;
+	}
+	rc = seg_map_path(tmp, true, out);
+	if (!rc && rename(tmp, path) != 0) {
+		rc = -errno;
+		seg_unmap(out);
+	}
+	if (rc) {
+		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	if (strcmp(path, g->seg_path)) {
+		/* Moved (huge pages switched on or off): the old file goes;
+		 * nobody has joined, or attributes could not change. */
+		if (g->seg_path[0])
+			unlink(g->seg_path);
+		snprintf(g->seg_path, sizeof(g->seg_path), "%s", path);
+	}
+	return 0;
+}
+
+int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
+{
+	char path[128];
+
+	if (v->attr != FSD_ATTR_NUMA_NODE)
+		return 0;
+	if (v->pci[0]) {
+		char buf[32];
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", v->pci);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			snprintf(why, whylen, "numa_node: no PCI device %s", v->pci);
+			return -ENOENT;
+		}
+		int node = -1;
+		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%d", &node) != 1)
+			node = -1;
+		fclose(f);
+		/* A device on a machine without NUMA reports -1: no binding. */
+		v->i = node < 0 ? -1 : node;
+	}
+	if (v->i >= 0) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", (int)v->i);
+		if (access(path, F_OK) != 0) {
+			snprintf(why, whylen, "numa_node: no NUMA node %d on this machine", (int)v->i);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* ---- state files ------------------------------------------------------------- */
+
+void fsd_group_save(struct fsd *d, struct fsd_group *g)
+{
+	char tmp[PATH_MAX + 8], val[64];
+	FILE *f;
+	(void)d;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
+	/* Only the daemon reads it: it holds the GPU records of every group. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
+		return;
+	}
+	fprintf(f, "ipcfs-state 1\nuid %u\ngid %u\n", (unsigned)g->uid, (unsigned)g->gid);
+	for (int a = 0; a < FSD_ATTR_COUNT; a++) {
+		fsd_attr_format(&g->attrs, (enum fsd_attr)a, val, sizeof(val));
+		fprintf(f, "%s %s", fsd_attr_name((enum fsd_attr)a), val);
+	}
+	if (g->attrs.numa_pci[0])
+		fprintf(f, "numa_pci %s\n", g->attrs.numa_pci);
+	fprintf(f, "bcasts %llu\n", (unsigned long long)g->bcasts);
+	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
+		struct fsd_gpu_name *n = g->gpu[i];
+		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
+			if (n->rec[r])
+				fprintf(f, "gpu %s %u %s\n", n->name, r, n->rec[r]);
+	}
+	/* Rename: a restart reads either the old or the new file, whole. */
+	if (fclose(f) != 0 || rename(tmp, g->state_path) != 0) {
+		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
+		unlink(tmp);
+	}
+}
+
+int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len)
+{
+	struct fsd_gpu_name *n = NULL;
+	int freeslot = -1;
+
+	for (int i = 0; i < FSD_GPU_NAMES_MAX; i++) {
+		if (g->gpu[i] && strcmp(g->gpu[i]->name, name) == 0)
+			n = g->gpu[i];
+		else if (!g->gpu[i] && freeslot < 0)
+			freeslot = i;
+	}
+	char *rec = strndup(hex, len);
+	if (!rec)
+		return -ENOMEM;
+	if (!n) {
+		if (freeslot < 0) {
+			free(rec);
+			return -ENOSPC;
+		}
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			free(rec);
+			return -ENOMEM;
+		}
+		snprintf(n->name, sizeof(n->name), "%s", name);
+		n->nid = ++g->next_nid;
+		g->gpu[freeslot] = n;
+	}
+	if (n->rec[rank])
+		free(n->rec[rank]);
+	else
+		n->nrec++;
+	n->rec[rank] = rec;
+	return 0;
+}
+
+/* Read a state file into @a, @uid, @gid and the GPU records of @g. */
+static int load_state(struct fsd_group *g, const char *path)
+{
+	char line[FSD_HEX_MAX + 256], why[FSD_WHY_MAX];
+	FILE *f = fopen(path, "re");
+	int rc = 0, lineno = 0;
+	bool have_uid = false;
+
+	if (!f)
+		return -errno;
+	fsd_attrs_init(&g->attrs);
+	while (fgets(line, sizeof(line), f)) {
+		char *key = line, *val = strchr(line, ' ');
+		lineno++;
+		if (!val)
+			continue;
+		*val++ = '\0';
+		size_t vlen = strcspn(val, "\n");
+		val[vlen] = '\0';
+		int a = fsd_attr_lookup(key, strlen(key));
+		if (a >= 0) {
+			struct fsd_attr_value v;
+			if (fsd_parse_attr((enum fsd_attr)a, val, vlen, &v, why, sizeof(why)) == 0)
+				fsd_attrs_set(&g->attrs, &v);
+			else
+				fsd_log(LOG_WARNING, "%s:%d: %s", path, lineno, why);
+		} else if (strcmp(key, "uid") == 0) {
+			g->uid = (uid_t)strtoul(val, NULL, 10);
+			have_uid = true;
+		} else if (strcmp(key, "gid") == 0) {
+			g->gid = (gid_t)strtoul(val, NULL, 10);
+		} else if (strcmp(key, "numa_pci") == 0) {
+			snprintf(g->attrs.numa_pci, sizeof(g->attrs.numa_pci), "%s", val);
+		} else if (strcmp(key, "bcasts") == 0) {
+			g->bcasts = strtoull(val, NULL, 10);
+		} else if (strcmp(key, "gpu") == 0) {
+			struct fsd_cmd c;
+			/* The same checks as a register command. */
+			char cmd[sizeof(line) + 16];
+			int n = snprintf(cmd, sizeof(cmd), "register %s", val);
+			if (fsd_parse_group_cmd(cmd, (size_t)n, &c, why, sizeof(why)) == 0)
+				fsd_gpu_store(g, c.name, c.rank, c.text, c.text_len);
+		}
+	}
+	fclose(f);
+	if (!have_uid)
+		rc = -EBADMSG;
+	return rc;
+}
+
+static struct fsd_group *group_alloc(struct fsd *d, const char *name)
+{
+	struct fsd_group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->bcast_lock, NULL);
+	pthread_cond_init(&g->ev_cond, NULL);
+	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
+		g->watch[r].pidfd = -1;
+	g->refs = 1;
+	if (path_in(g->seg_path, sizeof(g->seg_path), d->statedir, name, ".seg") ||
+	    path_in(g->state_path, sizeof(g->state_path), d->statedir, name, ".state")) {
+		group_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+/* Insert (caller holds d->lock). */
+static void group_link(struct fsd *d, struct fsd_group *g)
+{
+	g->id = ++d->next_id;
+	g->next = d->groups;
+	d->groups = g;
+	d->ngroups++;
+}
+
+/* Adopt the group whose state file is @name.state. */
+static void adopt_group(struct fsd *d, const char *name)
+{
+	char why[FSD_WHY_MAX] = "";
+	struct fsd_group *g = group_alloc(d, name);
+	int rc;
+
+	if (!g)
+		return;
+	rc = load_state(g, g->state_path);
+	if (rc) {
+		fsd_log(LOG_ERR, "%s: unreadable state file, group skipped: %s", g->state_path,
+			strerror(-rc));
+		goto fail;
+	}
+	/* With huge pages the segment lives elsewhere than the default. */
+	if (seg_path_for(d, g->name, &g->attrs, g->seg_path, sizeof(g->seg_path)))
+		rc = -ENOENT;
+	else
+		rc = seg_map_path(g->seg_path, true, &g->seg);
+	if (rc == -ENOENT) {
+		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
+		 * one, nobody can have been joined to it. */
+		rc = make_segment(d, g, &g->attrs, &g->seg, why, sizeof(why));
+	} else if (!rc) {
+		/* The segment is what members use: its layout wins. */
+		uint32_t mode = g->attrs.p.mode;
+		seg_params(&g->seg, &g->attrs.p);
+		g->attrs.p.mode = mode;
+	}
+	if (!rc)
+		rc = claim_ctl(g);
+	if (rc) {
+		fsd_log(LOG_ERR, "%s: cannot adopt the segment: %s %s", name, strerror(-rc), why);
+		goto fail;
+	}
+	for (unsigned r = 0; r < g->seg.ranks; r++)
+		g->seen_state[r] = SEG_OWNER_STATE(atomic_load(&seg_rank(&g->seg, r)->owner));
+	pthread_mutex_lock(&d->lock);
+	group_link(d, g);
+	pthread_mutex_unlock(&d->lock);
+	fsd_log(LOG_INFO, "adopted group %s (%u live members)", name, fsd_group_live(g));
+	return;
+fail:
+	group_free(g);
+}
+
+/* Create @dir if missing. The default /dev/shm/ipcfs is shared by the
+ * daemons of every user (sticky, like /tmp); a daemon's own directory lets
+ * others reach the segments they were granted but not list them. */
+static int make_statedir(const char *dir)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (strcmp(parent, "/dev/shm/ipcfs") == 0 && mkdir(parent, 01777) == 0)
+			chmod(parent, 01777); /* not subject to the umask */
+	}
+	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
+		return -errno;
+	chmod(dir, 0711);
+	return 0;
+}
+
+int fsd_registry_open(struct fsd *d)
+{
+	char lock[PATH_MAX];
+	int rc = make_statedir(d->statedir);
+
+	if (rc) {
+		fsd_log(LOG_ERR, "state directory %s: %s", d->statedir, strerror(-rc));
+		return rc;
+	}
+	if ((rc = path_in(lock, sizeof(lock), d->statedir, ".lock", "")))
+		return rc;
+	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = -errno;
+		fsd_log(LOG_ERR, "%s: %s", lock,
+			rc == -EWOULDBLOCK ? "another ipcfsd manages this state directory"
+					   : strerror(-rc));
+		return rc;
+	}
+
+	DIR *dir = opendir(d->statedir);
+	if (!dir)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		size_t n = strlen(e->d_name);
+		if (n <= 6 || strcmp(e->d_name + n - 6, ".state") != 0)
+			continue;
+		char name[FSD_NAME_MAX + 1];
+		if (n - 6 > FSD_NAME_MAX || fsd_parse_name(e->d_name, n - 6, NULL, 0))
+			continue;
+		memcpy(name, e->d_name, n - 6);
+		name[n - 6] = '\0';
+		adopt_group(d, name);
+	}
+	closedir(dir);
+	return 0;
+}
+
+void fsd_registry_close(struct fsd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	struct fsd_group *g = d->groups;
+	d->groups = NULL;
+	d->ngroups = 0;
+	pthread_mutex_unlock(&d->lock);
+	while (g) {
+		struct fsd_group *next = g->next;
+		/* The segment and state stay for the next daemon. */
+		fsd_group_put(d, g);
+		g = next;
+	}
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -1;
+}
+
+/* ---- create, destroy, change -------------------------------------------------- */
+
+static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+			       const struct fsd_attrs *attrs, char *why, size_t whylen);
+
+int fsd_group_create(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+		     const struct fsd_attrs *attrs, char *why, size_t whylen)
+{
+	int rc = fsd_parse_name(name, strlen(name), why, whylen);
+
+	if (rc)
+		return rc;
+	/* One creation at a time: two mkdir of one name must not both build
+	 * (and rename over each other) the segment NAME.seg. */
+	pthread_mutex_lock(&d->create_lock);
+	rc = group_create_locked(d, name, uid, gid, attrs, why, whylen);
+	pthread_mutex_unlock(&d->create_lock);
+	return rc;
+}
+
+static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+			       const struct fsd_attrs *attrs, char *why, size_t whylen)
+{
+	struct fsd_group *g;
+	int rc;
+
+	if ((g = fsd_group_get(d, name))) {
+		fsd_group_put(d, g);
+		snprintf(why, whylen, "group %s exists", name);
+		return -EEXIST;
+	}
+	g = group_alloc(d, name);
+	if (!g)
+		return -ENOMEM;
+	g->uid = uid;
+	g->gid = gid;
+	if (attrs)
+		g->attrs = *attrs;
+	else
+		fsd_attrs_init(&g->attrs);
+	rc = fsd_attrs_check(&g->attrs, why, whylen);
+	if (!rc)
+		rc = make_segment(d, g, &g->attrs, &g->seg, why, whylen);
+	if (!rc)
+		rc = claim_ctl(g);
+	if (rc) {
+		if (g->seg.base)
+			unlink(g->seg_path);
+		group_free(g);
+		return rc;
+	}
+
+	pthread_mutex_lock(&d->lock);
+	if (d->ngroups >= FSD_GROUPS_MAX) {
+		pthread_mutex_unlock(&d->lock);
+		unlink(g->seg_path);
+		group_free(g);
+		snprintf(why, whylen, "too many groups (%d)", FSD_GROUPS_MAX);
+		return -ENOSPC;
+	}
+	group_link(d, g);
+	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_lock(&g->lock);
+	fsd_group_save(d, g);
+	pthread_mutex_unlock(&g->lock);
+	fsd_log(LOG_INFO, "created group %s (uid %u)", name, (unsigned)uid);
+	return 0;
+}
+
+static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char *why,
+				size_t whylen);
+
+int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, size_t whylen)
+{
+	/* Under create_lock: a mkdir of the same name waits until the old
+	 * files are gone and the name is free. */
+	pthread_mutex_lock(&d->create_lock);
+	int rc = group_destroy_locked(d, name, uid, why, whylen);
+	pthread_mutex_unlock(&d->create_lock);
+	return rc;
+}
+
+static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char *why,
+				size_t whylen)
+{
+	struct fsd_group *g = fsd_group_get(d, name);
+	int rc = 0;
+
+	if (!g) {
+		snprintf(why, whylen, "no group %s", name);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&g->bcast_lock);
+	pthread_mutex_lock(&g->lock);
+	if (uid != 0 && uid != g->uid) {
+		snprintf(why, whylen, "group %s belongs to uid %u", name, (unsigned)g->uid);
+		rc = -EPERM;
+	} else {
+		/* Notice members that died a moment ago before refusing. */
+		fsd_scan_group(d, g);
+		unsigned live = fsd_group_live(g);
+		if (live) {
+			snprintf(why, whylen, "group %s has %u live members", name, live);
+			rc = -EBUSY;
+		}
+	}
+	if (!rc) {
+		g->removed = true;
+		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
+			fsd_unwatch_rank(g, r);
+		unlink(g->seg_path);
+		unlink(g->state_path);
+		/* Blocked events readers see the group gone. */
+		pthread_cond_broadcast(&g->ev_cond);
+	}
+	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->bcast_lock);
+
+	if (!rc) {
+		pthread_mutex_lock(&d->lock);
+		for (struct fsd_group **p = &d->groups; *p; p = &(*p)->next)
+			if (*p == g) {
+				*p = g->next;
+				d->ngroups--;
+				g->refs--; /* the list's reference; ours is still held */
+				break;
+			}
+		pthread_mutex_unlock(&d->lock);
+		fsd_log(LOG_INFO, "destroyed group %s", name);
+	}
+	fsd_group_put(d, g);
+	return rc;
+}
+
+int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
+		       char *why, size_t whylen)
+{
+	struct fsd_attrs next = g->attrs;
+	int rc;
+
+	if (g->removed) {
+		snprintf(why, whylen, "group %s was destroyed", g->name);
+		return -ENOENT;
+	}
+	if (fsd_group_joined(g)) {
+		snprintf(why, whylen, "%s: a member has joined; attributes are frozen",
+			 fsd_attr_name(v->attr));
+		return -EBUSY;
+	}
+	fsd_attrs_set(&next, v);
+	rc = fsd_attrs_check(&next, why, whylen);
+	if (rc)
+		return rc;
+	if (fsd_attr_in_segment(v->attr)) {
+		struct seg_map fresh;
+		rc = make_segment(d, g, &next, &fresh, why, whylen);
+		if (rc)
+			return rc;
+		release_segment(g);
+		g->seg = fresh;
+		rc = claim_ctl(g);
+		if (rc) { /* a fresh segment: its control ring is free */
+			snprintf(why, whylen, "cannot claim the control ring");
+			return rc;
+		}
+		memset(g->base, 0, sizeof(g->base));
+		memset(g->stall_seen, 0, sizeof(g->stall_seen));
+	} else if (v->attr == FSD_ATTR_MODE) {
+		if (chmod(g->seg_path, next.p.mode) != 0) {
+			rc = -errno;
+			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(errno));
+			return rc;
+		}
+	}
+	g->attrs = next;
+	fsd_group_save(d, g);
+	return 0;
+}
+
+/* ---- GPU records ------------------------------------------------------------- */
+
+struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
+		if (g->gpu[i] && strlen(g->gpu[i]->name) == len && memcmp(g->gpu[i]->name, name, len) == 0)
+			return g->gpu[i];
+	return NULL;
+}
+
+struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid)
+{
+	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
+		if (g->gpu[i] && g->gpu[i]->nid == nid)
+			return g->gpu[i];
+	return NULL;
+}
+
+int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank)
+{
+	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
+		struct fsd_gpu_name *n = g->gpu[i];
+		if (!n || strcmp(n->name, name) != 0)
+			continue;
+		if (rank >= IPCFS_MAX_RANKS || !n->rec[rank])
+			return -ENOENT;
+		free(n->rec[rank]);
+		n->rec[rank] = NULL;
+		if (--n->nrec == 0) { /* the directory gpu/NAME goes with its last record */
+			free(n);
+			g->gpu[i] = NULL;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fsd_member - a group member for the daemon's shell tests.
+ *
+ *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] DIR RANK MODE
+ *
+ * Joins the group in DIR as RANK (-1: any) through ipcfs_join, prints
+ * "joined R", waits until the ranks in RANKS (comma list) are live, then:
+ *   hold    waits for SIGTERM/SIGINT, leaves, exits 0
+ *   send    sends COUNT messages "msg I" to all, prints "sent COUNT"
+ *   recv    receives COUNT messages from SRC (default any), prints each
+ *   stream  sends for ever (blocking): a sender to kill mid-stream
+ *   drain   receives for ever from SRC; on an error prints
+ *           "recv ERRNAME after N" and exits 3 (a dead sender: EPIPE)
+ * Errors print "ERRNAME: what" and exit 2.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipcfs.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int die(const char *what, int rc)
+{
+	printf("%s: %s\n", strerrorname_np(-rc) ? strerrorname_np(-rc) : "E?", what);
+	fflush(stdout);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	long count = 1, src = IPCFS_ANY, timeout = 5000;
+	uint64_t wait_mask = 0;
+	struct ipcfs_member *m;
+	int opt, rc;
+
+	while ((opt = getopt(argc, argv, "n:w:s:t:")) != -1) {
+		switch (opt) {
+		case 'n': count = strtol(optarg, NULL, 10); break;
+		case 's': src = strtol(optarg, NULL, 10); break;
+		case 't': timeout = strtol(optarg, NULL, 10); break;
+		case 'w':
+			for (char *p = optarg; *p;) {
+				long r = strtol(p, &p, 10);
+				if (r >= 0 && r < IPCFS_MAX_RANKS)
+					wait_mask |= IPCFS_RANK_BIT(r);
+				if (*p == ',')
+					p++;
+				else if (*p)
+					return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (argc - optind != 3) {
+		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] DIR RANK MODE\n");
+		return 2;
+	}
+	const char *dir = argv[optind], *mode = argv[optind + 2];
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	rc = ipcfs_join(dir, atoi(argv[optind + 1]), &m);
+	if (rc < 0)
+		die("join", rc);
+	printf("joined %d\n", rc);
+	fflush(stdout);
+	if (wait_mask && (rc = ipcfs_wait_ranks(m, wait_mask, (int)timeout)) < 0)
+		die("wait_ranks", rc);
+
+	if (strcmp(mode, "hold") == 0) {
+		while (!stop)
+			pause();
+	} else if (strcmp(mode, "send") == 0 || strcmp(mode, "stream") == 0) {
+		bool forever = mode[1] == 't';
+		long i;
+		for (i = 0; (forever || i < count) && !stop; i++) {
+			char msg[64];
+			int n = snprintf(msg, sizeof(msg), "msg %ld", i);
+			rc = ipcfs_send(m, IPCFS_ALL, msg, (size_t)n, forever ? -1 : (int)timeout);
+			if (rc < 0)
+				die("send", rc);
+		}
+		printf("sent %ld\n", i);
+	} else if (strcmp(mode, "recv") == 0 || strcmp(mode, "drain") == 0) {
+		bool forever = mode[0] == 'd';
+		long i;
+		for (i = 0; (forever || i < count) && !stop; i++) {
+			struct ipcfs_msg msg;
+			rc = ipcfs_recv(m, (int)src, &msg, forever ? -1 : (int)timeout);
+			if (rc < 0) {
+				if (!forever)
+					die("recv", rc);
+				printf("recv %s after %ld\n", strerrorname_np(-rc), i);
+				fflush(stdout);
+				exit(3);
+			}
+			if (!forever)
+				printf("%d: %.*s\n", msg.src, (int)msg.len, (const char *)msg.data);
+			ipcfs_release(m, &msg);
+		}
+	} else {
+		fprintf(stderr, "unknown mode %s\n", mode);
+		return 2;
+	}
+	fflush(stdout);
+	ipcfs_leave(m);
+	return 0;
+}
