@@ -85,6 +85,7 @@ static int rt_ready(void)
 
 int cuda_host_register(void *addr, size_t len)
 {
+	gpu_why[0] = '\0'; /* the reason of this call's failure, if any */
 	int rc = rt_ready(), err;
 
 	if (rc)

@@ -188,7 +188,7 @@ int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms);
  * place and published by ipcfs_commit(); a reservation not committed is
  * reused by the next one (its block too, if large enough). Errors:
  * -EMSGSIZE (@len > slot_bytes and the group has no arena), -ENOMEM (@len
- * larger than the whole arena), -EAGAIN, -ETIMEDOUT, -EIO (the arena's
+ * plus the 64-byte block header larger than the whole arena), -EAGAIN, -ETIMEDOUT, -EIO (the arena's
  * block list is corrupt).
  */
 int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms);
@@ -196,8 +196,9 @@ int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms
 /*
  * Publish the reserved message, @len bytes, to the ranks in @dest
  * (IPCFS_ALL: every other live rank). Never waits. Errors: -EINVAL (no
- * reservation, @len larger than slot_bytes, @dest empty, holding the
- * sender or ranks outside the group), -ENOTCONN (a rank of @dest is not live, or IPCFS_ALL
+ * reservation, @len beyond the reservation's room (slot_bytes, or the
+ * arena block's capacity), @dest empty, holding the sender or ranks
+ * outside the group), -ENOTCONN (a rank of @dest is not live, or IPCFS_ALL
  * found no live peer); on error nothing is published and the reservation
  * stays.
  */
@@ -304,13 +305,13 @@ int ipcfs_msg_find(const struct ipcfs_msg *msg, const char *name, struct ipcfs_f
 /*
  * Page-lock @m's mapping of the group's arena with cudaHostRegister, so
  * that host-to-device copies from arena blocks are DMA. The CUDA runtime is
- * loaded at run time; without it, a driver or a device: -ENODEV, and
- * ipcfs_gpu_error() says why. -EINVAL if the group has no arena. Undone by
+ * loaded at run time; without it, a driver or a device, or when
+ * cudaHostRegister fails: -ENODEV, and ipcfs_gpu_error() says why. -EINVAL if the group has no arena. Undone by
  * ipcfs_leave(). Calling it again is a no-op.
  */
 int ipcfs_arena_register_cuda(struct ipcfs_member *m);
 
-/* Why the last GPU call of this thread failed (empty if none did). */
+/* Why the last GPU call of this thread failed (empty if it succeeded). */
 const char *ipcfs_gpu_error(void);
 
 /* Read the counters of @rank (0..size-1, or IPCFS_SRC_CTL for the daemon's

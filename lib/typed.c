@@ -169,6 +169,8 @@ int ipcfs_build_add(struct ipcfs_builder *b, const char *name, int dtype, unsign
 	 * deterministic bytes (no stale data of earlier messages leaks). */
 	memset(f + FIELD_HDR + 8u * ndim, 0, doff - FIELD_HDR - 8u * ndim);
 	memcpy(f + FIELD_HDR + 8u * ndim, name, nl);
+	/* And the padding after the data, which the caller does not write. */
+	memset(f + doff + bytes, 0, total - doff - bytes);
 	*data = f + doff;
 	b->used += total;
 	b->nfields++;
@@ -216,7 +218,8 @@ static int parse_field(const struct ipcfs_msg *msg, uint64_t off, struct ipcfs_f
 	if (off % 16 || off > msg->len || msg->len - off < FIELD_HDR)
 		return -EBADMSG;
 	memcpy(&h, base + off, sizeof(h));
-	if (h.ndim > IPCFS_MAX_DIMS || h.name_len == 0 || h.field_bytes % 16 ||
+	if (h.ndim > IPCFS_MAX_DIMS || h.name_len == 0 || h.name_len > IPCFS_NAME_MAX ||
+	    h.field_bytes % 16 ||
 	    h.field_bytes > msg->len - off)
 		return -EBADMSG;
 	uint64_t doff = data_offset(h.ndim, h.name_len);

@@ -192,9 +192,11 @@ END_TEST
 static unsigned char *send_two(struct pair *p, size_t *len)
 {
 	struct ipcfs_builder bld;
-	const uint64_t s1[] = { 3, 5 };
+	/* The first field's data is large (3 x 500 i32), so that a name
+	 * length beyond IPCFS_NAME_MAX still lies inside the field. */
+	const uint64_t s1[] = { 3, 500 };
 	void *d;
-	ck_assert_int_eq(ipcfs_build_begin(p->a, &bld, 4096, 0), 0);
+	ck_assert_int_eq(ipcfs_build_begin(p->a, &bld, 8192, 0), 0);
 	unsigned char *base = bld.base;
 	ck_assert_int_eq(ipcfs_build_add(&bld, "first", IPCFS_I32, 2, s1, &d), 0);
 	ck_assert_int_eq(ipcfs_build_add(&bld, "second", IPCFS_F64, 0, NULL, &d), 0);
@@ -223,7 +225,8 @@ START_TEST(corrupt_headers)
 		{ 22, 1, 200, "dtype 200" },
 		{ 23, 1, 9, "ndim 9" },
 		{ 23, 1, 1, "ndim that does not match data_bytes" },
-		{ 24, 8, 61, "data_bytes" },
+		{ 40, 8, 501, "shape that does not match data_bytes" },
+		{ 24, 8, 6001, "data_bytes" },
 		{ 24, 8, UINT64_MAX, "data_bytes huge" },
 		{ 32, 8, UINT64_MAX, "shape overflowing" },
 		{ 48 + 5, 1, 'x', "name without its NUL" },
@@ -243,6 +246,38 @@ START_TEST(corrupt_headers)
 			      rc);
 		ipcfs_release(p.b, &msg);
 	}
+	pair_done(&p);
+}
+END_TEST
+
+START_TEST(long_name_refused)
+{
+	/* A field whose header claims a 1000-byte name, consistent with the
+	 * rest (no data, and the name and its NUL inside the field): still
+	 * refused, as names are at most IPCFS_NAME_MAX bytes. */
+	struct pair p;
+	struct ipcfs_builder bld;
+	const uint64_t n[] = { 2000 };
+	void *d;
+
+	pair_up(&p, 0);
+	ck_assert_int_eq(ipcfs_build_begin(p.a, &bld, 4096, 0), 0);
+	unsigned char *base = bld.base;
+	ck_assert_int_eq(ipcfs_build_add(&bld, "x", IPCFS_U8, 1, n, &d), 0);
+	ck_assert_int_eq(ipcfs_build_commit(&bld, IPCFS_ALL), 0);
+	uint16_t name_len = 1000;
+	uint64_t zero = 0;
+	memcpy(base + 16 + 4, &name_len, 2);   /* name_len */
+	memcpy(base + 16 + 8, &zero, 8);       /* data_bytes */
+	memcpy(base + 16 + 16, &zero, 8);      /* shape[0] */
+	memset(base + 16 + 24, 'a', 1000);      /* the name */
+	base[16 + 24 + 1000] = '\0';
+	struct ipcfs_msg msg;
+	struct ipcfs_field f;
+	ck_assert_int_eq(ipcfs_recv(p.b, 0, &msg, 0), 0);
+	ck_assert_int_eq(ipcfs_msg_nfields(&msg), -EBADMSG);
+	ck_assert_int_eq(ipcfs_msg_field(&msg, 0, &f), -EBADMSG);
+	ipcfs_release(p.b, &msg);
 	pair_done(&p);
 }
 END_TEST
@@ -293,6 +328,7 @@ int main(void)
 	tcase_add_test(tc, large_field_in_arena);
 	tcase_add_test(tc, builder_errors);
 	tcase_add_test(tc, corrupt_headers);
+	tcase_add_test(tc, long_name_refused);
 	tcase_add_test(tc, random_bytes_never_crash);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
