@@ -93,6 +93,12 @@ $(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_COMMON_OB
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
+$(BUILD)/tools/bench/ctl_ops.o: CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/ctl_ops: $(BUILD)/tools/bench/ctl_ops.o $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -120,8 +126,9 @@ demo: deps
 
 bench:
 	$(Q)tools/install-deps.sh --bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/ctl_ops $(BENCH_BINS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
+	$(Q)tools/bench/run_ctl.sh $(BUILD) results
 
 # ---- install -----------------------------------------------------------------
 MAN_PAGES := $(wildcard man/*.[1-8])

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * files.c - the files generated at read time: version, stat, members,
- * shm, attribute values, error_log and GPU records. Each is rendered whole
+ * files.c - the files generated at read time: version, stat, metrics,
+ * members, shm, attribute values, error_log and GPU records. Each is rendered whole
  * into a buffer when a reader reads offset 0 (tree.c keeps it per open file
  * for the reads that follow), so a reader never sees half of two versions.
  */
@@ -91,6 +91,17 @@ static void render_members(const struct fsd_group *g, struct text *t)
 	}
 }
 
+/* Bytes (headers included) and blocks of the arena not free now. */
+static uint64_t arena_used(const struct fsd_group *g)
+{
+	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.used_bytes) : 0;
+}
+
+static uint64_t arena_blocks(const struct fsd_group *g)
+{
+	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.blocks) : 0;
+}
+
 static void render_group_stat(const struct fsd_group *g, struct text *t)
 {
 	struct ipcfs_rank_stat sum = { 0 }, st;
@@ -131,6 +142,9 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("bcasts", minus(g->bcasts, g->base_bcasts));
 	KV("bcast_errors", g->bcast_errors);
 	KV("segment_bytes", g->seg.size);
+	KV("arena_bytes", g->seg.arena_bytes);
+	KV("arena_used_bytes", arena_used(g));
+	KV("arena_blocks", arena_blocks(g));
 #undef KV
 }
 
@@ -150,6 +164,214 @@ static void render_root_stat(struct fsd *d, struct text *t)
 		 members, (unsigned long long)atomic_load(&d->commands),
 		 (unsigned long long)atomic_load(&d->errors),
 		 (unsigned long long)((fsd_now_ns() - d->start_ns) / 1000000000u));
+}
+
+/* ---- metrics: the Prometheus text exposition format -------------------
+ *
+ * Every family is one # HELP and one # TYPE line followed by all its
+ * samples, so the groups are read first (each under its lock, one at a
+ * time) into snapshots, then written family by family. The names are
+ * documented in ipcfs(7); the values are those of stat and members
+ * (reset-stat applies, and Prometheus sees it as a counter reset).
+ */
+struct metrics_group {
+	char name[FSD_NAME_MAX + 1];
+	unsigned ranks, live, joined_n, stalled;
+	uint64_t joined;                                 /* mask; ctl always shown */
+	uint64_t bcasts, bcast_errors, seg_bytes, arena_bytes, arena_used, arena_blocks;
+	struct ipcfs_rank_stat st[IPCFS_MAX_RANKS + 1];  /* index ranks: ctl */
+	uint64_t joins[IPCFS_MAX_RANKS + 1];
+};
+
+static void metrics_snapshot(struct fsd_group *g, struct metrics_group *s)
+{
+	snprintf(s->name, sizeof(s->name), "%s", g->name);
+	s->ranks = g->seg.ranks;
+	s->live = fsd_group_live(g);
+	s->joined = atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+	s->joined_n = (unsigned)__builtin_popcountll(s->joined);
+	s->bcasts = minus(g->bcasts, g->base_bcasts);
+	s->bcast_errors = g->bcast_errors;
+	s->seg_bytes = g->seg.size;
+	s->arena_bytes = g->seg.arena_bytes;
+	s->arena_used = arena_used(g);
+	s->arena_blocks = arena_blocks(g);
+	for (unsigned i = 0; i <= s->ranks; i++) {
+		rank_counters(g, i, &s->st[i]);
+		s->joins[i] = i < s->ranks ? atomic_load(&seg_rank(&g->seg, i)->joins) : 0;
+		if (s->st[i].stalled_ms >= g->seg.timeout_ms)
+			s->stalled++;
+	}
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Values of one per-rank family. */
+enum rank_metric {
+	RM_LIVE, RM_JOINS, RM_SENT, RM_SENT_BYTES, RM_RECV, RM_RECV_BYTES, RM_WAITS, RM_SPINS,
+	RM_SLEEPS, RM_WAKEUPS, RM_STALLS, RM_TIMEOUTS, RM_LAG, RM_STALLED,
+};
+
+static const struct {
+	const char *name, *type, *help;
+} rank_families[] = {
+	[RM_LIVE] = { "ipcfs_rank_live", "gauge", "1 if the rank is live (joined, process alive), else 0." },
+	[RM_JOINS] = { "ipcfs_rank_joins_total", "counter", "Times a process joined as this rank." },
+	[RM_SENT] = { "ipcfs_rank_sent_messages_total", "counter", "Messages the rank committed." },
+	[RM_SENT_BYTES] = { "ipcfs_rank_sent_bytes_total", "counter", "Payload bytes the rank committed." },
+	[RM_RECV] = { "ipcfs_rank_received_messages_total", "counter", "Messages the rank received." },
+	[RM_RECV_BYTES] = { "ipcfs_rank_received_bytes_total", "counter", "Payload bytes the rank received." },
+	[RM_WAITS] = { "ipcfs_rank_waits_total", "counter", "Receives that found nothing and waited." },
+	[RM_SPINS] = { "ipcfs_rank_spins_total", "counter", "Spin-loop rounds while waiting to send or receive." },
+	[RM_SLEEPS] = { "ipcfs_rank_sleeps_total", "counter", "Futex sleeps while waiting to send or receive." },
+	[RM_WAKEUPS] = { "ipcfs_rank_wakeups_total", "counter", "Futex wake calls the rank made for sleeping peers." },
+	[RM_STALLS] = { "ipcfs_rank_stalls_total", "counter", "Sends that waited for ring space (back pressure)." },
+	[RM_TIMEOUTS] = { "ipcfs_rank_timeouts_total", "counter", "Sends and receives that ended with ETIMEDOUT." },
+	[RM_LAG] = { "ipcfs_rank_lag_messages", "gauge", "Messages addressed to the rank not yet released." },
+	[RM_STALLED] = { "ipcfs_rank_stalled_seconds", "gauge", "How long the rank's current send has waited, 0 if none." },
+};
+
+static void rank_sample(struct text *t, enum rank_metric m, const struct metrics_group *s,
+			unsigned i)
+{
+	const struct ipcfs_rank_stat *st = &s->st[i];
+	char rank[16];
+	uint64_t v = 0;
+
+	if (i == s->ranks)
+		snprintf(rank, sizeof(rank), "ctl");
+	else
+		snprintf(rank, sizeof(rank), "%u", i);
+	switch (m) {
+	case RM_LIVE: v = st->state == IPCFS_STATE_LIVE; break;
+	case RM_JOINS: v = s->joins[i]; break;
+	case RM_SENT: v = st->sent; break;
+	case RM_SENT_BYTES: v = st->sent_bytes; break;
+	case RM_RECV: v = st->recv; break;
+	case RM_RECV_BYTES: v = st->recv_bytes; break;
+	case RM_WAITS: v = st->waits; break;
+	case RM_SPINS: v = st->spins; break;
+	case RM_SLEEPS: v = st->sleeps; break;
+	case RM_WAKEUPS: v = st->wakeups; break;
+	case RM_STALLS: v = st->stalls; break;
+	case RM_TIMEOUTS: v = st->timeouts; break;
+	case RM_LAG: v = st->lag; break;
+	case RM_STALLED:
+		text_add(t, "%s{group=\"%s\",rank=\"%s\"} %llu.%03llu\n", rank_families[m].name,
+			 s->name, rank, (unsigned long long)(st->stalled_ms / 1000),
+			 (unsigned long long)(st->stalled_ms % 1000));
+		return;
+	}
+	text_add(t, "%s{group=\"%s\",rank=\"%s\"} %llu\n", rank_families[m].name, s->name, rank,
+		 (unsigned long long)v);
+}
+
+/* Per-group families: name, type, help and the value of a snapshot. */
+enum group_metric {
+	GM_RANKS, GM_LIVE, GM_JOINED, GM_STALLED, GM_BCASTS, GM_BCAST_ERRORS, GM_SEG, GM_ARENA,
+	GM_ARENA_USED, GM_ARENA_BLOCKS, GM_COUNT
+};
+
+static const struct {
+	const char *name, *type, *help;
+} group_families[] = {
+	[GM_RANKS] = { "ipcfs_group_ranks", "gauge", "Ranks of the group (its ranks attribute)." },
+	[GM_LIVE] = { "ipcfs_group_live_members", "gauge", "Ranks of the group live now." },
+	[GM_JOINED] = { "ipcfs_group_joined_members", "gauge", "Ranks of the group that ever joined." },
+	[GM_STALLED] = { "ipcfs_group_stalled_ranks", "gauge", "Senders blocked longer than timeout_ms now." },
+	[GM_BCASTS] = { "ipcfs_group_bcasts_total", "counter", "Messages published with the bcast command." },
+	[GM_BCAST_ERRORS] = { "ipcfs_group_bcast_errors_total", "counter", "bcast commands that failed." },
+	[GM_SEG] = { "ipcfs_group_segment_bytes", "gauge", "Size of the group's shared-memory segment." },
+	[GM_ARENA] = { "ipcfs_group_arena_bytes", "gauge", "Size of the group's large-payload arena." },
+	[GM_ARENA_USED] = { "ipcfs_group_arena_used_bytes", "gauge", "Arena bytes in blocks not free now, headers included." },
+	[GM_ARENA_BLOCKS] = { "ipcfs_group_arena_blocks", "gauge", "Arena blocks not free now." },
+};
+
+static uint64_t group_value(enum group_metric m, const struct metrics_group *s)
+{
+	switch (m) {
+	case GM_RANKS: return s->ranks;
+	case GM_LIVE: return s->live;
+	case GM_JOINED: return s->joined_n;
+	case GM_STALLED: return s->stalled;
+	case GM_BCASTS: return s->bcasts;
+	case GM_BCAST_ERRORS: return s->bcast_errors;
+	case GM_SEG: return s->seg_bytes;
+	case GM_ARENA: return s->arena_bytes;
+	case GM_ARENA_USED: return s->arena_used;
+	case GM_ARENA_BLOCKS: return s->arena_blocks;
+	default: return 0;
+	}
+}
+
+static int render_metrics(struct fsd *d, struct text *t)
+{
+	unsigned n, members = 0, ns = 0;
+	struct fsd_group **v = fsd_groups_get(d, &n);
+	struct metrics_group *s = NULL;
+
+	if (v && n) {
+		s = calloc(n, sizeof(*s));
+		if (!s) {
+			fsd_groups_put(d, v, n);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; v && i < n; i++) {
+		pthread_mutex_lock(&v[i]->lock);
+		if (!v[i]->removed) {
+			metrics_snapshot(v[i], &s[ns]);
+			members += s[ns].live;
+			ns++;
+		}
+		pthread_mutex_unlock(&v[i]->lock);
+	}
+	if (v)
+		fsd_groups_put(d, v, n);
+
+	family(t, "ipcfs_build_info", "gauge", "Version of ipcfsd and of the shared-memory ABI (value 1).");
+	text_add(t, "ipcfs_build_info{version=\"%d.%d.%d\",abi=\"%d\"} 1\n", IPCFS_VERSION_MAJOR,
+		 IPCFS_VERSION_MINOR, IPCFS_VERSION_PATCH, IPCFS_ABI);
+	family(t, "ipcfs_groups", "gauge", "Groups that exist.");
+	text_add(t, "ipcfs_groups %u\n", ns);
+	family(t, "ipcfs_members", "gauge", "Live members of all groups.");
+	text_add(t, "ipcfs_members %u\n", members);
+	family(t, "ipcfs_commands_total", "counter", "Writes to ctl and attribute files.");
+	text_add(t, "ipcfs_commands_total %llu\n", (unsigned long long)atomic_load(&d->commands));
+	family(t, "ipcfs_errors_total", "counter", "Failed operations (each has an error_log line).");
+	text_add(t, "ipcfs_errors_total %llu\n", (unsigned long long)atomic_load(&d->errors));
+	uint64_t up = fsd_now_ns() - d->start_ns;
+	family(t, "ipcfs_uptime_seconds", "gauge", "Seconds since the daemon started.");
+	text_add(t, "ipcfs_uptime_seconds %llu.%03llu\n", (unsigned long long)(up / 1000000000u),
+		 (unsigned long long)(up / 1000000u % 1000u));
+
+	for (int m = 0; m < GM_COUNT; m++) {
+		if (!ns)
+			break;
+		family(t, group_families[m].name, group_families[m].type, group_families[m].help);
+		for (unsigned i = 0; i < ns; i++)
+			text_add(t, "%s{group=\"%s\"} %llu\n", group_families[m].name, s[i].name,
+				 (unsigned long long)group_value((enum group_metric)m, &s[i]));
+	}
+	for (size_t m = 0; m < sizeof(rank_families) / sizeof(rank_families[0]); m++) {
+		bool any = false;
+		for (unsigned i = 0; i < ns; i++) {
+			for (unsigned r = 0; r <= s[i].ranks; r++) {
+				if (r < s[i].ranks && !(s[i].joined & IPCFS_RANK_BIT(r)))
+					continue;
+				if (!any)
+					family(t, rank_families[m].name, rank_families[m].type,
+					       rank_families[m].help);
+				any = true;
+				rank_sample(t, (enum rank_metric)m, &s[i], r);
+			}
+		}
+	}
+	free(s);
+	return 0;
 }
 
 /* Render a node of group @g (caller holds g->lock). */
@@ -204,6 +426,9 @@ int fsd_file_render(struct fsd *d, const struct fsd_node *n, char **out, size_t 
 		break;
 	case FSD_N_ROOT_STAT:
 		render_root_stat(d, &t);
+		break;
+	case FSD_N_ROOT_METRICS:
+		rc = render_metrics(d, &t);
 		break;
 	case FSD_N_ROOT_ERRLOG: {
 		size_t l;

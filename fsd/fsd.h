@@ -214,6 +214,7 @@ int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, cha
 enum fsd_kind {
 	FSD_N_NONE,
 	FSD_N_ROOT, FSD_N_VERSION, FSD_N_ROOT_CTL, FSD_N_ROOT_STAT, FSD_N_GROUPS, FSD_N_ROOT_ERRLOG,
+	FSD_N_ROOT_METRICS,
 	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
 	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
 };

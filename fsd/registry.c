@@ -209,7 +209,7 @@ static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_att
 			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
 		return rc;
 	}
-	rc = seg_map_path(tmp, true, out);
+	rc = seg_map_path(tmp, SEG_MAP_WRITE, out);
 	if (!rc && rename(tmp, path) != 0) {
 		rc = -errno;
 		seg_unmap(out);
@@ -434,7 +434,7 @@ static void adopt_group(struct fsd *d, const char *name)
 	if (seg_path_for(d, g->name, &g->attrs, g->seg_path, sizeof(g->seg_path)))
 		rc = -ENOENT;
 	else
-		rc = seg_map_path(g->seg_path, true, &g->seg);
+		rc = seg_map_path(g->seg_path, SEG_MAP_WRITE, &g->seg);
 	if (rc == -ENOENT) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
 		 * one, nobody can have been joined to it. */

@@ -6,7 +6,7 @@
  *
  * Inode numbers are computed, not stored, so the daemon keeps no per-inode
  * state and forget is free:
- *   1..6                       the fixed top level (FUSE_ROOT_ID is 1)
+ *   1..7                       the fixed top level (FUSE_ROOT_ID is 1)
  *   GID << 32 | 0              a group's directory (GID: unique per daemon run)
  *   GID << 32 | 1..31          its files (attribute a: 1 + a)
  *   GID << 32 | 32             gpu/
@@ -30,7 +30,8 @@
 
 #include "fsd.h"
 
-enum { INO_ROOT = 1, INO_VERSION, INO_ROOT_CTL, INO_ROOT_STAT, INO_GROUPS, INO_ROOT_ERRLOG };
+enum { INO_ROOT = 1, INO_VERSION, INO_ROOT_CTL, INO_ROOT_STAT, INO_GROUPS, INO_ROOT_ERRLOG,
+       INO_ROOT_METRICS };
 enum { SUB_ATTR0 = 1, SUB_SHM = 16, SUB_CTL, SUB_MEMBERS, SUB_STAT, SUB_EVENTS, SUB_ERRLOG,
        SUB_GPU = 32, SUB_GPU_DIR = 255 };
 
@@ -48,6 +49,7 @@ static const struct top_entry {
 	{ "stat", INO_ROOT_STAT, FSD_N_ROOT_STAT },
 	{ "groups", INO_GROUPS, FSD_N_GROUPS },
 	{ "error_log", INO_ROOT_ERRLOG, FSD_N_ROOT_ERRLOG },
+	{ "metrics", INO_ROOT_METRICS, FSD_N_ROOT_METRICS },
 };
 
 static const struct group_entry {

@@ -196,7 +196,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 	rc = member_segment_path(dir, path, sizeof(path));
 	if (rc)
 		return rc;
-	rc = seg_map_path(path, true, &seg);
+	rc = seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_POPULATE, &seg);
 	if (rc)
 		return rc;
 	if (rank >= (int)seg.ranks) {

@@ -330,10 +330,10 @@ static int validate(struct seg_map *m)
 	return 0;
 }
 
-int seg_map_fd(int fd, bool writable, struct seg_map *out)
+int seg_map_fd(int fd, unsigned flags, struct seg_map *out)
 {
 	struct stat st;
-	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	int prot = PROT_READ | (flags & SEG_MAP_WRITE ? PROT_WRITE : 0);
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -342,9 +342,8 @@ int seg_map_fd(int fd, bool writable, struct seg_map *out)
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SEG_PAGE)
 		return -EBADMSG;
 	out->size = (size_t)st.st_size;
-	/* MAP_POPULATE for members: page tables are filled now, not by faults
-	 * on the first messages. */
-	out->base = mmap(NULL, out->size, prot, MAP_SHARED | (writable ? MAP_POPULATE : 0), fd, 0);
+	out->base = mmap(NULL, out->size, prot,
+			 MAP_SHARED | (flags & SEG_MAP_POPULATE ? MAP_POPULATE : 0), fd, 0);
 	if (out->base == MAP_FAILED) {
 		rc = -errno;
 		out->base = NULL;
@@ -357,14 +356,14 @@ int seg_map_fd(int fd, bool writable, struct seg_map *out)
 	return rc;
 }
 
-int seg_map_path(const char *path, bool writable, struct seg_map *out)
+int seg_map_path(const char *path, unsigned flags, struct seg_map *out)
 {
-	int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	int fd = open(path, (flags & SEG_MAP_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	int rc;
 
 	if (fd < 0)
 		return -errno;
-	rc = seg_map_fd(fd, writable, out);
+	rc = seg_map_fd(fd, flags, out);
 	close(fd);
 	return rc;
 }

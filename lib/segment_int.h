@@ -193,10 +193,15 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
  * /proc/mounts) into @out; -ENODEV if there is none. */
 int seg_hugetlbfs_dir(uint32_t kb, char *out, size_t size);
 
-/* Map and validate the segment at @path. @writable: PROT_WRITE. */
-int seg_map_path(const char *path, bool writable, struct seg_map *out);
+/* How to map a segment: writable, and page tables filled now (members:
+ * no page fault on the first messages; the daemon does without). */
+#define SEG_MAP_WRITE 1u
+#define SEG_MAP_POPULATE 2u
+
+/* Map and validate the segment at @path; @flags: SEG_MAP_*. */
+int seg_map_path(const char *path, unsigned flags, struct seg_map *out);
 /* Map and validate from an open fd (the fd is not kept). */
-int seg_map_fd(int fd, bool writable, struct seg_map *out);
+int seg_map_fd(int fd, unsigned flags, struct seg_map *out);
 void seg_unmap(struct seg_map *m);
 
 /* Params recorded in the header of a mapped segment. */

@@ -34,7 +34,7 @@ static void map_seg(const char *dir, struct seg_map *m)
 {
 	char path[PATH_MAX];
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, true, m), 0);
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, m), 0);
 }
 
 static uint64_t used(const struct seg_map *m)

@@ -400,7 +400,7 @@ START_TEST(corrupt_slot_skipped)
 	char path[PATH_MAX];
 	struct seg_map m;
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, true, &m), 0);
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, &m), 0);
 	atomic_store(&seg_slot(&m, 0, 1)->len, 1u << 30);       /* length beyond the slot */
 	atomic_store(&seg_slot(&m, 0, 2)->dest, 2 | (1ull << 40)); /* ranks outside */
 	atomic_store(&seg_slot(&m, 0, 3)->seq, 3 + 1 + 5);         /* a position off its slot */
@@ -453,7 +453,7 @@ START_TEST(control_ring)
 	tl_group(dir, &p);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 2);
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, true, &m), 0);
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, &m), 0);
 	ck_assert_int_eq(seg_claim(&m, m.ranks, getpid()), 0);
 	seg_go_live(&m, m.ranks, getpid());
 	ck_assert_int_eq(chan_init(&ctl, &m, m.ranks), 0);

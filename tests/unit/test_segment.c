@@ -81,7 +81,7 @@ START_TEST(layout_is_aligned)
 	p.arena_bytes = 8192;
 	tl_group(dir, &p);
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, false, &m), 0);
+	ck_assert_int_eq(seg_map_path(path, 0, &m), 0);
 	ck_assert_uint_eq(m.size, seg_layout_size(&p));
 	ck_assert_uint_eq(m.rank_off % SEG_PAGE, 0);
 	ck_assert_uint_eq(m.ring_off % SEG_PAGE, 0);
@@ -176,7 +176,8 @@ START_TEST(numa_policy_bound)
 	p.numa_node = 0;
 	tl_group(dir, &p);
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, true, &m), 0);
+	/* Populated, as a member maps it: move_pages reports mapped pages. */
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_POPULATE, &m), 0);
 	ck_assert_int_eq(m.hdr->numa_node, 0);
 	/* The shared policy recorded on the file is what a new mapping sees. */
 	int mode = -1;
@@ -292,7 +293,7 @@ START_TEST(hugepages_backed)
 	ck_assert_int_lt(free1, free0); /* pre-faulted from the pool */
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	struct seg_map m;
-	ck_assert_int_eq(seg_map_path(path, false, &m), 0);
+	ck_assert_int_eq(seg_map_path(path, 0, &m), 0);
 	ck_assert_int_eq(m.size % (2 << 20), 0);
 	ck_assert_int_eq(kernel_page_kb(m.base), 2048);
 	seg_unmap(&m);
