@@ -93,6 +93,13 @@ $(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_COMMON_OB
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
+# The ipcfs contender of the large-payload benchmark (the others: bench.mk).
+$(BUILD)/tools/bench/payload_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/payload_ipcfs: $(BUILD)/tools/bench/payload_ipcfs.o $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
 $(BUILD)/tools/bench/ctl_ops.o: CFLAGS += $(BENCH_CFLAGS)
 $(BUILD)/bench/ctl_ops: $(BUILD)/tools/bench/ctl_ops.o $(BENCH_COMMON_OBJ) $(LIBA)
 	@mkdir -p $(@D)
@@ -126,8 +133,10 @@ demo: deps
 
 bench:
 	$(Q)tools/install-deps.sh --bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/ctl_ops $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/payload_ipcfs \
+		$(BUILD)/bench/ctl_ops $(BENCH_BINS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
+	$(Q)tools/bench/run_payload.sh $(BUILD) results
 	$(Q)tools/bench/run_ctl.sh $(BUILD) results
 
 # ---- install -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
-# tools/bench/bench.mk - the broadcast benchmark contenders (make fragment).
+# tools/bench/bench.mk - the contenders of the broadcast benchmark (bcast_*)
+# and of the large-payload benchmark (payload_*) (make fragment).
 #
 # Included by the top-level Makefile, which defines:
 #   BUILD   output directory (e.g. build)
@@ -10,12 +11,15 @@
 #
 # Defines:
 #   BENCH_BINS        the contender binaries that can be built here, under
-#                     $(BUILD)/bench/: bcast_floor, bcast_unix, bcast_zmq (when
-#                     zmq.h is found), bcast_mpi (when $(MPICC) runs)
+#                     $(BUILD)/bench/: bcast_floor, bcast_unix, payload_memcpy,
+#                     payload_unix, bcast_zmq and payload_zmq (when zmq.h is
+#                     found), bcast_mpi and payload_mpi (when $(MPICC) runs)
 #   BENCH_COMMON_OBJ  $(BUILD)/bench/bench_common.o, for other contenders
-#                     (bcast_ipcfs) to link
-#   BENCH_CFLAGS      flags to compile against bench_common.h
+#                     (bcast_ipcfs, payload_ipcfs) to link
+#   BENCH_CFLAGS      flags to compile against bench_common.h (and
+#                     payload_common.h, which is header only)
 #   BENCH_RUN         the driver script, tools/bench/run_bcast.sh
+#   BENCH_PAYLOAD_RUN the large-payload driver, tools/bench/run_payload.sh
 #   BENCH_HAVE_ZMQ, BENCH_HAVE_MPI   "yes" or empty
 # Overridable: MPICC (default mpicc), ZMQ_LIBS (default -lzmq).
 #
@@ -30,6 +34,7 @@ BENCH_SAVED_GOAL := $(.DEFAULT_GOAL)
 BENCH_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BENCH_OUT := $(BUILD)/bench
 BENCH_RUN := $(BENCH_SRC)/run_bcast.sh
+BENCH_PAYLOAD_RUN := $(BENCH_SRC)/run_payload.sh
 
 MPICC ?= mpicc
 ZMQ_LIBS ?= -lzmq
@@ -43,15 +48,17 @@ BENCH_HAVE_ZMQ := $(shell printf '\043include <zmq.h>\n' | $(CC) -E -x c - >/dev
 BENCH_HAVE_MPI := $(shell command -v $(firstword $(MPICC)) >/dev/null 2>&1 && echo yes)
 
 BENCH_COMMON_OBJ := $(BENCH_OUT)/bench_common.o
-BENCH_BINS := $(BENCH_OUT)/bcast_floor $(BENCH_OUT)/bcast_unix
+BENCH_BINS := $(BENCH_OUT)/bcast_floor $(BENCH_OUT)/bcast_unix \
+	$(BENCH_OUT)/payload_memcpy $(BENCH_OUT)/payload_unix
 ifeq ($(BENCH_HAVE_ZMQ),yes)
-BENCH_BINS += $(BENCH_OUT)/bcast_zmq
+BENCH_BINS += $(BENCH_OUT)/bcast_zmq $(BENCH_OUT)/payload_zmq
 endif
 ifeq ($(BENCH_HAVE_MPI),yes)
-BENCH_BINS += $(BENCH_OUT)/bcast_mpi
+BENCH_BINS += $(BENCH_OUT)/bcast_mpi $(BENCH_OUT)/payload_mpi
 endif
 
 BENCH_DEPS := $(BENCH_SRC)/bench_common.h
+BENCH_PAYLOAD_DEPS := $(BENCH_DEPS) $(BENCH_SRC)/payload_common.h
 
 $(BENCH_OUT)/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
@@ -61,6 +68,13 @@ $(BENCH_OUT)/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
 # Only our contenders: bcast_ipcfs.o (or any other) keeps its own rule.
 $(addprefix $(BENCH_OUT)/,bcast_floor.o bcast_unix.o bcast_zmq.o): \
 		$(BENCH_OUT)/%.o: $(BENCH_SRC)/%.c $(BENCH_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
+
+# The large-payload contenders (payload_ipcfs.o keeps its own rule).
+$(addprefix $(BENCH_OUT)/,payload_memcpy.o payload_unix.o payload_zmq.o): \
+		$(BENCH_OUT)/%.o: $(BENCH_SRC)/%.c $(BENCH_PAYLOAD_DEPS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
@@ -77,6 +91,18 @@ $(BENCH_OUT)/bcast_zmq: $(BENCH_OUT)/bcast_zmq.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
 
+$(BENCH_OUT)/payload_memcpy: $(BENCH_OUT)/payload_memcpy.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/payload_unix: $(BENCH_OUT)/payload_unix.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/payload_zmq: $(BENCH_OUT)/payload_zmq.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
+
 # The MPI contender: compiled and linked by $(MPICC), with its own
 # sanitizer-free copy of bench_common.
 $(BENCH_OUT)/mpi/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
@@ -90,6 +116,15 @@ $(BENCH_OUT)/mpi/bcast_mpi.o: $(BENCH_SRC)/bcast_mpi.c $(BENCH_DEPS)
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
 
 $(BENCH_OUT)/bcast_mpi: $(BENCH_OUT)/mpi/bcast_mpi.o $(BENCH_OUT)/mpi/bench_common.o
+	$(if $(Q),@echo "  MPILD   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/mpi/payload_mpi.o: $(BENCH_SRC)/payload_mpi.c $(BENCH_PAYLOAD_DEPS)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  MPICC   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
+
+$(BENCH_OUT)/payload_mpi: $(BENCH_OUT)/mpi/payload_mpi.o $(BENCH_OUT)/mpi/bench_common.o
 	$(if $(Q),@echo "  MPILD   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
 
