@@ -7,10 +7,11 @@
  *
  *   sender (only rank s)                    reader r
  *   wait until slot_free(P)                 seq = load_acquire(slot.seq)
- *   seq = BUSY|(P+1)  (relaxed)             if seq == P+1:
- *   fence(release)                             dest = load(slot.dest)
- *   write payload, dest, len                   fence(acquire)
- *   store_seq_cst(seq, P+1)                    recheck seq == P+1 (seqlock)
+ *   write payload                           if seq == P+1:
+ *   seq = BUSY|(P+1)  (relaxed)                dest = load(slot.dest)
+ *   fence(release)                             fence(acquire)
+ *   write dest, len, kind                      recheck seq == P+1 (seqlock)
+ *   store_release(seq, P+1)
  *   if a reader sleeps: bump bell, wake        if dest has r: read payload
  *                                           release: store_release(
  *                                             r.released[s], lowest held)
@@ -262,11 +263,6 @@ static int claim_slot(struct chan *c, int timeout_ms)
 	 * still held, only ranks that are gone hold it. */
 	if (c->txpos >= c->seg.slots && slot_ref(sl, &old))
 		arena_reclaim(&c->seg, &old);
-	/* Claim the slot: readers that see BUSY for a later position than
-	 * theirs skip it, for theirs wait. The release fence orders this
-	 * store before every write into the slot (seqlock). */
-	atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
 	c->reserved = true;
 	c->space_ok = false;
 	return 0;
@@ -356,6 +352,15 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	} else if (dest & ~live) {
 		return -ENOTCONN;
 	}
+	/* Mark the slot as being rewritten before its header changes: a
+	 * reader a lap behind, looking at the old message (not for it, or
+	 * the slot would not be free), must not pair the old seq with the new
+	 * dest. The release fence orders this store before the header stores
+	 * (seqlock writer). Only here, not at reserve: the payload is nothing
+	 * to such a reader, and one burst of stores at commit keeps a reader
+	 * polling this very line from pulling it back and forth meanwhile. */
+	atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
 	if (c->res_block) {
 		struct arena_ref ref;
