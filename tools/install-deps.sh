@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(gcc make pkg-config libnuma-dev check libsubunit-dev libfuse3-dev fuse3
-      python3 python3-numpy mandoc)
+      python3 python3-numpy mandoc jq prometheus)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(libopenmpi-dev openmpi-bin libzmq3-dev)
 fi

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
-expect_eq "$(ls "$MNT" | tr '\n' ' ')" "ctl error_log groups stat version " "top level"
+expect_eq "$(ls "$MNT" | tr '\n' ' ')" "ctl error_log groups metrics stat version " "top level"
 expect_eq "$(cat "$MNT/version")" "ipcfs 0.1.0 abi 1" "version"
 expect_eq "$(kv "$MNT/stat" groups)" 0 "stat groups"
 for k in groups members commands errors uptime_s; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make install into a temporary DESTDIR puts the header, both libraries,
-# the pkg-config file and the man pages in place, and a program built
-# against the installed pkg-config file runs.
+# the pkg-config file, the man pages, the ipcfs command, ipcfsd and its
+# systemd unit in place, and a program built against the installed
+# pkg-config file runs; make uninstall removes every file.
 set -euo pipefail
 BUILD=${BUILD:-build}
 if [ -n "${SAN:-}" ]; then
@@ -16,9 +17,24 @@ dest=$tmp/root
 
 make -s -C "$top" install BUILD="$BUILD" DESTDIR="$dest" PREFIX="$prefix" >/dev/null
 for f in include/ipcfs.h lib/libipcfs.a lib/libipcfs.so lib/libipcfs.so.0 \
-	 lib/pkgconfig/ipcfs.pc share/man/man3/ipcfs_join.3 share/man/man3/libipcfs.3; do
+	 lib/pkgconfig/ipcfs.pc share/man/man3/ipcfs_join.3 share/man/man3/libipcfs.3 \
+	 bin/ipcfs sbin/ipcfsd share/man/man1/ipcfs.1 share/man/man7/ipcfs.7 \
+	 share/man/man8/ipcfsd.8 lib/systemd/system/ipcfsd.service; do
 	[ -e "$dest$prefix/$f" ] || { echo "install: missing $prefix/$f"; exit 1; }
 done
+for f in bin/ipcfs sbin/ipcfsd; do
+	[ -x "$dest$prefix/$f" ] || { echo "install: $prefix/$f is not executable"; exit 1; }
+done
+"$dest$prefix/bin/ipcfs" --version | grep -q '^ipcfs [0-9]' || { echo "install: ipcfs --version failed"; exit 1; }
+# The unit starts the installed daemon on /run/ipcfs.
+unit=$dest$prefix/lib/systemd/system/ipcfsd.service
+grep -qx "ExecStart=$prefix/sbin/ipcfsd -f /run/ipcfs" "$unit" || { echo "install: ExecStart in the unit: $(grep ExecStart "$unit")"; exit 1; }
+grep -qx "Type=simple" "$unit" || { echo "install: the unit is not Type=simple"; exit 1; }
+grep -q "@" "$unit" && { echo "install: unsubstituted @...@ in the unit"; exit 1; }
+if command -v systemd-analyze > /dev/null; then
+	systemd-analyze verify --man=no "$unit" 2>&1 | grep -v "ipcfsd.*No such file\|is not executable" | grep . && \
+		{ echo "install: systemd-analyze verify complains"; exit 1; }
+fi
 soname=$(objdump -p "$dest$prefix/lib/libipcfs.so" | awk '/SONAME/ { print $2 }')
 [ "$soname" = libipcfs.so.0 ] || { echo "install: soname is '$soname'"; exit 1; }
 # Only ipcfs_ symbols are exported.
