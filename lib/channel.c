@@ -106,24 +106,10 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 	if (timeout_ms == 0)
 		return -EAGAIN;
 	bool yield = oversubscribed(c);
-	/* A first batch of polls before reading the clock: most waits of a
-	 * busy group end within it, and the clock costs as much as a poll. */
-	for (int i = 0; i < SPIN_BATCH; i++) {
-		if (yield)
-			sched_yield();
-		else
-			wait_cpu_relax();
-		spins++;
-		rc = w->poll(c, w->arg, i == SPIN_BATCH - 1);
-		if (rc)
-			goto out;
-	}
-	now = wait_now_ns();
-	deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-	spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
-	last_check = now;
-
-	while (now < spin_end && now < deadline) {
+	/* Spin in batches, reading the clock between them. The first batch
+	 * comes before the first reading: most waits of a busy group end
+	 * within it, and the clock costs as much as a poll. */
+	for (bool started = false;;) {
 		for (int i = 0; i < SPIN_BATCH; i++) {
 			if (yield)
 				sched_yield();
@@ -135,6 +121,14 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 				goto out;
 		}
 		now = wait_now_ns();
+		if (!started) {
+			started = true;
+			deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+			spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
+			last_check = now;
+		}
+		if (now >= spin_end || now >= deadline)
+			break;
 	}
 	for (;;) {
 		/* Announce the sleep, then look once more. seq_cst on the flag
