@@ -69,6 +69,11 @@ static void rank_counters(const struct fsd_group *g, unsigned i, struct ipcfs_ra
 	st->wakeups = minus(st->wakeups, b->wakeups);
 	st->stalls = minus(st->stalls, b->stalls);
 	st->timeouts = minus(st->timeouts, b->timeouts);
+	st->allreduce_oneshot = minus(st->allreduce_oneshot, b->allreduce_oneshot);
+	st->allreduce_twoshot = minus(st->allreduce_twoshot, b->allreduce_twoshot);
+	st->allreduce_nccl = minus(st->allreduce_nccl, b->allreduce_nccl);
+	st->allreduce_bytes = minus(st->allreduce_bytes, b->allreduce_bytes);
+	st->allreduce_errors = minus(st->allreduce_errors, b->allreduce_errors);
 }
 
 static void render_members(const struct fsd_group *g, struct text *t)
@@ -121,6 +126,11 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 		sum.stalls += st.stalls;
 		sum.timeouts += st.timeouts;
 		sum.lag += st.lag;
+		sum.allreduce_oneshot += st.allreduce_oneshot;
+		sum.allreduce_twoshot += st.allreduce_twoshot;
+		sum.allreduce_nccl += st.allreduce_nccl;
+		sum.allreduce_bytes += st.allreduce_bytes;
+		sum.allreduce_errors += st.allreduce_errors;
 		if (st.stalled_ms >= g->seg.timeout_ms)
 			stalled++;
 	}
@@ -145,6 +155,11 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("arena_bytes", g->seg.arena_bytes);
 	KV("arena_used_bytes", arena_used(g));
 	KV("arena_blocks", arena_blocks(g));
+	KV("allreduce_oneshot", sum.allreduce_oneshot);
+	KV("allreduce_twoshot", sum.allreduce_twoshot);
+	KV("allreduce_nccl", sum.allreduce_nccl);
+	KV("allreduce_bytes", sum.allreduce_bytes);
+	KV("allreduce_errors", sum.allreduce_errors);
 #undef KV
 }
 

@@ -111,6 +111,11 @@ struct ipcfs_rank_stat {
 	uint64_t timeouts;    /* sends and receives that ended with -ETIMEDOUT */
 	uint64_t lag;         /* messages addressed to this rank not yet released */
 	uint64_t stalled_ms;  /* how long its current send has waited, 0 if none */
+	uint64_t allreduce_oneshot; /* GPU all-reduce calls, by algorithm */
+	uint64_t allreduce_twoshot;
+	uint64_t allreduce_nccl;
+	uint64_t allreduce_bytes;   /* bytes reduced (count * element size) */
+	uint64_t allreduce_errors;  /* calls that failed (timeouts included) */
 };
 
 enum {

@@ -574,6 +574,11 @@ int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat 
 	st->wakeups = LD(wakeups) + LD(rx_wakeups);
 	st->stalls = LD(stalls);
 	st->timeouts = LD(tx_timeouts) + LD(rx_timeouts);
+	st->allreduce_oneshot = LD(ar_oneshot);
+	st->allreduce_twoshot = LD(ar_twoshot);
+	st->allreduce_nccl = LD(ar_nccl);
+	st->allreduce_bytes = LD(ar_bytes);
+	st->allreduce_errors = LD(ar_errors);
 	since = LD(stall_since_ns);
 #undef LD
 	if (since) {

@@ -143,6 +143,14 @@ struct seg_rank {
 	_Atomic uint64_t rx_timeouts;
 	_Atomic uint64_t rx_wakeups; /* senders woken by this rank's releases */
 
+	/* GPU all-reduce calls of this rank, by algorithm, written by the
+	 * rank only (lib/gpu.c). */
+	alignas(SEG_LINE) _Atomic uint64_t ar_oneshot;
+	_Atomic uint64_t ar_twoshot;
+	_Atomic uint64_t ar_nccl;
+	_Atomic uint64_t ar_bytes;
+	_Atomic uint64_t ar_errors;
+
 	/* released[s]: this rank holds no message of ring s at a position
 	 * below it (it has received and released all of them, or they came
 	 * before it joined). Only grows while the rank is live; set to the

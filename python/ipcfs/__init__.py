@@ -107,7 +107,8 @@ class _RankStat(ctypes.Structure):
     _fields_ = [("rank", ctypes.c_int), ("state", ctypes.c_int), ("pid", ctypes.c_int)] + [
         (n, ctypes.c_uint64) for n in (
             "sent", "sent_bytes", "recv", "recv_bytes", "waits", "spins", "sleeps",
-            "wakeups", "stalls", "timeouts", "lag", "stalled_ms")]
+            "wakeups", "stalls", "timeouts", "lag", "stalled_ms", "allreduce_oneshot",
+            "allreduce_twoshot", "allreduce_nccl", "allreduce_bytes", "allreduce_errors")]
 
 
 def _proto(name, res, *args):
