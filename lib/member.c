@@ -26,6 +26,7 @@ struct ipcfs_member {
 	struct chan chan;
 	bool cuda_registered; /* the arena is page-locked with CUDA */
 	char ctl[PATH_MAX];   /* the group's ctl file, "" for a plain directory */
+	char dir[PATH_MAX];   /* the group directory */
 };
 
 /* Read a small text file into @buf, NUL-terminated, trailing whitespace cut. */
@@ -230,6 +231,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 	} else {
 		m->ctl[0] = '\0';
 	}
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
 	rc = chan_init(&m->chan, &seg, (unsigned)rank);
 	if (rc) {
 		free(m);
@@ -308,6 +310,16 @@ int ipcfs_arena_register_cuda(struct ipcfs_member *m)
 				    m->chan.seg.arena_bytes);
 	m->cuda_registered = rc == 0;
 	return rc;
+}
+
+struct seg_map *member_seg(struct ipcfs_member *m)
+{
+	return &m->chan.seg;
+}
+
+const char *member_dir(const struct ipcfs_member *m)
+{
+	return m->dir;
 }
 
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind)

@@ -11,6 +11,14 @@ int member_segment_path(const char *dir, char *out, size_t size);
 
 struct ipcfs_member;
 
+struct seg_map;
+
+/* The mapped segment of @m and its rank index (for the GPU host side,
+ * which keeps its counters there). */
+struct seg_map *member_seg(struct ipcfs_member *m);
+/* The group directory @m joined (as given to ipcfs_join). */
+const char *member_dir(const struct ipcfs_member *m);
+
 /* ipcfs_commit() with a message kind (IPCFS_KIND_*). */
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind);
 
