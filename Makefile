@@ -4,6 +4,8 @@
 #   make check          install missing packages, build, run every test
 #   make demo           install missing packages, build, run the demo
 #   make bench          the benchmarks (never part of check)
+#   make check-gpu      the GPU tests only (exit 77: skipped without a device)
+#   make bench-gpu      the GPU all-reduce benchmark (skips without a device)
 #   make install        PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -134,7 +136,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call prog,tests/$(notdir $(t)),$(BUILD)/tests
 $(BUILD)/tests/unit/testlib.o: tests/unit/testlib.c
 SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.sh)))
 
-.PHONY: all check check-build deps demo bench install uninstall clean
+.PHONY: all check check-build check-gpu bench-gpu deps demo bench install uninstall clean
 all: $(ALL)
 
 deps:
@@ -145,6 +147,13 @@ check: deps
 	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(UNIT_TESTS) $(SHELL_TESTS) $(GPU_TESTS)
 
 check-build: $(ALL) $(UNIT_TESTS) $(GPU_TESTS)
+
+# Without nvcc GPU_TESTS is empty: nothing to run (said so).
+check-gpu: $(ALL) $(GPU_TESTS)
+	$(Q)$(if $(GPU_TESTS),BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(GPU_TESTS),echo "check-gpu: no nvcc, nothing built: skipped")
+
+bench-gpu: $(ALL) $(GPU_BENCH)
+	$(Q)$(if $(GPU_BENCH),$(GPU_BENCH); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ],echo "bench-gpu: no nvcc, nothing built: skipped")
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -169,6 +178,7 @@ install: all
 	ln -sf libipcfs.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libipcfs.so.$(SOVERSION)
 	ln -sf libipcfs.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libipcfs.so
 	install -m 644 $(BUILD)/ipcfs.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(if $(CUDA_SO),install -m 755 $(CUDA_SO) $(DESTDIR)$(PREFIX)/lib/)
 	$(foreach p,$(INSTALL_BINS),install -m 755 $(p) $(DESTDIR)$(PREFIX)/bin/;)
 	$(foreach p,$(INSTALL_SBINS),install -m 755 $(p) $(DESTDIR)$(PREFIX)/sbin/;)
 	$(foreach s,1 3 5 7 8,$(if $(filter %.$(s),$(MAN_PAGES)),install -d $(DESTDIR)$(PREFIX)/share/man/man$(s) && install -m 644 $(filter %.$(s),$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man$(s)/;))
@@ -176,7 +186,7 @@ install: all
 	install -m 644 $(BUILD)/ipcfsd.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/ipcfs.h $(DESTDIR)$(PREFIX)/lib/libipcfs.* \
+	rm -f $(DESTDIR)$(PREFIX)/include/ipcfs.h $(DESTDIR)$(PREFIX)/lib/libipcfs.* $(DESTDIR)$(PREFIX)/lib/libipcfs_cuda.so \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/ipcfs.pc
 	$(foreach p,$(INSTALL_BINS),rm -f $(DESTDIR)$(PREFIX)/bin/$(notdir $(p));)
 	$(foreach p,$(INSTALL_SBINS),rm -f $(DESTDIR)$(PREFIX)/sbin/$(notdir $(p));)

@@ -551,6 +551,18 @@ int map_nccl(ncclResult_t r, const char *what)
 
 }  // namespace
 
+// Shared with the host helpers of kernels/ipc_host.cu (hidden: not part of
+// the library's C ABI).
+int ipcfs_k_map_cuda(cudaError_t e, const char *what)
+{
+	return map_cuda(e, what);
+}
+
+void ipcfs_k_set_error(const char *what, const char *why)
+{
+	set_error(what, why);
+}
+
 IPCFS_K_API int ipcfs_k_allreduce_oneshot(const ipcfs_k_allreduce_args *a, void *stream)
 {
 	return launch(a, stream, false);

@@ -7,6 +7,8 @@
 #                                      libipcfs never links it, it dlopens it
 #   $(BUILD)/tests/gpu_allreduce_local the single-GPU test of the kernels
 #                                      (exit 77 without a device)
+#   $(BUILD)/tests/gpu_allreduce_ipc   the communicator with forked ranks
+#   $(BUILD)/bench/gpu_allreduce       its benchmark (make bench-gpu)
 #
 # Variables: NVCC (default $(CUDA_HOME)/bin/nvcc), NVCC_GENCODE (sm_80 and
 # sm_90 code, plus compute_90 PTX so that newer GPUs can JIT), NVCCFLAGS.
@@ -26,7 +28,8 @@ NVCCFLAGS += -std=c++17 $(NVCC_GENCODE) -Werror all-warnings \
 CUDA_SRCS := $(wildcard kernels/*.cu)
 CUDA_OBJS := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/kernels/%.o)
 CUDA_SO := $(BUILD)/libipcfs_cuda.so
-GPU_TESTS := $(BUILD)/tests/gpu_allreduce_local
+GPU_TESTS := $(BUILD)/tests/gpu_allreduce_local $(BUILD)/tests/gpu_allreduce_ipc
+GPU_BENCH := $(BUILD)/bench/gpu_allreduce
 
 $(BUILD)/kernels/%.o: kernels/%.cu
 	@mkdir -p $(@D)
@@ -53,6 +56,21 @@ $(BUILD)/tests/gpu_allreduce_local: $(BUILD)/tests/gpu/allreduce_local.o $(CUDA_
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(CUDA_SO) $(LIBA) -Wl,-rpath,'$$ORIGIN/..' \
 		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart $(LDLIBS_LIB)
 
-ALL += $(CUDA_SO) $(GPU_TESTS)
+# The multi-process test and the benchmark of the communicator (lib/gpu.c):
+# libipcfs.a dlopens libipcfs_cuda.so (they set IPCFS_CUDA_LIB to
+# ../libipcfs_cuda.so from their own directory); cudart for their own data.
+$(BUILD)/tests/gpu_allreduce_ipc: $(BUILD)/tests/gpu/allreduce_ipc.o $(LIBA) | $(CUDA_SO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(LIBA) \
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart $(LDLIBS_LIB)
+
+$(GPU_BENCH): $(BUILD)/tests/gpu/bench_allreduce.o $(LIBA) | $(CUDA_SO)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(LIBA) \
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart $(LDLIBS_LIB)
+
+ALL += $(CUDA_SO) $(GPU_TESTS) $(GPU_BENCH)
 
 endif

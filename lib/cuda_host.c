@@ -102,6 +102,14 @@ void cuda_host_unregister(void *addr)
 		rt.host_unregister(addr);
 }
 
+void cuda_host_set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(gpu_why, sizeof(gpu_why), fmt, ap);
+	va_end(ap);
+}
+
 const char *ipcfs_gpu_error(void)
 {
 	return gpu_why;

@@ -326,6 +326,66 @@ int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_st
 /* A short English name of a rank state ("free", "live", "left", "dead"). */
 const char *ipcfs_state_name(int state);
 
+/* ---- GPU all-reduce ---------------------------------------------------------
+ *
+ * A communicator of the group's ranks (world = ipcfs_size(), one CUDA
+ * device per rank) for a sum all-reduce of device arrays. Custom one-shot
+ * and two-shot kernels over CUDA IPC buffers for 2..8 ranks with peer
+ * access; NCCL where they do not apply (when NCCL could be initialized).
+ * libipcfs loads the CUDA side (libipcfs_cuda.so) at run time: without it,
+ * a driver or a device the calls return -ENODEV and ipcfs_gpu_error() says
+ * why. See ipcfs_gpu_comm_init(3), ipcfs_allreduce(3).
+ */
+
+/* Reduction operations of ipcfs_allreduce(). */
+enum ipcfs_op {
+	IPCFS_OP_SUM = 0,
+};
+
+/* One rank's GPU communicator (opaque). */
+struct ipcfs_gpu_comm;
+
+/*
+ * Collective over every rank of @m's group: allocate this rank's registered
+ * buffer of @buf_bytes (a multiple of 16) and signal block on the current
+ * CUDA device, publish its IPC handle record as gpu/@name/RANK in the group
+ * directory, wait up to @timeout_ms for every peer's record, open them,
+ * check peer access, try NCCL. Sets *@out. Errors: -ENODEV (no CUDA side,
+ * driver or device), -EINVAL (arguments; ranks that disagree on buf_bytes
+ * or the algorithm settings), -ETIMEDOUT (a peer did not publish in time),
+ * -EBADMSG (a malformed peer record), -ENOMEM, -EIO (other CUDA errors),
+ * and those of writing the group's ctl or files.
+ */
+int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf_bytes,
+			int timeout_ms, struct ipcfs_gpu_comm **out);
+
+/*
+ * Enqueue the sum of @count elements of @dtype (IPCFS_F32, IPCFS_F16,
+ * IPCFS_BF16) over the ranks, from device array @in into device array @out
+ * (may be @in), on @stream (a cudaStream_t; NULL: the legacy default
+ * stream). Every rank must make the same calls in the same order. Returns
+ * once enqueued (CUDA graph capture works). Errors: -EINVAL, -EOPNOTSUPP
+ * (NCCL would be needed and is unavailable), -ETIMEDOUT / -EPROTO (an
+ * earlier call failed on the GPU: the communicator is broken), -ENODEV,
+ * -EIO.
+ */
+int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, size_t count,
+		    int dtype, int op, void *stream);
+
+/* Wait for the work of this process on the communicator's device and report
+ * an error a kernel found: 0, -ETIMEDOUT (a peer did not arrive), -EPROTO
+ * (ranks out of step), or a CUDA error. */
+int ipcfs_gpu_comm_check(struct ipcfs_gpu_comm *c);
+
+/* Collective: every rank registers a device buffer @ptr of the same @bytes;
+ * a later ipcfs_allreduce() whose @in is that buffer on every rank reduces
+ * from it in place (no copy into the communicator's buffer). */
+int ipcfs_gpu_register(struct ipcfs_gpu_comm *c, void *ptr, size_t bytes);
+
+/* Remove this rank's records, close the peers' handles, free the buffers
+ * and the NCCL communicator. NULL is a no-op. */
+int ipcfs_gpu_comm_destroy(struct ipcfs_gpu_comm *c);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
