@@ -37,12 +37,19 @@ static char rt_why[256];
 /* The reason of the last failure, per thread. */
 static __thread char gpu_why[256];
 
+static void set_why(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void set_why(const char *fmt, va_list ap)
+{
+	vsnprintf(gpu_why, sizeof(gpu_why), fmt, ap);
+}
+
+/* Keep the reason and fail with -ENODEV. */
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(gpu_why, sizeof(gpu_why), fmt, ap);
+	set_why(fmt, ap);
 	va_end(ap);
 	return -ENODEV;
 }
@@ -106,7 +113,7 @@ void cuda_host_set_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(gpu_why, sizeof(gpu_why), fmt, ap);
+	set_why(fmt, ap);
 	va_end(ap);
 }
 
