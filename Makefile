@@ -108,15 +108,15 @@ ALL += $(BUILD)/ipcfsd.service
 -include tools/bench/bench.mk
 
 # The ipcfs contender of the broadcast benchmark (the others: bench.mk).
-$(BUILD)/tools/bench/bcast_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
-$(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_COMMON_OBJ) $(LIBA)
+$(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ): CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
 # The ipcfs contender of the large-payload benchmark (the others: bench.mk).
 $(BUILD)/tools/bench/payload_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
-$(BUILD)/bench/payload_ipcfs: $(BUILD)/tools/bench/payload_ipcfs.o $(BENCH_COMMON_OBJ) $(LIBA)
+$(BUILD)/bench/payload_ipcfs: $(BUILD)/tools/bench/payload_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)

@@ -14,23 +14,12 @@
  * Only rank 0 writes the JSON line.
  */
 #include "bench_common.h"
+#include "bench_mpi.h"
 
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void mcheck(int rc, const char *what)
-{
-	if (rc != MPI_SUCCESS) {
-		char msg[MPI_MAX_ERROR_STRING];
-		int len = 0;
-
-		MPI_Error_string(rc, msg, &len);
-		fprintf(stderr, "bench: mpi: %s: %s\n", what, msg);
-		MPI_Abort(MPI_COMM_WORLD, 1);
-	}
-}
 
 int main(int argc, char **argv)
 {
@@ -41,29 +30,17 @@ int main(int argc, char **argv)
 	long rss, rss_sum = 0;
 	char who[32];
 
-	MPI_Init(&argc, &argv);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-	/* Errors come back as codes; mcheck() prints them and aborts. */
-	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	bench_mpi_init(&argc, &argv, &rank, &nranks);
 	bench_parse_args(argc, argv, "mpi", &a);
-	if (nranks != a.readers + 1) {
-		if (rank == 0)
-			fprintf(stderr, "bench: mpi: --readers %d needs %d ranks, got %d\n",
-				a.readers, a.readers + 1, nranks);
-		MPI_Finalize();
+	if (bench_mpi_check_ranks(rank, nranks, a.readers))
 		return 2;
-	}
 	snprintf(who, sizeof(who), "mpi reader %d", rank - 1);
 	buf = malloc(a.size);
-	if (!buf) {
-		fprintf(stderr, "bench: mpi rank %d: out of memory\n", rank);
-		MPI_Abort(MPI_COMM_WORLD, 1);
-	}
+	bench_mpi_need_mem(buf, rank);
 	memset(buf, 0, a.size);
 	if (rank == 0)
 		bench_samples_init(&s, (size_t)a.iters);
-	mcheck(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+	bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
 		uint64_t t0 = 0;
@@ -73,18 +50,10 @@ int main(int argc, char **argv)
 			t0 = bench_now_ns();
 			bench_fill(buf, a.size, it);
 		}
-		mcheck(MPI_Bcast(buf, (int)a.size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
-		if (rank) {
-			long off = bench_verify(buf, a.size, it);
-
-			if (off >= 0) {
-				fprintf(stderr,
-					"bench: %s: PAYLOAD MISMATCH at iteration %llu, byte %ld of %zu\n",
-					who, (unsigned long long)it, off, a.size);
-				MPI_Abort(MPI_COMM_WORLD, 1);
-			}
-		}
-		mcheck(MPI_Reduce(&one, &acks, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD),
+		bench_mpi_check(MPI_Bcast(buf, (int)a.size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+		if (rank)
+			bench_mpi_verify(buf, a.size, it, "iteration", who);
+		bench_mpi_check(MPI_Reduce(&one, &acks, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD),
 		       "MPI_Reduce");
 		if (rank == 0) {
 			if (acks != a.readers) {
@@ -98,7 +67,7 @@ int main(int argc, char **argv)
 	}
 
 	rss = bench_peak_rss_kib();
-	mcheck(MPI_Reduce(&rss, &rss_sum, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD),
+	bench_mpi_check(MPI_Reduce(&rss, &rss_sum, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD),
 	       "MPI_Reduce rss");
 	if (rank == 0) {
 		bench_report_json(&a, "mpi", &s, rss_sum);

@@ -10,52 +10,16 @@
  * kernel does the waiting, so there is no spin loop to tune.
  */
 #include "bench_common.h"
+#include "bench_unix.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-static void write_all(int fd, const void *buf, size_t len, const char *who)
+static void reader(int fd, int r, const void *arg)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			bench_die("%s: write: %s", who, strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void read_all(int fd, void *buf, size_t len, const char *who)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			bench_die("%s: read: %s", who, strerror(errno));
-		}
-		if (n == 0)
-			bench_die("%s: unexpected end of stream", who);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void reader(int fd, int r, const struct bench_args *a)
-{
+	const struct bench_args *a = arg;
 	uint64_t total = (uint64_t)(a->warmup + a->iters);
 	unsigned char *buf = malloc(a->size);
 	char who[32];
@@ -65,12 +29,12 @@ static void reader(int fd, int r, const struct bench_args *a)
 	if (!buf)
 		bench_die("%s: out of memory", who);
 	for (uint64_t it = 1; it <= total; it++) {
-		read_all(fd, buf, a->size, who);
+		bench_read_all(fd, buf, a->size, who);
 		bench_check(buf, a->size, it, who);
-		write_all(fd, "a", 1, who);
+		bench_write_all(fd, "a", 1, who);
 	}
 	rss = bench_peak_rss_kib();
-	write_all(fd, &rss, sizeof(rss), who);
+	bench_write_all(fd, &rss, sizeof(rss), who);
 	free(buf);
 }
 
@@ -83,27 +47,12 @@ int main(int argc, char **argv)
 	long rss;
 
 	bench_parse_args(argc, argv, "unix", &a);
-	fds = calloc((size_t)a.readers, sizeof(*fds));
 	buf = malloc(a.size);
-	if (!fds || !buf)
+	if (!buf)
 		bench_die("out of memory");
 	memset(buf, 0, a.size);
 
-	for (int r = 0; r < a.readers; r++) {
-		int sv[2];
-
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-			bench_die("socketpair: %s", strerror(errno));
-		if (bench_fork_child() == 0) {
-			close(sv[0]);
-			for (int k = 0; k < r; k++)
-				close(fds[k]); /* earlier readers' sender ends */
-			reader(sv[1], r, &a);
-			_exit(0);
-		}
-		close(sv[1]);
-		fds[r] = sv[0];
-	}
+	fds = bench_unix_fork_readers(a.readers, reader, &a);
 
 	bench_samples_init(&s, (size_t)a.iters);
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
@@ -112,9 +61,9 @@ int main(int argc, char **argv)
 
 		bench_fill(buf, a.size, it);
 		for (int r = 0; r < a.readers; r++)
-			write_all(fds[r], buf, a.size, "unix sender");
+			bench_write_all(fds[r], buf, a.size, "unix sender");
 		for (int r = 0; r < a.readers; r++) {
-			read_all(fds[r], &ack, 1, "unix sender");
+			bench_read_all(fds[r], &ack, 1, "unix sender");
 			if (ack != 'a')
 				bench_die("unix sender: bad ack 0x%02x from reader %d",
 					  (unsigned char)ack, r);
@@ -127,7 +76,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < a.readers; r++) {
 		long child;
 
-		read_all(fds[r], &child, sizeof(child), "unix sender");
+		bench_read_all(fds[r], &child, sizeof(child), "unix sender");
 		rss += child;
 		close(fds[r]);
 	}

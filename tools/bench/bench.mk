@@ -16,6 +16,10 @@
 #                     found), bcast_mpi and payload_mpi (when $(MPICC) runs)
 #   BENCH_COMMON_OBJ  $(BUILD)/bench/bench_common.o, for other contenders
 #                     (bcast_ipcfs, payload_ipcfs) to link
+#   BENCH_GROUP_OBJ   $(BUILD)/tools/bench/bench_group.o, the libipcfs group
+#                     helpers of bcast_ipcfs and payload_ipcfs (built, like
+#                     them, by the top-level rule for $(BUILD)/%.o, with
+#                     BENCH_CFLAGS added)
 #   BENCH_CFLAGS      flags to compile against bench_common.h (and
 #                     payload_common.h, which is header only)
 #   BENCH_RUN         the driver script, tools/bench/run_bcast.sh
@@ -48,6 +52,7 @@ BENCH_HAVE_ZMQ := $(shell printf '\043include <zmq.h>\n' | $(CC) -E -x c - >/dev
 BENCH_HAVE_MPI := $(shell command -v $(firstword $(MPICC)) >/dev/null 2>&1 && echo yes)
 
 BENCH_COMMON_OBJ := $(BENCH_OUT)/bench_common.o
+BENCH_GROUP_OBJ := $(BUILD)/tools/bench/bench_group.o
 BENCH_BINS := $(BENCH_OUT)/bcast_floor $(BENCH_OUT)/bcast_unix \
 	$(BENCH_OUT)/payload_memcpy $(BENCH_OUT)/payload_unix
 ifeq ($(BENCH_HAVE_ZMQ),yes)
@@ -60,13 +65,18 @@ endif
 BENCH_DEPS := $(BENCH_SRC)/bench_common.h
 BENCH_PAYLOAD_DEPS := $(BENCH_DEPS) $(BENCH_SRC)/payload_common.h
 
+# The helpers shared by the two contenders of one system.
+$(addprefix $(BENCH_OUT)/,bench_zmq.o bcast_zmq.o payload_zmq.o): $(BENCH_SRC)/bench_zmq.h
+$(addprefix $(BENCH_OUT)/,bench_unix.o bcast_unix.o payload_unix.o): $(BENCH_SRC)/bench_unix.h
+$(addprefix $(BENCH_OUT)/mpi/,bench_mpi.o bcast_mpi.o payload_mpi.o): $(BENCH_SRC)/bench_mpi.h
+
 $(BENCH_OUT)/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
 
 # Only our contenders: bcast_ipcfs.o (or any other) keeps its own rule.
-$(addprefix $(BENCH_OUT)/,bcast_floor.o bcast_unix.o bcast_zmq.o): \
+$(addprefix $(BENCH_OUT)/,bcast_floor.o bcast_unix.o bcast_zmq.o bench_unix.o bench_zmq.o): \
 		$(BENCH_OUT)/%.o: $(BENCH_SRC)/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
@@ -83,11 +93,11 @@ $(BENCH_OUT)/bcast_floor: $(BENCH_OUT)/bcast_floor.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
-$(BENCH_OUT)/bcast_unix: $(BENCH_OUT)/bcast_unix.o $(BENCH_COMMON_OBJ)
+$(BENCH_OUT)/bcast_unix: $(BENCH_OUT)/bcast_unix.o $(BENCH_OUT)/bench_unix.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
-$(BENCH_OUT)/bcast_zmq: $(BENCH_OUT)/bcast_zmq.o $(BENCH_COMMON_OBJ)
+$(BENCH_OUT)/bcast_zmq: $(BENCH_OUT)/bcast_zmq.o $(BENCH_OUT)/bench_zmq.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
 
@@ -95,27 +105,27 @@ $(BENCH_OUT)/payload_memcpy: $(BENCH_OUT)/payload_memcpy.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
-$(BENCH_OUT)/payload_unix: $(BENCH_OUT)/payload_unix.o $(BENCH_COMMON_OBJ)
+$(BENCH_OUT)/payload_unix: $(BENCH_OUT)/payload_unix.o $(BENCH_OUT)/bench_unix.o \
+		$(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
 
-$(BENCH_OUT)/payload_zmq: $(BENCH_OUT)/payload_zmq.o $(BENCH_COMMON_OBJ)
+$(BENCH_OUT)/payload_zmq: $(BENCH_OUT)/payload_zmq.o $(BENCH_OUT)/bench_zmq.o \
+		$(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
 
-# The MPI contender: compiled and linked by $(MPICC), with its own
-# sanitizer-free copy of bench_common.
-$(BENCH_OUT)/mpi/bench_common.o: $(BENCH_SRC)/bench_common.c $(BENCH_DEPS)
+# The MPI contenders: compiled and linked by $(MPICC), with their own
+# sanitizer-free copy of bench_common (and bench_mpi).
+BENCH_MPI_OBJS := $(BENCH_OUT)/mpi/bench_mpi.o $(BENCH_OUT)/mpi/bench_common.o
+
+$(addprefix $(BENCH_OUT)/mpi/,bench_common.o bench_mpi.o bcast_mpi.o): \
+		$(BENCH_OUT)/mpi/%.o: $(BENCH_SRC)/%.c $(BENCH_DEPS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  MPICC   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
 
-$(BENCH_OUT)/mpi/bcast_mpi.o: $(BENCH_SRC)/bcast_mpi.c $(BENCH_DEPS)
-	@mkdir -p $(@D)
-	$(if $(Q),@echo "  MPICC   $@")
-	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
-
-$(BENCH_OUT)/bcast_mpi: $(BENCH_OUT)/mpi/bcast_mpi.o $(BENCH_OUT)/mpi/bench_common.o
+$(BENCH_OUT)/bcast_mpi: $(BENCH_OUT)/mpi/bcast_mpi.o $(BENCH_MPI_OBJS)
 	$(if $(Q),@echo "  MPILD   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
 
@@ -124,7 +134,7 @@ $(BENCH_OUT)/mpi/payload_mpi.o: $(BENCH_SRC)/payload_mpi.c $(BENCH_PAYLOAD_DEPS)
 	$(if $(Q),@echo "  MPICC   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -c -o $@ $<
 
-$(BENCH_OUT)/payload_mpi: $(BENCH_OUT)/mpi/payload_mpi.o $(BENCH_OUT)/mpi/bench_common.o
+$(BENCH_OUT)/payload_mpi: $(BENCH_OUT)/mpi/payload_mpi.o $(BENCH_MPI_OBJS)
 	$(if $(Q),@echo "  MPILD   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
 

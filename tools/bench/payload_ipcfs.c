@@ -23,13 +23,11 @@
  * group is created and before rank 0 maps it.
  */
 #include "payload_common.h"
+#include "bench_group.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ipcfs.h"
@@ -41,33 +39,10 @@ static void reader(const char *dir, int rank, const struct payload_args *a,
 {
 	uint64_t total = (uint64_t)(a->b.warmup + a->b.iters);
 	struct ipcfs_member *m;
-	struct ipcfs_msg msg;
 	char who[32];
-	void *buf;
-	int rc;
 
 	snprintf(who, sizeof(who), "ipcfs reader %d", rank);
-	rc = ipcfs_join(dir, rank, &m);
-	if (rc < 0)
-		bench_die("%s: join: %s", who, strerror(-rc));
-	for (uint64_t it = 1; it <= total; it++) {
-		rc = ipcfs_recv(m, 0, &msg, -1);
-		if (rc)
-			bench_die("%s: recv: %s", who, strerror(-rc));
-		if (msg.len != a->b.size)
-			bench_die("%s: got %zu bytes, want %zu", who, msg.len, a->b.size);
-		bench_check(msg.data, msg.len, it, who);
-		rc = ipcfs_release(m, &msg);
-		if (rc)
-			bench_die("%s: release: %s", who, strerror(-rc));
-		rc = ipcfs_reserve(m, sizeof(it), &buf, -1);
-		if (!rc) {
-			memcpy(buf, &it, sizeof(it));
-			rc = ipcfs_commit(m, IPCFS_RANK_BIT(0), sizeof(it));
-		}
-		if (rc)
-			bench_die("%s: ack: %s", who, strerror(-rc));
-	}
+	m = bench_group_reader_run(dir, rank, a->b.size, total, who);
 	payload_mem_self(mem_out);
 	ipcfs_leave(m);
 }
@@ -95,9 +70,9 @@ int main(int argc, char **argv)
 	struct bench_samples s;
 	struct payload_track t;
 	struct payload_mem *mems, sum = { 0, 0 }, self;
+	struct bench_group g;
 	struct ipcfs_params p;
 	struct ipcfs_member *m;
-	char tmpl[] = "/tmp/ipcfs-payload.XXXXXX", dir[PATH_MAX];
 	uint64_t total, t_start = 0, block, arena;
 	uint32_t slots = 16;
 	int msgs, rc;
@@ -115,54 +90,39 @@ int main(int argc, char **argv)
 	while (slots < 2u * (uint32_t)a.inflight)
 		slots *= 2;
 
-	if (!mkdtemp(tmpl))
-		bench_die("mkdtemp: %s", strerror(errno));
-	snprintf(dir, sizeof(dir), "%s/g", tmpl);
+	bench_group_mkdtemp(&g, "/tmp/ipcfs-payload.XXXXXX");
 	ipcfs_params_init(&p);
 	p.ranks = (uint32_t)a.b.readers + 1;
 	p.slots = slots;
 	p.slot_bytes = SLOT_BYTES;
 	p.arena_bytes = arena;
-	rc = ipcfs_group_create(dir, &p);
+	rc = ipcfs_group_create(g.dir, &p);
 	if (rc)
 		bench_die("group create (arena %llu bytes): %s", (unsigned long long)arena,
 			  strerror(-rc));
 
 	/* Each reader leaves its memory figures here before it exits. */
-	mems = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (mems == MAP_FAILED)
-		bench_die("mmap: %s", strerror(errno));
+	mems = bench_group_shared_page();
 	for (int r = 1; r <= a.b.readers; r++) {
 		if (bench_fork_child() == 0) {
-			reader(dir, r, &a, &mems[r]);
+			reader(g.dir, r, &a, &mems[r]);
 			_exit(0);
 		}
 	}
-	rc = ipcfs_join(dir, 0, &m);
-	if (rc < 0)
-		bench_die("join: %s", strerror(-rc));
-	rc = ipcfs_wait_ranks(m, IPCFS_ALL, 30000);
-	if (rc)
-		bench_die("readers did not join: %s", strerror(-rc));
+	m = bench_group_join(g.dir, 0, NULL);
+	bench_group_wait_readers(m);
 
 	bench_samples_init(&s, (size_t)a.b.iters);
 	payload_track_init(&t, &a, &s);
 	for (uint64_t it = 1; it <= total; it++) {
 		uint64_t t0;
-		void *buf;
 
 		while (payload_outstanding(&t) >= a.inflight)
 			take_ack(m, &t);
 		t0 = bench_now_ns();
 		if (it == (uint64_t)a.b.warmup + 1)
 			t_start = t0;
-		rc = ipcfs_reserve(m, a.b.size, &buf, -1);
-		if (rc)
-			bench_die("reserve: %s", strerror(-rc));
-		bench_fill(buf, a.b.size, it);
-		rc = ipcfs_commit(m, IPCFS_ALL, a.b.size);
-		if (rc)
-			bench_die("commit: %s", strerror(-rc));
+		bench_group_send_filled(m, a.b.size, it);
 		payload_track_sent(&t, it, t0);
 	}
 	while (t.completed < total)
@@ -177,8 +137,6 @@ int main(int argc, char **argv)
 	payload_report_json(&a, "ipcfs", &s, timed_ns, arena, &sum);
 	payload_track_free(&t);
 	bench_samples_free(&s);
-	ipcfs_leave(m);
-	ipcfs_group_destroy(dir);
-	rmdir(tmpl);
+	bench_group_cleanup(&g, m);
 	return 0;
 }

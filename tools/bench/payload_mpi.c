@@ -23,6 +23,7 @@
  * when ranks outnumber CPUs). Only rank 0 writes the JSON line.
  */
 #include "payload_common.h"
+#include "bench_mpi.h"
 
 #include <mpi.h>
 #include <stdio.h>
@@ -31,35 +32,12 @@
 
 #define TAG_ACK 7
 
-static void mcheck(int rc, const char *what)
-{
-	if (rc != MPI_SUCCESS) {
-		char msg[MPI_MAX_ERROR_STRING];
-		int len = 0;
-
-		MPI_Error_string(rc, msg, &len);
-		fprintf(stderr, "bench: mpi: %s: %s\n", what, msg);
-		MPI_Abort(MPI_COMM_WORLD, 1);
-	}
-}
-
-static void verify(const void *buf, size_t size, uint64_t it, const char *who)
-{
-	long off = bench_verify(buf, size, it);
-
-	if (off >= 0) {
-		fprintf(stderr, "bench: %s: PAYLOAD MISMATCH at message %llu, byte %ld of %zu\n",
-			who, (unsigned long long)it, off, size);
-		MPI_Abort(MPI_COMM_WORLD, 1);
-	}
-}
-
 static void take_ack(struct payload_track *t)
 {
 	MPI_Status st;
 	uint64_t v;
 
-	mcheck(MPI_Recv(&v, 1, MPI_UINT64_T, MPI_ANY_SOURCE, TAG_ACK, MPI_COMM_WORLD, &st),
+	bench_mpi_check(MPI_Recv(&v, 1, MPI_UINT64_T, MPI_ANY_SOURCE, TAG_ACK, MPI_COMM_WORLD, &st),
 	       "MPI_Recv ack");
 	payload_track_ack(t, st.MPI_SOURCE - 1, v);
 }
@@ -72,25 +50,25 @@ static void reader(const struct payload_args *a, unsigned char **bufs, MPI_Reque
 
 	if (k == 1) {
 		for (uint64_t it = 1; it <= total; it++) {
-			mcheck(MPI_Bcast(bufs[0], count, MPI_BYTE, 0, MPI_COMM_WORLD),
+			bench_mpi_check(MPI_Bcast(bufs[0], count, MPI_BYTE, 0, MPI_COMM_WORLD),
 			       "MPI_Bcast");
-			verify(bufs[0], a->b.size, it, who);
-			mcheck(MPI_Send(&it, 1, MPI_UINT64_T, 0, TAG_ACK, MPI_COMM_WORLD),
+			bench_mpi_verify(bufs[0], a->b.size, it, "message", who);
+			bench_mpi_check(MPI_Send(&it, 1, MPI_UINT64_T, 0, TAG_ACK, MPI_COMM_WORLD),
 			       "MPI_Send ack");
 		}
 		return;
 	}
 	for (uint64_t it = 1; it <= total && it <= k; it++)
-		mcheck(MPI_Ibcast(bufs[it % k], count, MPI_BYTE, 0, MPI_COMM_WORLD, &req[it % k]),
+		bench_mpi_check(MPI_Ibcast(bufs[it % k], count, MPI_BYTE, 0, MPI_COMM_WORLD, &req[it % k]),
 		       "MPI_Ibcast");
 	for (uint64_t it = 1; it <= total; it++) {
 		uint64_t next = it + k;
 
-		mcheck(MPI_Wait(&req[it % k], MPI_STATUS_IGNORE), "MPI_Wait");
-		verify(bufs[it % k], a->b.size, it, who);
-		mcheck(MPI_Send(&it, 1, MPI_UINT64_T, 0, TAG_ACK, MPI_COMM_WORLD), "MPI_Send ack");
+		bench_mpi_check(MPI_Wait(&req[it % k], MPI_STATUS_IGNORE), "MPI_Wait");
+		bench_mpi_verify(bufs[it % k], a->b.size, it, "message", who);
+		bench_mpi_check(MPI_Send(&it, 1, MPI_UINT64_T, 0, TAG_ACK, MPI_COMM_WORLD), "MPI_Send ack");
 		if (next <= total)
-			mcheck(MPI_Ibcast(bufs[next % k], count, MPI_BYTE, 0, MPI_COMM_WORLD,
+			bench_mpi_check(MPI_Ibcast(bufs[next % k], count, MPI_BYTE, 0, MPI_COMM_WORLD,
 					  &req[next % k]),
 			       "MPI_Ibcast");
 	}
@@ -113,20 +91,20 @@ static uint64_t sender(const struct payload_args *a, unsigned char **bufs, MPI_R
 		if (it == (uint64_t)a->b.warmup + 1)
 			t_start = t0;
 		if (k > 1)
-			mcheck(MPI_Wait(&req[it % k], MPI_STATUS_IGNORE), "MPI_Wait");
+			bench_mpi_check(MPI_Wait(&req[it % k], MPI_STATUS_IGNORE), "MPI_Wait");
 		bench_fill(buf, a->b.size, it);
 		payload_track_sent(t, it, t0);
 		if (k == 1)
-			mcheck(MPI_Bcast(buf, count, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+			bench_mpi_check(MPI_Bcast(buf, count, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
 		else
-			mcheck(MPI_Ibcast(buf, count, MPI_BYTE, 0, MPI_COMM_WORLD, &req[it % k]),
+			bench_mpi_check(MPI_Ibcast(buf, count, MPI_BYTE, 0, MPI_COMM_WORLD, &req[it % k]),
 			       "MPI_Ibcast");
 	}
 	while (t->completed < total)
 		take_ack(t);
 	uint64_t timed_ns = bench_now_ns() - t_start;
 	for (uint64_t i = 0; k > 1 && i < k; i++)
-		mcheck(MPI_Wait(&req[i], MPI_STATUS_IGNORE), "MPI_Wait");
+		bench_mpi_check(MPI_Wait(&req[i], MPI_STATUS_IGNORE), "MPI_Wait");
 	return timed_ns;
 }
 
@@ -143,18 +121,10 @@ int main(int argc, char **argv)
 	int rank, nranks;
 	char who[32];
 
-	MPI_Init(&argc, &argv);
-	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-	MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-	MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+	bench_mpi_init(&argc, &argv, &rank, &nranks);
 	payload_parse_args(argc, argv, "mpi", &a);
-	if (nranks != a.b.readers + 1) {
-		if (rank == 0)
-			fprintf(stderr, "bench: mpi: --readers %d needs %d ranks, got %d\n",
-				a.b.readers, a.b.readers + 1, nranks);
-		MPI_Finalize();
+	if (bench_mpi_check_ranks(rank, nranks, a.b.readers))
 		return 2;
-	}
 	if (a.b.size > (size_t)0x7fffffff)
 		bench_die("mpi: --size must fit an int count");
 	snprintf(who, sizeof(who), "mpi reader %d", rank - 1);
@@ -165,12 +135,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a.inflight; i++) {
 		req[i] = MPI_REQUEST_NULL;
 		bufs[i] = malloc(a.b.size);
-		if (!bufs[i]) {
-			fprintf(stderr, "bench: mpi rank %d: out of memory\n", rank);
-			MPI_Abort(MPI_COMM_WORLD, 1);
-		}
+		bench_mpi_need_mem(bufs[i], rank);
 	}
-	mcheck(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+	bench_mpi_check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 
 	if (rank == 0) {
 		bench_samples_init(&s, (size_t)a.b.iters);
@@ -183,7 +150,7 @@ int main(int argc, char **argv)
 	payload_mem_self(&mem);
 	mine[0] = mem.hwm_kib;
 	mine[1] = mem.shm_kib;
-	mcheck(MPI_Reduce(mine, all, 2, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD), "MPI_Reduce mem");
+	bench_mpi_check(MPI_Reduce(mine, all, 2, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD), "MPI_Reduce mem");
 	if (rank == 0) {
 		sum.hwm_kib = all[0];
 		sum.shm_kib = all[1];

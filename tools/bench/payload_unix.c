@@ -16,52 +16,16 @@
  * At the end every reader sends its memory figures on its socket.
  */
 #include "payload_common.h"
+#include "bench_unix.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-static void write_all(int fd, const void *buf, size_t len, const char *who)
+static void reader(int fd, int r, const void *arg)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			bench_die("%s: write: %s", who, strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void read_all(int fd, void *buf, size_t len, const char *who)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			bench_die("%s: read: %s", who, strerror(errno));
-		}
-		if (n == 0)
-			bench_die("%s: unexpected end of stream", who);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void reader(int fd, int r, const struct payload_args *a)
-{
+	const struct payload_args *a = arg;
 	uint64_t total = (uint64_t)(a->b.warmup + a->b.iters);
 	unsigned char *buf = malloc(a->b.size);
 	struct payload_mem mem;
@@ -71,12 +35,12 @@ static void reader(int fd, int r, const struct payload_args *a)
 	if (!buf)
 		bench_die("%s: out of memory", who);
 	for (uint64_t it = 1; it <= total; it++) {
-		read_all(fd, buf, a->b.size, who);
+		bench_read_all(fd, buf, a->b.size, who);
 		bench_check(buf, a->b.size, it, who);
-		write_all(fd, &it, sizeof(it), who);
+		bench_write_all(fd, &it, sizeof(it), who);
 	}
 	payload_mem_self(&mem);
-	write_all(fd, &mem, sizeof(mem), who);
+	bench_write_all(fd, &mem, sizeof(mem), who);
 	free(buf);
 }
 
@@ -87,7 +51,7 @@ static void wait_acked(const int *fds, struct payload_track *t, uint64_t it)
 		while (t->acked[r] < it) {
 			uint64_t v;
 
-			read_all(fds[r], &v, sizeof(v), "unix sender");
+			bench_read_all(fds[r], &v, sizeof(v), "unix sender");
 			payload_track_ack(t, r, v);
 		}
 	}
@@ -105,26 +69,9 @@ int main(int argc, char **argv)
 
 	payload_parse_args(argc, argv, "unix", &a);
 	total = (uint64_t)(a.b.warmup + a.b.iters);
-	fds = calloc((size_t)a.b.readers, sizeof(*fds));
-	if (!fds)
-		bench_die("out of memory");
 
 	/* Fork before the payload buffer exists: no reader inherits it. */
-	for (int r = 0; r < a.b.readers; r++) {
-		int sv[2];
-
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-			bench_die("socketpair: %s", strerror(errno));
-		if (bench_fork_child() == 0) {
-			close(sv[0]);
-			for (int k = 0; k < r; k++)
-				close(fds[k]);
-			reader(sv[1], r, &a);
-			_exit(0);
-		}
-		close(sv[1]);
-		fds[r] = sv[0];
-	}
+	fds = bench_unix_fork_readers(a.b.readers, reader, &a);
 	buf = malloc(a.b.size);
 	if (!buf)
 		bench_die("out of memory");
@@ -142,7 +89,7 @@ int main(int argc, char **argv)
 		bench_fill(buf, a.b.size, it);
 		payload_track_sent(&t, it, t0);
 		for (int r = 0; r < a.b.readers; r++)
-			write_all(fds[r], buf, a.b.size, "unix sender");
+			bench_write_all(fds[r], buf, a.b.size, "unix sender");
 	}
 	wait_acked(fds, &t, total);
 	timed_ns = bench_now_ns() - t_start;
@@ -150,7 +97,7 @@ int main(int argc, char **argv)
 	payload_mem_self(&mem);
 	payload_mem_add(&sum, &mem);
 	for (int r = 0; r < a.b.readers; r++) {
-		read_all(fds[r], &mem, sizeof(mem), "unix sender");
+		bench_read_all(fds[r], &mem, sizeof(mem), "unix sender");
 		payload_mem_add(&sum, &mem);
 		close(fds[r]);
 	}

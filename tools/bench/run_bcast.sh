@@ -29,49 +29,16 @@
 
 set -u
 
-usage() {
-	echo "usage: $0 BUILD_DIR [RESULTS_DIR]" >&2
-	exit 2
-}
+# shellcheck source=bench_lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	usage
-fi
-build_dir=$1
-results_dir=${2:-results}
-bin_dir=$build_dir/bench
-scale=${BENCH_SCALE:-1}
-run_timeout=${BENCH_TIMEOUT:-300}
+bench_setup bcast "$@"
 sizes=${BENCH_SIZES:-64 1024 16384 65536}
-readers_list=${BENCH_READERS:-1 3}
-mpirun=${MPIRUN:-mpirun}
-read -r -a mpi_extra <<<"${BENCH_MPI_ARGS:-}"
 systems="ipcfs floor mpi zmq unix"
-
-[ -d "$bin_dir" ] || { echo "$0: no directory $bin_dir" >&2; exit 2; }
-if ! awk -v s="$scale" 'BEGIN { exit !(s + 0 > 0) }'; then
-	echo "$0: BENCH_SCALE must be a positive number, not '$scale'" >&2
-	exit 2
-fi
-mkdir -p "$results_dir" || exit 1
-jsonl=$results_dir/bcast.jsonl
-log=$results_dir/bcast.log
-: >"$jsonl" || exit 1
-: >"$log" || exit 1
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/run_bcast.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-rows=$tmp/rows  # size TAB readers TAB system TAB OK|FAILED TAB json-or-reason
-: >"$rows"
-
-ncpus=$(nproc 2>/dev/null || echo 1)
+# rows: size TAB readers TAB system TAB OK|FAILED TAB json-or-reason
 
 # Other work on the machine shows up as multi-millisecond p99 outliers.
-load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo 0)
-if awk -v l="$load" 'BEGIN { exit !(l + 0 >= 0.5) }'; then
-	echo "bcast: warning: load average $load before the run; expect noisy p99" >&2
-fi
-echo "== $ncpus CPUs, load average $load, BENCH_SCALE=$scale" >>"$log"
+bench_note_load p99
 
 # Timed iterations for SIZE and N readers: fewer for large payloads and for
 # N=3 (more processes than the 2 cores of the reference machine), times
@@ -87,11 +54,8 @@ iters_for() {
 	awk -v b="$base" -v s="$scale" 'BEGIN { v = int(b * s); if (v < 100) v = 100; print v }'
 }
 
-found=0
-for sys in $systems; do
-	[ -x "$bin_dir/bcast_$sys" ] && found=1
-done
-[ "$found" = 1 ] || { echo "$0: no bcast_* contender in $bin_dir" >&2; exit 1; }
+# shellcheck disable=SC2086 # the list of systems splits on spaces
+bench_need_contender bcast_ $systems
 
 for size in $sizes; do
 	for n in $readers_list; do
@@ -103,50 +67,16 @@ for size in $sizes; do
 			out=$tmp/one.json
 			rm -f "$out"
 			args=(--size "$size" --readers "$n" --iters "$iters" --warmup "$warmup" --out "$out")
-			if [ "$sys" = mpi ]; then
-				# Open MPI busy-polls; with more ranks than CPUs it must
-				# yield or it collapses (it would guess so itself; say it).
-				yield=0
-				[ $((n + 1)) -gt "$ncpus" ] && yield=1
-				cmd=(env OMPI_MCA_mpi_yield_when_idle="$yield"
-					"$mpirun" --allow-run-as-root --oversubscribe --bind-to none
-					-np $((n + 1)) --mca pml ob1 --mca btl "self,vader"
-					"${mpi_extra[@]}" "$bin" "${args[@]}")
-			else
-				cmd=("$bin" "${args[@]}")
-			fi
+			bench_cmd "$sys" "$n" "$bin" "${args[@]}"
 			printf 'bcast: %-5s size=%-5s readers=%s iters=%s ... ' \
 				"$sys" "$size" "$n" "$iters" >&2
-			echo "== ${cmd[*]}" >>"$log"
-			timeout -k 5 "$run_timeout" "${cmd[@]}" </dev/null >>"$log" 2>&1
-			rc=$?
-			lines=0
-			[ -f "$out" ] && lines=$(wc -l <"$out")
-			if [ "$rc" -eq 0 ] && [ "$lines" -eq 1 ] && grep -q '"p50_us":' "$out"; then
-				cat "$out" >>"$jsonl"
-				printf '%s\t%s\t%s\tOK\t%s\n' "$size" "$n" "$sys" "$(cat "$out")" >>"$rows"
-				echo ok >&2
-			else
-				reason="exit status $rc"
-				[ "$rc" -eq 124 ] && reason="timed out after ${run_timeout}s"
-				[ "$rc" -eq 0 ] && reason="no result line"
-				echo "== FAILED: $reason" >>"$log"
-				printf '%s\t%s\t%s\tFAILED\t%s\n' "$size" "$n" "$sys" "$reason" >>"$rows"
-				echo "FAILED ($reason; see $log)" >&2
-			fi
+			bench_run "$out" p50_us "$size" "$n" "$sys" && cat "$out" >>"$jsonl"
 		done
 	done
 done
 
 echo "# bcast round trip: sender fill -> N readers verify -> acks; $ncpus CPUs, BENCH_SCALE=$scale"
-awk -F '\t' '
-function jnum(line, key,    m) {
-	if (!match(line, "\"" key "\":[-0-9.eE+]+"))
-		return ""
-	m = substr(line, RSTART, RLENGTH)
-	sub(/^[^:]*:/, "", m)
-	return m + 0
-}
+awk -F '\t' "$bench_awk_jnum"'
 {
 	k = $1 SUBSEP $2
 	if (!(k in seen)) {

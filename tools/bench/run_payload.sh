@@ -47,57 +47,20 @@
 
 set -u
 
-usage() {
-	echo "usage: $0 BUILD_DIR [RESULTS_DIR]" >&2
-	exit 2
-}
+# shellcheck source=bench_lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	usage
-fi
-build_dir=$1
-results_dir=${2:-results}
-bin_dir=$build_dir/bench
-scale=${BENCH_SCALE:-1}
-run_timeout=${BENCH_TIMEOUT:-300}
+bench_setup payload "$@"
 sizes_mib=${PAYLOAD_SIZES_MIB:-1 16 64 256}
 ks=${PAYLOAD_KS:-1 8 32}
 k_size_mib=${PAYLOAD_K_SIZE_MIB:-16}
-readers_list=${BENCH_READERS:-1 3}
-mpirun=${MPIRUN:-mpirun}
-read -r -a mpi_extra <<<"${BENCH_MPI_ARGS:-}"
 systems="ipcfs mpi zmq unix"
 bp_msgs=4 # arena of the back-pressure row, in messages
+# rows: run TAB size TAB readers TAB K TAB label TAB OK|FAILED|SKIPPED TAB json-or-reason
 
-[ -d "$bin_dir" ] || { echo "$0: no directory $bin_dir" >&2; exit 2; }
-if ! awk -v s="$scale" 'BEGIN { exit !(s + 0 > 0) }'; then
-	echo "$0: BENCH_SCALE must be a positive number, not '$scale'" >&2
-	exit 2
-fi
-mkdir -p "$results_dir" || exit 1
-jsonl=$results_dir/payload.jsonl
-log=$results_dir/payload.log
-: >"$jsonl" || exit 1
-: >"$log" || exit 1
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/run_payload.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-# run TAB size TAB readers TAB K TAB label TAB OK|FAILED|SKIPPED TAB json-or-reason
-rows=$tmp/rows
-: >"$rows"
-
-ncpus=$(nproc 2>/dev/null || echo 1)
-load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo 0)
-if awk -v l="$load" 'BEGIN { exit !(l + 0 >= 0.5) }'; then
-	echo "payload: warning: load average $load before the run; expect noisy numbers" >&2
-fi
-echo "== $ncpus CPUs, load average $load, BENCH_SCALE=$scale" >>"$log"
-
-found=0
-for sys in $systems memcpy; do
-	[ -x "$bin_dir/payload_$sys" ] && found=1
-done
-[ "$found" = 1 ] || { echo "$0: no payload_* contender in $bin_dir" >&2; exit 1; }
+bench_note_load numbers
+# shellcheck disable=SC2086 # the list of systems splits on spaces
+bench_need_contender payload_ $systems memcpy
 
 # MemAvailable in KiB (0: unknown, never skip).
 mem_avail_kib() {
@@ -128,7 +91,8 @@ iters_sizes() {
 one() {
 	local run=$1 label=$2 sys=$3 size=$4 n=$5 k=$6 iters=$7 warmup=$8
 	shift 8
-	local bin=$bin_dir/payload_$sys out=$tmp/one.json need avail rc lines reason line
+	local bin=$bin_dir/payload_$sys out=$tmp/one.json need avail line
+	# shellcheck disable=SC2034 # cmd: set by bench_cmd, run by bench_run
 	local -a args cmd
 	[ -x "$bin" ] || return 0
 	# Rough worst case (ZeroMQ: K buffers in the sender, K read ahead in
@@ -136,46 +100,19 @@ one() {
 	need=$((2 * size * k * (n + 1) / 1024))
 	avail=$(mem_avail_kib)
 	if [ "$avail" -gt 0 ] && [ "$need" -gt $((avail * 4 / 5)) ]; then
-		printf '%s\t%s\t%s\t%s\t%s\tSKIPPED\tneeds ~%s MiB\n' "$run" "$size" "$n" "$k" \
-			"$label" $((need / 1024)) >>"$rows"
+		bench_row "$run" "$size" "$n" "$k" "$label" SKIPPED "needs ~$((need / 1024)) MiB"
 		echo "payload: $label size=$size readers=$n K=$k: SKIPPED (needs ~$((need / 1024)) MiB)" >&2
 		return 0
 	fi
 	rm -f "$out"
 	args=(--size "$size" --readers "$n" --inflight "$k" --iters "$iters" --warmup "$warmup"
 		--out "$out" "$@")
-	if [ "$sys" = mpi ]; then
-		# Open MPI busy-polls; with more ranks than CPUs it must yield.
-		local yield=0
-		[ $((n + 1)) -gt "$ncpus" ] && yield=1
-		cmd=(env OMPI_MCA_mpi_yield_when_idle="$yield"
-			"$mpirun" --allow-run-as-root --oversubscribe --bind-to none
-			-np $((n + 1)) --mca pml ob1 --mca btl "self,vader"
-			"${mpi_extra[@]}" "$bin" "${args[@]}")
-	else
-		cmd=("$bin" "${args[@]}")
-	fi
+	bench_cmd "$sys" "$n" "$bin" "${args[@]}"
 	printf 'payload: %-13s size=%-9s readers=%s K=%-2s iters=%s ... ' \
 		"$label" "$size" "$n" "$k" "$iters" >&2
-	echo "== ${cmd[*]}" >>"$log"
-	timeout -k 5 "$run_timeout" "${cmd[@]}" </dev/null >>"$log" 2>&1
-	rc=$?
-	lines=0
-	[ -f "$out" ] && lines=$(wc -l <"$out")
-	if [ "$rc" -eq 0 ] && [ "$lines" -eq 1 ] && grep -q '"gbps_p50":' "$out"; then
+	if bench_run "$out" gbps_p50 "$run" "$size" "$n" "$k" "$label"; then
 		line=$(cat "$out")
 		printf '{"run":"%s","label":"%s",%s\n' "$run" "$label" "${line#\{}" >>"$jsonl"
-		printf '%s\t%s\t%s\t%s\t%s\tOK\t%s\n' "$run" "$size" "$n" "$k" "$label" \
-			"$(cat "$out")" >>"$rows"
-		echo ok >&2
-	else
-		reason="exit status $rc"
-		[ "$rc" -eq 124 ] && reason="timed out after ${run_timeout}s"
-		[ "$rc" -eq 0 ] && reason="no result line"
-		echo "== FAILED: $reason" >>"$log"
-		printf '%s\t%s\t%s\t%s\t%s\tFAILED\t%s\n' "$run" "$size" "$n" "$k" "$label" \
-			"$reason" >>"$rows"
-		echo "FAILED ($reason; see $log)" >&2
 	fi
 }
 
@@ -210,14 +147,7 @@ for k in $ks; do
 done
 
 # ---- tables ---------------------------------------------------------------
-awk -F '\t' -v ncpus="$ncpus" -v scale="$scale" -v load="$load" '
-function jnum(line, key,    m) {
-	if (!match(line, "\"" key "\":[-0-9.eE+]+"))
-		return ""
-	m = substr(line, RSTART, RLENGTH)
-	sub(/^[^:]*:/, "", m)
-	return m + 0
-}
+awk -F '\t' -v ncpus="$ncpus" -v scale="$scale" -v load="$load" "$bench_awk_jnum"'
 function mib(kib) { return sprintf("%.1f", kib / 1024) }
 {
 	n++
