@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "member_int.h"
 #include "testlib.h"
 
 START_TEST(create_exists_and_destroy)
@@ -88,10 +89,11 @@ END_TEST
 
 START_TEST(bad_shm_file)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 8];
+	char dir[PATH_MAX], file[PATH_MAX + 8], seg[PATH_MAX];
 	struct ipcfs_member *m;
 	tl_group(dir, NULL);
 	snprintf(file, sizeof(file), "%s/shm", dir);
+	ck_assert_int_eq(member_segment_path(dir, seg, sizeof(seg)), 0);
 	FILE *f = fopen(file, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("relative/path\n", f);
@@ -101,8 +103,11 @@ START_TEST(bad_shm_file)
 	fputs("/nonexistent/ipcfs-segment\n", f);
 	fclose(f);
 	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -ENOENT);
-	unlink(file);
-	rmdir(dir);
+	/* Put the real name back, so that the group is destroyed as usual. */
+	f = fopen(file, "w");
+	fprintf(f, "%s\n", seg);
+	fclose(f);
+	tl_group_done(dir);
 }
 END_TEST
 
