@@ -109,14 +109,17 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 	/* Spin in batches, reading the clock between them. The first batch
 	 * comes before the first reading: most waits of a busy group end
 	 * within it, and the clock costs as much as a poll. */
+	/* A yield can take a whole time slice of another process: then the
+	 * clock is read after every one, so that the spin window holds. */
+	int batch = yield ? 1 : SPIN_BATCH;
 	for (bool started = false;;) {
-		for (int i = 0; i < SPIN_BATCH; i++) {
+		for (int i = 0; i < batch; i++) {
 			if (yield)
 				sched_yield();
 			else
 				wait_cpu_relax();
 			spins++;
-			rc = w->poll(c, w->arg, i == SPIN_BATCH - 1);
+			rc = w->poll(c, w->arg, i == batch - 1);
 			if (rc)
 				goto out;
 		}

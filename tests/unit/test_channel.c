@@ -504,7 +504,7 @@ static int sleepy_reader(void *arg)
 	}
 	struct ipcfs_rank_stat st;
 	ipcfs_stat_rank(m, (int)s->rank, &st);
-	/* Messages came every 2 ms with a 10 us spin window: we slept. */
+	/* Messages came every 5 ms with a 10 us spin window: we slept. */
 	CHILD_CHECK(st.sleeps > 0 && st.waits > 0, "sleeps %llu", (unsigned long long)st.sleeps);
 	ipcfs_leave(m);
 	return 0;
@@ -528,7 +528,7 @@ START_TEST(sleep_and_wake_oversubscribed)
 	}
 	ck_assert_int_eq(ipcfs_wait_ranks(a, IPCFS_ALL, 10000), 0);
 	for (unsigned i = 0; i < MSGS; i++) {
-		usleep(2000);
+		usleep(5000);
 		ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, &i, sizeof(i), 10000), 0);
 	}
 	for (unsigned r = 0; r < READERS; r++)
