@@ -640,7 +640,9 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		if (a.ring < 0)
 			return -EINVAL;
 	}
-	rc = poll_recv(c, &a, true);
+	/* The fast path looks for a message only; whether the sender is gone
+	 * is asked by the first poll of wait_for(), which follows at once. */
+	rc = poll_recv(c, &a, false);
 	if (!rc) {
 		struct waiter w = {
 			.poll = poll_recv, .check = check_senders, .arg = &a,
