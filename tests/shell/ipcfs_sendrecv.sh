@@ -122,4 +122,19 @@ done
 # Nothing was left joined by the failures.
 expect_eq "$(kv "$G/stat" live_members)" 0 "live members at the end"
 ok "usage errors"
+
+# Ctrl-C (SIGINT) or SIGTERM: recv leaves the group (left, not dead) and
+# exits with 128 + the signal.
+for sig in INT TERM; do
+	"$IPCFS" recv g --rank 2 > /dev/null 2>&1 &
+	R=$!
+	BGPIDS="$BGPIDS $R"
+	wait_until 3 '[ "$(member_field "$G/members" 2 state)" = live ]' || fail "recv did not join"
+	kill -$sig $R
+	RC=0; wait $R || RC=$?
+	want=$(( 128 + $(kill -l $sig) ))
+	expect_eq "$RC" "$want" "exit status of recv after SIG$sig"
+	expect_eq "$(member_field "$G/members" 2 state)" left "rank 2 after SIG$sig"
+done
+ok "SIGINT and SIGTERM: recv leaves the group"
 stop_daemon

@@ -89,6 +89,28 @@ static int join(const char *dir, int rank, struct ipcfs_member **m)
 	return rc;
 }
 
+/* Set by SIGINT/SIGTERM while recv waits: leave the group, then exit. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+}
+
+/* Catch SIGINT and SIGTERM without SA_RESTART, so that a wait can notice
+ * them and the member leaves the group instead of showing up as dead. */
+static void catch_interrupts(void)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* How long one receive may wait: the time left of the caller's timeout
+ * (-1: none), in slices short enough to notice an interrupt. */
+#define WAIT_SLICE_MS 100
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -424,18 +446,24 @@ int cmd_recv(int argc, char **argv)
 		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, dir, me);
 	/* A reader of stdout that goes away (| head) ends us quietly. */
 	signal(SIGPIPE, SIG_IGN);
+	catch_interrupts();
 
 	while (count < 0 || got < count) {
 		struct ipcfs_msg msg;
 		int64_t start = cli_now_ms();
-		int rc;
+		int rc = 0;
 		for (;;) {
 			int left = -1;
+			if (interrupted)
+				break;
 			if (timeout >= 0) {
 				int64_t l = start + timeout - cli_now_ms();
 				left = l > 0 ? (int)l : 0;
 			}
-			rc = ipcfs_recv(m, (int)src, &msg, left);
+			int slice = left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left;
+			rc = ipcfs_recv(m, (int)src, &msg, slice);
+			if (rc == -ETIMEDOUT && slice != left)
+				continue; /* a slice, not the caller's timeout */
 			/* Every sender gone: before the first message, or while
 			 * K are still due, wait for new ones. */
 			if (rc == -EPIPE && (got == 0 || count >= 0) && left != 0) {
@@ -445,6 +473,10 @@ int cmd_recv(int argc, char **argv)
 			if (rc == -EPIPE && left == 0)
 				rc = -ETIMEDOUT;
 			break;
+		}
+		if (interrupted) {
+			ret = 128 + interrupted;
+			goto out;
 		}
 		if (rc == -EBADMSG) {
 			cli_err("message %lld: %s (skipped)", got + 1, strerror(EBADMSG));
