@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -323,14 +324,18 @@ static void build(struct screen *sc, const char *mount, const struct snap *s,
 		     live, sent, recv, bytes, (unsigned long long)V("lag"),
 		     (unsigned long long)V("stalls"), sleeps, waits,
 		     (unsigned long long)V("timeouts"), arena, (unsigned long long)V("bcasts"));
-		/* GPU all-reduce counters, whatever the stat file has of them. */
+		/* GPU all-reduce counters, whatever the stat file has of them,
+		 * once the group has made any such call. */
 		char gpu[512] = "";
 		size_t o = 0;
+		bool used = false;
 		for (int k = 0; k < g->nkv && o < sizeof(gpu); k++)
-			if (!strncmp(g->kv[k].key, "allreduce", 9))
+			if (!strncmp(g->kv[k].key, "allreduce", 9)) {
 				o += (size_t)snprintf(gpu + o, sizeof(gpu) - o, " %s=%s",
 						      g->kv[k].key, g->kv[k].val);
-		if (gpu[0])
+				used |= strcmp(g->kv[k].val, "0") != 0;
+			}
+		if (used)
 			line(sc, "  gpu:%s", gpu);
 		if (V("stalled_ranks"))
 			line(sc, "  ! %llu rank(s) stalled longer than timeout_ms",
