@@ -159,9 +159,25 @@ struct F32 {
 };
 
 // Element 2i of a vector is the low half of 32-bit word i (little endian),
-// as in the host arrays of the CPU reference.
-struct F16 {
+// as in the host arrays of the CPU reference. The two 16-bit formats differ
+// only in how one 32-bit word holds two values (Two::two); the 16-byte
+// vector of eight is the same for both.
+template <class Two> struct Halves8 {
 	static constexpr int E = 8;
+	__device__ static void unpack(const uint4 &v, float f[E])
+	{
+		Two::two(v.x, f);
+		Two::two(v.y, f + 2);
+		Two::two(v.z, f + 4);
+		Two::two(v.w, f + 6);
+	}
+	__device__ static uint4 pack(const float f[E])
+	{
+		return make_uint4(Two::two(f), Two::two(f + 2), Two::two(f + 4), Two::two(f + 6));
+	}
+};
+
+struct F16Word {
 	__device__ static void two(uint32_t w, float *f)
 	{
 		f[0] = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));  // exact
@@ -173,21 +189,9 @@ struct F16 {
 		return (uint32_t)__half_as_ushort(__float2half_rn(f[0])) |
 		       ((uint32_t)__half_as_ushort(__float2half_rn(f[1])) << 16);
 	}
-	__device__ static void unpack(const uint4 &v, float f[E])
-	{
-		two(v.x, f);
-		two(v.y, f + 2);
-		two(v.z, f + 4);
-		two(v.w, f + 6);
-	}
-	__device__ static uint4 pack(const float f[E])
-	{
-		return make_uint4(two(f), two(f + 2), two(f + 4), two(f + 6));
-	}
 };
 
-struct BF16 {
-	static constexpr int E = 8;
+struct BF16Word {
 	__device__ static void two(uint32_t w, float *f)
 	{
 		f[0] = __uint_as_float(w << 16);  // bf16 -> f32 is exact: a shift
@@ -199,18 +203,10 @@ struct BF16 {
 		return (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(f[0])) |
 		       ((uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(f[1])) << 16);
 	}
-	__device__ static void unpack(const uint4 &v, float f[E])
-	{
-		two(v.x, f);
-		two(v.y, f + 2);
-		two(v.z, f + 4);
-		two(v.w, f + 6);
-	}
-	__device__ static uint4 pack(const float f[E])
-	{
-		return make_uint4(two(f), two(f + 2), two(f + 4), two(f + 6));
-	}
 };
+
+using F16 = Halves8<F16Word>;
+using BF16 = Halves8<BF16Word>;
 
 // ---- kernel parameters ---------------------------------------------------
 
