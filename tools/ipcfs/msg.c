@@ -431,6 +431,9 @@ int cmd_recv(int argc, char **argv)
 	if (cli_group_dir(mount, argv[optind], dir, sizeof(dir)))
 		return EXIT_USAGE;
 
+	/* Before joining: an interrupt from the moment the rank is ours on
+	 * must end in a leave. */
+	catch_interrupts();
 	struct ipcfs_member *m;
 	int me = join(dir, (int)rank, &m);
 	if (me < 0)
@@ -446,7 +449,6 @@ int cmd_recv(int argc, char **argv)
 		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, dir, me);
 	/* A reader of stdout that goes away (| head) ends us quietly. */
 	signal(SIGPIPE, SIG_IGN);
-	catch_interrupts();
 
 	while (count < 0 || got < count) {
 		struct ipcfs_msg msg;
