@@ -137,4 +137,22 @@ for sig in INT TERM; do
 	expect_eq "$(member_field "$G/members" 2 state)" left "rank 2 after SIG$sig"
 done
 ok "SIGINT and SIGTERM: recv leaves the group"
+
+# The same for send, waiting on its standard input.
+"$IPCFS" recv g --rank 1 > /dev/null 2>&1 &
+R1=$!
+BGPIDS="$BGPIDS $R1"
+for sig in INT TERM; do
+	sleep 5 | "$IPCFS" send g --rank 2 --to 1 > "$TMP/sig.out" 2>&1 &
+	S=$!
+	BGPIDS="$BGPIDS $S"
+	wait_until 3 '[ "$(member_field "$G/members" 2 state)" = live ]' || fail "send did not join"
+	kill -$sig $S
+	RC=0; wait $S || RC=$?
+	expect_eq "$RC" "$(( 128 + $(kill -l $sig) ))" "exit status of send after SIG$sig"
+	expect_eq "$(member_field "$G/members" 2 state)" left "rank 2 after SIG$sig of send"
+	[ -s "$TMP/sig.out" ] && fail "send said something when interrupted: $(cat "$TMP/sig.out")"
+done
+kill -INT $R1; wait $R1 2>/dev/null
+ok "SIGINT and SIGTERM: send leaves the group"
 stop_daemon

@@ -181,7 +181,23 @@ static int wait_dest(struct ipcfs_member *m, uint64_t mask, long long wait_ms)
 static int send_one(struct ipcfs_member *m, uint64_t dest, const void *data, size_t len,
 		    long long timeout, unsigned long long nr)
 {
-	int rc = ipcfs_send(m, dest, data, len, (int)timeout);
+	int64_t start = cli_now_ms();
+	int rc;
+	/* Wait for room in slices, as recv does, so that an interrupt can
+	 * end the wait (the caller then leaves the group). */
+	for (;;) {
+		int left = -1;
+		if (interrupted)
+			return -1;
+		if (timeout >= 0) {
+			int64_t l = start + timeout - cli_now_ms();
+			left = l > 0 ? (int)l : 0;
+		}
+		int slice = left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left;
+		rc = ipcfs_send(m, dest, data, len, slice);
+		if (rc != -ETIMEDOUT || slice == left)
+			break;
+	}
 	if (rc == 0)
 		return 0;
 	const char *hint = "";
@@ -263,6 +279,9 @@ int cmd_send(int argc, char **argv)
 		}
 	}
 
+	/* Before joining: an interrupt from the moment the rank is ours on
+	 * must end in a leave (reading stdin or waiting for room). */
+	catch_interrupts();
 	struct ipcfs_member *m;
 	int me = join(dir, (int)rank, &m);
 	if (me < 0) {
@@ -314,7 +333,8 @@ int cmd_send(int argc, char **argv)
 			goto out;
 		}
 		if (ferror(in)) {
-			cli_err("read %s: %s", file, strerror(errno));
+			if (!interrupted) /* an interrupted read is no error */
+				cli_err("read %s: %s", file, strerror(errno));
 			goto out;
 		}
 		if (send_one(m, dest, buf, len, timeout, ++nr))
@@ -329,7 +349,8 @@ int cmd_send(int argc, char **argv)
 				goto out;
 		}
 		if (ferror(in)) {
-			cli_err("read %s: %s", file, strerror(errno));
+			if (!interrupted) /* an interrupted read is no error */
+				cli_err("read %s: %s", file, strerror(errno));
 			goto out;
 		}
 	}
@@ -337,6 +358,8 @@ int cmd_send(int argc, char **argv)
 		fprintf(stderr, "%s: sent %llu message%s\n", cli_name, nr, nr == 1 ? "" : "s");
 	ret = EXIT_OK;
 out:
+	if (interrupted)
+		ret = 128 + interrupted; /* quietly: the user asked for it */
 	free(buf);
 	ipcfs_leave(m);
 	if (in != stdin)
