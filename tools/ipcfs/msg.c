@@ -107,9 +107,24 @@ static void catch_interrupts(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* How long one receive may wait: the time left of the caller's timeout
- * (-1: none), in slices short enough to notice an interrupt. */
+/* Waits (for a message, or for room to send) go in slices short enough
+ * to notice an interrupt. */
 #define WAIT_SLICE_MS 100
+
+/* What is left of @timeout ms (-1: none) since @start, never below 0. */
+static int time_left(int64_t start, long long timeout)
+{
+	if (timeout < 0)
+		return -1;
+	int64_t l = start + timeout - cli_now_ms();
+	return l > 0 ? (int)l : 0;
+}
+
+/* The next slice to wait, given what is left (-1: no limit). */
+static int wait_slice(int left)
+{
+	return left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left;
+}
 
 static void sleep_ms(int ms)
 {
@@ -186,14 +201,9 @@ static int send_one(struct ipcfs_member *m, uint64_t dest, const void *data, siz
 	/* Wait for room in slices, as recv does, so that an interrupt can
 	 * end the wait (the caller then leaves the group). */
 	for (;;) {
-		int left = -1;
 		if (interrupted)
 			return -1;
-		if (timeout >= 0) {
-			int64_t l = start + timeout - cli_now_ms();
-			left = l > 0 ? (int)l : 0;
-		}
-		int slice = left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left;
+		int left = time_left(start, timeout), slice = wait_slice(left);
 		rc = ipcfs_send(m, dest, data, len, slice);
 		if (rc != -ETIMEDOUT || slice == left)
 			break;
@@ -478,14 +488,9 @@ int cmd_recv(int argc, char **argv)
 		int64_t start = cli_now_ms();
 		int rc = 0;
 		for (;;) {
-			int left = -1;
 			if (interrupted)
 				break;
-			if (timeout >= 0) {
-				int64_t l = start + timeout - cli_now_ms();
-				left = l > 0 ? (int)l : 0;
-			}
-			int slice = left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left;
+			int left = time_left(start, timeout), slice = wait_slice(left);
 			rc = ipcfs_recv(m, (int)src, &msg, slice);
 			if (rc == -ETIMEDOUT && slice != left)
 				continue; /* a slice, not the caller's timeout */
