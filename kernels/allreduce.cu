@@ -217,6 +217,7 @@ struct Params {
 	ipcfs_k_error *err;                      // device alias, may be NULL
 	size_t nvec;                             // 16-byte vectors
 	uint64_t timeout_ns;
+	uint4 *const *ind;                       // NULL, or bufs[] in device memory
 	int rank;
 	int out_is_buf;                          // two-shot: out == bufs[rank]
 };
@@ -234,6 +235,30 @@ __device__ __noinline__ void report(const Params &p, int code, int peer, int k,
 	st_relaxed_sys32(&e->block, (int32_t)blockIdx.x);
 	st_relaxed_sys64(&e->call, call);
 	st_release_sys32(&e->code, code);  // last: see st_release_sys32()
+}
+
+// A call captured in a CUDA graph takes its buffers from device memory
+// that the host fills after capture (ipcfs_gpu_register_graph): read them
+// once per thread, before anything else. The host finished writing them
+// before the graph launch (a synchronous copy), so plain loads see them.
+// A NULL entry (graph replayed before registration) is reported as ENXIO
+// by every block's thread 0, and every thread of every rank leaves: the
+// condition is the same for the whole grid, no barrier is left half done.
+template <int N>
+__device__ __forceinline__ bool load_indirect(Params &p)
+{
+	bool missing = false;
+
+	if (!p.ind)
+		return false;
+#pragma unroll
+	for (int r = 0; r < N; r++) {
+		p.bufs[r] = p.ind[r];
+		missing |= p.bufs[r] == nullptr;
+	}
+	if (missing && threadIdx.x == 0)
+		report(p, ENXIO, -1, 0, p.sigs[p.rank]->calls[blockIdx.x] + 1);
+	return missing;
 }
 
 // Barrier k of call @call for this block with block blockIdx.x of every
@@ -312,6 +337,8 @@ template <class D, int N>
 __global__ void __launch_bounds__(IPCFS_K_THREADS) oneshot_kernel(Params p)
 {
 	__shared__ int s_fail;
+	if (load_indirect<N>(p))
+		return;
 	if (threadIdx.x == 0)
 		s_fail = 0;  // published by the __syncthreads() in barrier()
 	// This block's call number. Written only by thread 0 of this block,
@@ -335,6 +362,8 @@ template <class D, int N>
 __global__ void __launch_bounds__(IPCFS_K_THREADS) twoshot_kernel(Params p)
 {
 	__shared__ int s_fail;
+	if (load_indirect<N>(p))
+		return;
 	if (threadIdx.x == 0)
 		s_fail = 0;
 	const uint64_t call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
@@ -461,12 +490,17 @@ int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
 		return bad("larger than the registered buffer (use NCCL)");
 	if (a->blocks > IPCFS_K_MAX_BLOCKS)
 		return bad("too many blocks");
+	// With dev_bufs only this rank's input is known now (the peers' are
+	// filled in after capture); the kernel checks the others for NULL.
 	for (int r = 0; r < n; r++) {
-		if (!a->bufs[r] || !a->sigs[r])
+		const bool known = !a->dev_bufs || r == a->rank;
+		if ((known && !a->bufs[r]) || !a->sigs[r])
 			return bad("missing buffer or signal block");
-		if (!aligned16(a->bufs[r]) || ((uintptr_t)a->sigs[r] & 7u))
+		if ((known && !aligned16(a->bufs[r])) || ((uintptr_t)a->sigs[r] & 7u))
 			return bad("unaligned buffer or signal block");
 	}
+	if (a->dev_bufs && (a->in || ((uintptr_t)a->dev_bufs & 7u)))
+		return bad("dev_bufs: in must be NULL, the table 8-byte aligned");
 	if (!a->out || !aligned16(a->out) || (a->in && !aligned16(a->in)))
 		return bad("missing or unaligned in/out");
 	void *own = a->bufs[a->rank];
@@ -491,6 +525,7 @@ int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
 	}
 	p.out = static_cast<uint4 *>(a->out);
 	p.err = a->err;
+	p.ind = reinterpret_cast<uint4 *const *>(a->dev_bufs);
 	p.nvec = bytes / ALLREDUCE_VEC_BYTES;
 	p.timeout_ns = a->timeout_ns ? a->timeout_ns : IPCFS_K_DEFAULT_TIMEOUT_NS;
 	p.rank = a->rank;

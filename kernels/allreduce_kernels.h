@@ -92,6 +92,12 @@ struct ipcfs_k_allreduce_args {
 	void *bufs[IPCFS_K_MAX_RANKS];
 	struct ipcfs_k_signal *sigs[IPCFS_K_MAX_RANKS];
 	struct ipcfs_k_error *err; /* device alias of the error record, or NULL */
+	/* NULL, or device memory holding @world pointers that replace bufs[]
+	 * when the kernel starts (the buffers of a call captured in a CUDA
+	 * graph, known only after capture). Then @in must be NULL, bufs[rank]
+	 * is this rank's input (for the overlap checks) and buf_bytes its
+	 * size; a NULL pointer found there sets err->code = ENXIO. */
+	void *const *dev_bufs;
 	uint64_t timeout_ns;       /* 0: IPCFS_K_DEFAULT_TIMEOUT_NS */
 	unsigned blocks;           /* 0: IPCFS_K_DEFAULT_BLOCKS; at most MAX */
 };

@@ -266,3 +266,11 @@ IPCFS_K_API int ipcfs_k_memset_async(void *ptr, size_t bytes, void *stream)
 	cudaError_t e = cudaMemsetAsync(ptr, 0, bytes, static_cast<cudaStream_t>(stream));
 	return e == cudaSuccess ? 0 : ipcfs_k_map_cuda(e, "cudaMemsetAsync");
 }
+
+IPCFS_K_API int ipcfs_k_memcpy_h2d(void *dst, const void *src, size_t bytes)
+{
+	if (!dst || (bytes && !src))
+		return bad("no pointer");
+	cudaError_t e = cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice);
+	return e == cudaSuccess ? 0 : ipcfs_k_map_cuda(e, "cudaMemcpy to the device");
+}

@@ -64,6 +64,9 @@ int ipcfs_k_device_sync(void);
 /* *capturing = 1 when @stream is being captured into a CUDA graph. */
 int ipcfs_k_stream_capturing(void *stream, int *capturing);
 
+/* cudaMemcpy(dst, src, bytes, HostToDevice): synchronous. */
+int ipcfs_k_memcpy_h2d(void *dst, const void *src, size_t bytes);
+
 /* cudaMemsetAsync(ptr, 0, bytes, stream). */
 int ipcfs_k_memset_async(void *ptr, size_t bytes, void *stream);
 

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -205,7 +206,7 @@ int gpu_record_decode(const char *text, size_t len, struct gpu_record *r)
 	r->blocks = get32(b + O_BLOCKS);
 	r->oneshot_max = get64(b + O_ONESHOT);
 
-	if (r->kind < GPU_REC_BUF || r->kind > GPU_REC_USER)
+	if (r->kind < GPU_REC_BUF || r->kind > GPU_REC_GRAPH)
 		return -EBADMSG;
 	if (r->world < 1 || r->world > IPCFS_MAX_RANKS || r->rank >= r->world || !r->pid)
 		return -EBADMSG;
@@ -441,11 +442,14 @@ static int current(const struct gpu_rdv *v, const char *name, int world, int ran
 		return 0;
 	if (rc)
 		return rc;
-	if (rec->rank != (uint32_t)rank || rec->world != (uint32_t)world)
-		return -EBADMSG;
 	if (rec->kind != kind || rec->gen != gen)
 		return 0;
-	return accept ? accept(rec, rank, arg) : 1;
+	rc = accept ? accept(rec, rank, arg) : 1;
+	/* Only a record of the process that holds @rank now can be wrong; one
+	 * left by an earlier group of another size is just stale. */
+	if (rc > 0 && (rec->rank != (uint32_t)rank || rec->world != (uint32_t)world))
+		return -EBADMSG;
+	return rc;
 }
 
 int gpu_rdv_gather(const struct gpu_rdv *v, const char *name, int world, uint64_t mask,
@@ -604,6 +608,8 @@ static struct kapi {
 	int (*host_free)(void *);
 	int (*stream_sync)(void *);
 	int (*device_sync)(void);
+	int (*stream_capturing)(void *, int *);
+	int (*memcpy_h2d)(void *, const void *, size_t);
 } k;
 static pthread_mutex_t k_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -650,6 +656,8 @@ static int k_try(const char *path, char *why, size_t whylen)
 	SYM(host_free, "ipcfs_k_host_free");
 	SYM(stream_sync, "ipcfs_k_stream_sync");
 	SYM(device_sync, "ipcfs_k_device_sync");
+	SYM(stream_capturing, "ipcfs_k_stream_capturing");
+	SYM(memcpy_h2d, "ipcfs_k_memcpy_h2d");
 #undef SYM
 	k = t;
 	return 0;
@@ -709,6 +717,20 @@ static int kfail(int rc, const char *what)
 /* ---- the communicator -------------------------------------------------- */
 
 #define GPU_MAX_USER 16
+/* Calls that can be captured into CUDA graphs with their own buffers: one
+ * table of IPCFS_K_MAX_RANKS pointers each in device memory (2 MiB), made
+ * at init because cudaMalloc is not allowed while a stream is captured.
+ * Fixed, so that every rank runs out at the same call (later captured
+ * calls copy into the communicator's buffer instead). */
+#define GPU_GRAPH_CALLS 32768
+
+/* A peer's allocation opened for graph buffers (each once: opening a
+ * handle again would only add a reference). */
+struct gpu_import {
+	int rank;
+	unsigned char handle[GPU_HANDLE_BYTES];
+	void *base;
+};
 
 struct gpu_user {
 	void *local;                             /* this rank's pointer */
@@ -726,6 +748,8 @@ struct ipcfs_gpu_comm {
 	size_t buf_bytes;
 	struct gpu_settings set;
 
+	bool published;            /* gpu/NAME/RANK written: peers may open our buffer */
+	bool nccl_published;       /* rank 0: gpu/NAME.nccl/0 written */
 	bool ipc;                  /* IPC buffers exchanged and opened */
 	bool peer_access;          /* every rank's probes passed */
 	int nodes;
@@ -742,6 +766,15 @@ struct ipcfs_gpu_comm {
 	int broken;                /* a kernel-detected error, sticky */
 	int nuser;
 	struct gpu_user user[GPU_MAX_USER];
+
+	/* Calls captured in CUDA graphs (see ipcfs_gpu_register_graph). */
+	void **graph_tables;       /* device: GPU_GRAPH_CALLS x MAX_RANKS pointers */
+	const void **graph_in;     /* host: this rank's input of each table */
+	size_t graph_used;         /* tables handed to captured calls */
+	size_t graph_done;         /* tables filled in */
+	uint64_t graph_batch;      /* registrations so far */
+	struct gpu_import *imports;
+	size_t nimports, imports_cap;
 };
 
 /* Generation of a name in this process: every rank inits the same names in
@@ -807,6 +840,9 @@ static uint64_t round_up(uint64_t v, uint64_t a)
 
 static void close_peers(struct ipcfs_gpu_comm *c)
 {
+	for (size_t i = 0; i < c->nimports; i++)
+		k.ipc_close(c->imports[i].base);
+	c->nimports = 0;
 	for (int r = 0; r < IPCFS_K_MAX_RANKS; r++) {
 		if (c->opened[r])
 			k.ipc_close(c->opened[r]);
@@ -830,12 +866,8 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 	if (c->nccl)
 		k.nccl_destroy(c->nccl);
 	c->nccl = NULL;
-	for (int u = 0; u < c->nuser; u++) {
-		snprintf(sub, sizeof(sub), "%s.u%d", c->name, u);
-		gpu_rdv_unpublish(&c->rdv, sub, c->rank);
-	}
 	gpu_rdv_unpublish(&c->rdv, c->name, c->rank);
-	if (c->rank == 0) {
+	if (c->nccl_published) {
 		sub_name(sub, sizeof(sub), c->name, ".nccl");
 		gpu_rdv_unpublish(&c->rdv, sub, 0);
 	}
@@ -845,8 +877,22 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 				  c->gen, c->timeout_ms, gpu_accept_live, c->m);
 	if (c->alloc)
 		k.buf_free(c->alloc);
+	if (c->graph_tables)
+		k.buf_free(c->graph_tables);
+	free(c->graph_in);
+	free(c->imports);
 	if (c->err_host)
 		k.host_free(c->err_host);
+	/* Only now, when every peer has reached its destroy (and so has
+	 * finished reading them), the records of the later rounds go. */
+	for (int u = 0; u < c->nuser; u++) {
+		snprintf(sub, sizeof(sub), "%s.u%d", c->name, u);
+		gpu_rdv_unpublish(&c->rdv, sub, c->rank);
+	}
+	for (uint64_t b = 1; b <= c->graph_batch && b <= 2; b++) {
+		snprintf(sub, sizeof(sub), "%s.g%d", c->name, (int)(b & 1));
+		gpu_rdv_unpublish(&c->rdv, sub, c->rank);
+	}
 	sub_name(sub, sizeof(sub), c->name, ".ok");
 	gpu_rdv_unpublish(&c->rdv, sub, c->rank);
 }
@@ -912,7 +958,9 @@ static int init_fail(struct ipcfs_gpu_comm *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	teardown(c, false);
+	/* Once published, a peer may have opened our buffer: wait until every
+	 * peer has given up too (and closed it) before freeing it. */
+	teardown(c, c->published);
 	free(c);
 	cuda_host_set_error("%s", why);
 	return rc;
@@ -999,6 +1047,7 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 	rc = gpu_rdv_publish(&c->rdv, name, rank, &mine);
 	if (rc)
 		return init_fail(c, rc, "publishing gpu/%s/%d: %s", name, rank, strerror(-rc));
+	c->published = true;
 
 	/* 3: every rank's record. */
 	rc = gpu_rdv_gather(&c->rdv, name, world, all, GPU_REC_BUF, c->gen, timeout_ms,
@@ -1057,6 +1106,7 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 			rc = gpu_rdv_publish(&c->rdv, sub, 0, &id);
 			if (rc)
 				return init_fail(c, rc, "publishing gpu/%s/0: %s", sub, strerror(-rc));
+			c->nccl_published = true;
 		}
 		rc = gpu_rdv_gather(&c->rdv, sub, world, 1, GPU_REC_NCCL, c->gen, timeout_ms,
 				    gpu_accept_live, m, recs);
@@ -1111,6 +1161,14 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 		}
 	}
 	c->peer_access = peer_ok;
+	if (peer_ok) {
+		rc = k.buf_alloc(GPU_GRAPH_CALLS * IPCFS_K_MAX_RANKS * sizeof(void *),
+				 (void **)&c->graph_tables);
+		c->graph_in = calloc(GPU_GRAPH_CALLS, sizeof(*c->graph_in));
+		if (rc || !c->graph_in)
+			return init_fail(c, rc ? rc : -ENOMEM, "tables of graph buffers: %s",
+					 rc ? k.last_error() : strerror(ENOMEM));
+	}
 	if (!nccl_ok && c->nccl) {
 		k.nccl_destroy(c->nccl);
 		c->nccl = NULL;
@@ -1145,12 +1203,19 @@ static int poll_err(struct ipcfs_gpu_comm *c)
 			const volatile struct ipcfs_k_error *e = c->err_host;
 			c->broken = code;
 			seg_count(&my_counters(c)->ar_errors, 1);
-			cuda_host_set_error("all-reduce kernel: %s (rank %d waited for rank %d at "
-					    "barrier %d of call %llu, block %d); the communicator "
-					    "must be destroyed",
-					    code == -ETIMEDOUT ? "timeout" : "ranks out of step",
-					    e->rank, e->peer, e->barrier,
-					    (unsigned long long)e->call, e->block);
+			if (code == -ENXIO)
+				cuda_host_set_error("all-reduce kernel: a CUDA graph was launched "
+						    "before ipcfs_gpu_register_graph() filled in "
+						    "the buffers of its calls (rank %d, call %llu); "
+						    "the communicator must be destroyed", e->rank,
+						    (unsigned long long)e->call);
+			else
+				cuda_host_set_error("all-reduce kernel: %s (rank %d waited for rank "
+						    "%d at barrier %d of call %llu, block %d); the "
+						    "communicator must be destroyed",
+						    code == -ETIMEDOUT ? "timeout" : "ranks out of step",
+						    e->rank, e->peer, e->barrier,
+						    (unsigned long long)e->call, e->block);
 		}
 	}
 	return c->broken;
@@ -1170,6 +1235,24 @@ static bool overlap(const void *a, size_t na, const void *b, size_t nb)
 	return na && nb && x < y + nb && y < x + na;
 }
 
+/*
+ * Whether @algo may read the input where it is, in a buffer @base of
+ * @base_bytes that the peers have opened, writing @out. One-shot: peers
+ * read the buffer until the end barrier, so out must lie outside it.
+ * Two-shot: the reduce-scatter writes this rank's range into the buffer
+ * itself, so only an in-place call (out == base) leaves the caller's input
+ * as it expects; an out-of-place one copies the input first. The same
+ * answer on every rank requires the same pointer relations on every rank
+ * (the same program), as for the rest of the call.
+ */
+static bool zero_copy_ok(enum allreduce_algo algo, const void *base, size_t base_bytes,
+			 const void *out, size_t bytes)
+{
+	if (algo == ALLREDUCE_ALGO_ONESHOT)
+		return !overlap(out, bytes, base, base_bytes);
+	return algo == ALLREDUCE_ALGO_TWOSHOT && out == base;
+}
+
 API int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, size_t count,
 			int dtype, int op, void *stream)
 {
@@ -1179,7 +1262,8 @@ API int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, siz
 	enum allreduce_algo algo;
 	struct gpu_user *u = NULL;
 	size_t bytes = 0;
-	int d = dtype_of(dtype), rc;
+	int d = dtype_of(dtype), rc, capturing = 0;
+	bool graph = false;
 
 	if (!c || (count && (!in || !out)) || op != IPCFS_OP_SUM || d < 0) {
 		cuda_host_set_error("ipcfs_allreduce: %s",
@@ -1200,18 +1284,29 @@ API int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, siz
 	env.nodes = c->nodes;
 	env.peer_access = c->peer_access;
 	env.buf_bytes = c->peer_access ? c->buf_bytes : 0;
-	if (c->peer_access && (u = user_of(c, in, bytes)))
+	if (c->peer_access && (u = user_of(c, in, bytes))) {
 		env.buf_bytes = u->bytes;
+	} else if (c->graph_tables && bytes) {
+		/* Captured into a graph: the input may be read where it is,
+		 * whatever its size, once registered after capture. */
+		rc = k.stream_capturing(stream, &capturing);
+		if (rc)
+			return kfail(rc, "ipcfs_allreduce: stream capture status");
+		if (capturing) {
+			graph = true;
+			env.buf_bytes = SIZE_MAX;
+		}
+	}
 	algo = allreduce_plan_choose(&c->set.tuning, &env, c->set.algo, count, d, &why);
 	/* A registered user buffer replaces the communicator's when the
 	 * kernel allows out where it is (same decision on every rank that
 	 * makes the same call). */
-	if (u && algo == ALLREDUCE_ALGO_ONESHOT && overlap(out, bytes, u->local, u->bytes))
+	if (u && !zero_copy_ok(algo, u->local, u->bytes, out, bytes))
 		u = NULL;
-	if (u && algo == ALLREDUCE_ALGO_TWOSHOT && out != u->local &&
-	    overlap(out, bytes, u->local, u->bytes))
-		u = NULL;
-	if (!u && algo != ALLREDUCE_ALGO_NCCL && bytes > c->buf_bytes) {
+	if (graph && (!zero_copy_ok(algo, in, bytes, out, bytes) || ((uintptr_t)in & 15) ||
+		      c->graph_used == GPU_GRAPH_CALLS))
+		graph = false;
+	if (!u && !graph && algo != ALLREDUCE_ALGO_NCCL && bytes > c->buf_bytes) {
 		algo = ALLREDUCE_ALGO_NCCL;
 		why = ALLREDUCE_WHY_TOO_BIG;
 	}
@@ -1245,6 +1340,12 @@ API int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, siz
 		a.buf_bytes = u->bytes;
 		for (int r = 0; r < c->world; r++)
 			a.bufs[r] = u->bufs[r];
+	} else if (graph) {
+		/* The peers' inputs are filled into this table after capture. */
+		a.in = NULL;
+		a.buf_bytes = bytes;
+		a.bufs[c->rank] = (void *)in;
+		a.dev_bufs = c->graph_tables + c->graph_used * IPCFS_K_MAX_RANKS;
 	} else {
 		a.in = in;
 		a.buf_bytes = c->buf_bytes;
@@ -1254,6 +1355,8 @@ API int ipcfs_allreduce(struct ipcfs_gpu_comm *c, const void *in, void *out, siz
 	for (int r = 0; r < c->world; r++)
 		a.sigs[r] = c->sigs[r];
 	rc = algo == ALLREDUCE_ALGO_ONESHOT ? k.oneshot(&a, stream) : k.twoshot(&a, stream);
+	if (!rc && graph)
+		c->graph_in[c->graph_used++] = in;
 	if (rc) {
 		seg_count(&my_counters(c)->ar_errors, 1);
 		return kfail(rc, algo == ALLREDUCE_ALGO_ONESHOT ? "one-shot all-reduce"
@@ -1348,6 +1451,309 @@ API int ipcfs_gpu_register(struct ipcfs_gpu_comm *c, void *ptr, size_t bytes)
 	u->bytes = bytes;
 	c->nuser++;
 	return 0;
+}
+
+/* ---- buffers of calls captured in CUDA graphs ----------------------------- */
+
+/*
+ * The table a rank shares for one registration: which allocation (an IPC
+ * handle, each once) and offset holds the input of each captured call. It
+ * lives in a memfd that the peers open through /proc/PID/fd/FD (it can be
+ * far larger than a record, and vanishes with its process).
+ */
+struct graph_table_hdr {
+	uint64_t magic, gen, batch, first, calls, nhandles, sum;
+};
+struct graph_entry {
+	uint64_t handle, off;
+};
+#define GRAPH_TABLE_MAGIC 0x48504152474350ull  /* "PCGRAPH" */
+
+struct graph_accept {
+	struct ipcfs_member *m;
+	uint64_t batch;
+	uint32_t need;   /* flags the record must have */
+};
+
+/* A GRAPH record of this batch (and, in the second round, done). */
+static int graph_accept(const struct gpu_record *rec, int rank, void *arg)
+{
+	const struct graph_accept *ga = arg;
+
+	if (rec->oneshot_max != ga->batch || (rec->flags & ga->need) != ga->need)
+		return 0;
+	return gpu_accept_live(rec, rank, ga->m);
+}
+
+static uint64_t graph_sum(const unsigned char *p, size_t n)
+{
+	return fnv1a(p, n);
+}
+
+/* Write this rank's table for calls [first, first + calls) into a new
+ * memfd: *fd, *bytes. -errno, or -EINVAL with the reason set when an
+ * input is not in memory that CUDA IPC can export. */
+static int graph_table_write(struct ipcfs_gpu_comm *c, size_t first, size_t calls, int *fd,
+			     uint64_t *bytes)
+{
+	struct graph_table_hdr h = { GRAPH_TABLE_MAGIC, c->gen, c->graph_batch, first, calls, 0, 0 };
+	unsigned char (*handles)[GPU_HANDLE_BYTES] = calloc(calls ? calls : 1, GPU_HANDLE_BYTES);
+	struct graph_entry *e = calloc(calls ? calls : 1, sizeof(*e));
+	size_t hbytes, ebytes;
+	int rc = 0;
+
+	*fd = -1;
+	if (!handles || !e) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < calls; i++) {
+		unsigned char hd[GPU_HANDLE_BYTES];
+		uint64_t j;
+
+		rc = k.ipc_export((void *)c->graph_in[first + i], hd, &e[i].off);
+		if (rc) {
+			kfail(rc, "ipcfs_gpu_register_graph: exporting the input of a captured "
+			      "call (memory from cudaMalloc is needed)");
+			goto out;
+		}
+		for (j = 0; j < h.nhandles && memcmp(handles[j], hd, GPU_HANDLE_BYTES); j++)
+			;
+		if (j == h.nhandles)
+			memcpy(handles[h.nhandles++], hd, GPU_HANDLE_BYTES);
+		e[i].handle = j;
+	}
+	hbytes = h.nhandles * GPU_HANDLE_BYTES;
+	ebytes = calls * sizeof(*e);
+	h.sum = graph_sum((const unsigned char *)e, ebytes) ^ graph_sum(*handles, hbytes);
+	*fd = memfd_create("ipcfs-graph", MFD_CLOEXEC);
+	if (*fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((rc = write_all_fd(*fd, (const char *)&h, sizeof(h))) ||
+	    (rc = write_all_fd(*fd, (const char *)handles, hbytes)) ||
+	    (rc = write_all_fd(*fd, (const char *)e, ebytes)))
+		goto out;
+	*bytes = round_up(sizeof(h) + hbytes + ebytes, ALLREDUCE_VEC_BYTES);
+out:
+	if (rc && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(handles);
+	free(e);
+	return rc;
+}
+
+static int read_all_fd(int fd, void *p, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		ssize_t r = read(fd, (char *)p + done, n - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EBADMSG;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* The opened base of peer @rank's allocation @handle (opened once). */
+static int graph_import(struct ipcfs_gpu_comm *c, int rank, const unsigned char *handle,
+			void **base)
+{
+	for (size_t i = 0; i < c->nimports; i++)
+		if (c->imports[i].rank == rank &&
+		    !memcmp(c->imports[i].handle, handle, GPU_HANDLE_BYTES)) {
+			*base = c->imports[i].base;
+			return 0;
+		}
+	if (c->nimports == c->imports_cap) {
+		size_t cap = c->imports_cap ? 2 * c->imports_cap : 16;
+		struct gpu_import *n = realloc(c->imports, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->imports = n;
+		c->imports_cap = cap;
+	}
+	int rc = k.ipc_open(handle, base);
+	if (rc)
+		return kfail(rc, "ipcfs_gpu_register_graph: opening a peer's allocation");
+	c->imports[c->nimports].rank = rank;
+	memcpy(c->imports[c->nimports].handle, handle, GPU_HANDLE_BYTES);
+	c->imports[c->nimports++].base = *base;
+	return 0;
+}
+
+/* Read peer @p's table (@rec) and fill column @p of @ptrs (calls rows of
+ * IPCFS_K_MAX_RANKS). 0, or -EBADMSG/-EINVAL with the reason set. */
+static int graph_table_read(struct ipcfs_gpu_comm *c, int p, const struct gpu_record *rec,
+			    size_t first, size_t calls, void **ptrs)
+{
+	struct graph_table_hdr h;
+	unsigned char (*handles)[GPU_HANDLE_BYTES] = NULL;
+	struct graph_entry *e = NULL;
+	char path[64];
+	int fd, rc;
+	uint32_t pfd;
+
+	memcpy(&pfd, rec->handle, sizeof(pfd));
+	snprintf(path, sizeof(path), "/proc/%u/fd/%u", rec->pid, pfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		cuda_host_set_error("ipcfs_gpu_register_graph: rank %d's table %s: %s", p, path,
+				    strerror(-rc));
+		return rc;
+	}
+	rc = read_all_fd(fd, &h, sizeof(h));
+	if (!rc && (h.magic != GRAPH_TABLE_MAGIC || h.gen != c->gen ||
+		    h.batch != c->graph_batch || h.first != first ||
+		    h.nhandles > (h.calls ? h.calls : 1)))
+		rc = -EBADMSG;
+	if (!rc && h.calls != calls) {
+		cuda_host_set_error("ipcfs_gpu_register_graph: rank %d captured %llu all-reduce "
+				    "calls, this rank %zu (every rank must capture the same calls)",
+				    p, (unsigned long long)h.calls, calls);
+		close(fd);
+		return -EINVAL;
+	}
+	if (!rc) {
+		handles = calloc(h.nhandles ? h.nhandles : 1, GPU_HANDLE_BYTES);
+		e = calloc(calls ? calls : 1, sizeof(*e));
+		if (!handles || !e)
+			rc = -ENOMEM;
+	}
+	if (!rc && !(rc = read_all_fd(fd, handles, h.nhandles * GPU_HANDLE_BYTES)) &&
+	    !(rc = read_all_fd(fd, e, calls * sizeof(*e))) &&
+	    h.sum != (graph_sum((const unsigned char *)e, calls * sizeof(*e)) ^
+		      graph_sum(*handles, h.nhandles * GPU_HANDLE_BYTES)))
+		rc = -EBADMSG;
+	close(fd);
+	if (rc == -EBADMSG)
+		cuda_host_set_error("ipcfs_gpu_register_graph: rank %d's table is malformed", p);
+	for (size_t i = 0; !rc && i < calls; i++) {
+		void *base;
+		if (e[i].handle >= h.nhandles || e[i].off % ALLREDUCE_VEC_BYTES) {
+			cuda_host_set_error("ipcfs_gpu_register_graph: rank %d's table is malformed",
+					    p);
+			rc = -EBADMSG;
+		} else if (!(rc = graph_import(c, p, handles[e[i].handle], &base))) {
+			ptrs[i * IPCFS_K_MAX_RANKS + (size_t)p] = (char *)base + e[i].off;
+		}
+	}
+	free(handles);
+	free(e);
+	return rc;
+}
+
+API int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c)
+{
+	struct gpu_record mine, recs[IPCFS_MAX_RANKS];
+	struct graph_accept ga;
+	char sub[GPU_NAME_MAX + 16];
+	size_t first, calls;
+	void **ptrs = NULL;
+	uint64_t all, bytes = 0;
+	int rc, fd = -1, bad = -1;
+
+	if (!c) {
+		cuda_host_set_error("ipcfs_gpu_register_graph: no communicator");
+		return -EINVAL;
+	}
+	/* Without peer access nothing was captured with its own buffers
+	 * (every rank knows it alike): nothing to do. */
+	if (!c->graph_tables)
+		return 0;
+	first = c->graph_done;
+	calls = c->graph_used - first;
+	all = c->world < 64 ? (1ull << c->world) - 1 : ~0ull;
+	ga.m = c->m;
+	ga.batch = ++c->graph_batch;
+	/* Two names, by the parity of the batch: a rank that finished batch b
+	 * and goes on to b+1 must not overwrite the record of b that a slower
+	 * peer may still be waiting to read in round 2; it cannot reach b+2
+	 * before every peer has published round 1 of b+1, past b. */
+	snprintf(sub, sizeof(sub), "%s.g%d", c->name, (int)(ga.batch & 1));
+
+	/* Round 1: publish this rank's table, read every peer's. */
+	rc = graph_table_write(c, first, calls, &fd, &bytes);
+	fill_rec(c, &mine, GPU_REC_GRAPH);
+	mine.flags = rc ? 0 : GPU_F_GRAPH_OK;
+	mine.buf_bytes = bytes;
+	mine.sig_off = first;
+	mine.probe_off = calls;
+	mine.oneshot_max = ga.batch;
+	memcpy(mine.handle, &(uint32_t){ (uint32_t)fd }, sizeof(uint32_t));
+	if (rc)
+		bad = c->rank;
+	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine))) {
+		cuda_host_set_error("publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
+		goto out;
+	}
+	ga.need = 0;
+	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, GPU_REC_GRAPH, c->gen, c->timeout_ms,
+			    graph_accept, &ga, recs);
+	if (rc) {
+		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
+		goto out;
+	}
+	ptrs = calloc(calls ? calls : 1, IPCFS_K_MAX_RANKS * sizeof(void *));
+	if (!ptrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < calls; i++)
+		ptrs[i * IPCFS_K_MAX_RANKS + (size_t)c->rank] = (void *)c->graph_in[first + i];
+	for (int p = 0; bad < 0 && p < c->world; p++) {
+		if (!(recs[p].flags & GPU_F_GRAPH_OK))
+			bad = p;
+		else if (p != c->rank && graph_table_read(c, p, &recs[p], first, calls, ptrs))
+			bad = c->rank;
+	}
+
+	/* Round 2: say done (and whether it worked); the tables may go once
+	 * every rank is done; the pointers are used only if all worked. */
+	if (bad == c->rank)
+		mine.flags &= ~GPU_F_GRAPH_OK;
+	mine.flags |= GPU_F_GRAPH_DONE;
+	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine))) {
+		cuda_host_set_error("publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
+		goto out;
+	}
+	ga.need = GPU_F_GRAPH_DONE;
+	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, GPU_REC_GRAPH, c->gen, c->timeout_ms,
+			    graph_accept, &ga, recs);
+	if (rc) {
+		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
+		goto out;
+	}
+	for (int p = 0; bad < 0 && p < c->world; p++)
+		if (!(recs[p].flags & GPU_F_GRAPH_OK))
+			bad = p;
+	if (bad >= 0) {
+		/* this rank's reason is set; a peer's is on that peer */
+		if (bad != c->rank)
+			cuda_host_set_error("ipcfs_gpu_register_graph: rank %d failed to register "
+					    "its graph buffers (its ipcfs_gpu_error() says why)", bad);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (calls) {
+		rc = k.memcpy_h2d(c->graph_tables + first * IPCFS_K_MAX_RANKS, ptrs,
+				  calls * IPCFS_K_MAX_RANKS * sizeof(void *));
+		if (rc) {
+			kfail(rc, "ipcfs_gpu_register_graph: writing the tables");
+			goto out;
+		}
+	}
+	c->graph_done = first + calls;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(ptrs);
+	return rc;
 }
 
 API int ipcfs_gpu_comm_destroy(struct ipcfs_gpu_comm *c)

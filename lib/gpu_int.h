@@ -45,6 +45,13 @@ enum gpu_rec_kind {
 	GPU_REC_NCCL = 2,  /* gpu/NAME.nccl/0: the NCCL unique id */
 	GPU_REC_READY = 3, /* gpu/NAME.ok/RANK: verdicts and settings */
 	GPU_REC_USER = 4,  /* gpu/NAME.uK/RANK: user buffer K */
+	/* gpu/NAME.g0|g1/RANK (by the parity of the batch): the buffers of
+	 * calls captured in CUDA graphs, one batch per
+	 * ipcfs_gpu_register_graph(): a table in a memfd of the
+	 * writer (pid, descriptor in handle[0..3]), buf_bytes its size,
+	 * sig_off the first call, probe_off the number of calls, oneshot_max
+	 * the batch number. */
+	GPU_REC_GRAPH = 5,
 };
 
 /* flags */
@@ -53,6 +60,8 @@ enum gpu_rec_kind {
 #define GPU_F_ID_VALID 1u   /* NCCL: nccl_id holds a valid id */
 #define GPU_F_PEER_OK 1u    /* READY: every peer's buffer passed the probe */
 #define GPU_F_NCCL_OK 2u    /* READY: NCCL initialized here */
+#define GPU_F_GRAPH_OK 1u   /* GRAPH: this rank's table is valid */
+#define GPU_F_GRAPH_DONE 2u /* GRAPH: this rank has read every peer's table */
 
 struct gpu_record {
 	uint32_t kind, rank, world, pid, flags, algo, blocks;

@@ -382,6 +382,19 @@ int ipcfs_gpu_comm_check(struct ipcfs_gpu_comm *c);
  * from it in place (no copy into the communicator's buffer). */
 int ipcfs_gpu_register(struct ipcfs_gpu_comm *c, void *ptr, size_t bytes);
 
+/*
+ * Collective, after capturing calls of ipcfs_allreduce() into CUDA graphs
+ * and before launching those graphs: a captured call whose @in is not a
+ * registered buffer reads every rank's @in where it is (one-shot with @out
+ * outside @in, or two-shot in place; others copy as usual), through a
+ * table in device memory that this call fills in. Every rank must have
+ * captured the same calls. 0 (also when nothing was captured, or the
+ * custom kernels are not used); -EINVAL (an @in not in cudaMalloc memory,
+ * ranks that captured different calls, or a peer that failed), -ETIMEDOUT,
+ * -EBADMSG, -ENOMEM, -EIO.
+ */
+int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c);
+
 /* Remove this rank's records, close the peers' handles, free the buffers
  * and the NCCL communicator. NULL is a no-op. */
 int ipcfs_gpu_comm_destroy(struct ipcfs_gpu_comm *c);
