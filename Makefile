@@ -136,6 +136,18 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call prog,tests/$(notdir $(t)),$(BUILD)/tests
 $(BUILD)/tests/unit/testlib.o: tests/unit/testlib.c
 SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.sh)))
 
+# The GPU communicator without a GPU: a CPU stand-in for libipcfs_cuda.so
+# (same C ABI, dlopened through IPCFS_CUDA_LIB) and the program that runs
+# forked ranks over it (tests/shell/gpu_emu*.sh). Never installed.
+CUDA_EMU_SO := $(BUILD)/tests/libipcfs_cuda_emu.so
+$(BUILD)/tests/emu/%.o: CFLAGS += -Ikernels
+$(CUDA_EMU_SO): $(BUILD)/tests/emu/cuda_emu.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread
+$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o,))
+TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
+
 .PHONY: all check check-build check-gpu bench-gpu deps demo bench install uninstall clean
 all: $(ALL)
 
@@ -146,7 +158,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
 	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(UNIT_TESTS) $(SHELL_TESTS) $(GPU_TESTS)
 
-check-build: $(ALL) $(UNIT_TESTS) $(GPU_TESTS)
+check-build: $(ALL) $(UNIT_TESTS) $(TEST_HELPERS) $(GPU_TESTS)
 
 # Without nvcc GPU_TESTS is empty: nothing to run (said so).
 check-gpu: $(ALL) $(GPU_TESTS)

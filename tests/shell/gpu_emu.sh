@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# gpu_emu.sh - the GPU communicator of libipcfs end to end without a GPU:
+# forked ranks (tests/emu/gpu_ranks.c) in plain group directories, over
+# libipcfs_cuda_emu.so, a CPU stand-in for libipcfs_cuda.so with the same
+# C ABI (tests/emu/cuda_emu.c). Covers what lib/gpu.c decides and
+# exchanges: rendezvous, peer probe, algorithm per call (auto, forced,
+# fallbacks), NCCL id exchange, stat counters, registered buffers, CUDA
+# graph capture and registration after capture, timeouts, mismatched
+# settings, destroy ordering. The kernels themselves: tests/gpu/ on a GPU.
+set -u
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
+TEST=gpu_emu
+RANKS=$BUILD/tests/gpu_ranks
+EMU=$BUILD/tests/libipcfs_cuda_emu.so
+for f in "$RANKS" "$EMU"; do
+	[ -e "$f" ] || { echo "FAIL $TEST: $f is not built"; exit 1; }
+done
+TMP=$(mktemp -d /tmp/ipcfs-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export IPCFS_CUDA_LIB=$EMU IPCFS_ONESHOT_MAX=4096
+n=0
+
+# run NAME [ENV=V...] -- [OPTIONS] SCENARIO: one scenario in a fresh group.
+run() {
+	local name=$1 out
+	shift
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	local opts=("${@:1:$#-1}") scenario=${*: -1}
+	n=$((n + 1))
+	if ! out=$(env "${envs[@]}" timeout 120 "$RANKS" -c "${opts[@]}" "$TMP/g$n" "$scenario" 2>&1); then
+		echo "$out" >&2
+		echo "FAIL $TEST: $name"
+		exit 1
+	fi
+	echo "ok - $TEST: $name: $(echo "$out" | tail -n 1)"
+}
+
+# One GPU for every rank (as on a one-GPU test machine): custom kernels,
+# and no NCCL (it refuses two ranks on one device): odd sizes and sizes
+# beyond the buffer fail with EOPNOTSUPP.
+run "2 ranks, one device" -- -w 2 -i 3 mixed
+run "4 ranks, one device" -- -w 4 mixed
+# A device per rank: NCCL takes what the kernels cannot.
+run "3 ranks, NCCL fallback" IPCFS_EMU_UUID=pid -- -w 3 mixed
+run "8 ranks, NCCL fallback" IPCFS_EMU_UUID=pid -- -w 8 -i 1 mixed
+# No peer access: everything through NCCL, or EOPNOTSUPP without it.
+run "no peer access" IPCFS_EMU_UUID=pid IPCFS_EMU_NO_PEER=1 -- -w 3 -i 1 mixed
+run "no peer access, NCCL failed" IPCFS_EMU_UUID=pid IPCFS_EMU_NO_PEER=1 IPCFS_EMU_NCCL_FAIL=1 -- -w 2 -i 1 mixed
+run "IPCFS_NCCL=0" IPCFS_EMU_UUID=pid IPCFS_NCCL=0 -- -w 2 -i 1 mixed
+# Forced algorithms (in a plain directory: IPCFS_ALGO).
+run "forced two-shot" IPCFS_ALGO=twoshot -- -w 3 -i 1 -a twoshot mixed
+run "forced one-shot" IPCFS_ALGO=oneshot -- -w 2 -i 1 -a oneshot mixed
+run "forced NCCL" IPCFS_ALGO=nccl IPCFS_EMU_UUID=pid -- -w 2 -i 1 -a nccl mixed
+# Registered buffers, graphs, failures.
+run "registered buffer" -- -w 3 registered
+run "registered buffer, NCCL beyond" IPCFS_EMU_UUID=pid -- -w 2 registered
+run "registered buffer, no peer access" IPCFS_EMU_UUID=pid IPCFS_EMU_NO_PEER=1 -- -w 2 registered
+run "CUDA graph, registered after capture" -- -w 3 graph
+run "CUDA graph, 8 ranks" -- -w 8 graph
+run "CUDA graph replayed before registration" -- -w 2 graph_unregistered
+run "CUDA graph, ranks captured different calls" -- -w 3 graph_mismatch
+run "timeout" -- -w 2 timeout
+run "mismatched settings" -- -w 3 mismatch
