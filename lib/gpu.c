@@ -765,6 +765,8 @@ struct ipcfs_gpu_comm {
 
 	int broken;                /* a kernel-detected error, sticky */
 	int nuser;
+	int user_names;            /* gpu/NAME.uK written for K < user_names */
+	uint64_t user_attempts;    /* calls of ipcfs_gpu_register */
 	struct gpu_user user[GPU_MAX_USER];
 
 	/* Calls captured in CUDA graphs (see ipcfs_gpu_register_graph). */
@@ -885,7 +887,7 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 		k.host_free(c->err_host);
 	/* Only now, when every peer has reached its destroy (and so has
 	 * finished reading them), the records of the later rounds go. */
-	for (int u = 0; u < c->nuser; u++) {
+	for (int u = 0; u < c->user_names; u++) {
 		snprintf(sub, sizeof(sub), "%s.u%d", c->name, u);
 		gpu_rdv_unpublish(&c->rdv, sub, c->rank);
 	}
@@ -1383,13 +1385,68 @@ API int ipcfs_gpu_comm_check(struct ipcfs_gpu_comm *c)
 	return poll_err(c);
 }
 
+/*
+ * Registrations (user buffers, graph batches) take two rounds on one record
+ * per rank: round 1 publishes what the peers need, round 2 republishes it
+ * marked done, with the rank's verdict; a rank uses the result only when
+ * every rank's round-2 record says it worked, so no rank goes on with a
+ * registration that a peer dropped. The attempt number, in oneshot_max
+ * (unused by these kinds), tells a record of this attempt from one left by
+ * an earlier, failed one.
+ */
+struct round_accept {
+	struct ipcfs_member *m;
+	uint64_t attempt;
+	uint32_t need;   /* flags the record must have */
+};
+
+static int round_accept(const struct gpu_record *rec, int rank, void *arg)
+{
+	const struct round_accept *ra = arg;
+
+	if (rec->oneshot_max != ra->attempt || (rec->flags & ra->need) != ra->need)
+		return 0;
+	return gpu_accept_live(rec, rank, ra->m);
+}
+
+/* Round 2: republish @mine done, and OK when this rank's own part worked
+ * (@self_ok; a peer's failure in round 1 every rank has seen already), then
+ * gather every rank's. 0 with *@bad as given when it names a rank (>= 0),
+ * else the first rank whose part failed, or -1; or an error of the exchange
+ * (reason set). */
+static int round_two(struct ipcfs_gpu_comm *c, const char *sub, struct gpu_record *mine,
+		     bool self_ok, struct round_accept *ra, int *bad)
+{
+	struct gpu_record recs[IPCFS_MAX_RANKS];
+	uint64_t all = c->world < 64 ? (1ull << c->world) - 1 : ~0ull;
+	int rc;
+
+	mine->flags = (self_ok ? GPU_F_REG_OK : 0) | GPU_F_REG_DONE;
+	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, mine))) {
+		cuda_host_set_error("publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
+		return rc;
+	}
+	ra->need = GPU_F_REG_DONE;
+	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, mine->kind, c->gen, c->timeout_ms,
+			    round_accept, ra, recs);
+	if (rc) {
+		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
+		return rc;
+	}
+	for (int p = 0; *bad < 0 && p < c->world; p++)
+		if (!(recs[p].flags & GPU_F_REG_OK))
+			*bad = p;
+	return 0;
+}
+
 API int ipcfs_gpu_register(struct ipcfs_gpu_comm *c, void *ptr, size_t bytes)
 {
 	struct gpu_record mine, recs[IPCFS_MAX_RANKS];
+	struct round_accept ra;
 	char sub[GPU_NAME_MAX + 16];
 	struct gpu_user *u;
-	uint64_t off = 0;
-	int rc;
+	uint64_t off = 0, all;
+	int rc, err = 0, bad = -1;
 
 	if (!c || !ptr || !bytes || bytes % ALLREDUCE_VEC_BYTES || ((uintptr_t)ptr & 15)) {
 		cuda_host_set_error("ipcfs_gpu_register: a 16-byte aligned buffer of a multiple "
@@ -1407,44 +1464,69 @@ API int ipcfs_gpu_register(struct ipcfs_gpu_comm *c, void *ptr, size_t bytes)
 	}
 	u = &c->user[c->nuser];
 	memset(u, 0, sizeof(*u));
+	all = c->world < 64 ? (1ull << c->world) - 1 : ~0ull;
+	ra.m = c->m;
+	ra.attempt = ++c->user_attempts;
+	ra.need = 0;
 	fill_rec(c, &mine, GPU_REC_USER);
-	rc = k.ipc_export(ptr, mine.handle, &off);
-	if (rc)
-		return kfail(rc, "ipcfs_gpu_register: exporting the buffer");
-	if (off % ALLREDUCE_VEC_BYTES) {
-		cuda_host_set_error("ipcfs_gpu_register: offset in its allocation not aligned");
-		return -EINVAL;
-	}
-	mine.buf_off = off;
+	mine.oneshot_max = ra.attempt;
 	mine.buf_bytes = bytes;
+	/* A local failure still takes part (with a record that says so), so
+	 * that the peers fail at once instead of waiting out the timeout. */
+	err = k.ipc_export(ptr, mine.handle, &off);
+	if (err) {
+		kfail(err, "ipcfs_gpu_register: exporting the buffer");
+	} else if (off % ALLREDUCE_VEC_BYTES) {
+		cuda_host_set_error("ipcfs_gpu_register: offset in its allocation not aligned");
+		err = -EINVAL;
+	}
+	mine.buf_off = err ? 0 : off;
+	mine.flags = err ? 0 : GPU_F_REG_OK;
 	snprintf(sub, sizeof(sub), "%s.u%d", c->name, c->nuser);
 	rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine);
 	if (rc) {
 		cuda_host_set_error("publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
 		return rc;
 	}
-	rc = gpu_rdv_gather(&c->rdv, sub, c->world, c->world < 64 ? (1ull << c->world) - 1 : ~0ull,
-			    GPU_REC_USER, c->gen, c->timeout_ms, gpu_accept_live, c->m, recs);
-	for (int p = 0; !rc && p < c->world; p++) {
+	c->user_names = c->nuser + 1;
+	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, GPU_REC_USER, c->gen, c->timeout_ms,
+			    round_accept, &ra, recs);
+	if (rc) {
+		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
+		return rc;
+	}
+	for (int p = 0; !err && p < c->world; p++) {
+		if (!(recs[p].flags & GPU_F_REG_OK)) {
+			bad = p;
+			break;
+		}
 		if (recs[p].buf_bytes != bytes) {
 			cuda_host_set_error("rank %d registered %llu bytes, this rank %zu", p,
 					    (unsigned long long)recs[p].buf_bytes, bytes);
-			rc = -EINVAL;
+			err = -EINVAL;
 		} else if (p == c->rank) {
 			u->bufs[p] = ptr;
-		} else if ((rc = k.ipc_open(recs[p].handle, &u->opened[p])) == 0) {
+		} else if ((err = k.ipc_open(recs[p].handle, &u->opened[p])) == 0) {
 			u->bufs[p] = (char *)u->opened[p] + recs[p].buf_off;
 		} else {
-			kfail(rc, "opening a peer's registered buffer");
+			kfail(err, "opening a peer's registered buffer");
 		}
 	}
+	rc = round_two(c, sub, &mine, !err, &ra, &bad);
+	if (!rc && err)
+		bad = c->rank;
+	if (!rc && bad >= 0) {
+		if (bad != c->rank)
+			cuda_host_set_error("ipcfs_gpu_register: rank %d failed to register its "
+					    "buffer (its ipcfs_gpu_error() says why)", bad);
+		rc = err ? err : -EINVAL;
+	}
 	if (rc) {
-		if (rc == -ETIMEDOUT || rc == -EBADMSG)
-			cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
+		/* The record stays (marked failed) until destroy: a slower
+		 * peer may still be reading it. */
 		for (int p = 0; p < c->world; p++)
 			if (u->opened[p])
 				k.ipc_close(u->opened[p]);
-		gpu_rdv_unpublish(&c->rdv, sub, c->rank);
 		return rc;
 	}
 	u->local = ptr;
@@ -1468,22 +1550,6 @@ struct graph_entry {
 	uint64_t handle, off;
 };
 #define GRAPH_TABLE_MAGIC 0x48504152474350ull  /* "PCGRAPH" */
-
-struct graph_accept {
-	struct ipcfs_member *m;
-	uint64_t batch;
-	uint32_t need;   /* flags the record must have */
-};
-
-/* A GRAPH record of this batch (and, in the second round, done). */
-static int graph_accept(const struct gpu_record *rec, int rank, void *arg)
-{
-	const struct graph_accept *ga = arg;
-
-	if (rec->oneshot_max != ga->batch || (rec->flags & ga->need) != ga->need)
-		return 0;
-	return gpu_accept_live(rec, rank, ga->m);
-}
 
 static uint64_t graph_sum(const unsigned char *p, size_t n)
 {
@@ -1651,7 +1717,7 @@ static int graph_table_read(struct ipcfs_gpu_comm *c, int p, const struct gpu_re
 API int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c)
 {
 	struct gpu_record mine, recs[IPCFS_MAX_RANKS];
-	struct graph_accept ga;
+	struct round_accept ga;
 	char sub[GPU_NAME_MAX + 16];
 	size_t first, calls;
 	void **ptrs = NULL;
@@ -1670,21 +1736,21 @@ API int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c)
 	calls = c->graph_used - first;
 	all = c->world < 64 ? (1ull << c->world) - 1 : ~0ull;
 	ga.m = c->m;
-	ga.batch = ++c->graph_batch;
+	ga.attempt = ++c->graph_batch;
 	/* Two names, by the parity of the batch: a rank that finished batch b
 	 * and goes on to b+1 must not overwrite the record of b that a slower
 	 * peer may still be waiting to read in round 2; it cannot reach b+2
 	 * before every peer has published round 1 of b+1, past b. */
-	snprintf(sub, sizeof(sub), "%s.g%d", c->name, (int)(ga.batch & 1));
+	snprintf(sub, sizeof(sub), "%s.g%d", c->name, (int)(ga.attempt & 1));
 
 	/* Round 1: publish this rank's table, read every peer's. */
 	rc = graph_table_write(c, first, calls, &fd, &bytes);
 	fill_rec(c, &mine, GPU_REC_GRAPH);
-	mine.flags = rc ? 0 : GPU_F_GRAPH_OK;
+	mine.flags = rc ? 0 : GPU_F_REG_OK;
 	mine.buf_bytes = bytes;
 	mine.sig_off = first;
 	mine.probe_off = calls;
-	mine.oneshot_max = ga.batch;
+	mine.oneshot_max = ga.attempt;
 	memcpy(mine.handle, &(uint32_t){ (uint32_t)fd }, sizeof(uint32_t));
 	if (rc)
 		bad = c->rank;
@@ -1694,7 +1760,7 @@ API int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c)
 	}
 	ga.need = 0;
 	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, GPU_REC_GRAPH, c->gen, c->timeout_ms,
-			    graph_accept, &ga, recs);
+			    round_accept, &ga, recs);
 	if (rc) {
 		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
 		goto out;
@@ -1707,31 +1773,16 @@ API int ipcfs_gpu_register_graph(struct ipcfs_gpu_comm *c)
 	for (size_t i = 0; i < calls; i++)
 		ptrs[i * IPCFS_K_MAX_RANKS + (size_t)c->rank] = (void *)c->graph_in[first + i];
 	for (int p = 0; bad < 0 && p < c->world; p++) {
-		if (!(recs[p].flags & GPU_F_GRAPH_OK))
+		if (!(recs[p].flags & GPU_F_REG_OK))
 			bad = p;
 		else if (p != c->rank && graph_table_read(c, p, &recs[p], first, calls, ptrs))
 			bad = c->rank;
 	}
 
-	/* Round 2: say done (and whether it worked); the tables may go once
-	 * every rank is done; the pointers are used only if all worked. */
-	if (bad == c->rank)
-		mine.flags &= ~GPU_F_GRAPH_OK;
-	mine.flags |= GPU_F_GRAPH_DONE;
-	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine))) {
-		cuda_host_set_error("publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
+	/* Round 2: the tables may go once every rank is done; the pointers
+	 * are used only if all worked. */
+	if ((rc = round_two(c, sub, &mine, bad != c->rank, &ga, &bad)))
 		goto out;
-	}
-	ga.need = GPU_F_GRAPH_DONE;
-	rc = gpu_rdv_gather(&c->rdv, sub, c->world, all, GPU_REC_GRAPH, c->gen, c->timeout_ms,
-			    graph_accept, &ga, recs);
-	if (rc) {
-		cuda_host_set_error("waiting for gpu/%s/*: %s", sub, strerror(-rc));
-		goto out;
-	}
-	for (int p = 0; bad < 0 && p < c->world; p++)
-		if (!(recs[p].flags & GPU_F_GRAPH_OK))
-			bad = p;
 	if (bad >= 0) {
 		/* this rank's reason is set; a peer's is on that peer */
 		if (bad != c->rank)

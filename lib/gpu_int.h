@@ -60,8 +60,8 @@ enum gpu_rec_kind {
 #define GPU_F_ID_VALID 1u   /* NCCL: nccl_id holds a valid id */
 #define GPU_F_PEER_OK 1u    /* READY: every peer's buffer passed the probe */
 #define GPU_F_NCCL_OK 2u    /* READY: NCCL initialized here */
-#define GPU_F_GRAPH_OK 1u   /* GRAPH: this rank's table is valid */
-#define GPU_F_GRAPH_DONE 2u /* GRAPH: this rank has read every peer's table */
+#define GPU_F_REG_OK 1u     /* USER, GRAPH: this rank's part worked */
+#define GPU_F_REG_DONE 2u   /* USER, GRAPH: round 2, this rank has read all */
 
 struct gpu_record {
 	uint32_t kind, rank, world, pid, flags, algo, blocks;

@@ -19,6 +19,8 @@
  *               the CPU reference bit for bit, inputs untouched, the
  *               per-algorithm counters of stat as expected
  *   registered  a user buffer: zero copy where allowed, input untouched
+ *   register_fail  rank 1 registers host memory: all fail, none uses it;
+ *               a retry works
  *   graph       calls captured, registered after capture, replayed twice,
  *               a second capture and registration
  *   graph_unregistered  a replay before registration: ENXIO, not a crash
@@ -341,6 +343,39 @@ static void registered(struct ipcfs_member *m, struct ipcfs_gpu_comm *c)
 	check_stat(m, &t);
 }
 
+/* Rank 1 registers host memory (CUDA IPC cannot export it): every rank
+ * fails, at once, and none keeps the buffer; then a retry works. */
+static void register_fail(struct ipcfs_member *m, struct ipcfs_gpu_comm *c)
+{
+	void *u = dev_alloc(4096), *out = dev_alloc(4096), *host = aligned_alloc(16, 4096);
+	struct tally t = { 0 };
+	struct emu_stats s0, s1;
+	int rc = ipcfs_gpu_register(c, rank == 1 ? host : u, 4096);
+
+	if (rc != -EINVAL)
+		die("a registration that rank 1 failed: %d", rc);
+	if (rank != 1 && !strstr(ipcfs_gpu_error(), "rank 1 failed"))
+		die("the reason does not name rank 1");
+	/* Not registered anywhere: one-shot out of place copies. */
+	fill(u, IPCFS_F32, 1024, rank, 7);
+	emu.stats(&s0);
+	call(c, &t, u, out, 1024, IPCFS_F32, ALLREDUCE_ALGO_ONESHOT);
+	emu.stats(&s1);
+	if (s1.copy_in - s0.copy_in != 4096)
+		die("a failed registration is used");
+	verify(out, IPCFS_F32, 1024, 7, "register_fail");
+	if ((rc = ipcfs_gpu_register(c, u, 4096)))
+		die("the retry: %d", rc);
+	emu.stats(&s0);
+	call(c, &t, u, out, 1024, IPCFS_F32, ALLREDUCE_ALGO_ONESHOT);
+	emu.stats(&s1);
+	if (s1.copy_in != s0.copy_in)
+		die("the retried registration is not used");
+	verify(out, IPCFS_F32, 1024, 7, "register_fail retry");
+	check_stat(m, &t);
+	free(host);
+}
+
 struct capture {
 	void *in, *out;
 	size_t count;
@@ -482,6 +517,8 @@ static int run_rank(const char *dir)
 		mixed(m, c);
 	else if (!strcmp(scenario, "registered"))
 		registered(m, c);
+	else if (!strcmp(scenario, "register_fail"))
+		register_fail(m, c);
 	else if (!strcmp(scenario, "graph"))
 		graph(c, true);
 	else if (!strcmp(scenario, "graph_unregistered"))

@@ -58,6 +58,7 @@ run "forced NCCL" IPCFS_ALGO=nccl IPCFS_EMU_UUID=pid -- -w 2 -i 1 -a nccl mixed
 run "registered buffer" -- -w 3 registered
 run "registered buffer, NCCL beyond" IPCFS_EMU_UUID=pid -- -w 2 registered
 run "registered buffer, no peer access" IPCFS_EMU_UUID=pid IPCFS_EMU_NO_PEER=1 -- -w 2 registered
+run "registration that one rank failed" -- -w 3 register_fail
 run "CUDA graph, registered after capture" -- -w 3 graph
 run "CUDA graph, 8 ranks" -- -w 8 graph
 run "CUDA graph replayed before registration" -- -w 2 graph_unregistered
