@@ -194,6 +194,9 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		for (unsigned i = 0; i <= g->seg.ranks; i++)
 			seg_rank_stat(&g->seg, i, &g->base[i]);
 		g->base_bcasts = g->bcasts;
+		/* Kept in the state file: a restarted daemon counts from
+		 * this reset too. */
+		fsd_group_save(d, g);
 		break;
 	default:
 		rc = fail(-EINVAL, why, whylen, "not a group command");

@@ -56,24 +56,11 @@ static uint64_t minus(uint64_t v, uint64_t base)
 /* Counters of rank index @i less the reset-stat baseline. */
 static void rank_counters(const struct fsd_group *g, unsigned i, struct ipcfs_rank_stat *st)
 {
-	const struct ipcfs_rank_stat *b = &g->base[i];
+	struct ipcfs_rank_stat b = g->base[i];
 
 	seg_rank_stat(&g->seg, i, st);
-	st->sent = minus(st->sent, b->sent);
-	st->sent_bytes = minus(st->sent_bytes, b->sent_bytes);
-	st->recv = minus(st->recv, b->recv);
-	st->recv_bytes = minus(st->recv_bytes, b->recv_bytes);
-	st->waits = minus(st->waits, b->waits);
-	st->spins = minus(st->spins, b->spins);
-	st->sleeps = minus(st->sleeps, b->sleeps);
-	st->wakeups = minus(st->wakeups, b->wakeups);
-	st->stalls = minus(st->stalls, b->stalls);
-	st->timeouts = minus(st->timeouts, b->timeouts);
-	st->allreduce_oneshot = minus(st->allreduce_oneshot, b->allreduce_oneshot);
-	st->allreduce_twoshot = minus(st->allreduce_twoshot, b->allreduce_twoshot);
-	st->allreduce_nccl = minus(st->allreduce_nccl, b->allreduce_nccl);
-	st->allreduce_bytes = minus(st->allreduce_bytes, b->allreduce_bytes);
-	st->allreduce_errors = minus(st->allreduce_errors, b->allreduce_errors);
+	for (unsigned k = 0; k < fsd_ncounters; k++)
+		*fsd_counter(st, k) = minus(*fsd_counter(st, k), *fsd_counter(&b, k));
 }
 
 static void render_members(const struct fsd_group *g, struct text *t)

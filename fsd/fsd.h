@@ -9,8 +9,17 @@
  *                       uses the mapping without holding group->lock)
  *   fsd->lock           the list of groups, the daemon-wide error log
  *   group->lock         everything else in struct fsd_group
+ *   fsd->ev_lock        the parked reads of events files (events.c): who
+ *                       takes one off the lists answers it
+ *   fsd->fh_lock        the list of open files (tree.c), held for list
+ *                       changes only
  * fsd->lock and group->lock are never held together except in that order,
- * and neither is held across a wait longer than a system call.
+ * and neither is held across a wait longer than a system call. ev_lock is
+ * innermost: nothing of ours is taken under it. libfuse calls our interrupt
+ * callback, which takes ev_lock, holding the request's own lock; so under
+ * ev_lock the only libfuse call is fuse_req_interrupted (it takes the
+ * session lock, which libfuse never holds while calling us), and replies
+ * go out after ev_lock is dropped.
  */
 #ifndef IPCFS_FSD_H
 #define IPCFS_FSD_H
@@ -22,6 +31,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -58,6 +68,7 @@ char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
 /* ---- registry.c: groups --------------------------------------------- */
 
 struct fsd_event_reader;
+struct fsd_fh;
 
 /* What the daemon knows of one rank's process. */
 struct fsd_watch {
@@ -82,7 +93,6 @@ struct fsd_group {
 
 	pthread_mutex_t bcast_lock;
 	pthread_mutex_t lock;
-	pthread_cond_t ev_cond;
 
 	uid_t uid;
 	gid_t gid;
@@ -97,7 +107,8 @@ struct fsd_group {
 	struct fsd_watch watch[IPCFS_MAX_RANKS];
 	int seen_state[IPCFS_MAX_RANKS];          /* last owner state the daemon saw */
 	uint64_t stall_seen[IPCFS_MAX_RANKS + 1]; /* stall_since_ns already reported */
-	struct ipcfs_rank_stat base[IPCFS_MAX_RANKS + 1]; /* reset-stat baseline */
+	/* reset-stat baseline, kept in the state file across restarts */
+	struct ipcfs_rank_stat base[IPCFS_MAX_RANKS + 1];
 	uint64_t base_bcasts;
 
 	/* events.c */
@@ -133,6 +144,15 @@ struct fsd {
 	int epfd, stopfd;
 	pthread_t watcher;
 	bool watcher_running;
+
+	/* events.c: reads of events files waiting for an event */
+	pthread_mutex_t ev_lock;
+	struct fsd_event_wait *ev_waits; /* all of them, any group */
+	bool ev_closing;                 /* the session loop ended: park no more */
+
+	/* tree.c: every open file */
+	pthread_mutex_t fh_lock;
+	struct fsd_fh *fhs;
 };
 
 /* Open (creating if needed) and lock the state directory, then adopt every
@@ -170,19 +190,45 @@ int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank);
 struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len);
 struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid);
 
+/* The counters of struct ipcfs_rank_stat that reset-stat starts from zero
+ * again (the others are states and gauges): their names in the state file
+ * and where they lie. */
+struct fsd_counter {
+	const char *name;
+	size_t off;
+};
+extern const struct fsd_counter fsd_counters[];
+extern const unsigned fsd_ncounters;
+
+static inline uint64_t *fsd_counter(struct ipcfs_rank_stat *st, unsigned k)
+{
+	return (uint64_t *)((char *)st + fsd_counters[k].off);
+}
+
 /* Whether any member ever joined (the attributes are then frozen). */
 bool fsd_group_joined(const struct fsd_group *g);
 unsigned fsd_group_live(const struct fsd_group *g);
 
 /* ---- events.c -------------------------------------------------------- */
 
+struct fsd_event_wait;
+
+/* Append an event and answer the reads waiting for one (caller holds
+ * g->lock). */
 __attribute__((format(printf, 2, 3)))
-void fsd_event_post(struct fsd_group *g, const char *fmt, ...); /* caller holds g->lock */
-struct fsd_event_reader *fsd_events_open(struct fsd_group *g);
+void fsd_event_post(struct fsd_group *g, const char *fmt, ...);
+struct fsd_event_reader *fsd_events_open(struct fsd *d, struct fsd_group *g);
 void fsd_events_release(struct fsd_event_reader *r);
+/* Answer @req now, or park it until an event, a signal, the group's
+ * removal or the end of the daemon; never waits. */
 void fsd_events_read(fuse_req_t req, struct fsd *d, struct fsd_event_reader *r, size_t size,
 		     bool nonblock);
 void fsd_events_poll(fuse_req_t req, struct fsd_event_reader *r, struct fuse_pollhandle *ph);
+/* The group is removed (caller holds g->lock, g->removed set): parked
+ * reads get end of file, pollers are woken. */
+void fsd_events_removed(struct fsd_group *g);
+/* The session loop ended: parked reads get EINTR, none is parked after. */
+void fsd_events_shutdown(struct fsd *d);
 
 /* ---- liveness.c ------------------------------------------------------ */
 
@@ -233,6 +279,10 @@ int fsd_file_render(struct fsd *d, const struct fsd_node *n, char **out, size_t 
 /* ---- tree.c ------------------------------------------------------------ */
 
 extern const struct fuse_lowlevel_ops fsd_ops;
+
+/* The session loop ended (its workers are joined): free the open files the
+ * kernel will never release; after fsd_events_shutdown. */
+void fsd_tree_close(struct fsd *d);
 
 uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
 

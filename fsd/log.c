@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fsd.h"
 
@@ -32,10 +33,20 @@ void fsd_log(int prio, const char *fmt, ...)
 		return;
 	va_start(ap, fmt);
 	if (log_stderr) {
-		/* One fprintf per line: lines of concurrent threads do not mix. */
+		/* One write(2) per line: lines of concurrent threads do not
+		 * mix. Not stdio: at exit libfuse 3.14 cancels its workers, one
+		 * of which may be printing (perror of a failed read of the
+		 * device) and die holding stderr's lock; our "exiting" line
+		 * would then wait for it for ever. */
+		static const char prefix[] = "ipcfsd: ";
 		char line[1024];
-		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "ipcfsd: %s\n", line);
+		size_t p = sizeof(prefix) - 1, room = sizeof(line) - p - 1;
+		memcpy(line, prefix, p);
+		int n = vsnprintf(line + p, room + 1, fmt, ap);
+		size_t len = p + (n < 0 ? 0 : (size_t)n < room ? (size_t)n : room);
+		line[len++] = '\n';
+		ssize_t w = write(STDERR_FILENO, line, len);
+		(void)w; /* nowhere to report it */
 	} else {
 		vsyslog(prio, fmt, ap);
 	}

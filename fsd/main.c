@@ -42,7 +42,7 @@ static void usage(const char *prog)
 	       "  -o statedir=DIR    where segments and state files live\n"
 	       "                     (default /dev/shm/ipcfs/<id of uid and mount point>)\n"
 	       "  -o threads=N       most worker threads (default 64; a blocked\n"
-	       "                     read of an events file holds one)\n"
+	       "                     read of an events file holds none)\n"
 	       "  -h, --help         this help; -V, --version: the version\n\n"
 	       "MOUNTPOINT defaults to $XDG_RUNTIME_DIR/ipcfs, else /run/ipcfs.\n\n"
 	       "FUSE options:\n", prog);
@@ -82,6 +82,8 @@ int main(int argc, char *argv[])
 	d.lock_fd = d.epfd = d.stopfd = -1;
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_mutex_init(&d.create_lock, NULL);
+	pthread_mutex_init(&d.ev_lock, NULL);
+	pthread_mutex_init(&d.fh_lock, NULL);
 	d.start_ns = fsd_now_ns();
 	d.start_time = time(NULL);
 	d.uid = getuid();
@@ -170,6 +172,17 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
 	int rc = fuse_session_loop_mt(d.se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	/* The workers are joined: answer the events reads still parked (the
+	 * kernel drops the answers if the connection is gone already; libfuse
+	 * would not free their requests). */
+	fsd_events_shutdown(&d);
+	fsd_tree_close(&d);
+	/* An unmount that races with a worker taking a request off the queue
+	 * (a lazy unmount whose last user just closed: its release is queued)
+	 * fails that read with ECONNABORTED rather than ENODEV (fs/fuse/dev.c);
+	 * libfuse 3.14 reports it as an error, but it is the same end. */
+	if (rc == -ECONNABORTED)
+		rc = 0;
 	/* 0: unmounted from outside; > 0: the signal that ended us. */
 	ret = rc < 0 ? 1 : 0;
 	if (rc < 0)

@@ -5,11 +5,13 @@
  *
  * Beside each segment STATEDIR/NAME.seg lies STATEDIR/NAME.state, a small
  * text file ("key value" lines) with what the segment header does not hold:
- * owner, mode, hugepages, algo, the counters the daemon keeps, and the GPU
- * records. A restarted daemon maps every segment it finds a state file for;
- * the members themselves are found again from the segment's owner words
- * (liveness.c). The state directory is locked (flock) so that two daemons
- * never manage the same groups.
+ * owner, mode, hugepages, algo, the counters the daemon keeps, the
+ * reset-stat baseline and the GPU records. It is rewritten whole (temporary
+ * file, then rename) when any of them changes, and at exit. A restarted
+ * daemon maps every segment it finds a state file for; the members
+ * themselves are found again from the segment's owner words (liveness.c).
+ * The state directory is locked (flock) so that two daemons never manage
+ * the same groups.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +31,16 @@ static int path_in(char *out, size_t size, const char *dir, const char *name, co
 	int n = snprintf(out, size, "%s/%s%s", dir, name, ext);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
+
+#define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
+const struct fsd_counter fsd_counters[] = {
+	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
+	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
+	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
+	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
+};
+#undef COUNTER
+const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
 
 bool fsd_group_joined(const struct fsd_group *g)
 {
@@ -70,7 +82,6 @@ static void group_free(struct fsd_group *g)
 	release_segment(g);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->bcast_lock);
-	pthread_cond_destroy(&g->ev_cond);
 	free(g);
 }
 
@@ -262,6 +273,58 @@ int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
 
 /* ---- state files ------------------------------------------------------------- */
 
+/* The reset-stat baseline: "base_bcasts N", and "base I NAME=N ..." for
+ * each rank index I (ranks: the control sender) with a counter not 0, so
+ * that stat stays relative to the last reset-stat across a restart. */
+static void save_base(FILE *f, struct fsd_group *g)
+{
+	if (g->base_bcasts)
+		fprintf(f, "base_bcasts %llu\n", (unsigned long long)g->base_bcasts);
+	for (unsigned i = 0; i <= IPCFS_MAX_RANKS; i++) {
+		bool any = false;
+		for (unsigned k = 0; k < fsd_ncounters && !any; k++)
+			any = *fsd_counter(&g->base[i], k) != 0;
+		if (!any)
+			continue;
+		fprintf(f, "base %u", i);
+		for (unsigned k = 0; k < fsd_ncounters; k++)
+			fprintf(f, " %s=%llu", fsd_counters[k].name,
+				(unsigned long long)*fsd_counter(&g->base[i], k));
+		fputc('\n', f);
+	}
+}
+
+/* One "base" line's value (see save_base); names not known are skipped,
+ * a malformed line is ignored whole. */
+static int load_base(struct fsd_group *g, const char *val)
+{
+	struct ipcfs_rank_stat b = { 0 };
+	char *end;
+	unsigned long i = strtoul(val, &end, 10);
+
+	if (end == val || i > IPCFS_MAX_RANKS)
+		return -EINVAL;
+	for (const char *p = end; *p;) {
+		p += strspn(p, " ");
+		if (!*p)
+			break;
+		size_t nlen = strcspn(p, "= ");
+		if (p[nlen] != '=')
+			return -EINVAL;
+		const char *num = p + nlen + 1;
+		unsigned long long v = strtoull(num, &end, 10);
+		if (end == num || (*end && *end != ' '))
+			return -EINVAL;
+		for (unsigned k = 0; k < fsd_ncounters; k++)
+			if (strlen(fsd_counters[k].name) == nlen &&
+			    memcmp(fsd_counters[k].name, p, nlen) == 0)
+				*fsd_counter(&b, k) = v;
+		p = end;
+	}
+	g->base[i] = b;
+	return 0;
+}
+
 void fsd_group_save(struct fsd *d, struct fsd_group *g)
 {
 	char tmp[PATH_MAX + 8], val[64];
@@ -286,6 +349,7 @@ void fsd_group_save(struct fsd *d, struct fsd_group *g)
 	if (g->attrs.numa_pci[0])
 		fprintf(f, "numa_pci %s\n", g->attrs.numa_pci);
 	fprintf(f, "bcasts %llu\n", (unsigned long long)g->bcasts);
+	save_base(f, g);
 	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
 		struct fsd_gpu_name *n = g->gpu[i];
 		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
@@ -370,6 +434,12 @@ static int load_state(struct fsd_group *g, const char *path)
 			snprintf(g->attrs.numa_pci, sizeof(g->attrs.numa_pci), "%s", val);
 		} else if (strcmp(key, "bcasts") == 0) {
 			g->bcasts = strtoull(val, NULL, 10);
+		} else if (strcmp(key, "base_bcasts") == 0) {
+			g->base_bcasts = strtoull(val, NULL, 10);
+		} else if (strcmp(key, "base") == 0) {
+			if (load_base(g, val))
+				fsd_log(LOG_WARNING, "%s:%d: malformed reset-stat baseline, ignored",
+					path, lineno);
 		} else if (strcmp(key, "gpu") == 0) {
 			struct fsd_cmd c;
 			/* The same checks as a register command. */
@@ -394,7 +464,6 @@ static struct fsd_group *group_alloc(struct fsd *d, const char *name)
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->bcast_lock, NULL);
-	pthread_cond_init(&g->ev_cond, NULL);
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		g->watch[r].pidfd = -1;
 	g->refs = 1;
@@ -437,8 +506,10 @@ static void adopt_group(struct fsd *d, const char *name)
 		rc = seg_map_path(g->seg_path, SEG_MAP_WRITE, &g->seg);
 	if (rc == -ENOENT) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
-		 * one, nobody can have been joined to it. */
+		 * one, nobody can have been joined to it; its counters start
+		 * from 0, and so does the baseline. */
 		rc = make_segment(d, g, &g->attrs, &g->seg, why, sizeof(why));
+		memset(g->base, 0, sizeof(g->base));
 	} else if (!rc) {
 		/* The segment is what members use: its layout wins. */
 		uint32_t mode = g->attrs.p.mode;
@@ -533,7 +604,12 @@ void fsd_registry_close(struct fsd *d)
 	pthread_mutex_unlock(&d->lock);
 	while (g) {
 		struct fsd_group *next = g->next;
-		/* The segment and state stay for the next daemon. */
+		/* The segment and state stay for the next daemon; the state is
+		 * written once more for the counters it holds (bcasts are not
+		 * written at each bcast). */
+		pthread_mutex_lock(&g->lock);
+		fsd_group_save(d, g);
+		pthread_mutex_unlock(&g->lock);
 		fsd_group_put(d, g);
 		g = next;
 	}
@@ -655,7 +731,7 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		unlink(g->seg_path);
 		unlink(g->state_path);
 		/* Blocked events readers see the group gone. */
-		pthread_cond_broadcast(&g->ev_cond);
+		fsd_events_removed(g);
 	}
 	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&g->bcast_lock);

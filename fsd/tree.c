@@ -589,6 +589,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* State of one open file. */
 struct fsd_fh {
+	struct fsd_fh *next, *prev;      /* d->fhs (d->fh_lock) */
 	struct fsd_node node;
 	struct fsd_group *g;             /* reference, for group files */
 	struct fsd_event_reader *reader; /* events */
@@ -597,6 +598,56 @@ struct fsd_fh {
 	size_t snap_len;
 	uint64_t wpos;                   /* where the next sequential write starts */
 };
+
+/* Open files are listed so that those the kernel never releases (a release
+ * lost when an unmount aborts the connection, files still open at a
+ * SIGTERM) are freed at exit by fsd_tree_close. */
+static void fh_link(struct fsd *d, struct fsd_fh *fh)
+{
+	pthread_mutex_lock(&d->fh_lock);
+	fh->prev = NULL;
+	fh->next = d->fhs;
+	if (d->fhs)
+		d->fhs->prev = fh;
+	d->fhs = fh;
+	pthread_mutex_unlock(&d->fh_lock);
+}
+
+static void fh_unlink(struct fsd *d, struct fsd_fh *fh)
+{
+	pthread_mutex_lock(&d->fh_lock);
+	if (fh->prev)
+		fh->prev->next = fh->next;
+	else
+		d->fhs = fh->next;
+	if (fh->next)
+		fh->next->prev = fh->prev;
+	pthread_mutex_unlock(&d->fh_lock);
+}
+
+/* Free an open file no longer listed (its parked reads get answered). */
+static void fh_free(struct fsd *d, struct fsd_fh *fh)
+{
+	if (fh->reader)
+		fsd_events_release(fh->reader);
+	fsd_group_put(d, fh->g);
+	free(fh->snap);
+	pthread_mutex_destroy(&fh->lock);
+	free(fh);
+}
+
+void fsd_tree_close(struct fsd *d)
+{
+	pthread_mutex_lock(&d->fh_lock);
+	struct fsd_fh *fh = d->fhs;
+	d->fhs = NULL;
+	pthread_mutex_unlock(&d->fh_lock);
+	while (fh) {
+		struct fsd_fh *next = fh->next;
+		fh_free(d, fh);
+		fh = next;
+	}
+}
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -636,7 +687,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			pthread_mutex_unlock(&fh->g->lock);
 		}
 		if (!gone && n.kind == FSD_N_EVENTS) {
-			fh->reader = fsd_events_open(fh->g);
+			fh->reader = fsd_events_open(d, fh->g);
 			gone = !fh->reader;
 		}
 		if (gone) {
@@ -653,27 +704,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n.kind == FSD_N_EVENTS)
 		fi->nonseekable = 1;
 	fi->fh = (uint64_t)(uintptr_t)fh;
+	/* Listed before the reply: a release may follow it at once. */
+	fh_link(d, fh);
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* The opener was interrupted: no release will come. */
-		if (fh->reader)
-			fsd_events_release(fh->reader);
-		fsd_group_put(d, fh->g);
-		pthread_mutex_destroy(&fh->lock);
-		free(fh);
+		fh_unlink(d, fh);
+		fh_free(d, fh);
 	}
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fsd *d = fsd_of(req);
 	struct fsd_fh *fh = (struct fsd_fh *)(uintptr_t)fi->fh;
 	(void)ino;
 
-	if (fh->reader)
-		fsd_events_release(fh->reader);
-	fsd_group_put(fsd_of(req), fh->g);
-	free(fh->snap);
-	pthread_mutex_destroy(&fh->lock);
-	free(fh);
+	fh_unlink(d, fh);
+	fh_free(d, fh);
 	fuse_reply_err(req, 0);
 }
 
