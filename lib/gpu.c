@@ -1551,9 +1551,12 @@ struct graph_entry {
 };
 #define GRAPH_TABLE_MAGIC 0x48504152474350ull  /* "PCGRAPH" */
 
-static uint64_t graph_sum(const unsigned char *p, size_t n)
+/* Checksum of a table's body: its entries, then its handles. */
+static uint64_t graph_table_sum(const struct graph_entry *e, size_t calls,
+				const unsigned char (*handles)[GPU_HANDLE_BYTES], size_t nhandles)
 {
-	return fnv1a(p, n);
+	return fnv1a((const unsigned char *)e, calls * sizeof(*e)) ^
+	       fnv1a(*handles, nhandles * GPU_HANDLE_BYTES);
 }
 
 /* Write this rank's table for calls [first, first + calls) into a new
@@ -1591,7 +1594,8 @@ static int graph_table_write(struct ipcfs_gpu_comm *c, size_t first, size_t call
 	}
 	hbytes = h.nhandles * GPU_HANDLE_BYTES;
 	ebytes = calls * sizeof(*e);
-	h.sum = graph_sum((const unsigned char *)e, ebytes) ^ graph_sum(*handles, hbytes);
+	h.sum = graph_table_sum(e, calls, (const unsigned char (*)[GPU_HANDLE_BYTES])handles,
+				h.nhandles);
 	*fd = memfd_create("ipcfs-graph", MFD_CLOEXEC);
 	if (*fd < 0) {
 		rc = -errno;
@@ -1693,8 +1697,8 @@ static int graph_table_read(struct ipcfs_gpu_comm *c, int p, const struct gpu_re
 	}
 	if (!rc && !(rc = read_all_fd(fd, handles, h.nhandles * GPU_HANDLE_BYTES)) &&
 	    !(rc = read_all_fd(fd, e, calls * sizeof(*e))) &&
-	    h.sum != (graph_sum((const unsigned char *)e, calls * sizeof(*e)) ^
-		      graph_sum(*handles, h.nhandles * GPU_HANDLE_BYTES)))
+	    h.sum != graph_table_sum(e, calls, (const unsigned char (*)[GPU_HANDLE_BYTES])handles,
+				     h.nhandles))
 		rc = -EBADMSG;
 	close(fd);
 	if (rc == -EBADMSG)
