@@ -53,7 +53,6 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 	c->me = me;
 	c->mybit = me < seg->ranks ? IPCFS_RANK_BIT(me) : 0;
 	c->valid = seg->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(seg->ranks) - 1;
-	c->ncpu = wait_cpus();
 	c->asym = wait_asym_register();
 	struct seg_rank *r = seg_rank(&c->seg, me);
 	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -84,17 +83,17 @@ struct waiter {
 	_Atomic uint64_t *spins, *sleeps, *timeouts;
 };
 
-static bool oversubscribed(const struct chan *c)
+bool chan_cpus_compete(struct chan *c)
 {
-	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
-	return (unsigned)__builtin_popcountll(live) > c->ncpu;
+	return cpu_fit_compete(&c->fit, &c->seg);
 }
 
 /*
  * Wait until w->poll() says done. The first poll is the fast path and makes
- * no system call. Then spin for spin_us; when the group has more live ranks
- * than we have CPUs, each spin round yields the CPU instead of pausing, so
- * that the process we wait for gets to run. Then sleep on the bell.
+ * no system call. Then spin for spin_us; when the group's live ranks cannot
+ * each have a CPU of their own (cpu_fit_int.h), each spin round yields the
+ * CPU instead of pausing, so that the process we wait for gets to run.
+ * Then sleep on the bell.
  */
 static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 {
@@ -105,7 +104,7 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 		return rc;
 	if (timeout_ms == 0)
 		return -EAGAIN;
-	bool yield = oversubscribed(c);
+	bool yield = chan_cpus_compete(c);
 	/* Spin in batches, reading the clock between them. The first batch
 	 * comes before the first reading: most waits of a busy group end
 	 * within it, and the clock costs as much as a poll. */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cpu_fit_int.h"
 #include "segment_int.h"
 
 struct chan {
@@ -24,7 +25,7 @@ struct chan {
 	bool res_block;   /* the reservation is the arena block at res_off */
 	uint64_t res_off;
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
-	unsigned ncpu;    /* CPUs we may run on, for the oversubscription test */
+	struct cpu_fit fit; /* do the live ranks compete for CPUs (cached) */
 	bool asym;        /* registered for membarrier: publish with plain stores */
 	/* Sender: the last released[me] read from each reader. It only
 	 * grows, so a cached value is a safe lower bound and the reader's
@@ -52,5 +53,8 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind);
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms);
 int chan_release(struct chan *c, struct ipcfs_msg *msg);
 int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms);
+/* Whether a wait of @c yields its CPU in each spin round because the live
+ * ranks compete for CPUs (cpu_fit_int.h), rather than pausing. */
+bool chan_cpus_compete(struct chan *c);
 
 #endif

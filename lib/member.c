@@ -317,6 +317,11 @@ struct seg_map *member_seg(struct ipcfs_member *m)
 	return &m->chan.seg;
 }
 
+struct chan *member_chan(struct ipcfs_member *m)
+{
+	return &m->chan;
+}
+
 const char *member_dir(const struct ipcfs_member *m)
 {
 	return m->dir;

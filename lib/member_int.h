@@ -12,10 +12,13 @@ int member_segment_path(const char *dir, char *out, size_t size);
 struct ipcfs_member;
 
 struct seg_map;
+struct chan;
 
 /* The mapped segment of @m and its rank index (for the GPU host side,
  * which keeps its counters there). */
 struct seg_map *member_seg(struct ipcfs_member *m);
+/* The channel of @m (tests look at its waiting decisions). */
+struct chan *member_chan(struct ipcfs_member *m);
 /* The group directory @m joined (as given to ipcfs_join). */
 const char *member_dir(const struct ipcfs_member *m);
 
