@@ -176,6 +176,7 @@ bench:
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/payload_ipcfs \
 		$(BUILD)/bench/ctl_ops $(BENCH_BINS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
+	$(Q)tools/bench/run_paced.sh $(BUILD) results
 	$(Q)tools/bench/run_payload.sh $(BUILD) results
 	$(Q)tools/bench/run_ctl.sh $(BUILD) results
 

@@ -21,6 +21,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -80,7 +81,12 @@ int main(int argc, char **argv)
 	int oversub;
 
 	bench_parse_args(argc, argv, "floor", &a);
-	oversub = bench_oversubscribed(a.readers + 1);
+	/* BENCH_FLOOR_YIELD=1: the floor of a reader that polls with
+	 * sched_yield after a short spin whatever the CPUs (what vLLM's
+	 * shared-memory queue does), reported as system floor-yield. */
+	const char *yield_env = getenv("BENCH_FLOOR_YIELD");
+	int force_yield = yield_env && strcmp(yield_env, "1") == 0;
+	oversub = force_yield || bench_oversubscribed(a.readers + 1);
 	bytes = sizeof(*sh) + (size_t)a.readers * sizeof(struct line) + a.size;
 	sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -100,6 +106,7 @@ int main(int argc, char **argv)
 	bench_samples_init(&s, (size_t)a.iters);
 	bench_spin_init(&sp, oversub);
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
+		bench_pace(&a);
 		uint64_t t0 = bench_now_ns();
 
 		bench_fill(payload, a.size, it);
@@ -121,7 +128,7 @@ int main(int argc, char **argv)
 	rss = bench_peak_rss_kib();
 	for (int r = 0; r < a.readers; r++)
 		rss += sh->ack[r].rss_kib;
-	bench_report_json(&a, "floor", &s, rss);
+	bench_report_json(&a, force_yield ? "floor-yield" : "floor", &s, rss, bench_cpu_seconds());
 	bench_samples_free(&s);
 	munmap(sh, bytes);
 	return 0;

@@ -7,6 +7,11 @@
  *
  * The group lives in a plain temporary directory (no daemon needed), with
  * rings sized for the payload: slot_bytes = size, 16 slots.
+ *
+ * BENCH_IPCFS_SPIN_US=U sets the group's spin_us (default: the library's
+ * default); the system is then reported as ipcfs-sleep (U = 0, a reader
+ * that only sleeps), ipcfs-spin (U = 1000000, the most: a reader that
+ * spins) or ipcfs-spinU.
  */
 #include "bench_common.h"
 #include "bench_group.h"
@@ -46,6 +51,21 @@ int main(int argc, char **argv)
 	bench_group_mkdtemp(&g, "/tmp/ipcfs-bench.XXXXXX");
 	ipcfs_params_init(&p);
 	p.ranks = (uint32_t)a.readers + 1;
+	char name[32] = "ipcfs";
+	const char *spin_env = getenv("BENCH_IPCFS_SPIN_US");
+	if (spin_env && *spin_env) {
+		char *end;
+		unsigned long u = strtoul(spin_env, &end, 10);
+		if (*end || u > 1000000)
+			bench_die("BENCH_IPCFS_SPIN_US wants 0..1000000, not '%s'", spin_env);
+		p.spin_us = (uint32_t)u;
+		if (u == 0)
+			snprintf(name, sizeof(name), "ipcfs-sleep");
+		else if (u == 1000000)
+			snprintf(name, sizeof(name), "ipcfs-spin");
+		else
+			snprintf(name, sizeof(name), "ipcfs-spin%lu", u);
+	}
 	p.slots = 16;
 	p.slot_bytes = a.size < 64 ? 64 : (uint32_t)((a.size + 63) / 64 * 64);
 	rc = ipcfs_group_create(g.dir, &p);
@@ -65,6 +85,7 @@ int main(int argc, char **argv)
 
 	bench_samples_init(&s, (size_t)a.iters);
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
+		bench_pace(&a);
 		uint64_t t0 = bench_now_ns();
 		struct ipcfs_msg ack;
 
@@ -87,7 +108,7 @@ int main(int argc, char **argv)
 	total_rss = bench_peak_rss_kib();
 	for (int r = 1; r <= a.readers; r++)
 		total_rss += rss[r];
-	bench_report_json(&a, "ipcfs", &s, total_rss);
+	bench_report_json(&a, name, &s, total_rss, bench_cpu_seconds());
 	bench_samples_free(&s);
 	bench_group_cleanup(&g, m);
 	return 0;

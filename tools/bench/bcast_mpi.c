@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 		int one = rank ? 1 : 0, acks = 0;
 
 		if (rank == 0) {
+			bench_pace(&a);
 			t0 = bench_now_ns();
 			bench_fill(buf, a.size, it);
 		}
@@ -69,8 +70,11 @@ int main(int argc, char **argv)
 	rss = bench_peak_rss_kib();
 	bench_mpi_check(MPI_Reduce(&rss, &rss_sum, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD),
 	       "MPI_Reduce rss");
+	double cpu = bench_cpu_seconds(), cpu_sum = 0;
+	bench_mpi_check(MPI_Reduce(&cpu, &cpu_sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD),
+	       "MPI_Reduce cpu");
 	if (rank == 0) {
-		bench_report_json(&a, "mpi", &s, rss_sum);
+		bench_report_json(&a, "mpi", &s, rss_sum, cpu_sum);
 		bench_samples_free(&s);
 	}
 	free(buf);

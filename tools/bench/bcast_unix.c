@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 
 	bench_samples_init(&s, (size_t)a.iters);
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
+		bench_pace(&a);
 		uint64_t t0 = bench_now_ns();
 		char ack;
 
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
 		close(fds[r]);
 	}
 	bench_reap_children();
-	bench_report_json(&a, "unix", &s, rss);
+	bench_report_json(&a, "unix", &s, rss, bench_cpu_seconds());
 	bench_samples_free(&s);
 	free(buf);
 	free(fds);

@@ -80,6 +80,7 @@ int main(int argc, char **argv)
 
 	bench_samples_init(&s, (size_t)a.iters);
 	for (uint64_t it = 1; it <= (uint64_t)(a.warmup + a.iters); it++) {
+		bench_pace(&a);
 		uint64_t t0 = bench_now_ns();
 
 		bench_fill(buf, a.size, it);
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 	zmq_close(pull);
 	zmq_ctx_term(ctx);
 	bench_reap_children();
-	bench_report_json(&a, "zmq", &s, rss);
+	bench_report_json(&a, "zmq", &s, rss, bench_cpu_seconds());
 	bench_samples_free(&s);
 	free(buf);
 	return 0;

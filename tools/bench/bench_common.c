@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,17 +40,57 @@ void bench_die(const char *fmt, ...)
 	exit(1);
 }
 
+/* ---- pinning ---------------------------------------------------------- */
+
+/* The CPUs of the run, read before --pin narrowed this process; the next
+ * reader forked gets pin_cpu[pin_next++ % pin_n]. Only the parent
+ * (sender) forks, so no locking. */
+static int pin_cpu[CPU_SETSIZE], pin_n, pin_next, pinning;
+
+static void pin_to(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		bench_die("sched_setaffinity(CPU %d): %s", cpu, strerror(errno));
+}
+
+static void pin_setup(int pin)
+{
+	cpu_set_t set;
+
+	pin_n = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				pin_cpu[pin_n++] = c;
+	if (pin_n == 0)
+		pin_cpu[pin_n++] = 0;
+	/* Under a launcher that binds (mpirun --bind-to core), the ranks
+	 * are pinned already and must not all move to one CPU. */
+	pinning = pin && !getenv("BENCH_PINNED_BY_LAUNCHER");
+	if (pinning) {
+		pin_to(pin_cpu[0]);
+		pin_next = 1;
+	}
+}
+
 /* ---- arguments -------------------------------------------------------- */
 
 static void usage(FILE *f, const char *system)
 {
 	fprintf(f,
 		"usage: bcast_%s [--size S] [--readers N] [--iters I] [--warmup W] [--out FILE]\n"
+		"       [--pin] [--gap-us G]\n"
 		"  --size S     payload bytes per iteration (default 64)\n"
 		"  --readers N  readers, 1..63 (default 1)\n"
 		"  --iters I    timed iterations (default 10000)\n"
 		"  --warmup W   untimed iterations first (default 1000)\n"
-		"  --out FILE   append the JSON result line to FILE (default stdout)\n",
+		"  --out FILE   append the JSON result line to FILE (default stdout)\n"
+		"  --pin        pin the sender and each reader to a CPU, round robin\n"
+		"  --gap-us G   sleep G us before each iteration (paced; default 0)\n",
 		system);
 }
 
@@ -78,6 +119,8 @@ void bench_parse_args(int argc, char **argv, const char *system, struct bench_ar
 		{ "iters", required_argument, NULL, 'i' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "pin", no_argument, NULL, 'p' },
+		{ "gap-us", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,7 +131,9 @@ void bench_parse_args(int argc, char **argv, const char *system, struct bench_ar
 	a->iters = 10000;
 	a->warmup = 1000;
 	a->out = NULL;
-	while ((c = getopt_long(argc, argv, "s:n:i:w:o:h", opts, NULL)) != -1) {
+	a->pin = 0;
+	a->gap_us = 0;
+	while ((c = getopt_long(argc, argv, "s:n:i:w:o:pg:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			a->size = (size_t)parse_num("--size", optarg, 1, 1ll << 30, system);
@@ -105,6 +150,12 @@ void bench_parse_args(int argc, char **argv, const char *system, struct bench_ar
 		case 'o':
 			a->out = optarg;
 			break;
+		case 'p':
+			a->pin = 1;
+			break;
+		case 'g':
+			a->gap_us = (long)parse_num("--gap-us", optarg, 0, 10000000, system);
+			break;
 		case 'h':
 			usage(stdout, system);
 			exit(0);
@@ -118,6 +169,7 @@ void bench_parse_args(int argc, char **argv, const char *system, struct bench_ar
 		usage(stderr, system);
 		exit(2);
 	}
+	pin_setup(a->pin);
 }
 
 /* ---- payload ---------------------------------------------------------- */
@@ -306,10 +358,37 @@ int bench_ncpus(void)
 	cpu_set_t set;
 	int n;
 
+	if (pin_n > 0)
+		return pin_n; /* read before --pin narrowed us */
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return 1;
 	n = CPU_COUNT(&set);
 	return n > 0 ? n : 1;
+}
+
+void bench_pace(const struct bench_args *a)
+{
+	if (a->gap_us <= 0)
+		return;
+	struct timespec ts = { .tv_sec = a->gap_us / 1000000,
+			       .tv_nsec = (a->gap_us % 1000000) * 1000 };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static double tv_s(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+double bench_cpu_seconds(void)
+{
+	struct rusage self, kids;
+
+	if (getrusage(RUSAGE_SELF, &self) || getrusage(RUSAGE_CHILDREN, &kids))
+		return 0;
+	return tv_s(self.ru_utime) + tv_s(self.ru_stime) + tv_s(kids.ru_utime) +
+	       tv_s(kids.ru_stime);
 }
 
 int bench_oversubscribed(int nprocs)
@@ -401,10 +480,15 @@ pid_t bench_fork_child(void)
 		watching = 1;
 	}
 	fflush(NULL); /* no buffered output written twice */
+	int cpu = pin_cpu[pin_next % (pin_n ? pin_n : 1)];
+	if (pinning)
+		pin_next++;
 	pid = fork();
 	if (pid < 0)
 		bench_die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		if (pinning)
+			pin_to(cpu);
 		struct sigaction sa;
 
 		/* The child does not watch grandchildren. */
@@ -468,7 +552,7 @@ static size_t json_str(char *dst, size_t cap, const char *s)
 }
 
 void bench_report_json(const struct bench_args *a, const char *system,
-		       struct bench_samples *s, long peak_rss_kib)
+		       struct bench_samples *s, long peak_rss_kib, double cpu_s)
 {
 	struct bench_stats st;
 	char name[128], line[512];
@@ -478,10 +562,12 @@ void bench_report_json(const struct bench_args *a, const char *system,
 	json_str(name, sizeof(name), system);
 	len = snprintf(line, sizeof(line),
 		       "{\"bench\":\"bcast\",\"system\":\"%s\",\"size\":%zu,\"readers\":%d,"
-		       "\"iters\":%zu,\"p50_us\":%.3f,\"p99_us\":%.3f,\"mean_us\":%.3f,"
-		       "\"min_us\":%.3f,\"peak_rss_kib\":%ld}\n",
-		       name, a->size, a->readers, st.n, st.p50_us, st.p99_us, st.mean_us,
-		       st.min_us, peak_rss_kib);
+		       "\"iters\":%zu,\"pinned\":%d,\"gap_us\":%ld,\"p50_us\":%.3f,"
+		       "\"p99_us\":%.3f,\"mean_us\":%.3f,\"min_us\":%.3f,\"peak_rss_kib\":%ld,"
+		       "\"cpu_ms_per_1k\":%.3f}\n",
+		       name, a->size, a->readers, st.n, a->pin, a->gap_us, st.p50_us, st.p99_us,
+		       st.mean_us, st.min_us, peak_rss_kib,
+		       cpu_s * 1e3 * 1000.0 / (double)(a->warmup + a->iters));
 	if (len < 0 || (size_t)len >= sizeof(line))
 		bench_die("JSON line too long");
 	if (a->out) {

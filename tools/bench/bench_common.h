@@ -47,6 +47,12 @@
  *   --iters I     timed iterations (default 10000)
  *   --warmup W    untimed iterations first (default 1000; may be 0)
  *   --out FILE    append the JSON line to FILE (default: stdout)
+ *   --pin         pin the sender to the first CPU it may run on and the
+ *                 k-th reader forked to the (k mod n)-th (round robin), as
+ *                 deployments do with taskset or mpirun --bind-to core
+ *   --gap-us G    the sender sleeps G microseconds before each iteration
+ *                 (a paced workload: a model step between broadcasts);
+ *                 the sleep is not part of the measured round trip
  */
 struct bench_args {
 	size_t size;
@@ -54,6 +60,8 @@ struct bench_args {
 	long iters;
 	long warmup;
 	const char *out; /* NULL: stdout */
+	int pin;         /* --pin */
+	long gap_us;     /* --gap-us, 0: lockstep */
 };
 
 /* Parse argv into *@a; prints usage and exits(2) on bad input, exits(0)
@@ -117,8 +125,16 @@ void bench_samples_stats(struct bench_samples *s, struct bench_stats *st);
  * 0 if it cannot be read. */
 long bench_peak_rss_kib(void);
 
-/* CPUs this process may run on (sched_getaffinity), at least 1. */
+/* CPUs this process could run on before --pin narrowed it (the run's
+ * CPUs), at least 1. */
 int bench_ncpus(void);
+
+/* --gap-us: sleep the gap (nothing without one). Call before t0. */
+void bench_pace(const struct bench_args *a);
+
+/* CPU seconds (user + system) of this process and of its children that
+ * were waited for (call after bench_reap_children). */
+double bench_cpu_seconds(void);
 
 /* 1 if @nprocs busy processes would outnumber the CPUs, else 0. */
 int bench_oversubscribed(int nprocs);
@@ -188,12 +204,14 @@ static inline void bench_spin_once(struct bench_spin *sp)
 /*
  * Append one line to a->out (or stdout):
  * {"bench":"bcast","system":SYS,"size":S,"readers":N,"iters":I,
- *  "p50_us":..,"p99_us":..,"mean_us":..,"min_us":..,"peak_rss_kib":K}
+ *  "pinned":0|1,"gap_us":G,"p50_us":..,"p99_us":..,"mean_us":..,
+ *  "min_us":..,"peak_rss_kib":K,"cpu_ms_per_1k":C}
  * with one write(2) in O_APPEND mode. @peak_rss_kib is the sum of the
- * VmHWM of every process of the run. Computes the stats (sorts @s).
- * Exits on error.
+ * VmHWM of every process of the run; @cpu_s the CPU seconds of every
+ * process of the run (warmup included), reported per 1000 iterations.
+ * Computes the stats (sorts @s). Exits on error.
  */
 void bench_report_json(const struct bench_args *a, const char *system,
-		       struct bench_samples *s, long peak_rss_kib);
+		       struct bench_samples *s, long peak_rss_kib, double cpu_s);
 
 #endif /* BENCH_COMMON_H */

@@ -90,15 +90,20 @@ bench_need_contender() {
 
 # bench_cmd SYS N BIN ARG...: set the array cmd to the command that runs
 # BIN ARG... with N readers: under mpirun with N + 1 ranks for SYS mpi.
+# With --pin among the ARGs, mpirun binds each rank to a core (what Open
+# MPI does by default) and the contender leaves its pinning to it.
 bench_cmd() {
-	local sys=$1 n=$2 bin=$3 yield=0
+	local sys=$1 n=$2 bin=$3 yield=0 bind=none a
 	shift 3
+	for a in "$@"; do
+		[ "$a" = --pin ] && bind=core:overload-allowed
+	done
 	if [ "$sys" = mpi ]; then
 		# Open MPI busy-polls; with more ranks than CPUs it must yield or
 		# it collapses (it would guess so itself; say it).
 		[ $((n + 1)) -gt "$ncpus" ] && yield=1
-		cmd=(env OMPI_MCA_mpi_yield_when_idle="$yield"
-			"$mpirun" --allow-run-as-root --oversubscribe --bind-to none
+		cmd=(env OMPI_MCA_mpi_yield_when_idle="$yield" BENCH_PINNED_BY_LAUNCHER=1
+			"$mpirun" --allow-run-as-root --oversubscribe --bind-to "$bind"
 			-np $((n + 1)) --mca pml ob1 --mca btl "self,vader"
 			"${mpi_extra[@]}" "$bin" "$@")
 	else

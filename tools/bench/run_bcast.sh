@@ -7,7 +7,9 @@
 #
 # Runs every contender found in BUILD_DIR/bench (bcast_ipcfs, bcast_floor,
 # bcast_mpi, bcast_zmq, bcast_unix) for each payload size (64, 1024, 16384,
-# 65536 bytes) and reader count (1, 3). Raw results, one JSON object per
+# 65536 bytes), reader count (1, 3) and placement: unpinned, and pinned
+# (--pin: the sender and each reader on a CPU of its own, round robin, as
+# taskset or mpirun --bind-to core place them). Raw results, one JSON object per
 # run, go to RESULTS_DIR/bcast.jsonl (default results/; rewritten on every
 # run); everything the contenders print goes to RESULTS_DIR/bcast.log.
 # The table goes to stdout, progress to stderr.
@@ -19,6 +21,7 @@
 #   BENCH_TIMEOUT  seconds one run may take before it counts as failed
 #                  (default 300).
 #   BENCH_SIZES, BENCH_READERS   override the lists above.
+#   BENCH_PIN      placements to run: "0 1" (default), "0" or "1".
 #   MPIRUN         the MPI launcher (default mpirun).
 #   BENCH_MPI_ARGS extra mpirun arguments, split on spaces (default none),
 #                  e.g. "--mca btl_vader_single_copy_mechanism none", which
@@ -35,7 +38,8 @@ set -u
 bench_setup bcast "$@"
 sizes=${BENCH_SIZES:-64 1024 16384 65536}
 systems="ipcfs floor mpi zmq unix"
-# rows: size TAB readers TAB system TAB OK|FAILED TAB json-or-reason
+pins=${BENCH_PIN:-0 1}
+# rows: size TAB readers TAB pinned TAB system TAB OK|FAILED TAB json-or-reason
 
 # Other work on the machine shows up as multi-millisecond p99 outliers.
 bench_note_load p99
@@ -57,6 +61,7 @@ iters_for() {
 # shellcheck disable=SC2086 # the list of systems splits on spaces
 bench_need_contender bcast_ $systems
 
+for pin in $pins; do
 for size in $sizes; do
 	for n in $readers_list; do
 		iters=$(iters_for "$size" "$n")
@@ -67,48 +72,53 @@ for size in $sizes; do
 			out=$tmp/one.json
 			rm -f "$out"
 			args=(--size "$size" --readers "$n" --iters "$iters" --warmup "$warmup" --out "$out")
+			[ "$pin" = 1 ] && args+=(--pin)
 			bench_cmd "$sys" "$n" "$bin" "${args[@]}"
-			printf 'bcast: %-5s size=%-5s readers=%s iters=%s ... ' \
-				"$sys" "$size" "$n" "$iters" >&2
-			bench_run "$out" p50_us "$size" "$n" "$sys" && cat "$out" >>"$jsonl"
+			printf 'bcast: %-5s size=%-5s readers=%s pinned=%s iters=%s ... ' \
+				"$sys" "$size" "$n" "$pin" "$iters" >&2
+			bench_run "$out" p50_us "$size" "$n" "$pin" "$sys" && cat "$out" >>"$jsonl"
 		done
 	done
+done
 done
 
 echo "# bcast round trip: sender fill -> N readers verify -> acks; $ncpus CPUs, BENCH_SCALE=$scale"
 awk -F '\t' "$bench_awk_jnum"'
 {
-	k = $1 SUBSEP $2
+	k = $1 SUBSEP $2 SUBSEP $3
 	if (!(k in seen)) {
 		seen[k] = 1
 		order[++ngroups] = k
 	}
 	nrow[k]++
 	row[k, nrow[k]] = $0
-	if ($3 == "ipcfs" && $4 == "OK")
-		ipcfs_p50[k] = jnum($5, "p50_us")
+	if ($4 == "ipcfs" && $5 == "OK")
+		ipcfs_p50[k] = jnum($6, "p50_us")
 }
 END {
-	fmt = "%-7s %6s %7s %10s %10s %10s %13s\n"
-	printf fmt, "system", "size", "readers", "p50_us", "p99_us", "p50/ipcfs", "peak_rss_MiB"
+	fmt = "%-7s %6s %7s %6s %10s %10s %10s %13s %10s\n"
+	printf fmt, "system", "size", "readers", "pinned", "p50_us", "p99_us", "p50/ipcfs",
+		"peak_rss_MiB", "cpu_ms/1k"
 	for (g = 1; g <= ngroups; g++) {
 		k = order[g]
 		if (g > 1)
 			print ""
 		for (i = 1; i <= nrow[k]; i++) {
 			split(row[k, i], f, "\t")
-			if (f[4] != "OK") {
-				printf fmt, f[3], f[1], f[2], "FAILED", "-", "-", "-"
+			pinned = f[3] == 1 ? "yes" : "no"
+			if (f[5] != "OK") {
+				printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
 				continue
 			}
-			p50 = jnum(f[5], "p50_us")
-			p99 = jnum(f[5], "p99_us")
-			rss = jnum(f[5], "peak_rss_kib")
+			p50 = jnum(f[6], "p50_us")
+			p99 = jnum(f[6], "p99_us")
+			rss = jnum(f[6], "peak_rss_kib")
+			cpu = jnum(f[6], "cpu_ms_per_1k")
 			ratio = "-"
 			if ((k in ipcfs_p50) && ipcfs_p50[k] > 0)
 				ratio = sprintf("%.3g", p50 / ipcfs_p50[k])
-			printf fmt, f[3], f[1], f[2], sprintf("%.3f", p50), sprintf("%.3f", p99),
-				ratio, sprintf("%.1f", rss / 1024)
+			printf fmt, f[4], f[1], f[2], pinned, sprintf("%.3f", p50), sprintf("%.3f", p99),
+				ratio, sprintf("%.1f", rss / 1024), sprintf("%.2f", cpu)
 		}
 	}
 }' "$rows"
