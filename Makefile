@@ -52,10 +52,6 @@ LIB_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/lib/%.o)
 LIBA := $(BUILD)/libipcfs.a
 LIBSO := $(BUILD)/libipcfs.so.$(VERSION)
 
-# Public symbols: only the ipcfs_ functions are exported from the shared
-# library (the sources mark them with the default visibility below).
-$(BUILD)/lib/%.o: CFLAGS += -DIPCFS_BUILD
-
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
@@ -65,9 +61,12 @@ $(LIBA): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
+# Public symbols: only the ipcfs_ functions (ipcfs.h's visibility pragma),
+# versioned by lib/libipcfs.map.
+$(LIBSO): $(LIB_OBJS) lib/libipcfs.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libipcfs.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+	$(Q)$(CC) -shared -Wl,-soname,libipcfs.so.$(SOVERSION) -Wl,--version-script=lib/libipcfs.map \
+		$(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS_LIB)
 	$(Q)ln -sf libipcfs.so.$(VERSION) $(BUILD)/libipcfs.so.$(SOVERSION)
 	$(Q)ln -sf libipcfs.so.$(SOVERSION) $(BUILD)/libipcfs.so
 

@@ -41,6 +41,10 @@ soname=$(objdump -p "$dest$prefix/lib/libipcfs.so" | awk '/SONAME/ { print $2 }'
 if nm -D --defined-only "$dest$prefix/lib/libipcfs.so" | awk '$2 == "T" { print $3 }' | grep -v '^ipcfs_'; then
 	echo "install: the shared library exports internal symbols"; exit 1
 fi
+# ... each with a version node of lib/libipcfs.map.
+if nm -D --defined-only "$dest$prefix/lib/libipcfs.so" | awk '$2 == "T" { print $3 }' | grep -v '@@IPCFS_[0-9.]*$'; then
+	echo "install: exported symbols without a version (lib/libipcfs.map)"; exit 1
+fi
 
 cat > "$tmp/hello.c" <<'C'
 #include <ipcfs.h>
