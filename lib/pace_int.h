@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pace_int.h - when is a sender's next message due? Adaptive waiting for
+ * paced traffic (one broadcast per model step, milliseconds apart).
+ *
+ * A reader that sleeps on the futex between steps makes every step pay a
+ * wake-up (the sender's system call and the reader's trip through the
+ * scheduler); one that spins burns a CPU. A pace learns, per sender, the
+ * interval between messages that ended an idle wait and how much it
+ * varies; the reader then naps (on the futex, so an early message still
+ * wakes it) until shortly before the next one is due, and spins from
+ * there: the message finds it awake, and the sender makes no wake call.
+ * The spin costs about twice the jitter per message, bounded by a share
+ * of the interval; irregular traffic gets no plan (plain spin-then-sleep).
+ *
+ * Private to one process (it lives in struct chan), so no atomics.
+ * Times are CLOCK_MONOTONIC nanoseconds.
+ */
+#ifndef IPCFS_PACE_INT_H
+#define IPCFS_PACE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct pace {
+	uint64_t last;    /* arrival that ended the last idle wait, 0: none */
+	uint64_t period;  /* running mean of the intervals (EWMA, 1/8) */
+	uint64_t jitter;  /* running mean of |interval - period| (EWMA, 1/4) */
+	uint32_t samples; /* intervals seen since the last reset */
+	uint32_t misses;  /* outliers in a row (a step skipped, a pause) */
+};
+
+/* Regular traffic needs this many intervals before a plan is made. */
+#define PACE_MIN_SAMPLES 4u
+/* Intervals outside [PACE_MIN_NS, PACE_MAX_NS] carry no pattern: below,
+ * the spin window covers them; above, a step is not a step any more. */
+#define PACE_MIN_NS (100 * 1000ull)
+#define PACE_MAX_NS (2000 * 1000 * 1000ull)
+/* The most of an interval that the guard (spun on each side of the due
+ * time) may take, as a divisor: the spin costs at most 2/PACE_SHARE of the
+ * interval; traffic too irregular for that gets no plan. */
+#define PACE_SHARE 6u
+/* What a timed sleep overshoots by at most, with the timer slack set to
+ * 1 us for the nap (see wait.c): the guard never goes below it. */
+#define PACE_SLACK_NS (30 * 1000ull)
+
+/* Record that a message from this sender ended an idle wait at @now. */
+void pace_arrival(struct pace *p, uint64_t now);
+
+/* Forget the pattern (the sender went away, or an arrival came out of the
+ * blue): the next PACE_MIN_SAMPLES intervals rebuild it. */
+void pace_reset(struct pace *p);
+
+/*
+ * Plan a wait that starts at @now: true with *@nap_until (nap until then)
+ * and *@spin_until (then spin until then, before falling back to sleep)
+ * when the next message is predicted later than @now + the guard; false
+ * when there is no regular pattern or the message is due now or overdue.
+ */
+bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t *spin_until);
+
+#endif
