@@ -78,6 +78,10 @@ struct waiter {
 	/* Called about every LIVENESS_NS while sleeping: marks peers whose
 	 * process is gone, so that poll() stops waiting for them. */
 	void (*check)(struct chan *c, void *arg);
+	/* Optional (receivers): a plan for a wait starting at @now, from
+	 * when the awaited senders' next messages are due (pace_plan). */
+	bool (*plan)(struct chan *c, void *arg, uint64_t now, uint64_t *nap_until,
+		     uint64_t *spin_until);
 	void *arg;
 	_Atomic uint32_t *waiting, *bell;
 	_Atomic uint64_t *spins, *sleeps, *timeouts;
@@ -89,17 +93,81 @@ bool chan_cpus_compete(struct chan *c)
 }
 
 /*
- * Wait until w->poll() says done. The first poll is the fast path and makes
- * no system call. Then spin for spin_us; when the group's live ranks cannot
- * each have a CPU of their own (cpu_fit_int.h), each spin round yields the
- * CPU instead of pausing, so that the process we wait for gets to run.
- * Then sleep on the bell.
+ * Announce a sleep on w->bell, look once more, and sleep until @until at
+ * most (a wake-up ends it sooner). seq_cst on the flag store and (inside
+ * poll) on the loads that follow, paired with the publisher's store of the
+ * data then load of the flag (a seq_cst store, or a plain one made safe by
+ * our membarrier, see wait_asym_fence): one of the two sides sees the
+ * other, so a wake-up is never lost. The bell is read after the flag so
+ * that a bump between our look and the futex call makes FUTEX_WAIT return
+ * at once. Returns poll's verdict, or 0 after the sleep; *@slept counts
+ * the sleeps. The flag stays set: the caller clears it.
  */
-static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
+static int sleep_once(struct chan *c, const struct waiter *w, uint64_t now, uint64_t until,
+		      bool precise, uint64_t *slept)
 {
-	uint64_t now, deadline, spin_end, last_check, spins = 0, sleeps = 0;
+	atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
+	wait_asym_fence();
+	uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
+	int rc = w->poll(c, w->arg, true);
+	if (rc)
+		return rc;
+	now = wait_now_ns();
+	if (now >= until)
+		return 0;
+	uint64_t nap = until - now < LIVENESS_NS ? until - now : LIVENESS_NS;
+	(*slept)++;
+	if (precise)
+		wait_futex_precise(w->bell, bell, (int64_t)nap);
+	else
+		wait_futex(w->bell, bell, (int64_t)nap);
+	return 0;
+}
+
+/*
+ * Paced traffic: nap until shortly before the next message is due, then
+ * clear the flag so that the sender, finding us awake and spinning, makes
+ * no wake call. A message that comes early still wakes us (the flag is
+ * set while napping). Returns poll's verdict or 0.
+ */
+static int nap_until(struct chan *c, const struct waiter *w, uint64_t now, uint64_t until,
+		     uint64_t *slept)
+{
+	uint64_t last_check = now;
+	int rc = 0;
+
+	while (now < until && !rc) {
+		rc = sleep_once(c, w, now, until, true, slept);
+		now = wait_now_ns();
+		if (w->check && now - last_check >= LIVENESS_NS) {
+			w->check(c, w->arg);
+			last_check = now;
+		}
+	}
+	/* Relaxed: a sender that still sees the 1 makes one needless wake
+	 * call; one that sees the 0 finds us in the spin loop below, which
+	 * polls after this store. */
+	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
+	return rc;
+}
+
+/*
+ * Wait until w->poll() says done. The first poll is the fast path and makes
+ * no system call. For paced traffic with a plan (w->plan), nap until the
+ * message is nearly due. Then spin for spin_us (or to the end of the
+ * plan's window); when the group's live ranks cannot each have a CPU of
+ * their own (cpu_fit_int.h), each spin round yields the CPU instead of
+ * pausing, so that the process we wait for gets to run. Then sleep on the
+ * bell until the deadline. *@waited_ns: how long the wait took (0 for the
+ * fast path).
+ */
+static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms, uint64_t *waited_ns)
+{
+	uint64_t now, start = 0, deadline = 0, spin_end = 0, last_check = 0, nap_end;
+	uint64_t spins = 0, sleeps = 0;
 	int rc = w->poll(c, w->arg, true);
 
+	*waited_ns = 0;
 	if (rc)
 		return rc;
 	if (timeout_ms == 0)
@@ -125,26 +193,25 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 		now = wait_now_ns();
 		if (!started) {
 			started = true;
+			start = last_check = now;
 			deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
 			spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
-			last_check = now;
+			uint64_t plan_end;
+			if (w->plan && w->plan(c, w->arg, now, &nap_end, &plan_end)) {
+				rc = nap_until(c, w, now, nap_end < deadline ? nap_end : deadline,
+					       &sleeps);
+				if (rc)
+					goto out;
+				now = wait_now_ns();
+				if (plan_end > spin_end)
+					spin_end = plan_end;
+			}
 		}
 		if (now >= spin_end || now >= deadline)
 			break;
 	}
 	for (;;) {
-		/* Announce the sleep, then look once more. seq_cst on the flag
-		 * store and (inside poll) on the loads that follow, paired with
-		 * the publisher's store of the data then load of the flag (a
-		 * seq_cst store, or a plain one made safe by our membarrier, see
-		 * wait_asym_fence): one of the two sides sees the other, so a
-		 * wake-up is never lost. The bell is read after the flag so that
-		 * a bump between our look and the futex call makes FUTEX_WAIT
-		 * return at once. */
-		atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
-		wait_asym_fence();
-		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
-		rc = w->poll(c, w->arg, true);
+		rc = sleep_once(c, w, now, deadline, false, &sleeps);
 		if (rc)
 			break;
 		now = wait_now_ns();
@@ -152,10 +219,6 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 			rc = -ETIMEDOUT;
 			break;
 		}
-		uint64_t nap = deadline - now < LIVENESS_NS ? deadline - now : LIVENESS_NS;
-		sleeps++;
-		wait_futex(w->bell, bell, (int64_t)nap);
-		now = wait_now_ns();
 		if (w->check && now - last_check >= LIVENESS_NS) {
 			w->check(c, w->arg);
 			last_check = now;
@@ -164,6 +227,8 @@ static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms)
 	/* Relaxed: a stale 1 only costs a sender one needless wake call. */
 	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
 out:
+	if (start)
+		*waited_ns = wait_now_ns() - start;
 	seg_count(w->spins, spins);
 	if (sleeps)
 		seg_count(w->sleeps, sleeps);
@@ -250,7 +315,8 @@ static int claim_slot(struct chan *c, int timeout_ms)
 		};
 		seg_count(&me->stalls, 1);
 		atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
-		rc = wait_for(c, &w, timeout_ms);
+		uint64_t waited;
+		rc = wait_for(c, &w, timeout_ms, &waited);
 		atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);
 	}
 	if (rc < 0)
@@ -552,6 +618,7 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 
 struct recv_arg {
 	int ring;             /* or -1 for any */
+	int got;              /* the ring the message came from */
 	struct ipcfs_msg *msg;
 };
 
@@ -573,6 +640,7 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 	int rc;
 
 	if (a->ring >= 0) {
+		a->got = a->ring;
 		rc = try_ring(c, (unsigned)a->ring, a->msg);
 		if (rc || !full || !sender_gone(c, (unsigned)a->ring))
 			return rc;
@@ -589,6 +657,7 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 		rc = try_ring(c, s, a->msg);
 		if (rc) {
 			c->rr = s + 1 == n ? 0 : s + 1;
+			a->got = (int)s;
 			return rc;
 		}
 	}
@@ -608,6 +677,7 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 		rc = try_ring(c, r, a->msg);
 		if (rc) {
 			c->rr = r + 1 == n ? 0 : r + 1;
+			a->got = (int)r;
 			return rc;
 		}
 	}
@@ -625,6 +695,32 @@ static void check_senders(struct chan *c, void *arg)
 			seg_mark_gone(&c->seg, s, IPCFS_STATE_DEAD);
 	}
 }
+
+/* The plan of the earliest sender due among those awaited (pace_plan). */
+static bool plan_recv(struct chan *c, void *arg, uint64_t now, uint64_t *nap_until,
+		      uint64_t *spin_until)
+{
+	struct recv_arg *a = arg;
+	bool any = false;
+	uint64_t nap, spin;
+
+	for (unsigned s = 0; s <= c->seg.ranks; s++) {
+		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
+			continue;
+		if (!pace_plan(&c->pace[s], now, &nap, &spin))
+			continue;
+		if (!any || nap < *nap_until) {
+			*nap_until = nap;
+			*spin_until = spin;
+		}
+		any = true;
+	}
+	return any;
+}
+
+/* A wait that lasted longer than this was an idle gap (not a burst): its
+ * end is an arrival that the pace of its sender learns from. */
+#define PACE_IDLE_NS (50 * 1000ull)
 
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 {
@@ -644,13 +740,16 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 	rc = poll_recv(c, &a, false);
 	if (!rc) {
 		struct waiter w = {
-			.poll = poll_recv, .check = check_senders, .arg = &a,
+			.poll = poll_recv, .check = check_senders, .plan = plan_recv, .arg = &a,
 			.waiting = &me->rx_waiting, .bell = &me->rx_bell,
 			.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
 			.timeouts = &me->rx_timeouts,
 		};
+		uint64_t waited;
 		seg_count(&me->waits, 1);
-		rc = wait_for(c, &w, timeout_ms);
+		rc = wait_for(c, &w, timeout_ms, &waited);
+		if (rc > 0 && waited >= PACE_IDLE_NS)
+			pace_arrival(&c->pace[a.got], wait_now_ns());
 	}
 	if (rc < 0)
 		return rc;
@@ -710,6 +809,7 @@ int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms)
 		.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
 		.timeouts = &me->rx_timeouts,
 	};
-	int rc = wait_for(c, &w, timeout_ms);
+	uint64_t waited;
+	int rc = wait_for(c, &w, timeout_ms, &waited);
 	return rc < 0 ? rc : 0;
 }

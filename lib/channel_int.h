@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cpu_fit_int.h"
+#include "pace_int.h"
 #include "segment_int.h"
 
 struct chan {
@@ -38,6 +39,9 @@ struct chan {
 	uint32_t held[IPCFS_MAX_RANKS + 1];
 	uint64_t *heldmap; /* (ranks + 1) * map_words words */
 	unsigned map_words;
+	/* Receiver, per ring: when its sender's next message is due, learnt
+	 * from the messages that ended idle waits (adaptive waiting). */
+	struct pace pace[IPCFS_MAX_RANKS + 1];
 };
 
 /* Set up @c for ring @me of the mapped segment (taken over by @c: released

@@ -5,6 +5,7 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,16 @@ int wait_futex(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
 	default:
 		return -errno;
 	}
+}
+
+int wait_futex_precise(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
+{
+	int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+	bool set = slack > 1000 && prctl(PR_SET_TIMERSLACK, 1000, 0, 0, 0) == 0;
+	int rc = wait_futex(word, expected, timeout_ns);
+	if (set)
+		prctl(PR_SET_TIMERSLACK, slack, 0, 0, 0);
+	return rc;
 }
 
 void wait_futex_wake(_Atomic uint32_t *word)

@@ -31,6 +31,11 @@ static inline void wait_cpu_relax(void)
  */
 int wait_futex(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
+/* wait_futex() with a timer slack of 1 us for this one sleep: a sleep
+ * timed to end just before a message is due must not overshoot by the
+ * default 50 us slack. The thread's own slack is restored after. */
+int wait_futex_precise(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
 /* Wake every sleeper on @word. */
 void wait_futex_wake(_Atomic uint32_t *word);
 

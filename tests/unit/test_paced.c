@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* test_paced.c - adaptive waiting on real processes: a sender that pauses
+ * between messages (regular steps, then irregular gaps, then a burst per
+ * step), a reader that naps between them; nothing lost, nothing reordered,
+ * and the reader learnt the pace of the regular part. */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel_int.h"
+#include "member_int.h"
+#include "testlib.h"
+
+#define STEPS 60    /* regular steps of GAP_US */
+#define GAP_US 2000
+#define ODD 40      /* irregular gaps */
+#define BURST 3     /* then steps of BURST messages each */
+#define BSTEPS 20
+
+static const char *group_dir;
+
+static void pause_us(long us)
+{
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000 };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int total(void)
+{
+	return STEPS + ODD + BSTEPS * BURST;
+}
+
+/* Rank 1: receives every message in order and acks each; exit status says
+ * what went wrong. */
+static int reader(void *arg)
+{
+	struct ipcfs_member *m;
+	struct ipcfs_msg msg;
+	(void)arg;
+
+	if (ipcfs_join(group_dir, 1, &m) < 0)
+		return 10;
+	for (uint64_t want = 1; want <= (uint64_t)total(); want++) {
+		uint64_t v;
+		if (ipcfs_recv(m, 0, &msg, 10000))
+			return 11;
+		if (msg.len != sizeof(v))
+			return 12;
+		memcpy(&v, msg.data, sizeof(v));
+		ipcfs_release(m, &msg);
+		if (v != want)
+			return 13; /* lost, duplicated or reordered */
+		if (want == STEPS) {
+			/* The regular part taught the pace of rank 0. */
+			struct pace *p = &member_chan(m)->pace[0];
+			if (p->samples < PACE_MIN_SAMPLES)
+				return 14;
+			if (p->period < GAP_US * 1000ull || p->period > 4 * GAP_US * 1000ull)
+				return 15;
+		}
+		if (ipcfs_send(m, IPCFS_RANK_BIT(0), &v, sizeof(v), 10000))
+			return 16;
+	}
+	ipcfs_leave(m);
+	return 0;
+}
+
+static void send_one(struct ipcfs_member *m, uint64_t v)
+{
+	ck_assert_int_eq(ipcfs_send(m, IPCFS_RANK_BIT(1), &v, sizeof(v), 10000), 0);
+}
+
+static void ack(struct ipcfs_member *m, uint64_t v)
+{
+	struct ipcfs_msg msg;
+	uint64_t got;
+	ck_assert_int_eq(ipcfs_recv(m, 1, &msg, 10000), 0);
+	memcpy(&got, msg.data, sizeof(got));
+	ck_assert_uint_eq(got, v);
+	ipcfs_release(m, &msg);
+}
+
+static void paced_exchange(uint32_t spin_us)
+{
+	char dir[PATH_MAX];
+	struct ipcfs_params p;
+	struct ipcfs_member *m;
+	uint64_t seed = 42, v = 0;
+
+	ipcfs_params_init(&p);
+	p.ranks = 2;
+	p.spin_us = spin_us;
+	tl_group(dir, &p);
+	group_dir = dir;
+	pid_t pid = tl_fork(reader, NULL);
+	m = tl_join(dir, 0);
+	ck_assert_int_eq(ipcfs_wait_ranks(m, 3, 10000), 0);
+	for (int i = 0; i < STEPS; i++) {
+		pause_us(GAP_US);
+		send_one(m, ++v);
+		ack(m, v);
+	}
+	for (int i = 0; i < ODD; i++) {
+		pause_us((long)(tl_rand(&seed) % 4000));
+		send_one(m, ++v);
+		ack(m, v);
+	}
+	for (int i = 0; i < BSTEPS; i++) {
+		pause_us(GAP_US);
+		for (int k = 0; k < BURST; k++)
+			send_one(m, ++v);
+		for (int k = BURST - 1; k >= 0; k--)
+			ack(m, v - (uint64_t)k);
+	}
+	ck_assert_int_eq(tl_wait(pid, 60), 0);
+	ipcfs_leave(m);
+	tl_group_done(dir);
+}
+
+START_TEST(paced_default_spin)
+{
+	paced_exchange(50);
+}
+END_TEST
+
+START_TEST(paced_no_spin)
+{
+	/* spin_us 0: the plan's window is the only spinning there is. */
+	paced_exchange(0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("paced");
+	TCase *tc = tcase_create("paced");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, paced_default_spin);
+	tcase_add_test(tc, paced_no_spin);
+	suite_add_tcase(s, tc);
+	return tl_run(s);
+}
