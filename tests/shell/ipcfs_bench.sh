@@ -31,7 +31,7 @@ mkdir -p "$FB/bench"
 fake "$FB/bench/bcast_floor"
 fake "$FB/bench/bcast_unix"
 
-run timeout 60 "$IPCFS" bench bcast --build "$FB" --scripts "$SCRIPTS" --results "$TMP/res" --sizes "64 1024" --readers 1
+run timeout 60 "$IPCFS" bench bcast --build "$FB" --scripts "$SCRIPTS" --results "$TMP/res" --sizes "64 1024" --readers 1 --pin 0
 [ "$RC" = 0 ] || fail "bench bcast: exit $RC: $(cat "$TMP/err")"
 expect_eq "$(wc -l < "$TMP/res/bcast.jsonl")" 4 "result lines"
 expect_eq "$(grep -Ec '^(floor|unix) ' "$TMP/out")" 4 "table rows"
@@ -39,8 +39,17 @@ grep -q 'bcast: floor size=64 ' "$TMP/err" || fail "no per-run progress: $(cat "
 grep -q 'ipcfs bench: 4 runs, 0 failed' "$TMP/err" || fail "no summary: $(cat "$TMP/err")"
 ok "bcast with fake contenders"
 
+# By default unpinned and pinned: each run twice, --pin passed when pinned.
+run timeout 60 "$IPCFS" bench bcast -b "$FB" -s "$SCRIPTS" -o "$TMP/res" --sizes 64 --readers 1
+[ "$RC" = 0 ] || fail "bench bcast pinned: exit $RC: $(cat "$TMP/err")"
+expect_eq "$(grep -Ec '^(floor|unix) +64 +1 +yes ' "$TMP/out")" 2 "pinned rows"
+expect_eq "$(grep -Ec '^(floor|unix) +64 +1 +no ' "$TMP/out")" 2 "unpinned rows"
+grep -q -- '--pin' "$TMP/res/bcast.log" || fail "pinned runs without --pin: $(cat "$TMP/res/bcast.log")"
+expect_fail 2 "--pin 'x'" "$IPCFS" bench bcast -b "$FB" -s "$SCRIPTS" --pin x
+ok "pinned and unpinned placements"
+
 # A failing run: status 1, said in one line.
-FAKE_FAIL=bcast_unix run timeout 60 "$IPCFS" bench bcast -b "$FB" -s "$SCRIPTS" -o "$TMP/res" --sizes 64 --readers 1
+FAKE_FAIL=bcast_unix run timeout 60 "$IPCFS" bench bcast -b "$FB" -s "$SCRIPTS" -o "$TMP/res" --sizes 64 --readers 1 --pin 0
 expect_eq "$RC" 1 "bench with a failing contender"
 grep -q 'ipcfs bench: bcast: 1 run(s) failed' "$TMP/err" || fail "failure not reported: $(cat "$TMP/err")"
 ok "a failing contender"

@@ -46,6 +46,8 @@ static void usage(void)
 	       "      --sizes LIST     bcast payload sizes in bytes (BENCH_SIZES), or for\n"
 	       "                       payload the sizes in MiB (PAYLOAD_SIZES_MIB)\n"
 	       "      --readers LIST   reader counts (BENCH_READERS), e.g. \"1 3\"\n"
+	       "      --pin LIST       bcast placements (BENCH_PIN): \"0 1\" (default) runs\n"
+	       "                       every contender unpinned and pinned to CPUs\n"
 	       "  -t, --timeout SEC    limit of one run (BENCH_TIMEOUT, default 300)\n"
 	       "  -q, --quiet          no progress on stderr\n"
 	       "  -h, --help           this help\n\n"
@@ -227,6 +229,7 @@ int cmd_bench(int argc, char **argv)
 		{ "scale", required_argument, NULL, 'S' },
 		{ "sizes", required_argument, NULL, 1 },
 		{ "readers", required_argument, NULL, 2 },
+		{ "pin", required_argument, NULL, 3 },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -263,6 +266,13 @@ int cmd_bench(int argc, char **argv)
 				sizes = optarg;
 			else
 				readers = optarg;
+			break;
+		case 3:
+			if (strcmp(optarg, "0") && strcmp(optarg, "1") && strcmp(optarg, "0 1") &&
+			    strcmp(optarg, "1 0"))
+				return cli_usage("--pin '%s': 0 (unpinned), 1 (pinned) or \"0 1\"",
+						 optarg);
+			setenv("BENCH_PIN", optarg, 1);
 			break;
 		case 't': {
 			long long t;
