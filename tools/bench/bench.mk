@@ -54,7 +54,7 @@ BENCH_HAVE_MPI := $(shell command -v $(firstword $(MPICC)) >/dev/null 2>&1 && ec
 BENCH_COMMON_OBJ := $(BENCH_OUT)/bench_common.o
 BENCH_GROUP_OBJ := $(BUILD)/tools/bench/bench_group.o
 BENCH_BINS := $(BENCH_OUT)/bcast_floor $(BENCH_OUT)/bcast_unix \
-	$(BENCH_OUT)/payload_memcpy $(BENCH_OUT)/payload_unix
+	$(BENCH_OUT)/payload_memcpy $(BENCH_OUT)/payload_unix $(BENCH_OUT)/payload_floor
 ifeq ($(BENCH_HAVE_ZMQ),yes)
 BENCH_BINS += $(BENCH_OUT)/bcast_zmq $(BENCH_OUT)/payload_zmq
 endif
@@ -83,7 +83,7 @@ $(addprefix $(BENCH_OUT)/,bcast_floor.o bcast_unix.o bcast_zmq.o bench_unix.o be
 	$(Q)$(CC) $(CFLAGS) $(BENCH_CFLAGS) -c -o $@ $<
 
 # The large-payload contenders (payload_ipcfs.o keeps its own rule).
-$(addprefix $(BENCH_OUT)/,payload_memcpy.o payload_unix.o payload_zmq.o): \
+$(addprefix $(BENCH_OUT)/,payload_memcpy.o payload_unix.o payload_zmq.o payload_floor.o): \
 		$(BENCH_OUT)/%.o: $(BENCH_SRC)/%.c $(BENCH_PAYLOAD_DEPS)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  CC      $@")
@@ -102,6 +102,10 @@ $(BENCH_OUT)/bcast_zmq: $(BENCH_OUT)/bcast_zmq.o $(BENCH_OUT)/bench_zmq.o $(BENC
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(ZMQ_LIBS)
 
 $(BENCH_OUT)/payload_memcpy: $(BENCH_OUT)/payload_memcpy.o $(BENCH_COMMON_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BENCH_OUT)/payload_floor: $(BENCH_OUT)/payload_floor.o $(BENCH_COMMON_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
 

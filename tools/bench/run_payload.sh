@@ -8,13 +8,18 @@
 # Contenders, from BUILD_DIR/bench: payload_ipcfs (built in place in an
 # arena block), payload_mpi (MPI_Bcast, vader BTL), payload_zmq (PUB/SUB,
 # zero-copy zmq_msg_init_data sends), payload_unix (a socketpair per
-# reader) and payload_memcpy (one process, one memcpy: the ceiling).
+# reader), payload_floor (the same bytes through one shared mapping,
+# verified in place, acks on cache lines: the floor of shared memory; and
+# floor-yield, its waiters yielding the CPU) and payload_memcpy (one
+# process, one memcpy: the ceiling).
 # See tools/bench/payload_common.h for the workload.
 #
 #   run 1 "sizes":    1, 16, 64, 256 MiB to N = 1 and 3 readers, one message
 #                     in flight: GB/s = size / p50 round trip (fill +
 #                     broadcast + every reader verifies every byte + acks),
-#                     its ratio to memcpy of the same size, summed peak RSS.
+#                     its ratio to memcpy of the same size and to the floor
+#                     (same size and readers; x_floor > 1 is slower),
+#                     summed peak RSS.
 #   run 2 "inflight": 16 MiB, K = 1, 8, 32 messages in flight, N = 1 and 3:
 #                     summed peak RSS (and throughput over the run). ipcfs's
 #                     arena holds K messages (arena_bytes = K blocks + 4 KiB);
@@ -108,6 +113,7 @@ one() {
 	args=(--size "$size" --readers "$n" --inflight "$k" --iters "$iters" --warmup "$warmup"
 		--out "$out" "$@")
 	bench_cmd "$sys" "$n" "$bin" "${args[@]}"
+	[ "$label" = floor-yield ] && cmd=(env BENCH_FLOOR_YIELD=1 "${cmd[@]}")
 	printf 'payload: %-13s size=%-9s readers=%s K=%-2s iters=%s ... ' \
 		"$label" "$size" "$n" "$k" "$iters" >&2
 	if bench_run "$out" gbps_p50 "$run" "$size" "$n" "$k" "$label"; then
@@ -127,6 +133,8 @@ for mib in $sizes_mib; do
 		for sys in $systems; do
 			one sizes "$sys" "$sys" "$size" "$n" 1 "$iters" "$warmup"
 		done
+		one sizes floor floor "$size" "$n" 1 "$iters" "$warmup"
+		one sizes floor-yield floor "$size" "$n" 1 "$iters" "$warmup"
 	done
 done
 
@@ -154,13 +162,16 @@ function mib(kib) { return sprintf("%.1f", kib / 1024) }
 	run[n] = $1; size[n] = $2; rd[n] = $3; k[n] = $4; label[n] = $5; st[n] = $6; js[n] = $7
 	if ($1 == "sizes" && $5 == "memcpy" && $6 == "OK")
 		ceiling[$2] = jnum($7, "gbps_p50")
+	if ($1 == "sizes" && $5 == "floor" && $6 == "OK")
+		floor[$2, $3] = jnum($7, "p50_us")
 }
 END {
 	printf "# large payloads (1): fill + broadcast + every reader verifies every byte + acks, 1 in flight;\n"
 	printf "# %d CPUs, load %s, BENCH_SCALE=%s. GB/s = size / p50 round trip; x_memcpy = that / memcpy GB/s;\n", ncpus, load, scale
 	printf "# peak_RSS = sum of VmHWM of all processes, of which shm_MiB is shared memory counted once per process.\n"
-	fmt = "%-13s %8s %7s %6s %9s %9s %12s %9s\n"
-	printf fmt, "system", "size_MiB", "readers", "iters", "GB/s_p50", "x_memcpy", "peak_RSS_MiB", "shm_MiB"
+	fmt = "%-13s %8s %7s %6s %9s %9s %8s %12s %9s\n"
+	printf fmt, "system", "size_MiB", "readers", "iters", "GB/s_p50", "x_memcpy", "x_floor",
+		"peak_RSS_MiB", "shm_MiB"
 	last = ""
 	for (i = 1; i <= n; i++) {
 		if (run[i] != "sizes")
@@ -170,13 +181,15 @@ END {
 		last = size[i]
 		rdtxt = label[i] == "memcpy" ? "-" : rd[i]
 		if (st[i] != "OK") {
-			printf fmt, label[i], size[i] / 1048576, rdtxt, "-", st[i], "-", "-", "-"
+			printf fmt, label[i], size[i] / 1048576, rdtxt, "-", st[i], "-", "-", "-", "-"
 			continue
 		}
 		g = jnum(js[i], "gbps_p50")
 		ratio = (size[i] in ceiling) && ceiling[size[i]] > 0 ? sprintf("%.2f", g / ceiling[size[i]]) : "-"
+		fl = ((size[i], rd[i]) in floor) && floor[size[i], rd[i]] > 0 && label[i] != "memcpy" ? \
+			sprintf("%.2f", jnum(js[i], "p50_us") / floor[size[i], rd[i]]) : "-"
 		printf fmt, label[i], size[i] / 1048576, rdtxt, jnum(js[i], "iters"), sprintf("%.2f", g),
-			ratio, mib(jnum(js[i], "peak_rss_kib")), mib(jnum(js[i], "shm_kib"))
+			ratio, fl, mib(jnum(js[i], "peak_rss_kib")), mib(jnum(js[i], "shm_kib"))
 	}
 	print ""
 	printf "# large payloads (2): K messages in flight (sender waits for acks only when K are outstanding);\n"
