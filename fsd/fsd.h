@@ -65,6 +65,21 @@ void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input
 /* Copy the log, oldest first, into a malloc'd buffer. */
 char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
 
+struct fsd;
+
+/* ---- statedir.c: the state directory ------------------------------ */
+
+/* Open d->statedir into d->state_fd, creating it (mode 0711) if missing,
+ * only if nobody but us and root can change it: -EPERM, -ELOOP, ... with
+ * the reason in @why otherwise. */
+int fsd_statedir_open(struct fsd *d, char *why, size_t whylen);
+/* Create @name in @dirfd afresh (a name already there, link or file, is
+ * removed first; O_EXCL, O_NOFOLLOW): fd or -errno. */
+int fsd_open_new(int dirfd, const char *name, int flags, mode_t mode);
+/* Open the regular file @name in @dirfd, not through a link: fd, -ELOOP
+ * for a link, -EBADF for anything else but a regular file, or -errno. */
+int fsd_open_file(int dirfd, const char *name, int flags);
+
 /* ---- registry.c: groups --------------------------------------------- */
 
 struct fsd_event_reader;
@@ -97,8 +112,8 @@ struct fsd_group {
 	uid_t uid;
 	gid_t gid;
 	struct fsd_attrs attrs;
-	char seg_path[PATH_MAX];
-	char state_path[PATH_MAX];
+	char seg_path[PATH_MAX];        /* for display: where members find it */
+	char state_path[FSD_NAME_MAX + 8]; /* NAME.state in the state directory */
 	struct seg_map seg;             /* always mapped while the group exists */
 	struct chan ctl;                /* the control sender (bcast); owns the mapping */
 	bool ctl_ready;
@@ -124,6 +139,7 @@ struct fsd_group {
 struct fsd {
 	char mountpoint[PATH_MAX];
 	char statedir[PATH_MAX];
+	int state_fd;                   /* the verified state directory (statedir.c) */
 	int lock_fd;
 	bool foreground;
 	uid_t uid;

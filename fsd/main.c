@@ -79,7 +79,7 @@ int main(int argc, char *argv[])
 	int ret = 1;
 
 	memset(&d, 0, sizeof(d));
-	d.lock_fd = d.epfd = d.stopfd = -1;
+	d.lock_fd = d.state_fd = d.epfd = d.stopfd = -1;
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_mutex_init(&d.create_lock, NULL);
 	pthread_mutex_init(&d.ev_lock, NULL);

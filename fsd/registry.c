@@ -169,48 +169,141 @@ static int claim_ctl(struct fsd_group *g)
 	return rc;
 }
 
+/* Where a segment lives: a directory descriptor and a name in it. */
+struct seg_loc {
+	int dirfd;      /* the state directory's, or one of ours (own) */
+	bool own;
+	char name[FSD_NAME_MAX + 32];
+	char path[PATH_MAX];
+};
+
+static void seg_loc_close(struct seg_loc *l)
+{
+	if (l->own && l->dirfd >= 0)
+		close(l->dirfd);
+	l->dirfd = -1;
+}
+
 /* Where the segment of group @name with attributes @a lives: beside the
  * state files, or with huge pages on a hugetlbfs mount of that page size
  * (named after the state directory too, so that two daemons never share
  * a file). -ENODEV: no such mount. */
-static int seg_path_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
-			char *out, size_t size)
+static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
+		       struct seg_loc *l)
 {
 	char dir[PATH_MAX];
 	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
 	int rc;
 
-	if (!a->p.hugepage_kb)
-		return path_in(out, size, d->statedir, name, ".seg");
+	l->dirfd = -1;
+	l->own = false;
+	if (!a->p.hugepage_kb) {
+		l->dirfd = d->state_fd;
+		snprintf(l->name, sizeof(l->name), "%s.seg", name);
+		return path_in(l->path, sizeof(l->path), d->statedir, name, ".seg");
+	}
 	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	for (const char *c = d->statedir; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	int n = snprintf(out, size, "%s/ipcfs-%08x-%s.seg", dir, h, name);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
+	if ((rc = path_in(l->path, sizeof(l->path), dir, "/", l->name)))
+		return rc;
+	/* A mount point the administrator made (/proc/mounts). */
+	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	l->own = true;
+	return l->dirfd < 0 ? -errno : 0;
 }
 
-/* Create the segment for @a (at seg_path_for(@a), which becomes
+/* Remove the segment of @g (located by its current attributes). */
+static void seg_remove(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+
+	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
+		unlinkat(l.dirfd, l.name, 0);
+	seg_loc_close(&l);
+}
+
+/* Change the mode of @g's segment, never through a link. */
+static int seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l);
+	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDONLY);
+
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = fchmod(fd, mode) != 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Map the existing segment of @g without following a link. */
+static int seg_adopt(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l), fd;
+
+	if (rc) {
+		seg_loc_close(&l);
+		return -ENOENT;
+	}
+	snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	fd = fsd_open_file(l.dirfd, l.name, O_RDWR);
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = seg_map_fd(fd, SEG_MAP_WRITE, &g->seg);
+	close(fd);
+	return rc;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen);
+
+/* Create the segment for @a (at seg_loc_for(@a), which becomes
  * g->seg_path): built under a temporary name and renamed, so that `shm`
  * never names a half-made file, and a failed re-creation leaves the old
  * segment in place. Maps it into @out. */
 static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
 			struct seg_map *out, char *why, size_t whylen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int rc = seg_path_for(d, g->name, a, path, sizeof(path));
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, a, &l);
 
 	if (rc == -ENODEV) {
 		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
 			 a->p.hugepage_kb);
 		return rc;
 	}
+	if (!rc)
+		rc = make_segment_at(&l, g, a, out, why, whylen);
+	seg_loc_close(&l);
 	if (rc)
 		return rc;
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	unlink(tmp); /* a leftover of a crash during creation */
-	rc = seg_create(tmp, &a->p, g->uid, g->gid);
+	if (strcmp(l.path, g->seg_path)) {
+		/* Moved (huge pages switched on or off): the old file goes;
+		 * nobody has joined, or attributes could not change. */
+		if (g->seg_path[0])
+			seg_remove(d, g);
+		snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	}
+	return 0;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen)
+{
+	char tmp[sizeof(l->name) + 8];
+	int rc, fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", l->name);
+	/* A leftover of a crash during creation, or a planted name. */
+	unlinkat(l->dirfd, tmp, 0);
+	rc = seg_create_at(l->dirfd, tmp, &a->p, g->uid, g->gid);
 	if (rc) {
 		if (rc == -ENOMEM && a->p.hugepage_kb)
 			snprintf(why, whylen,
@@ -220,24 +313,19 @@ static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_att
 			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
 		return rc;
 	}
-	rc = seg_map_path(tmp, SEG_MAP_WRITE, out);
-	if (!rc && rename(tmp, path) != 0) {
+	fd = fsd_open_file(l->dirfd, tmp, O_RDWR);
+	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, out);
+	if (fd >= 0)
+		close(fd);
+	if (!rc && renameat(l->dirfd, tmp, l->dirfd, l->name) != 0) {
 		rc = -errno;
 		seg_unmap(out);
 	}
 	if (rc) {
 		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
-		unlink(tmp);
-		return rc;
+		unlinkat(l->dirfd, tmp, 0);
 	}
-	if (strcmp(path, g->seg_path)) {
-		/* Moved (huge pages switched on or off): the old file goes;
-		 * nobody has joined, or attributes could not change. */
-		if (g->seg_path[0])
-			unlink(g->seg_path);
-		snprintf(g->seg_path, sizeof(g->seg_path), "%s", path);
-	}
-	return 0;
+	return rc;
 }
 
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
@@ -327,18 +415,19 @@ static int load_base(struct fsd_group *g, const char *val)
 
 void fsd_group_save(struct fsd *d, struct fsd_group *g)
 {
-	char tmp[PATH_MAX + 8], val[64];
+	char tmp[sizeof(g->state_path) + 4], val[64];
+	const char *name = g->state_path;
 	FILE *f;
-	(void)d;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
+	snprintf(tmp, sizeof(tmp), "%s.new", name);
 	/* Only the daemon reads it: it holds the GPU records of every group. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = fsd_open_new(d->state_fd, tmp, O_WRONLY, 0600);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
+		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name,
+			strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0)
 			close(fd);
-		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
 		return;
 	}
 	fprintf(f, "ipcfs-state 1\nuid %u\ngid %u\n", (unsigned)g->uid, (unsigned)g->gid);
@@ -357,9 +446,9 @@ void fsd_group_save(struct fsd *d, struct fsd_group *g)
 				fprintf(f, "gpu %s %u %s\n", n->name, r, n->rec[r]);
 	}
 	/* Rename: a restart reads either the old or the new file, whole. */
-	if (fclose(f) != 0 || rename(tmp, g->state_path) != 0) {
+	if (fclose(f) != 0 || renameat(d->state_fd, tmp, d->state_fd, name) != 0) {
 		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
-		unlink(tmp);
+		unlinkat(d->state_fd, tmp, 0);
 	}
 }
 
@@ -400,15 +489,19 @@ int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const ch
 }
 
 /* Read a state file into @a, @uid, @gid and the GPU records of @g. */
-static int load_state(struct fsd_group *g, const char *path)
+static int load_state(struct fsd *d, struct fsd_group *g, const char *path)
 {
 	char line[FSD_HEX_MAX + 256], why[FSD_WHY_MAX];
-	FILE *f = fopen(path, "re");
-	int rc = 0, lineno = 0;
+	int fd = fsd_open_file(d->state_fd, path, O_RDONLY), rc = 0, lineno = 0;
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	bool have_uid = false;
 
-	if (!f)
-		return -errno;
+	if (!f) {
+		rc = fd < 0 ? fd : -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	fsd_attrs_init(&g->attrs);
 	while (fgets(line, sizeof(line), f)) {
 		char *key = line, *val = strchr(line, ' ');
@@ -455,7 +548,7 @@ static int load_state(struct fsd_group *g, const char *path)
 	return rc;
 }
 
-static struct fsd_group *group_alloc(struct fsd *d, const char *name)
+static struct fsd_group *group_alloc(const char *name)
 {
 	struct fsd_group *g = calloc(1, sizeof(*g));
 
@@ -467,11 +560,7 @@ static struct fsd_group *group_alloc(struct fsd *d, const char *name)
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		g->watch[r].pidfd = -1;
 	g->refs = 1;
-	if (path_in(g->seg_path, sizeof(g->seg_path), d->statedir, name, ".seg") ||
-	    path_in(g->state_path, sizeof(g->state_path), d->statedir, name, ".state")) {
-		group_free(g);
-		return NULL;
-	}
+	snprintf(g->state_path, sizeof(g->state_path), "%s.state", name);
 	return g;
 }
 
@@ -488,22 +577,20 @@ static void group_link(struct fsd *d, struct fsd_group *g)
 static void adopt_group(struct fsd *d, const char *name)
 {
 	char why[FSD_WHY_MAX] = "";
-	struct fsd_group *g = group_alloc(d, name);
+	struct fsd_group *g = group_alloc(name);
 	int rc;
 
 	if (!g)
 		return;
-	rc = load_state(g, g->state_path);
+	rc = load_state(d, g, g->state_path);
 	if (rc) {
-		fsd_log(LOG_ERR, "%s: unreadable state file, group skipped: %s", g->state_path,
-			strerror(-rc));
+		fsd_log(LOG_ERR, "%s/%s: %s, group skipped", d->statedir, g->state_path,
+			rc == -ELOOP ? "a symbolic link, not a state file"
+				     : rc == -EBADF ? "not a regular file" : strerror(-rc));
 		goto fail;
 	}
 	/* With huge pages the segment lives elsewhere than the default. */
-	if (seg_path_for(d, g->name, &g->attrs, g->seg_path, sizeof(g->seg_path)))
-		rc = -ENOENT;
-	else
-		rc = seg_map_path(g->seg_path, SEG_MAP_WRITE, &g->seg);
+	rc = seg_adopt(d, g);
 	if (rc == -ENOENT) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
 		 * one, nobody can have been joined to it; its counters start
@@ -533,52 +620,38 @@ fail:
 	group_free(g);
 }
 
-/* Create @dir if missing. The default /dev/shm/ipcfs is shared by the
- * daemons of every user (sticky, like /tmp); a daemon's own directory lets
- * others reach the segments they were granted but not list them. */
-static int make_statedir(const char *dir)
-{
-	char parent[PATH_MAX];
-	struct stat st;
-
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	snprintf(parent, sizeof(parent), "%s", dir);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (strcmp(parent, "/dev/shm/ipcfs") == 0 && mkdir(parent, 01777) == 0)
-			chmod(parent, 01777); /* not subject to the umask */
-	}
-	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
-		return -errno;
-	chmod(dir, 0711);
-	return 0;
-}
-
 int fsd_registry_open(struct fsd *d)
 {
-	char lock[PATH_MAX];
-	int rc = make_statedir(d->statedir);
+	char why[FSD_WHY_MAX] = "";
+	int rc = fsd_statedir_open(d, why, sizeof(why));
 
 	if (rc) {
-		fsd_log(LOG_ERR, "state directory %s: %s", d->statedir, strerror(-rc));
+		fsd_log(LOG_ERR, "refusing the state directory: %s", why);
 		return rc;
 	}
-	if ((rc = path_in(lock, sizeof(lock), d->statedir, ".lock", "")))
-		return rc;
-	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* Kept from one daemon to the next: never created through a link,
+	 * and a plain file. */
+	d->lock_fd = openat(d->state_fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 && errno == ELOOP) {
+		fsd_log(LOG_ERR, "%s/.lock is a symbolic link: remove it", d->statedir);
+		return -ELOOP;
+	}
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		rc = -errno;
-		fsd_log(LOG_ERR, "%s: %s", lock,
+		fsd_log(LOG_ERR, "%s/.lock: %s", d->statedir,
 			rc == -EWOULDBLOCK ? "another ipcfsd manages this state directory"
 					   : strerror(-rc));
 		return rc;
 	}
 
-	DIR *dir = opendir(d->statedir);
-	if (!dir)
-		return -errno;
+	int dfd = openat(d->state_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dir) {
+		rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
 	struct dirent *e;
 	while ((e = readdir(dir))) {
 		size_t n = strlen(e->d_name);
@@ -616,6 +689,9 @@ void fsd_registry_close(struct fsd *d)
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	d->lock_fd = -1;
+	if (d->state_fd >= 0)
+		close(d->state_fd);
+	d->state_fd = -1;
 }
 
 /* ---- create, destroy, change -------------------------------------------------- */
@@ -649,7 +725,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 		snprintf(why, whylen, "group %s exists", name);
 		return -EEXIST;
 	}
-	g = group_alloc(d, name);
+	g = group_alloc(name);
 	if (!g)
 		return -ENOMEM;
 	g->uid = uid;
@@ -665,7 +741,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 		rc = claim_ctl(g);
 	if (rc) {
 		if (g->seg.base)
-			unlink(g->seg_path);
+			seg_remove(d, g);
 		group_free(g);
 		return rc;
 	}
@@ -673,7 +749,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 	pthread_mutex_lock(&d->lock);
 	if (d->ngroups >= FSD_GROUPS_MAX) {
 		pthread_mutex_unlock(&d->lock);
-		unlink(g->seg_path);
+		seg_remove(d, g);
 		group_free(g);
 		snprintf(why, whylen, "too many groups (%d)", FSD_GROUPS_MAX);
 		return -ENOSPC;
@@ -728,8 +804,8 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		g->removed = true;
 		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 			fsd_unwatch_rank(g, r);
-		unlink(g->seg_path);
-		unlink(g->state_path);
+		seg_remove(d, g);
+		unlinkat(d->state_fd, g->state_path, 0);
 		/* Blocked events readers see the group gone. */
 		fsd_events_removed(g);
 	}
@@ -786,9 +862,8 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 		memset(g->base, 0, sizeof(g->base));
 		memset(g->stall_seen, 0, sizeof(g->stall_seen));
 	} else if (v->attr == FSD_ATTR_MODE) {
-		if (chmod(g->seg_path, next.p.mode) != 0) {
-			rc = -errno;
-			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(errno));
+		if ((rc = seg_chmod(d, g, next.p.mode))) {
+			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
 			return rc;
 		}
 	}
