@@ -11,7 +11,8 @@ for k in groups members commands errors uptime_s; do
 	[ -n "$(kv "$MNT/stat" $k)" ] || fail "stat has no $k"
 done
 expect_eq "$(stat -c %a "$MNT/groups")" 1777 "groups/ mode"
-expect_eq "$(stat -c %F "$MNT/version")" "regular empty file" "version type (size 0: generated at read time)"
+expect_eq "$(stat -c %F "$MNT/version")" "regular file" "version type"
+expect_eq "$(stat -c %s "$MNT/version")" "$(wc -c < "$MNT/version")" "version size (its content now)"
 grep -q "fuse.ipcfs" /proc/self/mounts || fail "mount type"
 grep " $MNT " /proc/self/mounts | grep -q default_permissions || fail "no default_permissions"
 stop_daemon
@@ -36,3 +37,4 @@ rc=0; "$IPCFSD" -f -o statedir="$STATE" "$TMP/mnt2" 2>"$TMP/second.err" || rc=$?
 grep -q "another ipcfsd" "$TMP/second.err" || fail "second daemon: $(cat "$TMP/second.err")"
 stop_daemon
 ok "state directory locked"
+
