@@ -69,6 +69,48 @@ static int default_mountpoint(char *out, size_t size)
 	return 0;
 }
 
+/* Undo the octal escapes of a /proc/self/mountinfo field in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Whether an ipcfs file system is mounted on @path: mounting another over
+ * it would hide its groups from everyone while its members keep using
+ * them. */
+static bool ipcfs_mounted_on(const char *path)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char mnt[PATH_MAX], type[64];
+		const char *sep = strstr(line, " - ");
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... - TYPE SOURCE OPTIONS */
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s", type) != 1)
+			continue;
+		unescape(mnt);
+		found = strcmp(mnt, path) == 0 && strcmp(type, "fuse.ipcfs") == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -113,6 +155,12 @@ int main(int argc, char *argv[])
 	}
 	if (!realpath(mnt, d.mountpoint)) {
 		fsd_log(LOG_ERR, "mount point %s: %m", mnt);
+		return 1;
+	}
+	if (ipcfs_mounted_on(d.mountpoint)) {
+		fsd_log(LOG_ERR, "%s is already served by ipcfsd: unmount it first "
+			"(fusermount3 -u %s), or choose another mount point",
+			d.mountpoint, d.mountpoint);
 		return 1;
 	}
 	if (o.statedir) {
