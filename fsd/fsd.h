@@ -193,8 +193,9 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 		       char *why, size_t whylen);
 /* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
-/* Rewrite the group's state file (caller holds lock). */
-void fsd_group_save(struct fsd *d, struct fsd_group *g);
+/* Rewrite the group's state file (caller holds lock): 0 or -errno, and a
+ * line in the daemon's log. */
+int fsd_group_save(struct fsd *d, struct fsd_group *g);
 /* Snapshot of the groups, each with a reference; free with fsd_groups_put. */
 struct fsd_group **fsd_groups_get(struct fsd *d, unsigned *n);
 void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n);

@@ -413,22 +413,24 @@ static int load_base(struct fsd_group *g, const char *val)
 	return 0;
 }
 
-void fsd_group_save(struct fsd *d, struct fsd_group *g)
+int fsd_group_save(struct fsd *d, struct fsd_group *g)
 {
 	char tmp[sizeof(g->state_path) + 4], val[64];
 	const char *name = g->state_path;
 	FILE *f;
+	int rc;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", name);
 	/* Only the daemon reads it: it holds the GPU records of every group. */
 	int fd = fsd_open_new(d->state_fd, tmp, O_WRONLY, 0600);
 	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
-		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name,
-			strerror(fd < 0 ? -fd : errno));
+		rc = fd < 0 ? fd : -errno;
+		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name, strerror(-rc));
 		if (fd >= 0)
 			close(fd);
-		return;
+		unlinkat(d->state_fd, tmp, 0);
+		return rc;
 	}
 	fprintf(f, "ipcfs-state 1\nuid %u\ngid %u\n", (unsigned)g->uid, (unsigned)g->gid);
 	for (int a = 0; a < FSD_ATTR_COUNT; a++) {
@@ -445,11 +447,18 @@ void fsd_group_save(struct fsd *d, struct fsd_group *g)
 			if (n->rec[r])
 				fprintf(f, "gpu %s %u %s\n", n->name, r, n->rec[r]);
 	}
-	/* Rename: a restart reads either the old or the new file, whole. */
-	if (fclose(f) != 0 || renameat(d->state_fd, tmp, d->state_fd, name) != 0) {
-		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
+	/* All of it on the disk before the rename (ENOSPC shows here, not
+	 * in fprintf); a restart reads either the old or the new file, whole. */
+	rc = fflush(f) != 0 || fsync(fileno(f)) != 0 ? -errno : 0;
+	if (fclose(f) != 0 && !rc)
+		rc = -errno;
+	if (!rc && renameat(d->state_fd, tmp, d->state_fd, name) != 0)
+		rc = -errno;
+	if (rc) {
+		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name, strerror(-rc));
 		unlinkat(d->state_fd, tmp, 0);
 	}
+	return rc;
 }
 
 int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len)
@@ -747,18 +756,29 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 	}
 
 	pthread_mutex_lock(&d->lock);
-	if (d->ngroups >= FSD_GROUPS_MAX) {
-		pthread_mutex_unlock(&d->lock);
+	rc = d->ngroups >= FSD_GROUPS_MAX ? -ENOSPC : 0;
+	pthread_mutex_unlock(&d->lock);
+	if (rc) {
+		snprintf(why, whylen, "too many groups (%d)", FSD_GROUPS_MAX);
+	} else {
+		/* A group the next daemon could not find must not exist: its
+		 * state file is written before anyone can see it (create_lock
+		 * keeps ngroups from growing meanwhile). */
+		pthread_mutex_lock(&g->lock);
+		rc = fsd_group_save(d, g);
+		pthread_mutex_unlock(&g->lock);
+		if (rc)
+			snprintf(why, whylen, "cannot write the state file %s/%s: %s", d->statedir,
+				 g->state_path, strerror(-rc));
+	}
+	if (rc) {
 		seg_remove(d, g);
 		group_free(g);
-		snprintf(why, whylen, "too many groups (%d)", FSD_GROUPS_MAX);
-		return -ENOSPC;
+		return rc;
 	}
+	pthread_mutex_lock(&d->lock);
 	group_link(d, g);
 	pthread_mutex_unlock(&d->lock);
-	pthread_mutex_lock(&g->lock);
-	fsd_group_save(d, g);
-	pthread_mutex_unlock(&g->lock);
 	fsd_log(LOG_INFO, "created group %s (uid %u)", name, (unsigned)uid);
 	return 0;
 }
