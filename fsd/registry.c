@@ -848,6 +848,89 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 	return rc;
 }
 
+/*
+ * Close the segment @g serves to joiners before replacing it: a member
+ * that opened it (through `shm`) just before the replacement would
+ * otherwise claim a rank in a file nobody serves any more. Every member
+ * rank that no live process holds is claimed for the daemon itself, not
+ * gone live (no joined or live bit): a later claim there fails with
+ * EBUSY, and the joiner joins again through `shm`. False, with nothing
+ * changed, if a joiner claimed a rank first: the attributes are then
+ * frozen as for a joined member. @saved: the words taken, for
+ * unretire_ranks.
+ */
+static bool retire_ranks(struct fsd_group *g, uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+	unsigned r;
+
+	for (r = 0; r < g->seg.ranks; r++) {
+		_Atomic uint64_t *w = &seg_rank(&g->seg, r)->owner;
+		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
+		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		/* R1: acq_rel, the partner of seg_claim's CAS on the same
+		 * word: of a joiner's claim and ours exactly one wins. */
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
+		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
+							     memory_order_acquire))
+			break;
+	}
+	if (r == g->seg.ranks)
+		return true;
+	while (r-- > 0) {
+		uint64_t expect = mine;
+		/* Only ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+	return false;
+}
+
+/* The replacement failed: the old segment is served again. */
+static void unretire_ranks(struct fsd_group *g, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+
+	for (unsigned r = 0; r < g->seg.ranks; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+}
+
+/* Replace @g's segment by one made for @next (caller holds bcast_lock and
+ * lock, nobody joined). */
+static int replace_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
+			   char *why, size_t whylen)
+{
+	uint64_t saved[IPCFS_MAX_RANKS];
+	struct seg_map fresh;
+	int rc;
+
+	if (!retire_ranks(g, saved)) {
+		snprintf(why, whylen, "a member is joining; attributes are frozen");
+		return -EBUSY;
+	}
+	rc = make_segment(d, g, next, &fresh, why, whylen);
+	if (rc) {
+		unretire_ranks(g, saved);
+		return rc;
+	}
+	release_segment(g);
+	g->seg = fresh;
+	rc = claim_ctl(g);
+	if (rc) { /* a fresh segment: its control ring is free */
+		snprintf(why, whylen, "cannot claim the control ring");
+		return rc;
+	}
+	memset(g->base, 0, sizeof(g->base));
+	memset(g->stall_seen, 0, sizeof(g->stall_seen));
+	return 0;
+}
+
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen)
 {
@@ -868,19 +951,8 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 	if (rc)
 		return rc;
 	if (fsd_attr_in_segment(v->attr)) {
-		struct seg_map fresh;
-		rc = make_segment(d, g, &next, &fresh, why, whylen);
-		if (rc)
+		if ((rc = replace_segment(d, g, &next, why, whylen)))
 			return rc;
-		release_segment(g);
-		g->seg = fresh;
-		rc = claim_ctl(g);
-		if (rc) { /* a fresh segment: its control ring is free */
-			snprintf(why, whylen, "cannot claim the control ring");
-			return rc;
-		}
-		memset(g->base, 0, sizeof(g->base));
-		memset(g->stall_seen, 0, sizeof(g->stall_seen));
 	} else if (v->attr == FSD_ATTR_MODE) {
 		if ((rc = seg_chmod(d, g, next.p.mode))) {
 			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
