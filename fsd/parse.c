@@ -186,6 +186,11 @@ static int parse_size(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+int fsd_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	return parse_u64(s, len, out);
+}
+
 static int word_index(const char *s, size_t len, const char *const *words, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -228,6 +233,19 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 }
 
 /* Check an unsigned value against [lo, hi]: -ERANGE with a reason. */
+int fsd_parse_hex(const char *s, size_t len, char *why, size_t whylen)
+{
+	if (len > FSD_HEX_MAX)
+		return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
+			       FSD_HEX_MAX);
+	if (len % 2)
+		return why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
+	for (size_t i = 0; i < len; i++)
+		if (!is_hex(s[i]))
+			return why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+	return 0;
+}
+
 static int in_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *why, size_t whylen)
 {
 	if (v < lo || v > hi)
@@ -555,14 +573,8 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 			return rc;
 		if (!next_word(&w, &word, &wlen))
 			return why_set(-EINVAL, why, whylen, "register: missing HEXRECORD");
-		if (wlen > FSD_HEX_MAX)
-			return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
-				       FSD_HEX_MAX);
-		if (wlen % 2)
-			return why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
-		for (size_t i = 0; i < wlen; i++)
-			if (!is_hex(word[i]))
-				return why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+		if ((rc = fsd_parse_hex(word, wlen, why, whylen)))
+			return rc;
 		c->text = word;
 		c->text_len = wlen;
 		return expect_end(&w, "register", why, whylen);

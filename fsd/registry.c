@@ -32,23 +32,21 @@ static int path_in(char *out, size_t size, const char *dir, const char *name, co
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-#define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
-const struct fsd_counter fsd_counters[] = {
-	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
-	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
-	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
-	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
-};
-#undef COUNTER
-const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
+uint64_t fsd_group_joined_mask(const struct fsd_group *g)
+{
+	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
+	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+}
 
 bool fsd_group_joined(const struct fsd_group *g)
 {
-	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire) != 0;
+	return fsd_group_joined_mask(g) != 0;
 }
 
 unsigned fsd_group_live(const struct fsd_group *g)
 {
+	/* Acquire: pairs with the seq_cst updates of seg_go_live and
+	 * seg_mark_gone_pid. */
 	return (unsigned)__builtin_popcountll(atomic_load_explicit(&g->seg.hdr->live,
 								   memory_order_acquire));
 }
@@ -72,13 +70,7 @@ static void group_free(struct fsd_group *g)
 {
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		fsd_unwatch_rank(g, r);
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		if (!g->gpu[i])
-			continue;
-		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
-			free(g->gpu[i]->rec[r]);
-		free(g->gpu[i]);
-	}
+	fsd_gpu_clear(&g->gpu);
 	release_segment(g);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->bcast_lock);
@@ -361,199 +353,105 @@ int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
 
 /* ---- state files ------------------------------------------------------------- */
 
-/* The reset-stat baseline: "base_bcasts N", and "base I NAME=N ..." for
- * each rank index I (ranks: the control sender) with a counter not 0, so
- * that stat stays relative to the last reset-stat across a restart. */
-static void save_base(FILE *f, struct fsd_group *g)
+/* The parts of @g its state file holds, borrowed (nothing to free). */
+static void state_of(const struct fsd_group *g, struct fsd_state *st)
 {
-	if (g->base_bcasts)
-		fprintf(f, "base_bcasts %llu\n", (unsigned long long)g->base_bcasts);
-	for (unsigned i = 0; i <= IPCFS_MAX_RANKS; i++) {
-		bool any = false;
-		for (unsigned k = 0; k < fsd_ncounters && !any; k++)
-			any = *fsd_counter(&g->base[i], k) != 0;
-		if (!any)
-			continue;
-		fprintf(f, "base %u", i);
-		for (unsigned k = 0; k < fsd_ncounters; k++)
-			fprintf(f, " %s=%llu", fsd_counters[k].name,
-				(unsigned long long)*fsd_counter(&g->base[i], k));
-		fputc('\n', f);
-	}
-}
-
-/* One "base" line's value (see save_base); names not known are skipped,
- * a malformed line is ignored whole. */
-static int load_base(struct fsd_group *g, const char *val)
-{
-	struct ipcfs_rank_stat b = { 0 };
-	char *end;
-	unsigned long i = strtoul(val, &end, 10);
-
-	if (end == val || i > IPCFS_MAX_RANKS)
-		return -EINVAL;
-	for (const char *p = end; *p;) {
-		p += strspn(p, " ");
-		if (!*p)
-			break;
-		size_t nlen = strcspn(p, "= ");
-		if (p[nlen] != '=')
-			return -EINVAL;
-		const char *num = p + nlen + 1;
-		unsigned long long v = strtoull(num, &end, 10);
-		if (end == num || (*end && *end != ' '))
-			return -EINVAL;
-		for (unsigned k = 0; k < fsd_ncounters; k++)
-			if (strlen(fsd_counters[k].name) == nlen &&
-			    memcmp(fsd_counters[k].name, p, nlen) == 0)
-				*fsd_counter(&b, k) = v;
-		p = end;
-	}
-	g->base[i] = b;
-	return 0;
+	st->uid = g->uid;
+	st->gid = g->gid;
+	st->attrs = g->attrs;
+	st->stats = g->stats;
+	st->gpu = g->gpu;
 }
 
 int fsd_group_save(struct fsd *d, struct fsd_group *g)
 {
-	char tmp[sizeof(g->state_path) + 4], val[64];
-	const char *name = g->state_path;
-	FILE *f;
-	int rc;
+	char tmp[sizeof(g->state_path) + 4];
+	struct fsd_state *st = malloc(sizeof(*st));
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = -ENOMEM, rc = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", name);
+	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
+	if (st) {
+		state_of(g, st);
+		buf = fsd_state_format(st, &len);
+		free(st);
+	}
 	/* Only the daemon reads it: it holds the GPU records of every group. */
-	int fd = fsd_open_new(d->state_fd, tmp, O_WRONLY, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		rc = fd < 0 ? fd : -errno;
-		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name, strerror(-rc));
-		if (fd >= 0)
-			close(fd);
-		unlinkat(d->state_fd, tmp, 0);
-		return rc;
+	if (buf)
+		fd = fsd_open_new(d->state_fd, tmp, O_WRONLY, 0600);
+	for (size_t off = 0; fd >= 0 && off < len && !rc;) {
+		ssize_t n = write(fd, buf + off, len - off);
+		rc = n < 0 ? -errno : 0;
+		off += n > 0 ? (size_t)n : 0;
 	}
-	fprintf(f, "ipcfs-state 1\nuid %u\ngid %u\n", (unsigned)g->uid, (unsigned)g->gid);
-	for (int a = 0; a < FSD_ATTR_COUNT; a++) {
-		fsd_attr_format(&g->attrs, (enum fsd_attr)a, val, sizeof(val));
-		fprintf(f, "%s %s", fsd_attr_name((enum fsd_attr)a), val);
-	}
-	if (g->attrs.numa_pci[0])
-		fprintf(f, "numa_pci %s\n", g->attrs.numa_pci);
-	fprintf(f, "bcasts %llu\n", (unsigned long long)g->bcasts);
-	save_base(f, g);
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		struct fsd_gpu_name *n = g->gpu[i];
-		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
-			if (n->rec[r])
-				fprintf(f, "gpu %s %u %s\n", n->name, r, n->rec[r]);
-	}
-	/* All of it on the disk before the rename (ENOSPC shows here, not
-	 * in fprintf); a restart reads either the old or the new file, whole. */
-	rc = fflush(f) != 0 || fsync(fileno(f)) != 0 ? -errno : 0;
-	if (fclose(f) != 0 && !rc)
+	/* All of it on the disk before the rename (ENOSPC shows here at the
+	 * latest); a restart reads either the old or the new file, whole. */
+	if (fd >= 0 && !rc && fsync(fd) != 0)
 		rc = -errno;
-	if (!rc && renameat(d->state_fd, tmp, d->state_fd, name) != 0)
+	if (fd >= 0 && close(fd) != 0 && !rc)
+		rc = -errno;
+	if (fd < 0)
+		rc = fd;
+	if (!rc && renameat(d->state_fd, tmp, d->state_fd, g->state_path) != 0)
 		rc = -errno;
 	if (rc) {
 		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name, strerror(-rc));
 		unlinkat(d->state_fd, tmp, 0);
 	}
+	free(buf);
 	return rc;
 }
 
-int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len)
+/* Read a state file into @g: its owner, attributes, statistics and GPU
+ * records. */
+static int load_state(struct fsd *d, struct fsd_group *g)
 {
-	struct fsd_gpu_name *n = NULL;
-	int freeslot = -1;
+	char why[FSD_WHY_MAX] = "";
+	struct fsd_state *st = calloc(1, sizeof(*st));
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	unsigned skipped;
+	int rc = 0, fd = fsd_open_file(d->state_fd, g->state_path, O_RDONLY);
 
-	for (int i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		if (g->gpu[i] && strcmp(g->gpu[i]->name, name) == 0)
-			n = g->gpu[i];
-		else if (!g->gpu[i] && freeslot < 0)
-			freeslot = i;
-	}
-	char *rec = strndup(hex, len);
-	if (!rec)
-		return -ENOMEM;
-	if (!n) {
-		if (freeslot < 0) {
-			free(rec);
-			return -ENOSPC;
-		}
-		n = calloc(1, sizeof(*n));
-		if (!n) {
-			free(rec);
-			return -ENOMEM;
-		}
-		snprintf(n->name, sizeof(n->name), "%s", name);
-		n->nid = ++g->next_nid;
-		g->gpu[freeslot] = n;
-	}
-	if (n->rec[rank])
-		free(n->rec[rank]);
-	else
-		n->nrec++;
-	n->rec[rank] = rec;
-	return 0;
-}
-
-/* Read a state file into @a, @uid, @gid and the GPU records of @g. */
-static int load_state(struct fsd *d, struct fsd_group *g, const char *path)
-{
-	char line[FSD_HEX_MAX + 256], why[FSD_WHY_MAX];
-	int fd = fsd_open_file(d->state_fd, path, O_RDONLY), rc = 0, lineno = 0;
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	bool have_uid = false;
-
-	if (!f) {
-		rc = fd < 0 ? fd : -errno;
+	if (fd < 0 || !st) {
+		free(st);
 		if (fd >= 0)
 			close(fd);
-		return rc;
+		return fd < 0 ? fd : -ENOMEM;
 	}
-	fsd_attrs_init(&g->attrs);
-	while (fgets(line, sizeof(line), f)) {
-		char *key = line, *val = strchr(line, ' ');
-		lineno++;
-		if (!val)
-			continue;
-		*val++ = '\0';
-		size_t vlen = strcspn(val, "\n");
-		val[vlen] = '\0';
-		int a = fsd_attr_lookup(key, strlen(key));
-		if (a >= 0) {
-			struct fsd_attr_value v;
-			if (fsd_parse_attr((enum fsd_attr)a, val, vlen, &v, why, sizeof(why)) == 0)
-				fsd_attrs_set(&g->attrs, &v);
-			else
-				fsd_log(LOG_WARNING, "%s:%d: %s", path, lineno, why);
-		} else if (strcmp(key, "uid") == 0) {
-			g->uid = (uid_t)strtoul(val, NULL, 10);
-			have_uid = true;
-		} else if (strcmp(key, "gid") == 0) {
-			g->gid = (gid_t)strtoul(val, NULL, 10);
-		} else if (strcmp(key, "numa_pci") == 0) {
-			snprintf(g->attrs.numa_pci, sizeof(g->attrs.numa_pci), "%s", val);
-		} else if (strcmp(key, "bcasts") == 0) {
-			g->bcasts = strtoull(val, NULL, 10);
-		} else if (strcmp(key, "base_bcasts") == 0) {
-			g->base_bcasts = strtoull(val, NULL, 10);
-		} else if (strcmp(key, "base") == 0) {
-			if (load_base(g, val))
-				fsd_log(LOG_WARNING, "%s:%d: malformed reset-stat baseline, ignored",
-					path, lineno);
-		} else if (strcmp(key, "gpu") == 0) {
-			struct fsd_cmd c;
-			/* The same checks as a register command. */
-			char cmd[sizeof(line) + 16];
-			int n = snprintf(cmd, sizeof(cmd), "register %s", val);
-			if (fsd_parse_group_cmd(cmd, (size_t)n, &c, why, sizeof(why)) == 0)
-				fsd_gpu_store(g, c.name, c.rank, c.text, c.text_len);
+	for (ssize_t n = 1; n > 0 && !rc; len += (size_t)n) {
+		if (len == cap) {
+			char *nb = cap < (1u << 24) ? realloc(buf, cap = cap * 2 + 4096) : NULL;
+			if (!nb) {
+				rc = cap >= (1u << 24) ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = nb;
 		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0)
+			rc = -errno;
+		if (n <= 0)
+			break;
 	}
-	fclose(f);
-	if (!have_uid)
-		rc = -EBADMSG;
+	close(fd);
+	if (!rc)
+		rc = fsd_state_parse(buf ? buf : "", len, st, &skipped, why, sizeof(why));
+	free(buf);
+	if (rc) {
+		fsd_log(LOG_ERR, "%s/%s: %s", d->statedir, g->state_path, why[0] ? why : strerror(-rc));
+	} else {
+		if (skipped)
+			fsd_log(LOG_WARNING, "%s/%s: %u lines skipped, the first: %s", d->statedir,
+				g->state_path, skipped, why);
+		g->uid = st->uid;
+		g->gid = st->gid;
+		g->attrs = st->attrs;
+		g->stats = st->stats;
+		g->gpu = st->gpu; /* taken over: not cleared */
+	}
+	free(st);
 	return rc;
 }
 
@@ -567,7 +465,7 @@ static struct fsd_group *group_alloc(const char *name)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->bcast_lock, NULL);
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
-		g->watch[r].pidfd = -1;
+		g->members.watch[r].pidfd = -1;
 	g->refs = 1;
 	snprintf(g->state_path, sizeof(g->state_path), "%s.state", name);
 	return g;
@@ -591,7 +489,7 @@ static void adopt_group(struct fsd *d, const char *name)
 
 	if (!g)
 		return;
-	rc = load_state(d, g, g->state_path);
+	rc = load_state(d, g);
 	if (rc) {
 		fsd_log(LOG_ERR, "%s/%s: %s, group skipped", d->statedir, g->state_path,
 			rc == -ELOOP ? "a symbolic link, not a state file"
@@ -605,7 +503,7 @@ static void adopt_group(struct fsd *d, const char *name)
 		 * one, nobody can have been joined to it; its counters start
 		 * from 0, and so does the baseline. */
 		rc = make_segment(d, g, &g->attrs, &g->seg, why, sizeof(why));
-		memset(g->base, 0, sizeof(g->base));
+		fsd_stats_new_segment(&g->stats);
 	} else if (!rc) {
 		/* The segment is what members use: its layout wins. */
 		uint32_t mode = g->attrs.p.mode;
@@ -618,8 +516,7 @@ static void adopt_group(struct fsd *d, const char *name)
 		fsd_log(LOG_ERR, "%s: cannot adopt the segment: %s %s", name, strerror(-rc), why);
 		goto fail;
 	}
-	for (unsigned r = 0; r < g->seg.ranks; r++)
-		g->seen_state[r] = SEG_OWNER_STATE(atomic_load(&seg_rank(&g->seg, r)->owner));
+	fsd_members_adopt(g);
 	pthread_mutex_lock(&d->lock);
 	group_link(d, g);
 	pthread_mutex_unlock(&d->lock);
@@ -926,8 +823,8 @@ static int replace_segment(struct fsd *d, struct fsd_group *g, const struct fsd_
 		snprintf(why, whylen, "cannot claim the control ring");
 		return rc;
 	}
-	memset(g->base, 0, sizeof(g->base));
-	memset(g->stall_seen, 0, sizeof(g->stall_seen));
+	fsd_stats_new_segment(&g->stats);
+	fsd_members_adopt(g);
 	return 0;
 }
 
@@ -962,41 +859,4 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 	g->attrs = next;
 	fsd_group_save(d, g);
 	return 0;
-}
-
-/* ---- GPU records ------------------------------------------------------------- */
-
-struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
-		if (g->gpu[i] && strlen(g->gpu[i]->name) == len && memcmp(g->gpu[i]->name, name, len) == 0)
-			return g->gpu[i];
-	return NULL;
-}
-
-struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
-		if (g->gpu[i] && g->gpu[i]->nid == nid)
-			return g->gpu[i];
-	return NULL;
-}
-
-int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		struct fsd_gpu_name *n = g->gpu[i];
-		if (!n || strcmp(n->name, name) != 0)
-			continue;
-		if (rank >= IPCFS_MAX_RANKS || !n->rec[rank])
-			return -ENOENT;
-		free(n->rec[rank]);
-		n->rec[rank] = NULL;
-		if (--n->nrec == 0) { /* the directory gpu/NAME goes with its last record */
-			free(n);
-			g->gpu[i] = NULL;
-		}
-		return 0;
-	}
-	return -ENOENT;
 }

@@ -174,7 +174,7 @@ static void node_stat(struct fsd *d, fuse_ino_t ino, const struct fsd_node *n,
 	uint64_t created = g->seg.hdr ? g->seg.hdr->created_ns : 0;
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = (time_t)(created / 1000000000u);
 	if (n->kind == FSD_N_GPU_REC) {
-		const struct fsd_gpu_name *gn = fsd_gpu_find_id((struct fsd_group *)g, n->nid);
+		const struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);
 		if (gn && gn->rec[n->rank])
 			st->st_size = (off_t)strlen(gn->rec[n->rank]) + 1;
 	}
@@ -188,7 +188,7 @@ static bool node_exists(struct fsd_group *g, const struct fsd_node *n)
 	if (g->removed)
 		return false;
 	if (n->kind == FSD_N_GPU_NAME || n->kind == FSD_N_GPU_REC) {
-		struct fsd_gpu_name *gn = fsd_gpu_find_id(g, n->nid);
+		struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);
 		return gn && (n->kind == FSD_N_GPU_NAME || gn->rec[n->rank]);
 	}
 	return true;
@@ -319,11 +319,11 @@ static fuse_ino_t child_ino(struct fsd *d, fuse_ino_t parent, const char *name)
 			return 0;
 		pthread_mutex_lock(&g->lock);
 		if (p.kind == FSD_N_GPU) {
-			struct fsd_gpu_name *gn = fsd_gpu_find(g, name, strlen(name));
+			struct fsd_gpu_name *gn = fsd_gpu_find(&g->gpu, name, strlen(name));
 			if (gn)
 				ino = group_ino(p.gid, gn->nid << 8 | SUB_GPU_DIR);
 		} else {
-			struct fsd_gpu_name *gn = fsd_gpu_find_id(g, p.nid);
+			struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, p.nid);
 			if (gn && rank_name(name, &r) == 0 && gn->rec[r])
 				ino = group_ino(p.gid, gn->nid << 8 | r);
 		}
@@ -461,7 +461,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		pthread_mutex_lock(&g->lock);
 		for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-			struct fsd_gpu_name *gn = g->gpu[i];
+			struct fsd_gpu_name *gn = g->gpu.names[i];
 			if (!gn)
 				continue;
 			if (n.kind == FSD_N_GPU) {
@@ -499,7 +499,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void root_error(struct fsd *d, const char *where, const char *input, size_t len, int err,
 		       const char *why)
 {
-	atomic_fetch_add(&d->errors, 1);
+	atomic_fetch_add_explicit(&d->errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
 	fsd_errlog_add(&d->errs, where, input, len, err, why);
 	pthread_mutex_unlock(&d->lock);
@@ -508,7 +508,7 @@ static void root_error(struct fsd *d, const char *where, const char *input, size
 static void group_error(struct fsd *d, struct fsd_group *g, const char *where, const char *input,
 			size_t len, int err, const char *why)
 {
-	atomic_fetch_add(&d->errors, 1);
+	atomic_fetch_add_explicit(&d->errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&g->lock);
 	fsd_errlog_add(&g->errs, where, input, len, err, why);
 	pthread_mutex_unlock(&g->lock);
@@ -819,7 +819,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	(void)ino;
 
 	pthread_mutex_lock(&fh->lock);
-	atomic_fetch_add(&d->commands, 1);
+	atomic_fetch_add_explicit(&d->commands, 1, memory_order_relaxed);
 	/* One command per write(2) whatever the offset, as in sysfs and
 	 * cgroupfs: `echo CMD >> ctl` from many shells writes at the size the
 	 * kernel last saw, and a kept O_APPEND descriptor further on. */
