@@ -38,15 +38,16 @@ static pid_t writer_process(fuse_req_t req)
 static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, char *why,
 		    size_t whylen)
 {
-	struct seg_rank *rk = seg_rank(&g->seg, r);
-	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+	pid_t owner;
 	int rc;
 
-	if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE || SEG_OWNER_PID(w) != pid) {
+	if (fsd_owner(g, r, &owner) != IPCFS_STATE_LIVE || owner != pid) {
 		rc = seg_claim(&g->seg, r, pid);
-		if (rc == -EBUSY)
+		if (rc == -EBUSY) {
+			fsd_owner(g, r, &owner);
 			return fail(rc, why, whylen, "join: rank %u is held by live pid %d", r,
-				    (int)SEG_OWNER_PID(atomic_load(&rk->owner)));
+				    (int)owner);
+		}
 		if (rc)
 			return fail(rc, why, whylen, "join: cannot claim rank %u: %s", r, strerror(-rc));
 		seg_go_live(&g->seg, r, pid);
@@ -55,10 +56,7 @@ static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, c
 	if (rc) /* the writer is gone already: the scan marks it dead */
 		fsd_log(LOG_WARNING, "%s: cannot watch pid %d of rank %u: %s", g->name, (int)pid, r,
 			strerror(-rc));
-	if (g->seen_state[r] != IPCFS_STATE_LIVE || g->watch[r].pid != pid || rc)
-		fsd_event_post(g, "joined rank=%u pid=%d", r, (int)pid);
-	g->seen_state[r] = IPCFS_STATE_LIVE;
-	fsd_log(LOG_INFO, "%s: rank %u joined (pid %d)", g->name, r, (int)pid);
+	fsd_members_transition(g, r, IPCFS_STATE_LIVE, pid);
 	return 0;
 }
 
@@ -66,9 +64,8 @@ static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, c
 static int cmd_leave(struct fsd_group *g, pid_t pid, uid_t uid, unsigned r, char *why,
 		     size_t whylen)
 {
-	uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
-	int st = SEG_OWNER_STATE(w);
-	pid_t owner = SEG_OWNER_PID(w);
+	pid_t owner;
+	int st = fsd_owner(g, r, &owner);
 
 	if (st == IPCFS_STATE_FREE)
 		return fail(-ENOENT, why, whylen, "leave: rank %u never joined", r);
@@ -77,11 +74,9 @@ static int cmd_leave(struct fsd_group *g, pid_t pid, uid_t uid, unsigned r, char
 	if (st == IPCFS_STATE_DEAD)
 		return fail(-ENOENT, why, whylen, "leave: rank %u is dead", r);
 	if (st == IPCFS_STATE_LIVE)
-		seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
+		seg_mark_gone_pid(&g->seg, r, owner, IPCFS_STATE_LEFT);
 	fsd_unwatch_rank(g, r);
-	if (g->seen_state[r] == IPCFS_STATE_LIVE)
-		fsd_event_post(g, "left rank=%u pid=%d", r, (int)owner);
-	g->seen_state[r] = IPCFS_STATE_LEFT;
+	fsd_members_transition(g, r, IPCFS_STATE_LEFT, owner);
 	return 0;
 }
 
@@ -125,10 +120,7 @@ static int cmd_bcast(struct fsd_group *g, const char *text, size_t len, char *wh
 		fail(rc, why, whylen, "bcast: %s", strerror(-rc));
 out:
 	pthread_mutex_lock(&g->lock);
-	if (rc)
-		g->bcast_errors++;
-	else
-		g->bcasts++;
+	fsd_stats_bcast_done(&g->stats, rc);
 	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&g->bcast_lock);
 	return rc;
@@ -171,7 +163,7 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		rc = cmd_leave(g, pid, ctx->uid, c.rank, why, whylen);
 		break;
 	case FSD_CMD_REGISTER:
-		rc = fsd_gpu_store(g, c.name, c.rank, c.text, c.text_len);
+		rc = fsd_gpu_store(&g->gpu, c.name, c.rank, c.text, c.text_len);
 		if (rc == -ENOSPC)
 			fail(rc, why, whylen, "register: more than %d buffer names", FSD_GPU_NAMES_MAX);
 		else if (rc)
@@ -182,7 +174,7 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		}
 		break;
 	case FSD_CMD_UNREGISTER:
-		rc = fsd_gpu_remove(g, c.name, c.rank);
+		rc = fsd_gpu_remove(&g->gpu, c.name, c.rank);
 		if (rc)
 			fail(rc, why, whylen, "unregister: no record %s/%u", c.name, c.rank);
 		else {
@@ -191,9 +183,7 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		}
 		break;
 	case FSD_CMD_RESET_STAT:
-		for (unsigned i = 0; i <= g->seg.ranks; i++)
-			seg_rank_stat(&g->seg, i, &g->base[i]);
-		g->base_bcasts = g->bcasts;
+		fsd_stats_reset(&g->stats, &g->seg);
 		/* Kept in the state file: a restarted daemon counts from
 		 * this reset too. */
 		fsd_group_save(d, g);

@@ -128,16 +128,16 @@ static size_t take_lines(struct fsd_event_reader *r, char *buf, size_t size)
 	struct fsd_group *g = r->g;
 	size_t o = 0;
 
-	if (g->ev_next - r->pos > FSD_EVENTS) {
-		uint64_t lost = g->ev_next - FSD_EVENTS - r->pos;
+	if (g->ev.next - r->pos > FSD_EVENTS) {
+		uint64_t lost = g->ev.next - FSD_EVENTS - r->pos;
 		int n = snprintf(buf, size, "lost %llu\n", (unsigned long long)lost);
 		if (n < 0 || (size_t)n >= size)
 			return 0;
 		o = (size_t)n;
-		r->pos = g->ev_next - FSD_EVENTS;
+		r->pos = g->ev.next - FSD_EVENTS;
 	}
-	while (r->pos < g->ev_next) {
-		const char *line = g->events[r->pos % FSD_EVENTS];
+	while (r->pos < g->ev.next) {
+		const char *line = g->ev.lines[r->pos % FSD_EVENTS];
 		size_t n = strlen(line);
 		if (o + n > size) {
 			if (o == 0) { /* a read smaller than one line: cut it */
@@ -162,7 +162,7 @@ static void answer_waits(struct fsd_event_reader *r)
 	struct fsd_group *g = r->g;
 	struct fsd *d = r->d;
 
-	while (r->pos < g->ev_next || g->removed) {
+	while (r->pos < g->ev.next || g->removed) {
 		struct fsd_event_wait *w;
 		pthread_mutex_lock(&d->ev_lock);
 		w = r->waits;
@@ -173,7 +173,7 @@ static void answer_waits(struct fsd_event_reader *r)
 			return;
 		/* A removed group's reader still gets the lines it has not
 		 * read, then end of file. */
-		wait_answer(w, 0, r->pos < g->ev_next ? take_lines(r, w->buf, w->size) : 0);
+		wait_answer(w, 0, r->pos < g->ev.next ? take_lines(r, w->buf, w->size) : 0);
 	}
 }
 
@@ -190,14 +190,14 @@ static void wake_poller(struct fsd_event_reader *r)
 void fsd_event_post(struct fsd_group *g, const char *fmt, ...)
 {
 	va_list ap;
-	char *line = g->events[g->ev_next % FSD_EVENTS];
+	char *line = g->ev.lines[g->ev.next % FSD_EVENTS];
 
 	va_start(ap, fmt);
 	vsnprintf(line, FSD_EVENT_LINE - 1, fmt, ap);
 	va_end(ap);
 	strcat(line, "\n");
-	g->ev_next++;
-	for (struct fsd_event_reader *r = g->readers; r; r = r->next) {
+	g->ev.next++;
+	for (struct fsd_event_reader *r = g->ev.readers; r; r = r->next) {
 		wake_poller(r);
 		answer_waits(r);
 	}
@@ -205,7 +205,7 @@ void fsd_event_post(struct fsd_group *g, const char *fmt, ...)
 
 void fsd_events_removed(struct fsd_group *g)
 {
-	for (struct fsd_event_reader *r = g->readers; r; r = r->next) {
+	for (struct fsd_event_reader *r = g->ev.readers; r; r = r->next) {
 		wake_poller(r); /* poll now reports POLLIN: read gives end of file */
 		answer_waits(r);
 	}
@@ -220,11 +220,11 @@ struct fsd_event_reader *fsd_events_open(struct fsd *d, struct fsd_group *g)
 	r->d = d;
 	r->g = g;
 	pthread_mutex_lock(&g->lock);
-	r->pos = g->ev_next;
-	r->next = g->readers;
-	if (g->readers)
-		g->readers->prev = r;
-	g->readers = r;
+	r->pos = g->ev.next;
+	r->next = g->ev.readers;
+	if (g->ev.readers)
+		g->ev.readers->prev = r;
+	g->ev.readers = r;
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
@@ -239,7 +239,7 @@ void fsd_events_release(struct fsd_event_reader *r)
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		g->readers = r->next;
+		g->ev.readers = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
 	if (r->ph)
@@ -284,7 +284,7 @@ void fsd_events_read(fuse_req_t req, struct fsd *d, struct fsd_event_reader *r, 
 	 * check below under ev_lock sees the flag. */
 	fuse_req_interrupt_func(req, on_interrupt, d);
 	pthread_mutex_lock(&g->lock);
-	if (r->pos < g->ev_next) {
+	if (r->pos < g->ev.next) {
 		n = take_lines(r, w->buf, size);
 	} else if (g->removed) {
 		n = 0; /* end of file */
@@ -331,7 +331,7 @@ void fsd_events_poll(fuse_req_t req, struct fsd_event_reader *r, struct fuse_pol
 	unsigned revents = 0;
 
 	pthread_mutex_lock(&g->lock);
-	if (r->pos < g->ev_next || g->removed)
+	if (r->pos < g->ev.next || g->removed)
 		revents = POLLIN | POLLRDNORM;
 	if (ph) {
 		if (r->ph)

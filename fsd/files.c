@@ -48,24 +48,15 @@ static void text_add(struct text *t, const char *fmt, ...)
 	}
 }
 
-static uint64_t minus(uint64_t v, uint64_t base)
-{
-	return v > base ? v - base : 0; /* a re-created segment starts from 0 */
-}
-
 /* Counters of rank index @i less the reset-stat baseline. */
 static void rank_counters(const struct fsd_group *g, unsigned i, struct ipcfs_rank_stat *st)
 {
-	struct ipcfs_rank_stat b = g->base[i];
-
-	seg_rank_stat(&g->seg, i, st);
-	for (unsigned k = 0; k < fsd_ncounters; k++)
-		*fsd_counter(st, k) = minus(*fsd_counter(st, k), *fsd_counter(&b, k));
+	fsd_stats_rank(&g->stats, &g->seg, i, st);
 }
 
 static void render_members(const struct fsd_group *g, struct text *t)
 {
-	uint64_t joined = atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+	uint64_t joined = fsd_group_joined_mask(g);
 
 	for (unsigned r = 0; r < g->seg.ranks; r++) {
 		struct ipcfs_rank_stat st;
@@ -75,7 +66,7 @@ static void render_members(const struct fsd_group *g, struct text *t)
 		text_add(t, "%u pid=%d state=%s joins=%llu sent=%llu sent_bytes=%llu recv=%llu "
 			 "recv_bytes=%llu lag=%llu stalls=%llu timeouts=%llu stalled_ms=%llu\n",
 			 r, (int)st.pid, ipcfs_state_name(st.state),
-			 (unsigned long long)atomic_load(&seg_rank(&g->seg, r)->joins),
+			 (unsigned long long)fsd_stats_joins(&g->seg, r),
 			 (unsigned long long)st.sent, (unsigned long long)st.sent_bytes,
 			 (unsigned long long)st.recv, (unsigned long long)st.recv_bytes,
 			 (unsigned long long)st.lag, (unsigned long long)st.stalls,
@@ -86,18 +77,24 @@ static void render_members(const struct fsd_group *g, struct text *t)
 /* Bytes (headers included) and blocks of the arena not free now. */
 static uint64_t arena_used(const struct fsd_group *g)
 {
-	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.used_bytes) : 0;
+	struct arena_stat a;
+
+	fsd_stats_arena(&g->seg, &a);
+	return a.used_bytes;
 }
 
 static uint64_t arena_blocks(const struct fsd_group *g)
 {
-	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.blocks) : 0;
+	struct arena_stat a;
+
+	fsd_stats_arena(&g->seg, &a);
+	return a.blocks;
 }
 
 static void render_group_stat(const struct fsd_group *g, struct text *t)
 {
 	struct ipcfs_rank_stat sum = { 0 }, st;
-	uint64_t joined = atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+	uint64_t joined = fsd_group_joined_mask(g);
 	uint64_t stalled = 0;
 
 	for (unsigned i = 0; i <= g->seg.ranks; i++) {
@@ -136,8 +133,8 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("timeouts", sum.timeouts);
 	KV("lag", sum.lag);
 	KV("stalled_ranks", stalled);
-	KV("bcasts", minus(g->bcasts, g->base_bcasts));
-	KV("bcast_errors", g->bcast_errors);
+	KV("bcasts", fsd_stats_bcasts(&g->stats));
+	KV("bcast_errors", g->stats.bcast_errors);
 	KV("segment_bytes", g->seg.size);
 	KV("arena_bytes", g->seg.arena_bytes);
 	KV("arena_used_bytes", arena_used(g));
@@ -163,8 +160,8 @@ static void render_root_stat(struct fsd *d, struct text *t)
 	if (v)
 		fsd_groups_put(d, v, n);
 	text_add(t, "groups %u\nmembers %u\ncommands %llu\nerrors %llu\nuptime_s %llu\n", n,
-		 members, (unsigned long long)atomic_load(&d->commands),
-		 (unsigned long long)atomic_load(&d->errors),
+		 members, (unsigned long long)atomic_load_explicit(&d->commands, memory_order_relaxed),
+		 (unsigned long long)atomic_load_explicit(&d->errors, memory_order_relaxed),
 		 (unsigned long long)((fsd_now_ns() - d->start_ns) / 1000000000u));
 }
 
@@ -190,17 +187,17 @@ static void metrics_snapshot(struct fsd_group *g, struct metrics_group *s)
 	snprintf(s->name, sizeof(s->name), "%s", g->name);
 	s->ranks = g->seg.ranks;
 	s->live = fsd_group_live(g);
-	s->joined = atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+	s->joined = fsd_group_joined_mask(g);
 	s->joined_n = (unsigned)__builtin_popcountll(s->joined);
-	s->bcasts = minus(g->bcasts, g->base_bcasts);
-	s->bcast_errors = g->bcast_errors;
+	s->bcasts = fsd_stats_bcasts(&g->stats);
+	s->bcast_errors = g->stats.bcast_errors;
 	s->seg_bytes = g->seg.size;
 	s->arena_bytes = g->seg.arena_bytes;
 	s->arena_used = arena_used(g);
 	s->arena_blocks = arena_blocks(g);
 	for (unsigned i = 0; i <= s->ranks; i++) {
 		rank_counters(g, i, &s->st[i]);
-		s->joins[i] = i < s->ranks ? atomic_load(&seg_rank(&g->seg, i)->joins) : 0;
+		s->joins[i] = i < s->ranks ? fsd_stats_joins(&g->seg, i) : 0;
 		if (s->st[i].stalled_ms >= g->seg.timeout_ms)
 			s->stalled++;
 	}
@@ -342,9 +339,9 @@ static int render_metrics(struct fsd *d, struct text *t)
 	family(t, "ipcfs_members", "gauge", "Live members of all groups.");
 	text_add(t, "ipcfs_members %u\n", members);
 	family(t, "ipcfs_commands_total", "counter", "Writes to ctl and attribute files.");
-	text_add(t, "ipcfs_commands_total %llu\n", (unsigned long long)atomic_load(&d->commands));
+	text_add(t, "ipcfs_commands_total %llu\n", (unsigned long long)atomic_load_explicit(&d->commands, memory_order_relaxed));
 	family(t, "ipcfs_errors_total", "counter", "Failed operations (each has an error_log line).");
-	text_add(t, "ipcfs_errors_total %llu\n", (unsigned long long)atomic_load(&d->errors));
+	text_add(t, "ipcfs_errors_total %llu\n", (unsigned long long)atomic_load_explicit(&d->errors, memory_order_relaxed));
 	uint64_t up = fsd_now_ns() - d->start_ns;
 	family(t, "ipcfs_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	text_add(t, "ipcfs_uptime_seconds %llu.%03llu\n", (unsigned long long)(up / 1000000000u),
@@ -405,7 +402,7 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 		free(s);
 		return 0;
 	case FSD_N_GPU_REC: {
-		struct fsd_gpu_name *gn = fsd_gpu_find_id(g, n->nid);
+		struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);
 		if (!gn || n->rank >= IPCFS_MAX_RANKS || !gn->rec[n->rank])
 			return -ENOENT;
 		text_add(t, "%s\n", gn->rec[n->rank]);

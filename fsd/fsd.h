@@ -5,10 +5,12 @@
  * entry points each part of fsd/ gives the others.
  *
  * Locking, outermost first:
+ *   fsd->create_lock    one creation or destruction of a group at a time
+ *                       (mkdir, rmdir, create, destroy)
  *   group->bcast_lock   serializes bcasts and segment re-creation (a bcast
  *                       uses the mapping without holding group->lock)
  *   fsd->lock           the list of groups, the daemon-wide error log
- *   group->lock         everything else in struct fsd_group
+ *   group->lock         the rest of struct fsd_group (each field says)
  *   fsd->ev_lock        the parked reads of events files (events.c): who
  *                       takes one off the lists answers it
  *   fsd->fh_lock        the list of open files (tree.c), held for list
@@ -36,12 +38,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "arena_int.h"
 #include "channel_int.h"
 #include "parse_int.h"
 #include "segment_int.h"
+#include "state.h"
 
 #define FSD_GROUPS_MAX 1024     /* more: mkdir fails with ENOSPC */
-#define FSD_GPU_NAMES_MAX 64    /* registered buffer names per group */
 #define FSD_ERRLOG_LINES 64     /* error_log keeps the last 64 errors */
 #define FSD_ERRLOG_LINE 320
 #define FSD_EVENTS 256          /* events kept per group for readers */
@@ -65,6 +68,21 @@ void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input
 /* Copy the log, oldest first, into a malloc'd buffer. */
 char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
 
+struct fsd;
+
+/* ---- statedir.c: the state directory ------------------------------ */
+
+/* Open d->statedir into d->state_fd, creating it (mode 0711) if missing,
+ * only if nobody but us and root can change it: -EPERM, -ELOOP, ... with
+ * the reason in @why otherwise. */
+int fsd_statedir_open(struct fsd *d, char *why, size_t whylen);
+/* Create @name in @dirfd afresh (a name already there, link or file, is
+ * removed first; O_EXCL, O_NOFOLLOW): fd or -errno. */
+int fsd_open_new(int dirfd, const char *name, int flags, mode_t mode);
+/* Open the regular file @name in @dirfd, not through a link: fd, -ELOOP
+ * for a link, -EBADF for anything else but a regular file, or -errno. */
+int fsd_open_file(int dirfd, const char *name, int flags);
+
 /* ---- registry.c: groups --------------------------------------------- */
 
 struct fsd_event_reader;
@@ -77,53 +95,57 @@ struct fsd_watch {
 	uint32_t gen;   /* bumped on each watch, to ignore stale epoll events */
 };
 
-struct fsd_gpu_name {
-	char name[FSD_NAME_MAX + 1];
-	uint32_t nid;                    /* stable part of its inode numbers */
-	char *rec[IPCFS_MAX_RANKS];      /* hex record per rank, NULL if none */
-	unsigned nrec;
+/* The members as the daemon sees them: owned by liveness.c, whose
+ * fsd_members_transition alone changes seen_state and tells readers of
+ * events. All protected by group->lock. */
+struct fsd_members {
+	struct fsd_watch watch[IPCFS_MAX_RANKS];
+	int seen_state[IPCFS_MAX_RANKS];          /* last owner state the daemon saw */
+	pid_t seen_pid[IPCFS_MAX_RANKS];          /* and its process */
+	uint64_t stall_seen[IPCFS_MAX_RANKS + 1]; /* stall_since_ns already reported */
 };
 
+/* The events of a group (events.c), protected by group->lock. */
+struct fsd_events {
+	char lines[FSD_EVENTS][FSD_EVENT_LINE];
+	uint64_t next;                  /* sequence number of the next event */
+	struct fsd_event_reader *readers;
+};
+
+
 struct fsd_group {
-	struct fsd_group *next;
-	uint32_t id;                    /* unique while the daemon runs: inode prefix */
-	char name[FSD_NAME_MAX + 1];
-	unsigned refs;                  /* list membership counts one */
-	bool removed;
+	struct fsd_group *next;         /* protected by fsd->lock */
+	unsigned refs;                  /* protected by fsd->lock; the list counts one */
+	uint32_t id;                    /* immutable; unique while the daemon runs */
+	char name[FSD_NAME_MAX + 1];    /* immutable */
+	char state_path[FSD_NAME_MAX + 8]; /* immutable: NAME.state in the state directory */
 
 	pthread_mutex_t bcast_lock;
 	pthread_mutex_t lock;
 
+	/* Protected by lock; seg, seg_path and ctl are replaced only with
+	 * bcast_lock held too (fsd_group_set_attr), so a bcast may use them
+	 * holding bcast_lock alone. */
+	bool removed;
 	uid_t uid;
 	gid_t gid;
 	struct fsd_attrs attrs;
-	char seg_path[PATH_MAX];
-	char state_path[PATH_MAX];
+	char seg_path[PATH_MAX];        /* for display: where members find it */
 	struct seg_map seg;             /* always mapped while the group exists */
-	struct chan ctl;                /* the control sender (bcast); owns the mapping */
+	struct chan ctl;                /* the control sender (bcast lock); owns the mapping */
 	bool ctl_ready;
-	uint64_t bcasts, bcast_errors;
 
-	struct fsd_watch watch[IPCFS_MAX_RANKS];
-	int seen_state[IPCFS_MAX_RANKS];          /* last owner state the daemon saw */
-	uint64_t stall_seen[IPCFS_MAX_RANKS + 1]; /* stall_since_ns already reported */
-	/* reset-stat baseline, kept in the state file across restarts */
-	struct ipcfs_rank_stat base[IPCFS_MAX_RANKS + 1];
-	uint64_t base_bcasts;
-
-	/* events.c */
-	char events[FSD_EVENTS][FSD_EVENT_LINE];
-	uint64_t ev_next;               /* sequence number of the next event */
-	struct fsd_event_reader *readers;
-
-	struct fsd_errlog errs;
-	struct fsd_gpu_name *gpu[FSD_GPU_NAMES_MAX];
-	uint32_t next_nid;
+	struct fsd_members members;     /* liveness.c, lock */
+	struct fsd_events ev;           /* events.c, lock */
+	struct fsd_stats stats;         /* stats.c, lock */
+	struct fsd_gpu_store gpu;       /* gpu_store.c, lock */
+	struct fsd_errlog errs;         /* log.c, lock */
 };
 
 struct fsd {
 	char mountpoint[PATH_MAX];
 	char statedir[PATH_MAX];
+	int state_fd;                   /* the verified state directory (statedir.c) */
 	int lock_fd;
 	bool foreground;
 	uid_t uid;
@@ -177,37 +199,35 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 		       char *why, size_t whylen);
 /* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
-/* Rewrite the group's state file (caller holds lock). */
-void fsd_group_save(struct fsd *d, struct fsd_group *g);
+/* Rewrite the group's state file (caller holds lock): 0 or -errno, and a
+ * line in the daemon's log. */
+int fsd_group_save(struct fsd *d, struct fsd_group *g);
 /* Snapshot of the groups, each with a reference; free with fsd_groups_put. */
 struct fsd_group **fsd_groups_get(struct fsd *d, unsigned *n);
 void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n);
 
-/* Store or replace a GPU record (caller holds g->lock): -ENOSPC beyond
- * FSD_GPU_NAMES_MAX names. Remove one: -ENOENT if none. */
-int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len);
-int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank);
-struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len);
-struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid);
 
-/* The counters of struct ipcfs_rank_stat that reset-stat starts from zero
- * again (the others are states and gauges): their names in the state file
- * and where they lie. */
-struct fsd_counter {
-	const char *name;
-	size_t off;
-};
-extern const struct fsd_counter fsd_counters[];
-extern const unsigned fsd_ncounters;
-
-static inline uint64_t *fsd_counter(struct ipcfs_rank_stat *st, unsigned k)
-{
-	return (uint64_t *)((char *)st + fsd_counters[k].off);
-}
-
-/* Whether any member ever joined (the attributes are then frozen). */
+/* Whether any member ever joined (the attributes are then frozen); the
+ * ranks that ever joined; how many are live now. */
 bool fsd_group_joined(const struct fsd_group *g);
+uint64_t fsd_group_joined_mask(const struct fsd_group *g);
 unsigned fsd_group_live(const struct fsd_group *g);
+
+/* ---- stats.c ----------------------------------------------------------- */
+
+/* Counters of rank index @i (ranks: the control sender) less the
+ * reset-stat baseline. */
+void fsd_stats_rank(const struct fsd_stats *s, const struct seg_map *seg, unsigned i,
+		    struct ipcfs_rank_stat *st);
+uint64_t fsd_stats_bcasts(const struct fsd_stats *s);
+/* A bcast ended with @rc. */
+void fsd_stats_bcast_done(struct fsd_stats *s, int rc);
+/* reset-stat: the counters now become the baseline. */
+void fsd_stats_reset(struct fsd_stats *s, const struct seg_map *seg);
+/* A fresh segment: its counters start from 0, so does the baseline. */
+void fsd_stats_new_segment(struct fsd_stats *s);
+uint64_t fsd_stats_joins(const struct seg_map *seg, unsigned r);
+void fsd_stats_arena(const struct seg_map *seg, struct arena_stat *a);
 
 /* ---- events.c -------------------------------------------------------- */
 
@@ -240,6 +260,15 @@ void fsd_unwatch_rank(struct fsd_group *g, unsigned r);
 /* One pass over @g: adopt live ranks nobody watches, notice left and dead
  * ones, post stalls (caller holds g->lock). */
 void fsd_scan_group(struct fsd *d, struct fsd_group *g);
+/* State (IPCFS_STATE_*) and process of rank @r's owner word. */
+int fsd_owner(const struct fsd_group *g, unsigned r, pid_t *pid);
+/* The one place where the daemon's view of rank @r changes: it is now in
+ * @state with process @pid; posts joined, left or died (and logs it) when
+ * that differs from what it saw (caller holds g->lock). */
+void fsd_members_transition(struct fsd_group *g, unsigned r, int state, pid_t pid);
+/* Take the segment's states as seen, with no event (an adopted or fresh
+ * segment). */
+void fsd_members_adopt(struct fsd_group *g);
 /* Thread group id of thread @tid (/proc/TID/status), or -errno. */
 pid_t fsd_tgid_of(pid_t tid);
 

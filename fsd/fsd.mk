@@ -27,3 +27,9 @@ ALL += $(FSD_TEST_HELPERS)
 # the prerequisite below makes sure the object is built either way).
 TEST_EXTRA_OBJS_test_fsd_parse := $(BUILD)/fsd/parse.o
 $(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o
+
+# The state file's unit test: the parser and formatter with the GPU store
+# and the counter names they use.
+FSD_STATE_OBJS := $(BUILD)/fsd/state.o $(BUILD)/fsd/gpu_store.o $(BUILD)/fsd/stats.o $(BUILD)/fsd/parse.o
+TEST_EXTRA_OBJS_test_fsd_state := $(FSD_STATE_OBJS)
+$(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)

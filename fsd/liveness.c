@@ -10,6 +10,10 @@
  * does not watch yet (members that joined while no daemon ran, or before a
  * restart), notices ranks that left or were marked dead by their peers,
  * and reports senders stalled longer than the group's timeout_ms.
+ *
+ * struct fsd_members is this file's: fsd_members_transition is the one
+ * place where the daemon's view of a rank changes and where joined, left
+ * and died are posted (ctl.c calls it for join and leave).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +35,7 @@
  * so an event that arrives after the watch changed is recognised as stale. */
 static uint64_t watch_token(const struct fsd_group *g, unsigned r)
 {
-	return (uint64_t)g->id << 32 | (uint64_t)r << 24 | (g->watch[r].gen & 0xffffffu);
+	return (uint64_t)g->id << 32 | (uint64_t)r << 24 | (g->members.watch[r].gen & 0xffffffu);
 }
 
 pid_t fsd_tgid_of(pid_t tid)
@@ -68,7 +72,7 @@ static int epoll_fd = -1;
 
 void fsd_unwatch_rank(struct fsd_group *g, unsigned r)
 {
-	struct fsd_watch *w = &g->watch[r];
+	struct fsd_watch *w = &g->members.watch[r];
 
 	if (w->pidfd >= 0)
 		close(w->pidfd); /* also leaves the epoll set: the fd is not shared */
@@ -78,7 +82,7 @@ void fsd_unwatch_rank(struct fsd_group *g, unsigned r)
 
 int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 {
-	struct fsd_watch *w = &g->watch[r];
+	struct fsd_watch *w = &g->members.watch[r];
 	(void)d;
 
 	if (w->pid == pid && w->pidfd >= 0)
@@ -109,64 +113,95 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 	return 0;
 }
 
+int fsd_owner(const struct fsd_group *g, unsigned r, pid_t *pid)
+{
+	/* Acquire: pairs with the acq_rel CAS of seg_claim and
+	 * seg_mark_gone_pid; what the rank did before is visible. */
+	uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
+
+	if (pid)
+		*pid = SEG_OWNER_PID(w);
+	return SEG_OWNER_STATE(w);
+}
+
+void fsd_members_transition(struct fsd_group *g, unsigned r, int state, pid_t pid)
+{
+	struct fsd_members *m = &g->members;
+	int was = m->seen_state[r];
+
+	if (state == IPCFS_STATE_LIVE && (was != IPCFS_STATE_LIVE || m->seen_pid[r] != pid)) {
+		fsd_event_post(g, "joined rank=%u pid=%d", r, (int)pid);
+		fsd_log(LOG_INFO, "%s: rank %u joined (pid %d)", g->name, r, (int)pid);
+	} else if (was == IPCFS_STATE_LIVE && state == IPCFS_STATE_LEFT) {
+		fsd_event_post(g, "left rank=%u pid=%d", r, (int)pid);
+		fsd_log(LOG_INFO, "%s: rank %u left (pid %d)", g->name, r, (int)pid);
+	} else if (was == IPCFS_STATE_LIVE && state == IPCFS_STATE_DEAD) {
+		fsd_event_post(g, "died rank=%u pid=%d", r, (int)pid);
+		fsd_log(LOG_NOTICE, "%s: rank %u (pid %d) died", g->name, r, (int)pid);
+	}
+	m->seen_state[r] = state;
+	m->seen_pid[r] = pid;
+}
+
+void fsd_members_adopt(struct fsd_group *g)
+{
+	for (unsigned r = 0; r < g->seg.ranks; r++)
+		g->members.seen_state[r] = fsd_owner(g, r, &g->members.seen_pid[r]);
+	memset(g->members.stall_seen, 0, sizeof(g->members.stall_seen));
+}
+
 /* Rank @r of @g is gone: mark it dead in the segment if it is still live
  * with @pid, and tell readers of events. */
 static void rank_died(struct fsd_group *g, unsigned r, pid_t pid)
 {
-	uint64_t w;
+	pid_t owner;
 
 	/* Only the process we watched: the rank may already belong to a new
-	 * member that claimed it from the dead one. */
+	 * member that claimed it from the dead one (the next scan sees it). */
 	seg_mark_gone_pid(&g->seg, r, pid, IPCFS_STATE_DEAD);
 	fsd_unwatch_rank(g, r);
-	w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
-	if (g->seen_state[r] == IPCFS_STATE_LIVE && SEG_OWNER_STATE(w) == IPCFS_STATE_DEAD) {
-		fsd_event_post(g, "died rank=%u pid=%d", r, (int)pid);
-		fsd_log(LOG_NOTICE, "%s: rank %u (pid %d) died", g->name, r, (int)pid);
-		g->seen_state[r] = IPCFS_STATE_DEAD;
-	}
+	if (fsd_owner(g, r, &owner) == IPCFS_STATE_DEAD && owner == pid)
+		fsd_members_transition(g, r, IPCFS_STATE_DEAD, pid);
 }
+
+static void scan_stalls(struct fsd_group *g);
 
 void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 {
 	if (g->removed)
 		return;
 	for (unsigned r = 0; r < g->seg.ranks; r++) {
-		uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
-		int st = SEG_OWNER_STATE(w);
-		pid_t pid = SEG_OWNER_PID(w);
+		pid_t pid;
+		int st = fsd_owner(g, r, &pid);
 
-		if (st == IPCFS_STATE_LIVE) {
-			if (g->watch[r].pid != pid || g->watch[r].pidfd < 0) {
-				int rc = fsd_watch_rank(d, g, r, pid);
-				if (rc == -ESRCH) {
-					g->seen_state[r] = IPCFS_STATE_LIVE;
-					rank_died(g, r, pid);
-					continue;
-				}
-				if (g->seen_state[r] != IPCFS_STATE_LIVE)
-					fsd_event_post(g, "joined rank=%u pid=%d", r, (int)pid);
+		if (st == IPCFS_STATE_LIVE && (g->members.watch[r].pid != pid ||
+					       g->members.watch[r].pidfd < 0)) {
+			if (fsd_watch_rank(d, g, r, pid) == -ESRCH) {
+				/* Joined and died while nobody watched. */
+				fsd_members_transition(g, r, IPCFS_STATE_LIVE, pid);
+				rank_died(g, r, pid);
+				continue;
 			}
-		} else {
-			if (g->watch[r].pid)
-				fsd_unwatch_rank(g, r);
-			if (g->seen_state[r] == IPCFS_STATE_LIVE && st == IPCFS_STATE_LEFT)
-				fsd_event_post(g, "left rank=%u pid=%d", r, (int)pid);
-			else if (g->seen_state[r] == IPCFS_STATE_LIVE && st == IPCFS_STATE_DEAD)
-				fsd_event_post(g, "died rank=%u pid=%d", r, (int)pid);
+		} else if (st != IPCFS_STATE_LIVE && g->members.watch[r].pid) {
+			fsd_unwatch_rank(g, r);
 		}
-		g->seen_state[r] = st;
+		fsd_members_transition(g, r, st, pid);
 	}
+	scan_stalls(g);
+}
 
-	/* Stalls: a sender waiting for ring space longer than timeout_ms,
-	 * reported once per stall. */
+/* Stalls: a sender waiting for ring space longer than timeout_ms, reported
+ * once per stall. */
+static void scan_stalls(struct fsd_group *g)
+{
 	uint64_t now = wait_now_ns(), limit = (uint64_t)g->seg.timeout_ms * 1000000u;
 	for (unsigned i = 0; i <= g->seg.ranks; i++) {
+		/* Relaxed: a report; nothing else is read in its light. */
 		uint64_t since = atomic_load_explicit(&seg_rank(&g->seg, i)->stall_since_ns,
 						      memory_order_relaxed);
-		if (!since || now <= since || now - since < limit || g->stall_seen[i] == since)
+		if (!since || now <= since || now - since < limit || g->members.stall_seen[i] == since)
 			continue;
-		g->stall_seen[i] = since;
+		g->members.stall_seen[i] = since;
 		if (i == g->seg.ranks)
 			fsd_event_post(g, "stalled rank=ctl ms=%llu",
 				       (unsigned long long)((now - since) / 1000000u));
@@ -184,9 +219,9 @@ static void handle_exit(struct fsd *d, uint64_t token)
 	if (!g)
 		return;
 	pthread_mutex_lock(&g->lock);
-	if (!g->removed && r < g->seg.ranks && g->watch[r].pidfd >= 0 &&
-	    (g->watch[r].gen & 0xffffffu) == (token & 0xffffffu))
-		rank_died(g, r, g->watch[r].pid);
+	if (!g->removed && r < g->seg.ranks && g->members.watch[r].pidfd >= 0 &&
+	    (g->members.watch[r].gen & 0xffffffu) == (token & 0xffffffu))
+		rank_died(g, r, g->members.watch[r].pid);
 	pthread_mutex_unlock(&g->lock);
 	fsd_group_put(d, g);
 }

@@ -186,6 +186,11 @@ static int parse_size(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+int fsd_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	return parse_u64(s, len, out);
+}
+
 static int word_index(const char *s, size_t len, const char *const *words, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -228,6 +233,19 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 }
 
 /* Check an unsigned value against [lo, hi]: -ERANGE with a reason. */
+int fsd_parse_hex(const char *s, size_t len, char *why, size_t whylen)
+{
+	if (len > FSD_HEX_MAX)
+		return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
+			       FSD_HEX_MAX);
+	if (len % 2)
+		return why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
+	for (size_t i = 0; i < len; i++)
+		if (!is_hex(s[i]))
+			return why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+	return 0;
+}
+
 static int in_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *why, size_t whylen)
 {
 	if (v < lo || v > hi)
@@ -236,125 +254,126 @@ static int in_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char
 	return 0;
 }
 
+/* How the value of each attribute is written and what it may be: adding an
+ * attribute is one row here (and its place in struct fsd_attrs). */
+enum attr_kind { K_U64, K_SIZE, K_OCTAL, K_WORD, K_NUMA };
+
+static const struct attr_spec {
+	enum attr_kind kind;
+	uint64_t lo, hi;               /* K_U64, K_SIZE, K_OCTAL */
+	uint64_t multiple;             /* the value must be a multiple (0: any) */
+	bool pow2;                     /* the value must be a power of two */
+	const char *const *words;      /* K_WORD: the values, their number and */
+	int nwords;                    /* how to list them */
+	const char *list;
+} attr_specs[FSD_ATTR_COUNT] = {
+	[FSD_ATTR_RANKS] = { K_U64, 1, IPCFS_MAX_RANKS },
+	[FSD_ATTR_SLOTS] = { K_U64, 2, SLOTS_MAX, .pow2 = true },
+	[FSD_ATTR_SLOT_BYTES] = { K_SIZE, 64, SLOT_BYTES_MAX, .multiple = 64 },
+	[FSD_ATTR_ARENA_BYTES] = { K_SIZE, 0, ARENA_BYTES_MAX, .multiple = 4096 },
+	[FSD_ATTR_NUMA_NODE] = { K_NUMA, 0, NUMA_NODE_MAX },
+	[FSD_ATTR_HUGEPAGES] = { K_WORD, .words = huge_names, .nwords = 3,
+				 .list = "none, 2M, 1G" },
+	[FSD_ATTR_SPIN_US] = { K_U64, 0, SPIN_US_MAX },
+	[FSD_ATTR_TIMEOUT_MS] = { K_U64, 1, TIMEOUT_MS_MAX },
+	[FSD_ATTR_ALGO] = { K_WORD, .words = algo_names, .nwords = 4,
+			    .list = "auto, oneshot, twoshot, nccl" },
+	[FSD_ATTR_MODE] = { K_OCTAL, 0, 0777 },
+};
+
+/* Octal, 1 to 4 digits, as chmod takes it; no setuid, setgid or sticky. */
+static int parse_mode(const char *buf, size_t len, uint64_t *u, char *why, size_t whylen)
+{
+	*u = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (len > 4 || buf[i] < '0' || buf[i] > '7')
+			return why_set(-EINVAL, why, whylen, "mode: not an octal mode like 0770");
+		*u = *u * 8 + (unsigned)(buf[i] - '0');
+	}
+	if (*u > 0777)
+		return why_set(-ERANGE, why, whylen,
+			       "mode: %04llo has bits beyond 0777 (no setuid/setgid/sticky)",
+			       (unsigned long long)*u);
+	return 0;
+}
+
+/* -1, a node number or auto:PCI_ADDRESS (resolved by the caller). */
+static int parse_numa(const char *buf, size_t len, struct fsd_attr_value *v, char *why,
+		      size_t whylen)
+{
+	uint64_t u;
+	int rc;
+
+	v->i = -1;
+	if (len == 2 && memcmp(buf, "-1", 2) == 0)
+		return 0;
+	if (len > 5 && memcmp(buf, "auto:", 5) == 0)
+		return fsd_parse_pci(buf + 5, len - 5, v->pci, why, whylen);
+	rc = parse_u64(buf, len, &u);
+	if (rc == -EINVAL)
+		return why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
+	if (rc)
+		return why_set(rc, why, whylen, "numa_node: number too large");
+	rc = in_range(u, 0, NUMA_NODE_MAX, "numa_node", why, whylen);
+	if (!rc)
+		v->i = (int64_t)u;
+	return rc;
+}
+
+/* A decimal number (K_SIZE: with a binary suffix) and its range. */
+static int parse_number(enum fsd_attr a, const struct attr_spec *sp, const char *buf, size_t len,
+			uint64_t *u, char *why, size_t whylen)
+{
+	const char *name = attr_names[a];
+	int rc = sp->kind == K_SIZE ? parse_size(buf, len, u) : parse_u64(buf, len, u);
+
+	if (rc == -EINVAL)
+		return why_set(rc, why, whylen, "%s: not a decimal number%s", name,
+			       sp->kind == K_SIZE ? " (suffixes K, M, G allowed)" : "");
+	if (rc)
+		return why_set(rc, why, whylen, "%s: number too large", name);
+	if ((rc = in_range(*u, sp->lo, sp->hi, name, why, whylen)))
+		return rc;
+	if (sp->pow2 && (*u & (*u - 1)))
+		return why_set(-EINVAL, why, whylen, "%s: %llu is not a power of two", name,
+			       (unsigned long long)*u);
+	if (sp->multiple && *u % sp->multiple)
+		return why_set(-EINVAL, why, whylen, "%s: %llu is not a multiple of %llu", name,
+			       (unsigned long long)*u, (unsigned long long)sp->multiple);
+	return 0;
+}
+
 int fsd_parse_attr(enum fsd_attr a, const char *buf, size_t len, struct fsd_attr_value *v,
 		   char *why, size_t whylen)
 {
-	const char *name = fsd_attr_name(a);
-	uint64_t u = 0;
-	int rc, k;
-
 	memset(v, 0, sizeof(*v));
 	v->attr = a;
+	if ((unsigned)a >= FSD_ATTR_COUNT)
+		return why_set(-EINVAL, why, whylen, "no such attribute");
+	const struct attr_spec *sp = &attr_specs[a];
 	len = chomp(buf, len);
 	if (len == 0)
-		return why_set(-EINVAL, why, whylen, "%s: empty value", name);
+		return why_set(-EINVAL, why, whylen, "%s: empty value", attr_names[a]);
 	if (len > 64)
-		return why_set(-EINVAL, why, whylen, "%s: value longer than 64 bytes", name);
-
-	switch (a) {
-	case FSD_ATTR_RANKS:
-	case FSD_ATTR_SLOTS:
-	case FSD_ATTR_SPIN_US:
-	case FSD_ATTR_TIMEOUT_MS:
-		rc = parse_u64(buf, len, &u);
-		break;
-	case FSD_ATTR_SLOT_BYTES:
-	case FSD_ATTR_ARENA_BYTES:
-		rc = parse_size(buf, len, &u);
-		break;
-	case FSD_ATTR_MODE:
-		/* Octal, 1 to 4 digits, as chmod takes it. */
-		rc = len <= 4 ? 0 : -EINVAL;
-		for (size_t i = 0; !rc && i < len; i++) {
-			if (buf[i] < '0' || buf[i] > '7')
-				rc = -EINVAL;
-			else
-				u = u * 8 + (unsigned)(buf[i] - '0');
-		}
-		if (rc)
-			return why_set(rc, why, whylen, "mode: not an octal mode like 0770");
-		if (u > 0777)
-			return why_set(-ERANGE, why, whylen,
-				       "mode: %04llo has bits beyond 0777 (no setuid/setgid/sticky)",
-				       (unsigned long long)u);
-		v->u = u;
-		return 0;
-	case FSD_ATTR_HUGEPAGES:
-		k = word_index(buf, len, huge_names, 3);
+		return why_set(-EINVAL, why, whylen, "%s: value longer than 64 bytes", attr_names[a]);
+	switch (sp->kind) {
+	case K_U64:
+	case K_SIZE:
+		return parse_number(a, sp, buf, len, &v->u, why, whylen);
+	case K_OCTAL:
+		return parse_mode(buf, len, &v->u, why, whylen);
+	case K_NUMA:
+		return parse_numa(buf, len, v, why, whylen);
+	case K_WORD: {
+		int k = word_index(buf, len, sp->words, sp->nwords);
 		if (k < 0)
-			return why_set(-EINVAL, why, whylen, "hugepages: not one of none, 2M, 1G");
+			return why_set(-EINVAL, why, whylen, "%s: not one of %s", attr_names[a],
+				       sp->list);
 		v->u = (uint64_t)k;
 		return 0;
-	case FSD_ATTR_ALGO:
-		k = word_index(buf, len, algo_names, 4);
-		if (k < 0)
-			return why_set(-EINVAL, why, whylen,
-				       "algo: not one of auto, oneshot, twoshot, nccl");
-		v->u = (uint64_t)k;
-		return 0;
-	case FSD_ATTR_NUMA_NODE:
-		if (len == 2 && memcmp(buf, "-1", 2) == 0) {
-			v->i = -1;
-			return 0;
-		}
-		if (len > 5 && memcmp(buf, "auto:", 5) == 0) {
-			v->i = -1;
-			return fsd_parse_pci(buf + 5, len - 5, v->pci, why, whylen);
-		}
-		rc = parse_u64(buf, len, &u);
-		if (rc == -EINVAL)
-			return why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
-		if (!rc)
-			rc = in_range(u, 0, NUMA_NODE_MAX, "numa_node", why, whylen);
-		else
-			why_set(rc, why, whylen, "numa_node: number too large");
-		if (!rc)
-			v->i = (int64_t)u;
-		return rc;
-	default:
-		return why_set(-EINVAL, why, whylen, "no such attribute");
 	}
-	if (rc == -EINVAL)
-		return why_set(rc, why, whylen, "%s: not a decimal number%s", name,
-			       a == FSD_ATTR_SLOT_BYTES || a == FSD_ATTR_ARENA_BYTES
-			       ? " (suffixes K, M, G allowed)" : "");
-	if (rc == -ERANGE)
-		return why_set(rc, why, whylen, "%s: number too large", name);
-
-	switch (a) {
-	case FSD_ATTR_RANKS:
-		rc = in_range(u, 1, IPCFS_MAX_RANKS, name, why, whylen);
-		break;
-	case FSD_ATTR_SLOTS:
-		rc = in_range(u, 2, SLOTS_MAX, name, why, whylen);
-		if (!rc && (u & (u - 1)))
-			rc = why_set(-EINVAL, why, whylen, "slots: %llu is not a power of two",
-				     (unsigned long long)u);
-		break;
-	case FSD_ATTR_SLOT_BYTES:
-		rc = in_range(u, 64, SLOT_BYTES_MAX, name, why, whylen);
-		if (!rc && u % 64)
-			rc = why_set(-EINVAL, why, whylen, "slot_bytes: %llu is not a multiple of 64",
-				     (unsigned long long)u);
-		break;
-	case FSD_ATTR_ARENA_BYTES:
-		rc = in_range(u, 0, ARENA_BYTES_MAX, name, why, whylen);
-		if (!rc && u % 4096)
-			rc = why_set(-EINVAL, why, whylen,
-				     "arena_bytes: %llu is not a multiple of 4096",
-				     (unsigned long long)u);
-		break;
-	case FSD_ATTR_SPIN_US:
-		rc = in_range(u, 0, SPIN_US_MAX, name, why, whylen);
-		break;
-	case FSD_ATTR_TIMEOUT_MS:
-		rc = in_range(u, 1, TIMEOUT_MS_MAX, name, why, whylen);
-		break;
-	default:
-		break;
 	}
-	v->u = u;
-	return rc;
+	return why_set(-EINVAL, why, whylen, "no such attribute");
 }
 
 void fsd_attrs_set(struct fsd_attrs *at, const struct fsd_attr_value *v)
@@ -555,14 +574,8 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 			return rc;
 		if (!next_word(&w, &word, &wlen))
 			return why_set(-EINVAL, why, whylen, "register: missing HEXRECORD");
-		if (wlen > FSD_HEX_MAX)
-			return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
-				       FSD_HEX_MAX);
-		if (wlen % 2)
-			return why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
-		for (size_t i = 0; i < wlen; i++)
-			if (!is_hex(word[i]))
-				return why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+		if ((rc = fsd_parse_hex(word, wlen, why, whylen)))
+			return rc;
 		c->text = word;
 		c->text_len = wlen;
 		return expect_end(&w, "register", why, whylen);

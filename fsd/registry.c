@@ -32,23 +32,21 @@ static int path_in(char *out, size_t size, const char *dir, const char *name, co
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-#define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
-const struct fsd_counter fsd_counters[] = {
-	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
-	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
-	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
-	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
-};
-#undef COUNTER
-const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
+uint64_t fsd_group_joined_mask(const struct fsd_group *g)
+{
+	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
+	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+}
 
 bool fsd_group_joined(const struct fsd_group *g)
 {
-	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire) != 0;
+	return fsd_group_joined_mask(g) != 0;
 }
 
 unsigned fsd_group_live(const struct fsd_group *g)
 {
+	/* Acquire: pairs with the seq_cst updates of seg_go_live and
+	 * seg_mark_gone_pid. */
 	return (unsigned)__builtin_popcountll(atomic_load_explicit(&g->seg.hdr->live,
 								   memory_order_acquire));
 }
@@ -72,13 +70,7 @@ static void group_free(struct fsd_group *g)
 {
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		fsd_unwatch_rank(g, r);
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		if (!g->gpu[i])
-			continue;
-		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
-			free(g->gpu[i]->rec[r]);
-		free(g->gpu[i]);
-	}
+	fsd_gpu_clear(&g->gpu);
 	release_segment(g);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->bcast_lock);
@@ -169,48 +161,141 @@ static int claim_ctl(struct fsd_group *g)
 	return rc;
 }
 
+/* Where a segment lives: a directory descriptor and a name in it. */
+struct seg_loc {
+	int dirfd;      /* the state directory's, or one of ours (own) */
+	bool own;
+	char name[FSD_NAME_MAX + 32];
+	char path[PATH_MAX];
+};
+
+static void seg_loc_close(struct seg_loc *l)
+{
+	if (l->own && l->dirfd >= 0)
+		close(l->dirfd);
+	l->dirfd = -1;
+}
+
 /* Where the segment of group @name with attributes @a lives: beside the
  * state files, or with huge pages on a hugetlbfs mount of that page size
  * (named after the state directory too, so that two daemons never share
  * a file). -ENODEV: no such mount. */
-static int seg_path_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
-			char *out, size_t size)
+static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
+		       struct seg_loc *l)
 {
 	char dir[PATH_MAX];
 	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
 	int rc;
 
-	if (!a->p.hugepage_kb)
-		return path_in(out, size, d->statedir, name, ".seg");
+	l->dirfd = -1;
+	l->own = false;
+	if (!a->p.hugepage_kb) {
+		l->dirfd = d->state_fd;
+		snprintf(l->name, sizeof(l->name), "%s.seg", name);
+		return path_in(l->path, sizeof(l->path), d->statedir, name, ".seg");
+	}
 	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	for (const char *c = d->statedir; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	int n = snprintf(out, size, "%s/ipcfs-%08x-%s.seg", dir, h, name);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
+	if ((rc = path_in(l->path, sizeof(l->path), dir, "/", l->name)))
+		return rc;
+	/* A mount point the administrator made (/proc/mounts). */
+	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	l->own = true;
+	return l->dirfd < 0 ? -errno : 0;
 }
 
-/* Create the segment for @a (at seg_path_for(@a), which becomes
+/* Remove the segment of @g (located by its current attributes). */
+static void seg_remove(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+
+	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
+		unlinkat(l.dirfd, l.name, 0);
+	seg_loc_close(&l);
+}
+
+/* Change the mode of @g's segment, never through a link. */
+static int seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l);
+	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDONLY);
+
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = fchmod(fd, mode) != 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Map the existing segment of @g without following a link. */
+static int seg_adopt(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l), fd;
+
+	if (rc) {
+		seg_loc_close(&l);
+		return -ENOENT;
+	}
+	snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	fd = fsd_open_file(l.dirfd, l.name, O_RDWR);
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = seg_map_fd(fd, SEG_MAP_WRITE, &g->seg);
+	close(fd);
+	return rc;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen);
+
+/* Create the segment for @a (at seg_loc_for(@a), which becomes
  * g->seg_path): built under a temporary name and renamed, so that `shm`
  * never names a half-made file, and a failed re-creation leaves the old
  * segment in place. Maps it into @out. */
 static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
 			struct seg_map *out, char *why, size_t whylen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int rc = seg_path_for(d, g->name, a, path, sizeof(path));
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, a, &l);
 
 	if (rc == -ENODEV) {
 		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
 			 a->p.hugepage_kb);
 		return rc;
 	}
+	if (!rc)
+		rc = make_segment_at(&l, g, a, out, why, whylen);
+	seg_loc_close(&l);
 	if (rc)
 		return rc;
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
-	unlink(tmp); /* a leftover of a crash during creation */
-	rc = seg_create(tmp, &a->p, g->uid, g->gid);
+	if (strcmp(l.path, g->seg_path)) {
+		/* Moved (huge pages switched on or off): the old file goes;
+		 * nobody has joined, or attributes could not change. */
+		if (g->seg_path[0])
+			seg_remove(d, g);
+		snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	}
+	return 0;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen)
+{
+	char tmp[sizeof(l->name) + 8];
+	int rc, fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", l->name);
+	/* A leftover of a crash during creation, or a planted name. */
+	unlinkat(l->dirfd, tmp, 0);
+	rc = seg_create_at(l->dirfd, tmp, &a->p, g->uid, g->gid);
 	if (rc) {
 		if (rc == -ENOMEM && a->p.hugepage_kb)
 			snprintf(why, whylen,
@@ -220,24 +305,19 @@ static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_att
 			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
 		return rc;
 	}
-	rc = seg_map_path(tmp, SEG_MAP_WRITE, out);
-	if (!rc && rename(tmp, path) != 0) {
+	fd = fsd_open_file(l->dirfd, tmp, O_RDWR);
+	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, out);
+	if (fd >= 0)
+		close(fd);
+	if (!rc && renameat(l->dirfd, tmp, l->dirfd, l->name) != 0) {
 		rc = -errno;
 		seg_unmap(out);
 	}
 	if (rc) {
 		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
-		unlink(tmp);
-		return rc;
+		unlinkat(l->dirfd, tmp, 0);
 	}
-	if (strcmp(path, g->seg_path)) {
-		/* Moved (huge pages switched on or off): the old file goes;
-		 * nobody has joined, or attributes could not change. */
-		if (g->seg_path[0])
-			unlink(g->seg_path);
-		snprintf(g->seg_path, sizeof(g->seg_path), "%s", path);
-	}
-	return 0;
+	return rc;
 }
 
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
@@ -273,189 +353,109 @@ int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
 
 /* ---- state files ------------------------------------------------------------- */
 
-/* The reset-stat baseline: "base_bcasts N", and "base I NAME=N ..." for
- * each rank index I (ranks: the control sender) with a counter not 0, so
- * that stat stays relative to the last reset-stat across a restart. */
-static void save_base(FILE *f, struct fsd_group *g)
+/* The parts of @g its state file holds, borrowed (nothing to free). */
+static void state_of(const struct fsd_group *g, struct fsd_state *st)
 {
-	if (g->base_bcasts)
-		fprintf(f, "base_bcasts %llu\n", (unsigned long long)g->base_bcasts);
-	for (unsigned i = 0; i <= IPCFS_MAX_RANKS; i++) {
-		bool any = false;
-		for (unsigned k = 0; k < fsd_ncounters && !any; k++)
-			any = *fsd_counter(&g->base[i], k) != 0;
-		if (!any)
-			continue;
-		fprintf(f, "base %u", i);
-		for (unsigned k = 0; k < fsd_ncounters; k++)
-			fprintf(f, " %s=%llu", fsd_counters[k].name,
-				(unsigned long long)*fsd_counter(&g->base[i], k));
-		fputc('\n', f);
-	}
+	st->uid = g->uid;
+	st->gid = g->gid;
+	st->attrs = g->attrs;
+	st->stats = g->stats;
+	st->gpu = g->gpu;
 }
 
-/* One "base" line's value (see save_base); names not known are skipped,
- * a malformed line is ignored whole. */
-static int load_base(struct fsd_group *g, const char *val)
+int fsd_group_save(struct fsd *d, struct fsd_group *g)
 {
-	struct ipcfs_rank_stat b = { 0 };
-	char *end;
-	unsigned long i = strtoul(val, &end, 10);
-
-	if (end == val || i > IPCFS_MAX_RANKS)
-		return -EINVAL;
-	for (const char *p = end; *p;) {
-		p += strspn(p, " ");
-		if (!*p)
-			break;
-		size_t nlen = strcspn(p, "= ");
-		if (p[nlen] != '=')
-			return -EINVAL;
-		const char *num = p + nlen + 1;
-		unsigned long long v = strtoull(num, &end, 10);
-		if (end == num || (*end && *end != ' '))
-			return -EINVAL;
-		for (unsigned k = 0; k < fsd_ncounters; k++)
-			if (strlen(fsd_counters[k].name) == nlen &&
-			    memcmp(fsd_counters[k].name, p, nlen) == 0)
-				*fsd_counter(&b, k) = v;
-		p = end;
-	}
-	g->base[i] = b;
-	return 0;
-}
-
-void fsd_group_save(struct fsd *d, struct fsd_group *g)
-{
-	char tmp[PATH_MAX + 8], val[64];
-	FILE *f;
-	(void)d;
+	char tmp[sizeof(g->state_path) + 4];
+	struct fsd_state *st = malloc(sizeof(*st));
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = -ENOMEM, rc = 0;
 
 	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
+	if (st) {
+		state_of(g, st);
+		buf = fsd_state_format(st, &len);
+		free(st);
+	}
 	/* Only the daemon reads it: it holds the GPU records of every group. */
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	f = fd >= 0 ? fdopen(fd, "w") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
-		return;
+	if (buf)
+		fd = fsd_open_new(d->state_fd, tmp, O_WRONLY, 0600);
+	for (size_t off = 0; fd >= 0 && off < len && !rc;) {
+		ssize_t n = write(fd, buf + off, len - off);
+		rc = n < 0 ? -errno : 0;
+		off += n > 0 ? (size_t)n : 0;
 	}
-	fprintf(f, "ipcfs-state 1\nuid %u\ngid %u\n", (unsigned)g->uid, (unsigned)g->gid);
-	for (int a = 0; a < FSD_ATTR_COUNT; a++) {
-		fsd_attr_format(&g->attrs, (enum fsd_attr)a, val, sizeof(val));
-		fprintf(f, "%s %s", fsd_attr_name((enum fsd_attr)a), val);
+	/* All of it on the disk before the rename (ENOSPC shows here at the
+	 * latest); a restart reads either the old or the new file, whole. */
+	if (fd >= 0 && !rc && fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0 && close(fd) != 0 && !rc)
+		rc = -errno;
+	if (fd < 0)
+		rc = fd;
+	if (!rc && renameat(d->state_fd, tmp, d->state_fd, g->state_path) != 0)
+		rc = -errno;
+	if (rc) {
+		fsd_log(LOG_ERR, "%s: cannot write its state: %s", g->name, strerror(-rc));
+		unlinkat(d->state_fd, tmp, 0);
 	}
-	if (g->attrs.numa_pci[0])
-		fprintf(f, "numa_pci %s\n", g->attrs.numa_pci);
-	fprintf(f, "bcasts %llu\n", (unsigned long long)g->bcasts);
-	save_base(f, g);
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		struct fsd_gpu_name *n = g->gpu[i];
-		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
-			if (n->rec[r])
-				fprintf(f, "gpu %s %u %s\n", n->name, r, n->rec[r]);
-	}
-	/* Rename: a restart reads either the old or the new file, whole. */
-	if (fclose(f) != 0 || rename(tmp, g->state_path) != 0) {
-		fsd_log(LOG_ERR, "%s: cannot write its state: %m", g->name);
-		unlink(tmp);
-	}
-}
-
-int fsd_gpu_store(struct fsd_group *g, const char *name, unsigned rank, const char *hex, size_t len)
-{
-	struct fsd_gpu_name *n = NULL;
-	int freeslot = -1;
-
-	for (int i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		if (g->gpu[i] && strcmp(g->gpu[i]->name, name) == 0)
-			n = g->gpu[i];
-		else if (!g->gpu[i] && freeslot < 0)
-			freeslot = i;
-	}
-	char *rec = strndup(hex, len);
-	if (!rec)
-		return -ENOMEM;
-	if (!n) {
-		if (freeslot < 0) {
-			free(rec);
-			return -ENOSPC;
-		}
-		n = calloc(1, sizeof(*n));
-		if (!n) {
-			free(rec);
-			return -ENOMEM;
-		}
-		snprintf(n->name, sizeof(n->name), "%s", name);
-		n->nid = ++g->next_nid;
-		g->gpu[freeslot] = n;
-	}
-	if (n->rec[rank])
-		free(n->rec[rank]);
-	else
-		n->nrec++;
-	n->rec[rank] = rec;
-	return 0;
-}
-
-/* Read a state file into @a, @uid, @gid and the GPU records of @g. */
-static int load_state(struct fsd_group *g, const char *path)
-{
-	char line[FSD_HEX_MAX + 256], why[FSD_WHY_MAX];
-	FILE *f = fopen(path, "re");
-	int rc = 0, lineno = 0;
-	bool have_uid = false;
-
-	if (!f)
-		return -errno;
-	fsd_attrs_init(&g->attrs);
-	while (fgets(line, sizeof(line), f)) {
-		char *key = line, *val = strchr(line, ' ');
-		lineno++;
-		if (!val)
-			continue;
-		*val++ = '\0';
-		size_t vlen = strcspn(val, "\n");
-		val[vlen] = '\0';
-		int a = fsd_attr_lookup(key, strlen(key));
-		if (a >= 0) {
-			struct fsd_attr_value v;
-			if (fsd_parse_attr((enum fsd_attr)a, val, vlen, &v, why, sizeof(why)) == 0)
-				fsd_attrs_set(&g->attrs, &v);
-			else
-				fsd_log(LOG_WARNING, "%s:%d: %s", path, lineno, why);
-		} else if (strcmp(key, "uid") == 0) {
-			g->uid = (uid_t)strtoul(val, NULL, 10);
-			have_uid = true;
-		} else if (strcmp(key, "gid") == 0) {
-			g->gid = (gid_t)strtoul(val, NULL, 10);
-		} else if (strcmp(key, "numa_pci") == 0) {
-			snprintf(g->attrs.numa_pci, sizeof(g->attrs.numa_pci), "%s", val);
-		} else if (strcmp(key, "bcasts") == 0) {
-			g->bcasts = strtoull(val, NULL, 10);
-		} else if (strcmp(key, "base_bcasts") == 0) {
-			g->base_bcasts = strtoull(val, NULL, 10);
-		} else if (strcmp(key, "base") == 0) {
-			if (load_base(g, val))
-				fsd_log(LOG_WARNING, "%s:%d: malformed reset-stat baseline, ignored",
-					path, lineno);
-		} else if (strcmp(key, "gpu") == 0) {
-			struct fsd_cmd c;
-			/* The same checks as a register command. */
-			char cmd[sizeof(line) + 16];
-			int n = snprintf(cmd, sizeof(cmd), "register %s", val);
-			if (fsd_parse_group_cmd(cmd, (size_t)n, &c, why, sizeof(why)) == 0)
-				fsd_gpu_store(g, c.name, c.rank, c.text, c.text_len);
-		}
-	}
-	fclose(f);
-	if (!have_uid)
-		rc = -EBADMSG;
+	free(buf);
 	return rc;
 }
 
-static struct fsd_group *group_alloc(struct fsd *d, const char *name)
+/* Read a state file into @g: its owner, attributes, statistics and GPU
+ * records. */
+static int load_state(struct fsd *d, struct fsd_group *g)
+{
+	char why[FSD_WHY_MAX] = "";
+	struct fsd_state *st = calloc(1, sizeof(*st));
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	unsigned skipped;
+	int rc = 0, fd = fsd_open_file(d->state_fd, g->state_path, O_RDONLY);
+
+	if (fd < 0 || !st) {
+		free(st);
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : -ENOMEM;
+	}
+	for (ssize_t n = 1; n > 0 && !rc; len += (size_t)n) {
+		if (len == cap) {
+			char *nb = cap < (1u << 24) ? realloc(buf, cap = cap * 2 + 4096) : NULL;
+			if (!nb) {
+				rc = cap >= (1u << 24) ? -EFBIG : -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0)
+			rc = -errno;
+		if (n <= 0)
+			break;
+	}
+	close(fd);
+	if (!rc)
+		rc = fsd_state_parse(buf ? buf : "", len, st, &skipped, why, sizeof(why));
+	free(buf);
+	if (rc) {
+		fsd_log(LOG_ERR, "%s/%s: %s", d->statedir, g->state_path, why[0] ? why : strerror(-rc));
+	} else {
+		if (skipped)
+			fsd_log(LOG_WARNING, "%s/%s: %u lines skipped, the first: %s", d->statedir,
+				g->state_path, skipped, why);
+		g->uid = st->uid;
+		g->gid = st->gid;
+		g->attrs = st->attrs;
+		g->stats = st->stats;
+		g->gpu = st->gpu; /* taken over: not cleared */
+	}
+	free(st);
+	return rc;
+}
+
+static struct fsd_group *group_alloc(const char *name)
 {
 	struct fsd_group *g = calloc(1, sizeof(*g));
 
@@ -465,13 +465,9 @@ static struct fsd_group *group_alloc(struct fsd *d, const char *name)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->bcast_lock, NULL);
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
-		g->watch[r].pidfd = -1;
+		g->members.watch[r].pidfd = -1;
 	g->refs = 1;
-	if (path_in(g->seg_path, sizeof(g->seg_path), d->statedir, name, ".seg") ||
-	    path_in(g->state_path, sizeof(g->state_path), d->statedir, name, ".state")) {
-		group_free(g);
-		return NULL;
-	}
+	snprintf(g->state_path, sizeof(g->state_path), "%s.state", name);
 	return g;
 }
 
@@ -488,28 +484,26 @@ static void group_link(struct fsd *d, struct fsd_group *g)
 static void adopt_group(struct fsd *d, const char *name)
 {
 	char why[FSD_WHY_MAX] = "";
-	struct fsd_group *g = group_alloc(d, name);
+	struct fsd_group *g = group_alloc(name);
 	int rc;
 
 	if (!g)
 		return;
-	rc = load_state(g, g->state_path);
+	rc = load_state(d, g);
 	if (rc) {
-		fsd_log(LOG_ERR, "%s: unreadable state file, group skipped: %s", g->state_path,
-			strerror(-rc));
+		fsd_log(LOG_ERR, "%s/%s: %s, group skipped", d->statedir, g->state_path,
+			rc == -ELOOP ? "a symbolic link, not a state file"
+				     : rc == -EBADF ? "not a regular file" : strerror(-rc));
 		goto fail;
 	}
 	/* With huge pages the segment lives elsewhere than the default. */
-	if (seg_path_for(d, g->name, &g->attrs, g->seg_path, sizeof(g->seg_path)))
-		rc = -ENOENT;
-	else
-		rc = seg_map_path(g->seg_path, SEG_MAP_WRITE, &g->seg);
+	rc = seg_adopt(d, g);
 	if (rc == -ENOENT) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
 		 * one, nobody can have been joined to it; its counters start
 		 * from 0, and so does the baseline. */
 		rc = make_segment(d, g, &g->attrs, &g->seg, why, sizeof(why));
-		memset(g->base, 0, sizeof(g->base));
+		fsd_stats_new_segment(&g->stats);
 	} else if (!rc) {
 		/* The segment is what members use: its layout wins. */
 		uint32_t mode = g->attrs.p.mode;
@@ -522,8 +516,7 @@ static void adopt_group(struct fsd *d, const char *name)
 		fsd_log(LOG_ERR, "%s: cannot adopt the segment: %s %s", name, strerror(-rc), why);
 		goto fail;
 	}
-	for (unsigned r = 0; r < g->seg.ranks; r++)
-		g->seen_state[r] = SEG_OWNER_STATE(atomic_load(&seg_rank(&g->seg, r)->owner));
+	fsd_members_adopt(g);
 	pthread_mutex_lock(&d->lock);
 	group_link(d, g);
 	pthread_mutex_unlock(&d->lock);
@@ -533,52 +526,38 @@ fail:
 	group_free(g);
 }
 
-/* Create @dir if missing. The default /dev/shm/ipcfs is shared by the
- * daemons of every user (sticky, like /tmp); a daemon's own directory lets
- * others reach the segments they were granted but not list them. */
-static int make_statedir(const char *dir)
-{
-	char parent[PATH_MAX];
-	struct stat st;
-
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	snprintf(parent, sizeof(parent), "%s", dir);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		if (strcmp(parent, "/dev/shm/ipcfs") == 0 && mkdir(parent, 01777) == 0)
-			chmod(parent, 01777); /* not subject to the umask */
-	}
-	if (mkdir(dir, 0711) != 0 && errno != EEXIST)
-		return -errno;
-	chmod(dir, 0711);
-	return 0;
-}
-
 int fsd_registry_open(struct fsd *d)
 {
-	char lock[PATH_MAX];
-	int rc = make_statedir(d->statedir);
+	char why[FSD_WHY_MAX] = "";
+	int rc = fsd_statedir_open(d, why, sizeof(why));
 
 	if (rc) {
-		fsd_log(LOG_ERR, "state directory %s: %s", d->statedir, strerror(-rc));
+		fsd_log(LOG_ERR, "refusing the state directory: %s", why);
 		return rc;
 	}
-	if ((rc = path_in(lock, sizeof(lock), d->statedir, ".lock", "")))
-		return rc;
-	d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* Kept from one daemon to the next: never created through a link,
+	 * and a plain file. */
+	d->lock_fd = openat(d->state_fd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0 && errno == ELOOP) {
+		fsd_log(LOG_ERR, "%s/.lock is a symbolic link: remove it", d->statedir);
+		return -ELOOP;
+	}
 	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		rc = -errno;
-		fsd_log(LOG_ERR, "%s: %s", lock,
+		fsd_log(LOG_ERR, "%s/.lock: %s", d->statedir,
 			rc == -EWOULDBLOCK ? "another ipcfsd manages this state directory"
 					   : strerror(-rc));
 		return rc;
 	}
 
-	DIR *dir = opendir(d->statedir);
-	if (!dir)
-		return -errno;
+	int dfd = openat(d->state_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dir) {
+		rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
 	struct dirent *e;
 	while ((e = readdir(dir))) {
 		size_t n = strlen(e->d_name);
@@ -616,6 +595,9 @@ void fsd_registry_close(struct fsd *d)
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	d->lock_fd = -1;
+	if (d->state_fd >= 0)
+		close(d->state_fd);
+	d->state_fd = -1;
 }
 
 /* ---- create, destroy, change -------------------------------------------------- */
@@ -649,7 +631,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 		snprintf(why, whylen, "group %s exists", name);
 		return -EEXIST;
 	}
-	g = group_alloc(d, name);
+	g = group_alloc(name);
 	if (!g)
 		return -ENOMEM;
 	g->uid = uid;
@@ -665,24 +647,35 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 		rc = claim_ctl(g);
 	if (rc) {
 		if (g->seg.base)
-			unlink(g->seg_path);
+			seg_remove(d, g);
 		group_free(g);
 		return rc;
 	}
 
 	pthread_mutex_lock(&d->lock);
-	if (d->ngroups >= FSD_GROUPS_MAX) {
-		pthread_mutex_unlock(&d->lock);
-		unlink(g->seg_path);
-		group_free(g);
+	rc = d->ngroups >= FSD_GROUPS_MAX ? -ENOSPC : 0;
+	pthread_mutex_unlock(&d->lock);
+	if (rc) {
 		snprintf(why, whylen, "too many groups (%d)", FSD_GROUPS_MAX);
-		return -ENOSPC;
+	} else {
+		/* A group the next daemon could not find must not exist: its
+		 * state file is written before anyone can see it (create_lock
+		 * keeps ngroups from growing meanwhile). */
+		pthread_mutex_lock(&g->lock);
+		rc = fsd_group_save(d, g);
+		pthread_mutex_unlock(&g->lock);
+		if (rc)
+			snprintf(why, whylen, "cannot write the state file %s/%s: %s", d->statedir,
+				 g->state_path, strerror(-rc));
 	}
+	if (rc) {
+		seg_remove(d, g);
+		group_free(g);
+		return rc;
+	}
+	pthread_mutex_lock(&d->lock);
 	group_link(d, g);
 	pthread_mutex_unlock(&d->lock);
-	pthread_mutex_lock(&g->lock);
-	fsd_group_save(d, g);
-	pthread_mutex_unlock(&g->lock);
 	fsd_log(LOG_INFO, "created group %s (uid %u)", name, (unsigned)uid);
 	return 0;
 }
@@ -728,8 +721,8 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		g->removed = true;
 		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 			fsd_unwatch_rank(g, r);
-		unlink(g->seg_path);
-		unlink(g->state_path);
+		seg_remove(d, g);
+		unlinkat(d->state_fd, g->state_path, 0);
 		/* Blocked events readers see the group gone. */
 		fsd_events_removed(g);
 	}
@@ -752,6 +745,89 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 	return rc;
 }
 
+/*
+ * Close the segment @g serves to joiners before replacing it: a member
+ * that opened it (through `shm`) just before the replacement would
+ * otherwise claim a rank in a file nobody serves any more. Every member
+ * rank that no live process holds is claimed for the daemon itself, not
+ * gone live (no joined or live bit): a later claim there fails with
+ * EBUSY, and the joiner joins again through `shm`. False, with nothing
+ * changed, if a joiner claimed a rank first: the attributes are then
+ * frozen as for a joined member. @saved: the words taken, for
+ * unretire_ranks.
+ */
+static bool retire_ranks(struct fsd_group *g, uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+	unsigned r;
+
+	for (r = 0; r < g->seg.ranks; r++) {
+		_Atomic uint64_t *w = &seg_rank(&g->seg, r)->owner;
+		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
+		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		/* R1: acq_rel, the partner of seg_claim's CAS on the same
+		 * word: of a joiner's claim and ours exactly one wins. */
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
+		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
+							     memory_order_acquire))
+			break;
+	}
+	if (r == g->seg.ranks)
+		return true;
+	while (r-- > 0) {
+		uint64_t expect = mine;
+		/* Only ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+	return false;
+}
+
+/* The replacement failed: the old segment is served again. */
+static void unretire_ranks(struct fsd_group *g, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+
+	for (unsigned r = 0; r < g->seg.ranks; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+}
+
+/* Replace @g's segment by one made for @next (caller holds bcast_lock and
+ * lock, nobody joined). */
+static int replace_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
+			   char *why, size_t whylen)
+{
+	uint64_t saved[IPCFS_MAX_RANKS];
+	struct seg_map fresh;
+	int rc;
+
+	if (!retire_ranks(g, saved)) {
+		snprintf(why, whylen, "a member is joining; attributes are frozen");
+		return -EBUSY;
+	}
+	rc = make_segment(d, g, next, &fresh, why, whylen);
+	if (rc) {
+		unretire_ranks(g, saved);
+		return rc;
+	}
+	release_segment(g);
+	g->seg = fresh;
+	rc = claim_ctl(g);
+	if (rc) { /* a fresh segment: its control ring is free */
+		snprintf(why, whylen, "cannot claim the control ring");
+		return rc;
+	}
+	fsd_stats_new_segment(&g->stats);
+	fsd_members_adopt(g);
+	return 0;
+}
+
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen)
 {
@@ -772,64 +848,15 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 	if (rc)
 		return rc;
 	if (fsd_attr_in_segment(v->attr)) {
-		struct seg_map fresh;
-		rc = make_segment(d, g, &next, &fresh, why, whylen);
-		if (rc)
+		if ((rc = replace_segment(d, g, &next, why, whylen)))
 			return rc;
-		release_segment(g);
-		g->seg = fresh;
-		rc = claim_ctl(g);
-		if (rc) { /* a fresh segment: its control ring is free */
-			snprintf(why, whylen, "cannot claim the control ring");
-			return rc;
-		}
-		memset(g->base, 0, sizeof(g->base));
-		memset(g->stall_seen, 0, sizeof(g->stall_seen));
 	} else if (v->attr == FSD_ATTR_MODE) {
-		if (chmod(g->seg_path, next.p.mode) != 0) {
-			rc = -errno;
-			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(errno));
+		if ((rc = seg_chmod(d, g, next.p.mode))) {
+			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
 			return rc;
 		}
 	}
 	g->attrs = next;
 	fsd_group_save(d, g);
 	return 0;
-}
-
-/* ---- GPU records ------------------------------------------------------------- */
-
-struct fsd_gpu_name *fsd_gpu_find(struct fsd_group *g, const char *name, size_t len)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
-		if (g->gpu[i] && strlen(g->gpu[i]->name) == len && memcmp(g->gpu[i]->name, name, len) == 0)
-			return g->gpu[i];
-	return NULL;
-}
-
-struct fsd_gpu_name *fsd_gpu_find_id(struct fsd_group *g, uint32_t nid)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++)
-		if (g->gpu[i] && g->gpu[i]->nid == nid)
-			return g->gpu[i];
-	return NULL;
-}
-
-int fsd_gpu_remove(struct fsd_group *g, const char *name, unsigned rank)
-{
-	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-		struct fsd_gpu_name *n = g->gpu[i];
-		if (!n || strcmp(n->name, name) != 0)
-			continue;
-		if (rank >= IPCFS_MAX_RANKS || !n->rec[rank])
-			return -ENOENT;
-		free(n->rec[rank]);
-		n->rec[rank] = NULL;
-		if (--n->nrec == 0) { /* the directory gpu/NAME goes with its last record */
-			free(n);
-			g->gpu[i] = NULL;
-		}
-		return 0;
-	}
-	return -ENOENT;
 }

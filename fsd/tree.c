@@ -174,7 +174,7 @@ static void node_stat(struct fsd *d, fuse_ino_t ino, const struct fsd_node *n,
 	uint64_t created = g->seg.hdr ? g->seg.hdr->created_ns : 0;
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = (time_t)(created / 1000000000u);
 	if (n->kind == FSD_N_GPU_REC) {
-		const struct fsd_gpu_name *gn = fsd_gpu_find_id((struct fsd_group *)g, n->nid);
+		const struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);
 		if (gn && gn->rec[n->rank])
 			st->st_size = (off_t)strlen(gn->rec[n->rank]) + 1;
 	}
@@ -188,30 +188,59 @@ static bool node_exists(struct fsd_group *g, const struct fsd_node *n)
 	if (g->removed)
 		return false;
 	if (n->kind == FSD_N_GPU_NAME || n->kind == FSD_N_GPU_REC) {
-		struct fsd_gpu_name *gn = fsd_gpu_find_id(g, n->nid);
+		struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);
 		return gn && (n->kind == FSD_N_GPU_NAME || gn->rec[n->rank]);
 	}
 	return true;
+}
+
+static int stat_node(struct fsd *d, fuse_ino_t ino, const struct fsd_node *n, struct stat *st);
+
+/* The size of a rendered file is that of its content now. Reads ignore
+ * it (direct I/O), but a private mapping is filled through the page cache
+ * up to it: with size 0 its first access would be SIGBUS. */
+static void render_size(struct fsd *d, const struct fsd_node *n, struct stat *st)
+{
+	char *buf;
+	size_t len;
+
+	if (!S_ISREG(st->st_mode) || n->kind == FSD_N_EVENTS || n->kind == FSD_N_GPU_REC)
+		return;
+	enum access a = node_access(n->kind);
+	if ((a == ACC_RO || a == ACC_RW) && fsd_file_render(d, n, &buf, &len) == 0) {
+		st->st_size = (off_t)len;
+		free(buf);
+	}
 }
 
 /* Stat inode @ino: 0, or -ENOENT when it is gone. */
 static int stat_ino(struct fsd *d, fuse_ino_t ino, struct stat *st)
 {
 	struct fsd_node n;
-	int rc = 0;
+	int rc;
 
 	if (!decode(ino, &n))
 		return -ENOENT;
+	rc = stat_node(d, ino, &n, st);
+	if (!rc)
+		render_size(d, &n, st);
+	return rc;
+}
+
+static int stat_node(struct fsd *d, fuse_ino_t ino, const struct fsd_node *n, struct stat *st)
+{
+	int rc = 0;
+
 	if (ino < 1 << 16) {
-		node_stat(d, ino, &n, NULL, st);
+		node_stat(d, ino, n, NULL, st);
 		return 0;
 	}
-	struct fsd_group *g = fsd_group_get_id(d, n.gid);
+	struct fsd_group *g = fsd_group_get_id(d, n->gid);
 	if (!g)
 		return -ENOENT;
 	pthread_mutex_lock(&g->lock);
-	if (node_exists(g, &n))
-		node_stat(d, ino, &n, g, st);
+	if (node_exists(g, n))
+		node_stat(d, ino, n, g, st);
 	else
 		rc = -ENOENT;
 	pthread_mutex_unlock(&g->lock);
@@ -290,11 +319,11 @@ static fuse_ino_t child_ino(struct fsd *d, fuse_ino_t parent, const char *name)
 			return 0;
 		pthread_mutex_lock(&g->lock);
 		if (p.kind == FSD_N_GPU) {
-			struct fsd_gpu_name *gn = fsd_gpu_find(g, name, strlen(name));
+			struct fsd_gpu_name *gn = fsd_gpu_find(&g->gpu, name, strlen(name));
 			if (gn)
 				ino = group_ino(p.gid, gn->nid << 8 | SUB_GPU_DIR);
 		} else {
-			struct fsd_gpu_name *gn = fsd_gpu_find_id(g, p.nid);
+			struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, p.nid);
 			if (gn && rank_name(name, &r) == 0 && gn->rec[r])
 				ino = group_ino(p.gid, gn->nid << 8 | r);
 		}
@@ -432,7 +461,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		pthread_mutex_lock(&g->lock);
 		for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
-			struct fsd_gpu_name *gn = g->gpu[i];
+			struct fsd_gpu_name *gn = g->gpu.names[i];
 			if (!gn)
 				continue;
 			if (n.kind == FSD_N_GPU) {
@@ -470,7 +499,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void root_error(struct fsd *d, const char *where, const char *input, size_t len, int err,
 		       const char *why)
 {
-	atomic_fetch_add(&d->errors, 1);
+	atomic_fetch_add_explicit(&d->errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&d->lock);
 	fsd_errlog_add(&d->errs, where, input, len, err, why);
 	pthread_mutex_unlock(&d->lock);
@@ -479,7 +508,7 @@ static void root_error(struct fsd *d, const char *where, const char *input, size
 static void group_error(struct fsd *d, struct fsd_group *g, const char *where, const char *input,
 			size_t len, int err, const char *why)
 {
-	atomic_fetch_add(&d->errors, 1);
+	atomic_fetch_add_explicit(&d->errors, 1, memory_order_relaxed);
 	pthread_mutex_lock(&g->lock);
 	fsd_errlog_add(&g->errs, where, input, len, err, why);
 	pthread_mutex_unlock(&g->lock);
@@ -578,6 +607,19 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
+/* No links of either kind: the tree is the daemon's, as unlink says. */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
@@ -596,7 +638,6 @@ struct fsd_fh {
 	pthread_mutex_t lock;            /* reads and writes through one fd */
 	char *snap;                      /* content rendered at the last read of offset 0 */
 	size_t snap_len;
-	uint64_t wpos;                   /* where the next sequential write starts */
 };
 
 /* Open files are listed so that those the kernel never releases (a release
@@ -778,15 +819,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	(void)ino;
 
 	pthread_mutex_lock(&fh->lock);
-	atomic_fetch_add(&d->commands, 1);
-	if ((uint64_t)off != fh->wpos) {
-		/* One command per write(2), sent from the start or right after
-		 * the previous one (a script keeping the fd open); a pwrite or
-		 * seek elsewhere means someone edits the file as a document. */
-		snprintf(why, sizeof(why), "write at offset %lld: one command per write, not a seek",
-			 (long long)off);
-		rc = -EINVAL;
-	} else if (size > FSD_WRITE_MAX) {
+	atomic_fetch_add_explicit(&d->commands, 1, memory_order_relaxed);
+	/* One command per write(2) whatever the offset, as in sysfs and
+	 * cgroupfs: `echo CMD >> ctl` from many shells writes at the size the
+	 * kernel last saw, and a kept O_APPEND descriptor further on. */
+	(void)off;
+	if (size > FSD_WRITE_MAX) {
 		snprintf(why, sizeof(why), "write of %zu bytes: the limit is %d", size, FSD_WRITE_MAX);
 		rc = -EINVAL;
 	} else if (fh->node.kind == FSD_N_ROOT_CTL) {
@@ -800,8 +838,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		snprintf(why, sizeof(why), "not writable");
 		rc = -EACCES;
 	}
-	if (!rc)
-		fh->wpos += size;
 	pthread_mutex_unlock(&fh->lock);
 	if (rc) {
 		size_t shown = size < 200 ? size : 200;
@@ -842,6 +878,8 @@ const struct fuse_lowlevel_ops fsd_ops = {
 	.create = op_create,
 	.unlink = op_unlink,
 	.rename = op_rename,
+	.symlink = op_symlink,
+	.link = op_link,
 	.open = op_open,
 	.release = op_release,
 	.read = op_read,

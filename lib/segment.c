@@ -202,6 +202,11 @@ int seg_hugetlbfs_dir(uint32_t kb, char *out, size_t size)
 
 int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid)
 {
+	return seg_create_at(AT_FDCWD, path, p, uid, gid);
+}
+
+int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid)
+{
 	struct seg_map l;
 	uint64_t total;
 	void *base;
@@ -215,7 +220,7 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	if ((uint64_t)(size_t)total != total)
 		return -ERANGE;
 
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(dirfd, path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (p->hugepage_kb && (rc = huge_ready(fd, p->hugepage_kb, total)))
@@ -276,7 +281,7 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	close(fd);
 	return 0;
 fail:
-	unlink(path);
+	unlinkat(dirfd, path, 0);
 	close(fd);
 	return rc;
 }

@@ -196,6 +196,10 @@ uint64_t seg_layout_size(const struct ipcfs_params *p);
  * @uid/@gid: owner to give the file, or -1 to keep the caller's.
  */
 int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid);
+/* The same with @path relative to directory @dirfd (openat), never
+ * following a link: the daemon's files lie in a directory it verified. */
+int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid_t uid,
+		  gid_t gid);
 
 /* A hugetlbfs mount for pages of @kb KiB ($IPCFS_HUGETLBFS first, else
  * /proc/mounts) into @out; -ENODEV if there is none. */

@@ -9,6 +9,8 @@
  *   fsd_probe read FILE                 one read of 64 KiB; -n: O_NONBLOCK
  *   fsd_probe poll FILE MS              poll(POLLIN) then read one chunk
  *   fsd_probe open FILE r|w|rw          open only
+ *   fsd_probe mmap FILE shared|private  map it read-only (its size, one
+ *                                       page if 0), print what it holds
  *
  * Prints "OK" (and what was read) or the errno's name (EINVAL, ...);
  * exits 0 on success, 1 on failure, 2 on usage errors.
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int report(int err)
@@ -115,6 +119,26 @@ int main(int argc, char **argv)
 			return report(errno);
 		printf("OK\n");
 		fwrite(buf, 1, (size_t)n, stdout);
+		close(fd);
+		return 0;
+	}
+	if (strcmp(op, "mmap") == 0) {
+		if (argc < 4)
+			return 2;
+		int fd = open(file, O_RDONLY);
+		if (fd < 0)
+			return report(errno);
+		int how = strcmp(argv[3], "shared") == 0 ? MAP_SHARED : MAP_PRIVATE;
+		struct stat st;
+		if (fstat(fd, &st) != 0)
+			return report(errno);
+		size_t len = st.st_size > 0 ? (size_t)st.st_size : 4096;
+		const char *p = mmap(NULL, len, PROT_READ, how, fd, 0);
+		if (p == MAP_FAILED)
+			return report(errno);
+		/* The first access: SIGBUS here ends the probe by that signal. */
+		printf("OK\n%.*s", (int)strnlen(p, len), p);
+		munmap((void *)p, len);
 		close(fd);
 		return 0;
 	}
