@@ -86,12 +86,16 @@ static void render_members(const struct fsd_group *g, struct text *t)
 /* Bytes (headers included) and blocks of the arena not free now. */
 static uint64_t arena_used(const struct fsd_group *g)
 {
-	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.used_bytes) : 0;
+	struct arena_stat st;
+	arena_stat(&g->seg, &st);
+	return g->seg.arena_bytes ? st.used_bytes : 0;
 }
 
 static uint64_t arena_blocks(const struct fsd_group *g)
 {
-	return g->seg.arena_bytes ? atomic_load(&g->seg.hdr->arena.blocks) : 0;
+	struct arena_stat st;
+	arena_stat(&g->seg, &st);
+	return g->seg.arena_bytes ? st.blocks : 0;
 }
 
 static void render_group_stat(const struct fsd_group *g, struct text *t)

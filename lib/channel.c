@@ -183,8 +183,10 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 		return 0; /* first lap: the slot never held a message */
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, pos);
 	uint64_t old = pos - c->seg.slots;
-	/* Relaxed: we wrote dest ourselves when we published `old`. */
-	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed);
+	/* Relaxed: we wrote dest ourselves when we published `old` (but any
+	 * member may have written over it since: only ranks of the group
+	 * count). */
+	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed) & c->valid;
 	/* seq_cst: ordered against a joining rank's seq_cst update of the
 	 * live mask, after which its released entries are visible. */
 	held &= atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
@@ -269,7 +271,7 @@ static int claim_slot(struct chan *c, int timeout_ms)
 static void drop_block(struct chan *c)
 {
 	if (c->res_block) {
-		arena_unreserve(&c->seg, c->res_off);
+		arena_unreserve(&c->seg, &c->res);
 		c->res_block = false;
 	}
 }
@@ -292,15 +294,15 @@ int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
 	}
 	/* A large payload: the slot will carry a reference to a block of
 	 * the arena, which the readers read in place. */
-	if (c->res_block && arena_capacity(&c->seg, c->res_off) < len)
+	if (c->res_block && c->res.cap < len)
 		drop_block(c);
 	if (!c->res_block) {
-		rc = arena_alloc(&c->seg, c->me, len, timeout_ms, c->seg.spin_us, &c->res_off);
+		rc = arena_alloc(&c->seg, c->me, len, timeout_ms, c->seg.spin_us, &c->res);
 		if (rc)
 			return rc;
 		c->res_block = true;
 	}
-	*buf = arena_data(&c->seg, c->res_off);
+	*buf = arena_data(&c->seg, c->res.off);
 	return 0;
 }
 
@@ -338,7 +340,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 
 	if (!c->reserved || kind > KIND_MAX)
 		return -EINVAL;
-	if (c->res_block ? len > arena_capacity(&c->seg, c->res_off) : len > c->seg.slot_bytes)
+	if (c->res_block ? len > c->res.cap : len > c->seg.slot_bytes)
 		return -EINVAL;
 	if (dest == IPCFS_ALL) {
 		dest = live & c->valid & ~c->mybit;
@@ -361,7 +363,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
 	if (c->res_block) {
 		struct arena_ref ref;
-		arena_publish(&c->seg, c->res_off, len, dest, &ref);
+		arena_publish(&c->seg, &c->res, len, dest, &ref);
 		memcpy(seg_slot_data(sl), &ref, sizeof(ref));
 		atomic_store_explicit(&sl->len, (uint32_t)sizeof(ref), memory_order_relaxed);
 		atomic_store_explicit(&sl->kind, kind | KIND_ARENA, memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena_int.h"
 #include "segment_int.h"
 
 struct chan {
@@ -21,8 +22,8 @@ struct chan {
 	uint64_t txpos;   /* next position to publish in my ring */
 	bool reserved;    /* slot txpos is claimed (seq = BUSY) */
 	bool space_ok;    /* slot txpos is known to be free (checked ahead) */
-	bool res_block;   /* the reservation is the arena block at res_off */
-	uint64_t res_off;
+	bool res_block;   /* the reservation is the arena block res */
+	struct arena_res res;
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
 	unsigned ncpu;    /* CPUs we may run on, for the oversubscription test */
 	bool asym;        /* registered for membarrier: publish with plain stores */
