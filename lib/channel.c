@@ -41,6 +41,8 @@
  * payload is a struct arena_ref to the message's block. */
 enum { KIND_MAX = IPCFS_KIND_TYPED };
 #define KIND_ARENA (1u << 31)
+/* A view's priv[0]: the position in its ring, the ring above this bit. */
+#define PRIV_RING_SHIFT 56
 
 int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 {
@@ -520,8 +522,10 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 			msg->kind = kind & ~KIND_ARENA;
 			msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
 			msg->seq = p + 1;
-			msg->priv[0] = p;
-			msg->priv[1] = s;
+			/* What release needs, from the copies checked here: it
+			 * never reads the slot again (see chan_release). */
+			msg->priv[0] = p | (uint64_t)s << PRIV_RING_SHIFT;
+			msg->priv[1] = (kind & KIND_ARENA) ? ref.gen : 0;
 			return 1;
 		}
 		if (seq == 0)
@@ -556,7 +560,22 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 struct recv_arg {
 	int ring;             /* or -1 for any */
 	struct ipcfs_msg *msg;
+	bool bad;             /* a corrupt slot was skipped */
 };
+
+/* Look into ring @s. A corrupt slot is skipped (try_ring moved past it)
+ * and noted; the receive goes on looking and waiting, so that a ring full
+ * of garbage costs no more CPU than an empty one and the timeout holds. */
+static int look(struct chan *c, unsigned s, struct recv_arg *a)
+{
+	int rc = try_ring(c, s, a->msg);
+
+	if (rc == -EBADMSG) {
+		a->bad = true;
+		return 0;
+	}
+	return rc;
+}
 
 /* Whether the sender of ring @s is gone for good (dead or left). The
  * control sender (the daemon) may always come back. */
@@ -576,12 +595,12 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 	int rc;
 
 	if (a->ring >= 0) {
-		rc = try_ring(c, (unsigned)a->ring, a->msg);
+		rc = look(c, (unsigned)a->ring, a);
 		if (rc || !full || !sender_gone(c, (unsigned)a->ring))
 			return rc;
 		/* Gone: one more look, for what it published before it died
 		 * (the state was read after the first look). */
-		rc = try_ring(c, (unsigned)a->ring, a->msg);
+		rc = look(c, (unsigned)a->ring, a);
 		return rc ? rc : -EPIPE;
 	}
 	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
@@ -589,7 +608,7 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
 		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
 			continue;
-		rc = try_ring(c, s, a->msg);
+		rc = look(c, s, a);
 		if (rc) {
 			c->rr = s + 1 == n ? 0 : s + 1;
 			return rc;
@@ -608,7 +627,7 @@ static int poll_recv(struct chan *c, void *arg, bool full)
 			return 0;
 	for (uint64_t m = others; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
-		rc = try_ring(c, r, a->msg);
+		rc = look(c, r, a);
 		if (rc) {
 			c->rr = r + 1 == n ? 0 : r + 1;
 			return rc;
@@ -653,8 +672,13 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 			.timeouts = &me->rx_timeouts,
 		};
 		seg_count(&me->waits, 1);
-		rc = wait_for(c, &w, timeout_ms);
+		/* With no time to wait, one corrupt slot skipped is the
+		 * answer (the next call goes on after it). */
+		rc = a.bad && timeout_ms == 0 ? -EBADMSG : wait_for(c, &w, timeout_ms);
 	}
+	/* No message in time, but corrupt ones skipped meanwhile: say so. */
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && a.bad)
+		rc = -EBADMSG;
 	if (rc < 0)
 		return rc;
 	seg_count(&me->recv, 1);
@@ -664,24 +688,33 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 
 int chan_release(struct chan *c, struct ipcfs_msg *msg)
 {
-	if (!msg || !msg->data || msg->priv[1] > c->seg.ranks || msg->priv[1] == c->me)
+	if (!msg || !msg->data)
 		return -EINVAL;
-	unsigned ring = (unsigned)msg->priv[1];
-	uint64_t pos = msg->priv[0];
+	unsigned ring = (unsigned)(msg->priv[0] >> PRIV_RING_SHIFT);
+	uint64_t pos = msg->priv[0] & (((uint64_t)1 << PRIV_RING_SHIFT) - 1);
+	if (ring > c->seg.ranks || ring == c->me)
+		return -EINVAL;
 	uint64_t i = pos & (c->seg.slots - 1);
 	uint64_t *word = &held_map(c, ring)[i / 64], bit = (uint64_t)1 << (i % 64);
-	struct seg_slot *sl = seg_slot(&c->seg, ring, pos);
-	struct arena_ref ref;
-	/* The slot is ours until we release it: its reference is as we
-	 * checked it in try_ring (unless memory was scribbled on, and then
-	 * the data pointer no longer matches). */
-	bool block = slot_ref(sl, &ref);
-	const void *data = block ? arena_data(&c->seg, ref.off) : seg_slot_data(sl);
 	/* Only a view we hand out and have not taken back. */
-	if (pos >= c->cur[ring] || !(*word & bit) || msg->data != data)
+	if (pos >= c->cur[ring] || !(*word & bit))
 		return -EINVAL;
-	if (block)
+	/* The reference as try_ring() checked it, rebuilt from the view
+	 * (the slot in shared memory is not read again: anyone may have
+	 * written over it). priv[1] is the block's generation, 0 for a
+	 * message in the slot. */
+	const char *arena = arena_data(&c->seg, 0);
+	const char *data = msg->data;
+	if (msg->priv[1]) {
+		if (data < arena || (uint64_t)(data - arena) >= c->seg.arena_bytes ||
+		    (uint64_t)(data - arena) % 64)
+			return -EINVAL;
+		struct arena_ref ref = { .off = (uint64_t)(data - arena), .len = msg->len,
+					 .gen = msg->priv[1] };
 		arena_release(&c->seg, &ref, c->me);
+	} else if (data != seg_slot_data(seg_slot(&c->seg, ring, pos))) {
+		return -EINVAL;
+	}
 	*word &= ~bit;
 	c->held[ring]--;
 	release_ring(c, ring);

@@ -363,6 +363,41 @@ START_TEST(corrupt_references)
 }
 END_TEST
 
+START_TEST(release_uses_the_checked_reference)
+{
+	/* The slot of a message we hold is rewritten after we received it:
+	 * the release uses the reference checked at receive time, frees that
+	 * block, and never follows what the slot says now. */
+	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	void *buf;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_reserve(a, 5000, &buf, 0), 0);
+	tl_fill(buf, 5000, 9);
+	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 5000), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert(tl_check(msg.data, 5000, 9));
+	struct arena_ref *ref = seg_slot_data(seg_slot(&m, 0, 0));
+	ref->off = (uint64_t)1 << 50;
+	ref->gen = 12345;
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	ck_assert_uint_eq(used(&m), 0);
+	/* The ring moves on. */
+	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, "y", 1, 0), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
 struct stream {
 	const char *dir;
 	unsigned rank, readers, msgs;
@@ -492,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, killed_reader_blocks_come_back);
 	tcase_add_test(tc, stale_holders_reclaimed_on_slot_reuse);
 	tcase_add_test(tc, corrupt_references);
+	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, many_in_flight_bounded);
 	tcase_add_test(tc, cuda_register_without_gpu);
 	suite_add_tcase(s, tc);
