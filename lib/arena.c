@@ -23,7 +23,6 @@
 #include "wait_int.h"
 
 #define ARENA_MAGIC 0x4b4c42414e524141ull /* "AARNABLK" */
-#define LIVENESS_NS 100000000ull
 /* The longest wait for the lock. A holder works for microseconds; a
  * holder that is alive and keeps it longer is broken or hostile. */
 #define LOCK_WAIT_NS 2000000000ull
@@ -289,7 +288,8 @@ static void wake_allocators(struct seg_map *m)
 	struct seg_arena *a = arena_state(m);
 
 	/* seq_cst RMW, then the load: pairs with the waiter's seq_cst
-	 * increment of `waiting` and load of the bell (arena_alloc). */
+	 * increment of `waiting` and loads of the list (wait_until, a
+	 * counting waiter). */
 	atomic_fetch_add_explicit(&a->freed_bell, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&a->waiting, memory_order_seq_cst))
 		wait_futex_wake(&a->freed_bell);
@@ -341,35 +341,8 @@ static int take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64_
 	return -ENOSPC;
 }
 
-static int try_alloc(struct seg_map *m, unsigned owner, uint64_t size, uint64_t len,
-		     struct arena_res *res)
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res)
 {
-	int rc = lock(m);
-	if (rc)
-		return rc;
-	rc = take_locked(m, owner, size, len, res);
-	unlock(m);
-	return rc;
-}
-
-/* While waiting for space: blocks held by ranks whose process is gone
- * come back once they are marked (seg_mark_gone sweeps them). */
-static void check_ranks(struct seg_map *m)
-{
-	uint64_t valid = m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1;
-	/* The mask may hold garbage: only ranks of the group are looked at. */
-	uint64_t live = atomic_load_explicit(&m->hdr->live, memory_order_acquire) & valid;
-	for (; live; live &= live - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(live);
-		if (seg_owner_gone(m, r))
-			seg_mark_gone(m, r, IPCFS_STATE_DEAD);
-	}
-}
-
-int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
-		uint32_t spin_us, struct arena_res *res)
-{
-	struct seg_arena *a = arena_state(m);
 	uint64_t size = round64(len + ARENA_HDR);
 	int rc;
 
@@ -377,53 +350,18 @@ int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
 		size = ARENA_MIN_BLOCK;
 	if (len > m->arena_bytes || size > m->arena_bytes)
 		return -ENOMEM; /* can never fit, even in an empty arena */
-	rc = try_alloc(m, owner, size, len, res);
-	if (rc != -ENOSPC)
+	rc = lock(m);
+	if (rc)
 		return rc;
-	if (timeout_ms == 0)
-		return -EAGAIN;
+	rc = take_locked(m, owner, size, len, res);
+	unlock(m);
+	return rc;
+}
 
-	uint64_t now = wait_now_ns(), last_check = now;
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-	uint64_t spin_end = now + (uint64_t)spin_us * 1000u;
-	atomic_store_explicit(&a->waits, atomic_load_explicit(&a->waits, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	for (;;) {
-		/* Spin on the bell (cheap) and try again when it rings. */
-		uint32_t bell = atomic_load_explicit(&a->freed_bell, memory_order_acquire);
-		while (now < spin_end && now < deadline &&
-		       atomic_load_explicit(&a->freed_bell, memory_order_acquire) == bell) {
-			wait_cpu_relax();
-			now = wait_now_ns();
-		}
-		if (now >= spin_end) {
-			/* Sleep: count ourselves in, look once more, then wait
-			 * for the bell to move (see wake_allocators). */
-			atomic_fetch_add_explicit(&a->waiting, 1, memory_order_seq_cst);
-			bell = atomic_load_explicit(&a->freed_bell, memory_order_seq_cst);
-			rc = try_alloc(m, owner, size, len, res);
-			if (rc == -ENOSPC) {
-				now = wait_now_ns();
-				uint64_t left = deadline > now ? deadline - now : 0;
-				if (left)
-					wait_futex(&a->freed_bell, bell,
-						   (int64_t)(left < LIVENESS_NS ? left : LIVENESS_NS));
-			}
-			atomic_fetch_sub_explicit(&a->waiting, 1, memory_order_relaxed);
-			if (rc != -ENOSPC)
-				return rc;
-		}
-		rc = try_alloc(m, owner, size, len, res);
-		if (rc != -ENOSPC)
-			return rc;
-		now = wait_now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now - last_check >= LIVENESS_NS) {
-			check_ranks(m);
-			last_check = now;
-		}
-	}
+void arena_count_wait(struct seg_map *m)
+{
+	/* Read-modify-write: several ranks may start waiting at once. */
+	atomic_fetch_add_explicit(&arena_state(m)->waits, 1, memory_order_relaxed);
 }
 
 void arena_publish(struct seg_map *m, const struct arena_res *res, uint64_t len, uint64_t dest,

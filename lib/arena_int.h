@@ -99,12 +99,15 @@ struct arena_res {
 };
 
 /*
- * Allocate a block for @len payload bytes for rank @owner, waiting as
- * asked while the arena is full. 0 and the block in *@res; -ENOMEM
- * if it could never fit, -EAGAIN/-ETIMEDOUT, -EIO if the arena is broken.
+ * Take a block for @len payload bytes for rank @owner, without waiting:
+ * 0 and the block in *@res; -ENOSPC (not now: wait on the arena's
+ * freed_bell with a counting waiter, see wait_until), -ENOMEM (it could
+ * never fit), -EIO (the arena is broken), -ETIMEDOUT (the lock was kept).
  */
-int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
-		uint32_t spin_us, struct arena_res *res);
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res);
+
+/* Count one wait for space in the arena's statistics. */
+void arena_count_wait(struct seg_map *m);
 
 /* Payload address of the block at @off. */
 static inline void *arena_data(const struct seg_map *m, uint64_t off)

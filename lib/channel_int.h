@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "arena_int.h"
+#include "membership_int.h"
 #include "segment_int.h"
+#include "wait_int.h"
 
 struct chan {
 	struct seg_map seg;
@@ -39,6 +41,30 @@ struct chan {
 	uint64_t *heldmap; /* (ranks + 1) * map_words words */
 	unsigned map_words;
 };
+
+/* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
+ * payload is a struct arena_ref to the message's block. */
+enum { KIND_MAX = IPCFS_KIND_TYPED };
+#define KIND_ARENA (1u << 31)
+/* A view's priv[0]: the position in its ring, the ring above this bit. */
+#define PRIV_RING_SHIFT 56
+
+/* A waiter of this channel (wait_until, wait.c): spin by yielding when the
+ * group has more live ranks than we have CPUs. */
+static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, bool tx)
+{
+	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
+	struct waiter w = {
+		.waiting = tx ? &me->tx_waiting : &me->rx_waiting,
+		.bell = tx ? &me->tx_bell : &me->rx_bell,
+		.yield = (unsigned)__builtin_popcountll(live & c->valid) > c->ncpu,
+		.spin_us = c->seg.spin_us,
+		.spins = tx ? &me->tx_spins : &me->rx_spins,
+		.sleeps = tx ? &me->tx_sleeps : &me->rx_sleeps,
+		.timeouts = tx ? &me->tx_timeouts : &me->rx_timeouts,
+	};
+	return w;
+}
 
 /* Set up @c for ring @me of the mapped segment (taken over by @c: released
  * by chan_fini); the read cursors start at the rank's released positions.

@@ -242,31 +242,4 @@ int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat 
  * exist or is a zombie. */
 uint64_t seg_proc_starttime(pid_t pid);
 
-/* Whether the process owning rank @idx is gone (dead, zombie or pid reused). */
-bool seg_owner_gone(const struct seg_map *m, unsigned idx);
-
-/*
- * If rank @idx is live, mark it dead (or left, when @how is
- * IPCFS_STATE_LEFT), drop it from the live mask and wake every sleeper so
- * that senders stalled on it and readers waiting for it re-check. Returns
- * true if this call changed the state.
- */
-bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
-/* The same, only if the rank is still owned by process @pid. */
-bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how);
-
-/*
- * Take rank @r (<= ranks; ranks is the control sender) for process @pid: compare-and-swap its owner word
- * from free/left/dead, or from live when that process is gone. -EBUSY if a
- * live process holds it. Then seg_go_live() makes the rank visible.
- */
-int seg_claim(struct seg_map *m, unsigned r, pid_t pid);
-
-/* Finish a claim: record the start of reading in every ring (released), set
- * the rank in the joined and live masks, wake waiters. */
-void seg_go_live(struct seg_map *m, unsigned r, pid_t pid);
-
-/* Wake every sleeping rank of the group (after a membership change). */
-void seg_wake_all(struct seg_map *m);
-
 #endif /* IPCFS_SEGMENT_INT_H */
