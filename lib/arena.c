@@ -3,98 +3,237 @@
  * arena.c - block allocator of the group's arena (see arena_int.h).
  *
  * Allocation and free are the slow path of large payloads (a MiB payload
- * costs far more to write than to allocate), so they take a process-shared
- * robust mutex. Releasing a block by a reader is one atomic AND on its
- * holder mask; only the last holder takes the lock.
+ * costs far more to write than to allocate), so they take a lock: a word
+ * of our own in the segment (lock() below). Releasing a block by a reader
+ * is one atomic AND on its holder mask; only the last holder takes the
+ * lock.
+ *
+ * Any member may write anything into the segment at any time, so nothing
+ * here trusts a value it reads from it: a block header is copied once
+ * (blk_read), checked, and only the copy is used; every walk moves forward
+ * by a checked size of at least ARENA_MIN_BLOCK, so it ends.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arena_int.h"
 #include "wait_int.h"
 
 #define ARENA_MAGIC 0x4b4c42414e524141ull /* "AARNABLK" */
-#define LIVENESS_NS 100000000ull
+/* The longest wait for the lock. A holder works for microseconds; a
+ * holder that is alive and keeps it longer is broken or hostile. */
+#define LOCK_WAIT_NS 2000000000ull
+/* Sleep between looks at whether the holder is still alive. */
+#define LOCK_NAP_NS 2000000ull
+/* Thread ids are below pid_max, at most 2^22 on Linux. */
+#define LOCK_TID_MAX (1u << 22)
+
+/* Relaxed load of a plain field of shared memory, once: the compiler may
+ * neither repeat it nor tear it. */
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 static uint64_t round64(uint64_t v)
 {
 	return (v + 63) & ~(uint64_t)63;
 }
 
-static struct seg_arena *arena_of(const struct seg_map *m)
-{
-	return &m->hdr->arena;
-}
+/* A block header as read once from shared memory. */
+struct blk {
+	uint64_t size, prev_size, gen;
+	uint32_t state, owner;
+};
 
-/* Whether a block header at @off looks sane (bounds, magic, size). */
-static bool block_ok(const struct seg_map *m, uint64_t off)
+/* Copy the header at @off and check it: inside the arena, magic, a size
+ * that is a whole number of lines and ends inside the arena. */
+static bool blk_read(const struct seg_map *m, uint64_t off, struct blk *out)
 {
-	if (off % 64 || off + ARENA_HDR > m->arena_bytes)
+	if (off % 64 || off >= m->arena_bytes || m->arena_bytes - off < ARENA_MIN_BLOCK)
 		return false;
-	const struct arena_block *b = arena_block_at(m, off);
-	return b->magic == ARENA_MAGIC && b->size >= ARENA_MIN_BLOCK && b->size % 64 == 0 &&
-	       b->size <= m->arena_bytes - off;
+	struct arena_block *b = arena_block_at(m, off);
+	uint64_t magic = LD(b->magic);
+	out->size = LD(b->size);
+	out->prev_size = LD(b->prev_size);
+	out->gen = LD(b->gen);
+	out->owner = LD(b->owner);
+	out->state = atomic_load_explicit(&b->state, memory_order_relaxed);
+	return magic == ARENA_MAGIC && out->size >= ARENA_MIN_BLOCK && out->size % 64 == 0 &&
+	       out->size <= m->arena_bytes - off;
 }
 
-/* Walk the whole list, fixing prev_size links; false if a header is bad
- * (then the arena is unusable: -EIO from then on). Under the lock. */
-static bool repair(struct seg_map *m)
+/* Subtract from a counter under the lock, never below zero: a holder that
+ * died half way may have left it short (repair() recounts). */
+static void count_down(_Atomic uint64_t *c, uint64_t n)
 {
-	uint64_t off = 0, prev = 0;
-
-	while (off < m->arena_bytes) {
-		if (!block_ok(m, off))
-			return false;
-		struct arena_block *b = arena_block_at(m, off);
-		b->prev_size = prev;
-		prev = b->size;
-		off += b->size;
-	}
-	return off == m->arena_bytes;
+	uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
+	atomic_store_explicit(c, v > n ? v - n : 0, memory_order_relaxed);
 }
 
-/* Take the lock; 0 or -EIO. A previous holder that died mid-update left
- * the list in a state that a walk can check (headers are written before
- * the sizes that make them reachable). */
+/* ---- the lock ------------------------------------------------------------ */
+
+static pid_t self_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* Start time of this thread, read from /proc once per thread (and again
+ * after fork, where the thread id changes). */
+static uint64_t self_start(pid_t tid)
+{
+	static __thread pid_t cached_tid;
+	static __thread uint64_t cached_start;
+
+	if (cached_tid != tid) {
+		cached_start = seg_proc_starttime(tid);
+		cached_tid = tid;
+	}
+	return cached_start;
+}
+
+/* Whether the thread named by the lock word @holder can no longer hold it:
+ * no such thread (or a value that is no thread id at all), or a thread
+ * id reused since the holder took the lock. */
+static bool holder_gone(const struct seg_arena *a, uint32_t holder)
+{
+	if (holder == 0 || holder >= LOCK_TID_MAX)
+		return true;
+	uint64_t have = seg_proc_starttime((pid_t)holder);
+	uint64_t want = atomic_load_explicit(&a->lock_start, memory_order_relaxed);
+	return have == 0 || (want != 0 && want != have);
+}
+
+static bool repair(struct seg_map *m);
+
+/* We took the lock from @old, 0 when it was free: record who holds it;
+ * after a holder that is gone, check the list it may have left half
+ * changed. 0 or -EIO (the arena is broken). */
+static int locked(struct seg_map *m, uint32_t old, pid_t tid)
+{
+	struct seg_arena *a = arena_state(m);
+
+	atomic_store_explicit(&a->lock_start, self_start(tid), memory_order_relaxed);
+	if ((old & ~ARENA_LOCK_WAITERS) && !repair(m))
+		atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
+	return atomic_load_explicit(&a->broken, memory_order_relaxed) ? -EIO : 0;
+}
+
+static void unlock(struct seg_map *m);
+
+/*
+ * Take the lock: 0, -EIO (the arena is broken), or -ETIMEDOUT (a live
+ * thread kept it LOCK_WAIT_NS). A holder that is gone, or a word that names
+ * no live thread (garbage), is taken over and the list checked (repair).
+ * Spin briefly, then sleep on the word in naps, looking at the holder's
+ * liveness after each.
+ */
 static int lock(struct seg_map *m)
 {
-	struct seg_arena *a = arena_of(m);
-	int rc = pthread_mutex_lock(&a->lock);
+	struct seg_arena *a = arena_state(m);
+	pid_t tid = self_tid();
+	uint64_t deadline = 0;
+	int rc;
 
-	if (rc == EOWNERDEAD) {
-		if (!repair(m))
-			atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
-		pthread_mutex_consistent(&a->lock);
-		rc = 0;
+	for (unsigned round = 0;; round++) {
+		uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
+		uint32_t holder = w & ~ARENA_LOCK_WAITERS;
+		/* A thread never waits for a lock it holds: our own id in the
+		 * word is garbage. Liveness costs a read of /proc, so it is
+		 * asked only once spinning is over. */
+		bool take = w == 0 || holder == (uint32_t)tid ||
+			    (round >= 64 && holder_gone(a, holder));
+		/* Acquire (L1): pairs with the release in unlock(), so the
+		 * previous holder's changes to the list are visible. */
+		if (take && atomic_compare_exchange_strong_explicit(&a->lock, &w, (uint32_t)tid,
+								    memory_order_acquire,
+								    memory_order_relaxed)) {
+			rc = locked(m, w, tid);
+			if (rc)
+				unlock(m);
+			return rc;
+		}
+		if (take)
+			continue;
+		if (round < 32) {
+			wait_cpu_relax();
+			continue;
+		}
+		if (round < 64) {
+			sched_yield();
+			continue;
+		}
+		uint64_t now = wait_now_ns();
+		if (!deadline)
+			deadline = now + LOCK_WAIT_NS;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		/* Say that we sleep, then sleep on the word as it is then: an
+		 * unlock in between changes it and FUTEX_WAIT returns. */
+		if (!(w & ARENA_LOCK_WAITERS) &&
+		    !atomic_compare_exchange_strong_explicit(&a->lock, &w, w | ARENA_LOCK_WAITERS,
+							     memory_order_relaxed,
+							     memory_order_relaxed))
+			continue;
+		uint64_t left = deadline - now;
+		wait_futex(&a->lock, w | ARENA_LOCK_WAITERS,
+			   (int64_t)(left < LOCK_NAP_NS ? left : LOCK_NAP_NS));
 	}
-	if (rc)
-		return -EIO;
-	if (atomic_load_explicit(&a->broken, memory_order_relaxed)) {
-		pthread_mutex_unlock(&a->lock);
-		return -EIO;
-	}
-	return 0;
 }
 
 static void unlock(struct seg_map *m)
 {
-	pthread_mutex_unlock(&arena_of(m)->lock);
+	struct seg_arena *a = arena_state(m);
+	uint32_t tid = (uint32_t)self_tid();
+	uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
+
+	atomic_store_explicit(&a->lock_start, 0, memory_order_relaxed);
+	do {
+		/* Taken from us (someone judged us gone, or scribbled on it):
+		 * it is not ours to release any more. */
+		if ((w & ~ARENA_LOCK_WAITERS) != tid)
+			return;
+		/* Release (L1): our changes to the list before the word. */
+	} while (!atomic_compare_exchange_weak_explicit(&a->lock, &w, 0, memory_order_release,
+							memory_order_relaxed));
+	if (w & ARENA_LOCK_WAITERS)
+		wait_futex_wake(&a->lock);
+}
+
+/* ---- the block list (under the lock) --------------------------------------- */
+
+/* Walk the whole list after a holder died in it: fix the prev_size links
+ * and recount the blocks in use. False if a header is bad (then the arena
+ * is unusable: -EIO from then on). */
+static bool repair(struct seg_map *m)
+{
+	struct seg_arena *a = arena_state(m);
+	uint64_t off = 0, prev = 0, used = 0, blocks = 0;
+	struct blk b;
+
+	while (off < m->arena_bytes) {
+		if (!blk_read(m, off, &b))
+			return false;
+		ST(arena_block_at(m, off)->prev_size, prev);
+		if (b.state != ARENA_FREE) {
+			used += b.size;
+			blocks++;
+		}
+		prev = b.size;
+		off += b.size;
+	}
+	atomic_store_explicit(&a->used_bytes, used, memory_order_relaxed);
+	atomic_store_explicit(&a->blocks, blocks, memory_order_relaxed);
+	return true;
 }
 
 int arena_format(struct seg_map *m)
 {
-	struct seg_arena *a = arena_of(m);
-	pthread_mutexattr_t attr;
-	int rc;
+	struct seg_arena *a = arena_state(m);
 
 	memset(a, 0, sizeof(*a));
-	if ((rc = pthread_mutexattr_init(&attr)) ||
-	    (rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED)) ||
-	    (rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST)) ||
-	    (rc = pthread_mutex_init(&a->lock, &attr)))
-		return -rc;
-	pthread_mutexattr_destroy(&attr);
-	a->gen = 1;
+	atomic_store_explicit(&a->gen, 1, memory_order_relaxed);
 	if (m->arena_bytes >= ARENA_MIN_BLOCK) {
 		struct arena_block *b = arena_block_at(m, 0);
 		memset(b, 0, sizeof(*b));
@@ -104,138 +243,106 @@ int arena_format(struct seg_map *m)
 	return 0;
 }
 
-uint64_t arena_capacity(const struct seg_map *m, uint64_t off)
+/*
+ * Mark the block at @off (checked copy @b) free and merge it with free
+ * neighbours whose headers check out and agree with it. Returns the end
+ * of the merged block, where a walk goes on. Stores come in an order that
+ * leaves a walkable list at every step (a size that makes a header
+ * unreachable before its magic is cleared), for a holder that dies.
+ */
+static uint64_t free_locked(struct seg_map *m, uint64_t off, const struct blk *b)
 {
-	return arena_block_at(m, off)->size - ARENA_HDR;
-}
+	struct seg_arena *a = arena_state(m);
+	struct arena_block *h = arena_block_at(m, off);
+	uint64_t start = off, size = b->size, next = off + b->size;
+	struct blk n, p;
 
-/* Mark @off free and merge it with free neighbours. Under the lock. */
-static void free_locked(struct seg_map *m, uint64_t off)
-{
-	struct seg_arena *a = arena_of(m);
-	struct arena_block *b = arena_block_at(m, off);
+	count_down(&a->used_bytes, b->size);
+	count_down(&a->blocks, 1);
+	seg_count(&a->frees, 1);
+	atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->state, ARENA_FREE, memory_order_relaxed);
 
-	atomic_store_explicit(&a->used_bytes,
-			      atomic_load_explicit(&a->used_bytes, memory_order_relaxed) - b->size,
-			      memory_order_relaxed);
-	atomic_store_explicit(&a->blocks, atomic_load_explicit(&a->blocks, memory_order_relaxed) - 1,
-			      memory_order_relaxed);
-	atomic_store_explicit(&a->frees, atomic_load_explicit(&a->frees, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	atomic_store_explicit(&b->state, ARENA_FREE, memory_order_relaxed);
-	atomic_store_explicit(&b->holders, 0, memory_order_relaxed);
-
-	uint64_t next = off + b->size;
-	if (next < m->arena_bytes) {
-		struct arena_block *n = arena_block_at(m, next);
-		if (atomic_load_explicit(&n->state, memory_order_relaxed) == ARENA_FREE) {
-			uint64_t nn = next + n->size;
-			if (nn < m->arena_bytes)
-				arena_block_at(m, nn)->prev_size = b->size + n->size;
-			b->size += n->size;
-			n->magic = 0;
-		}
+	bool merge_next = next < m->arena_bytes && blk_read(m, next, &n) && n.state == ARENA_FREE;
+	if (merge_next)
+		size += n.size; /* both checked: the sum ends inside the arena */
+	bool merge_prev = off > 0 && b->prev_size <= off && blk_read(m, off - b->prev_size, &p) &&
+			  p.size == b->prev_size && p.state == ARENA_FREE;
+	if (merge_prev) {
+		start = off - p.size;
+		size += p.size;
 	}
-	if (off > 0) {
-		uint64_t poff = off - b->prev_size;
-		struct arena_block *p = arena_block_at(m, poff);
-		if (atomic_load_explicit(&p->state, memory_order_relaxed) == ARENA_FREE) {
-			uint64_t nn = off + b->size;
-			if (nn < m->arena_bytes)
-				arena_block_at(m, nn)->prev_size = p->size + b->size;
-			p->size += b->size;
-			b->magic = 0;
-		}
-	}
+	ST(arena_block_at(m, start)->size, size);
+	if (merge_next)
+		ST(arena_block_at(m, next)->magic, 0);
+	if (merge_prev)
+		ST(h->magic, 0);
+	if (start + size < m->arena_bytes)
+		ST(arena_block_at(m, start + size)->prev_size, size);
+	return start + size;
 }
 
 /* Tell sleeping allocators that space came back. */
 static void wake_allocators(struct seg_map *m)
 {
-	struct seg_arena *a = arena_of(m);
+	struct seg_arena *a = arena_state(m);
 
 	/* seq_cst RMW, then the load: pairs with the waiter's seq_cst
-	 * increment of `waiting` and load of the bell (arena_alloc). */
+	 * increment of `waiting` and loads of the list (wait_until, a
+	 * counting waiter). */
 	atomic_fetch_add_explicit(&a->freed_bell, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&a->waiting, memory_order_seq_cst))
 		wait_futex_wake(&a->freed_bell);
 }
 
-/* First fit for @size bytes (header included). Under the lock. */
+/* First fit for @size bytes (header included). -ENOSPC: not now. */
 static int take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64_t len,
-		       uint64_t *out)
+		       struct arena_res *res)
 {
-	struct seg_arena *a = arena_of(m);
+	struct seg_arena *a = arena_state(m);
+	struct blk b;
 
-	for (uint64_t off = 0; off < m->arena_bytes;) {
-		struct arena_block *b = arena_block_at(m, off);
-		if (!block_ok(m, off)) {
+	for (uint64_t off = 0; off < m->arena_bytes; off += b.size) {
+		if (!blk_read(m, off, &b)) {
 			atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
 			return -EIO;
 		}
-		if (atomic_load_explicit(&b->state, memory_order_relaxed) != ARENA_FREE || b->size < size) {
-			off += b->size;
+		if (b.state != ARENA_FREE || b.size < size)
 			continue;
-		}
-		if (b->size - size >= ARENA_MIN_BLOCK) {
+		struct arena_block *h = arena_block_at(m, off);
+		if (b.size - size >= ARENA_MIN_BLOCK) {
 			/* Split. The new header is complete before the size that
-			 * makes it reachable is written (see lock()). */
+			 * makes it reachable is written (see repair()). */
 			struct arena_block *n = arena_block_at(m, off + size);
 			memset(n, 0, sizeof(*n));
 			n->magic = ARENA_MAGIC;
-			n->size = b->size - size;
+			n->size = b.size - size;
 			n->prev_size = size;
-			uint64_t nn = off + b->size;
-			if (nn < m->arena_bytes)
-				arena_block_at(m, nn)->prev_size = n->size;
-			b->size = size;
+			if (off + b.size < m->arena_bytes)
+				ST(arena_block_at(m, off + b.size)->prev_size, b.size - size);
+			ST(h->size, size);
+			b.size = size;
 		}
-		b->owner = owner;
-		b->len = len;
-		b->gen = a->gen++;
-		atomic_store_explicit(&b->holders, 0, memory_order_relaxed);
-		atomic_store_explicit(&b->state, ARENA_RESERVED, memory_order_relaxed);
-		atomic_store_explicit(&a->used_bytes,
-				      atomic_load_explicit(&a->used_bytes, memory_order_relaxed) + b->size,
-				      memory_order_relaxed);
-		atomic_store_explicit(&a->blocks,
-				      atomic_load_explicit(&a->blocks, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-		atomic_store_explicit(&a->allocs,
-				      atomic_load_explicit(&a->allocs, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-		*out = off;
+		uint64_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+		atomic_store_explicit(&a->gen, gen + 1, memory_order_relaxed);
+		ST(h->owner, owner);
+		ST(h->len, len);
+		ST(h->gen, gen);
+		atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
+		atomic_store_explicit(&h->state, ARENA_RESERVED, memory_order_relaxed);
+		seg_count(&a->used_bytes, b.size);
+		seg_count(&a->blocks, 1);
+		seg_count(&a->allocs, 1);
+		res->off = off;
+		res->cap = b.size - ARENA_HDR;
+		res->gen = gen;
 		return 0;
 	}
-	return -ENOSPC; /* not now */
+	return -ENOSPC;
 }
 
-static int try_alloc(struct seg_map *m, unsigned owner, uint64_t size, uint64_t len, uint64_t *off)
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res)
 {
-	int rc = lock(m);
-	if (rc)
-		return rc;
-	rc = take_locked(m, owner, size, len, off);
-	unlock(m);
-	return rc;
-}
-
-/* While waiting for space: blocks held by ranks whose process is gone
- * come back once they are marked (seg_mark_gone sweeps them). */
-static void check_ranks(struct seg_map *m)
-{
-	uint64_t live = atomic_load_explicit(&m->hdr->live, memory_order_acquire);
-	for (; live; live &= live - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(live);
-		if (seg_owner_gone(m, r))
-			seg_mark_gone(m, r, IPCFS_STATE_DEAD);
-	}
-}
-
-int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
-		uint32_t spin_us, uint64_t *off)
-{
-	struct seg_arena *a = arena_of(m);
 	uint64_t size = round64(len + ARENA_HDR);
 	int rc;
 
@@ -243,128 +350,101 @@ int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
 		size = ARENA_MIN_BLOCK;
 	if (len > m->arena_bytes || size > m->arena_bytes)
 		return -ENOMEM; /* can never fit, even in an empty arena */
-	rc = try_alloc(m, owner, size, len, off);
-	if (rc != -ENOSPC)
+	rc = lock(m);
+	if (rc)
 		return rc;
-	if (timeout_ms == 0)
-		return -EAGAIN;
-
-	uint64_t now = wait_now_ns(), last_check = now;
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-	uint64_t spin_end = now + (uint64_t)spin_us * 1000u;
-	atomic_store_explicit(&a->waits, atomic_load_explicit(&a->waits, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	for (;;) {
-		/* Spin on the bell (cheap) and try again when it rings. */
-		uint32_t bell = atomic_load_explicit(&a->freed_bell, memory_order_acquire);
-		while (now < spin_end && now < deadline &&
-		       atomic_load_explicit(&a->freed_bell, memory_order_acquire) == bell) {
-			wait_cpu_relax();
-			now = wait_now_ns();
-		}
-		if (now >= spin_end) {
-			/* Sleep: count ourselves in, look once more, then wait
-			 * for the bell to move (see wake_allocators). */
-			atomic_fetch_add_explicit(&a->waiting, 1, memory_order_seq_cst);
-			bell = atomic_load_explicit(&a->freed_bell, memory_order_seq_cst);
-			rc = try_alloc(m, owner, size, len, off);
-			if (rc == -ENOSPC) {
-				now = wait_now_ns();
-				uint64_t left = deadline > now ? deadline - now : 0;
-				if (left)
-					wait_futex(&a->freed_bell, bell,
-						   (int64_t)(left < LIVENESS_NS ? left : LIVENESS_NS));
-			}
-			atomic_fetch_sub_explicit(&a->waiting, 1, memory_order_relaxed);
-			if (rc != -ENOSPC)
-				return rc;
-		}
-		rc = try_alloc(m, owner, size, len, off);
-		if (rc != -ENOSPC)
-			return rc;
-		now = wait_now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now - last_check >= LIVENESS_NS) {
-			check_ranks(m);
-			last_check = now;
-		}
-	}
+	rc = take_locked(m, owner, size, len, res);
+	unlock(m);
+	return rc;
 }
 
-void arena_publish(struct seg_map *m, uint64_t off, uint64_t len, uint64_t dest,
+void arena_count_wait(struct seg_map *m)
+{
+	/* Read-modify-write: several ranks may start waiting at once. */
+	atomic_fetch_add_explicit(&arena_state(m)->waits, 1, memory_order_relaxed);
+}
+
+void arena_publish(struct seg_map *m, const struct arena_res *res, uint64_t len, uint64_t dest,
 		   struct arena_ref *ref)
 {
-	struct arena_block *b = arena_block_at(m, off);
+	struct arena_block *b = arena_block_at(m, res->off);
 
-	b->len = len;
+	ST(b->len, len);
 	atomic_store_explicit(&b->holders, dest, memory_order_relaxed);
 	/* Release: with the ring publish that follows (itself a release), a
 	 * reader that sees the message sees the block's header and payload. */
 	atomic_store_explicit(&b->state, ARENA_PUBLISHED, memory_order_release);
-	ref->off = off;
+	ref->off = res->off;
 	ref->len = len;
-	ref->gen = b->gen;
+	ref->gen = res->gen;
 }
 
-void arena_unreserve(struct seg_map *m, uint64_t off)
+void arena_unreserve(struct seg_map *m, const struct arena_res *res)
 {
+	struct blk b;
+
 	if (lock(m))
 		return;
-	if (block_ok(m, off) &&
-	    atomic_load_explicit(&arena_block_at(m, off)->state, memory_order_relaxed) == ARENA_RESERVED)
-		free_locked(m, off);
+	if (blk_read(m, res->off, &b) && b.state == ARENA_RESERVED && b.gen == res->gen)
+		free_locked(m, res->off, &b);
 	unlock(m);
 	wake_allocators(m);
 }
 
 int arena_check_ref(const struct seg_map *m, const struct arena_ref *ref)
 {
-	if (!block_ok(m, ref->off))
+	struct blk b;
+
+	if (ref->off % 64 || ref->off >= m->arena_bytes)
 		return -EBADMSG;
-	struct arena_block *b = arena_block_at(m, ref->off);
-	/* Acquire: pairs with arena_publish. */
-	if (atomic_load_explicit(&b->state, memory_order_acquire) != ARENA_PUBLISHED ||
-	    b->gen != ref->gen || ref->len > b->size - ARENA_HDR)
+	/* Acquire: pairs with arena_publish; the header read next is the
+	 * one published with that state. */
+	uint32_t state = atomic_load_explicit(&arena_block_at(m, ref->off)->state,
+					      memory_order_acquire);
+	if (state != ARENA_PUBLISHED || !blk_read(m, ref->off, &b) || b.gen != ref->gen ||
+	    ref->len > b.size - ARENA_HDR)
 		return -EBADMSG;
 	return 0;
 }
 
 void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank)
 {
-	struct arena_block *b = arena_block_at(m, ref->off);
+	struct blk b;
+
+	if (ref->off % 64 || ref->off >= m->arena_bytes || m->arena_bytes - ref->off < ARENA_HDR)
+		return;
+	struct arena_block *h = arena_block_at(m, ref->off);
 	uint64_t bit = IPCFS_RANK_BIT(rank);
 	/* acq_rel: our reads of the payload happen before whoever frees it
 	 * (and reuses it) sees the mask empty. */
-	uint64_t old = atomic_fetch_and_explicit(&b->holders, ~bit, memory_order_acq_rel);
+	uint64_t old = atomic_fetch_and_explicit(&h->holders, ~bit, memory_order_acq_rel);
 
 	if (old != bit)
 		return; /* not the last holder (or not a holder at all) */
 	if (lock(m))
 		return;
-	if (atomic_load_explicit(&b->state, memory_order_relaxed) == ARENA_PUBLISHED && b->gen == ref->gen)
-		free_locked(m, ref->off);
+	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen)
+		free_locked(m, ref->off, &b);
 	unlock(m);
 	wake_allocators(m);
 }
 
 void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 {
+	struct seg_arena *a = arena_state(m);
 	bool freed = false;
+	struct blk b;
 
-	if (!block_ok(m, ref->off) || lock(m))
+	if (lock(m))
 		return;
-	struct arena_block *b = arena_block_at(m, ref->off);
-	if (atomic_load_explicit(&b->state, memory_order_relaxed) == ARENA_PUBLISHED &&
-	    b->gen == ref->gen &&
-	    atomic_exchange_explicit(&b->holders, 0, memory_order_acq_rel) != 0) {
+	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen &&
+	    atomic_exchange_explicit(&arena_block_at(m, ref->off)->holders, 0,
+				     memory_order_acq_rel) != 0) {
 		/* Holders left are ranks that died or left: nobody else will
 		 * clear their bits. (An empty mask means the last live holder
 		 * is about to free it itself.) */
-		free_locked(m, ref->off);
-		atomic_store_explicit(&arena_of(m)->reclaimed,
-				      atomic_load_explicit(&arena_of(m)->reclaimed, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		free_locked(m, ref->off, &b);
+		seg_count(&a->reclaimed, 1);
 		freed = true;
 	}
 	unlock(m);
@@ -374,41 +454,33 @@ void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 
 void arena_sweep(struct seg_map *m, unsigned rank)
 {
-	struct seg_arena *a = arena_of(m);
+	struct seg_arena *a = arena_state(m);
 	uint64_t bit = rank < IPCFS_MAX_RANKS ? IPCFS_RANK_BIT(rank) : 0;
 	bool freed = false;
+	struct blk b;
 
 	if (m->arena_bytes < ARENA_MIN_BLOCK || lock(m))
 		return;
+	/* Each step moves forward by a checked size (>= ARENA_MIN_BLOCK), or
+	 * past a merged block that ends beyond it: the walk ends. */
 	for (uint64_t off = 0; off < m->arena_bytes;) {
-		if (!block_ok(m, off)) {
+		if (!blk_read(m, off, &b)) {
 			atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
 			break;
 		}
-		struct arena_block *b = arena_block_at(m, off);
-		uint32_t st = atomic_load_explicit(&b->state, memory_order_relaxed);
+		struct arena_block *h = arena_block_at(m, off);
 		bool drop = false;
-		if (st == ARENA_PUBLISHED && bit)
-			drop = atomic_fetch_and_explicit(&b->holders, ~bit, memory_order_acq_rel) == bit;
-		else if (st == ARENA_RESERVED)
-			drop = b->owner == rank;
+		if (b.state == ARENA_PUBLISHED && bit)
+			drop = atomic_fetch_and_explicit(&h->holders, ~bit, memory_order_acq_rel) == bit;
+		else if (b.state == ARENA_RESERVED)
+			drop = b.owner == rank;
 		if (!drop) {
-			off += b->size;
+			off += b.size;
 			continue;
 		}
-		/* Freeing may merge with the block before: continue after
-		 * whatever block now contains this offset. */
-		uint64_t prev = off - b->prev_size;
-		bool merges_back = off > 0 &&
-				   atomic_load_explicit(&arena_block_at(m, prev)->state,
-							memory_order_relaxed) == ARENA_FREE;
-		free_locked(m, off);
-		atomic_store_explicit(&a->reclaimed,
-				      atomic_load_explicit(&a->reclaimed, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		off = free_locked(m, off, &b);
+		seg_count(&a->reclaimed, 1);
 		freed = true;
-		off = merges_back ? prev : off;
-		off += arena_block_at(m, off)->size;
 	}
 	unlock(m);
 	if (freed)
@@ -417,7 +489,7 @@ void arena_sweep(struct seg_map *m, unsigned rank)
 
 void arena_stat(const struct seg_map *m, struct arena_stat *st)
 {
-	const struct seg_arena *a = arena_of(m);
+	const struct seg_arena *a = arena_state(m);
 
 	st->bytes = m->arena_bytes;
 	st->used_bytes = atomic_load_explicit(&a->used_bytes, memory_order_relaxed);

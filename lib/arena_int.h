@@ -4,7 +4,7 @@
  * sender and read in place by every rank they are addressed to.
  *
  * The arena region of the segment is a list of blocks, each starting with a
- * 64-byte header, in address order (first fit from a roving start, split on
+ * 64-byte header, in address order (first fit from the start, split on
  * allocation, coalesced on free). A block is
  *
  *   FREE       on the list for allocation
@@ -16,6 +16,15 @@
  * The ring message that carries a block holds a struct arena_ref; its
  * generation must match the block's, so a stale reference (the block freed
  * and allocated again) is never mistaken for the block.
+ *
+ * Every member can write the whole segment, a hostile or broken one
+ * included, and the daemon (root, shared by every group) runs these
+ * functions too. So every value read from a block header or from the
+ * arena's state is loaded once, checked, and only the checked copy is
+ * used; walks are bounded by the arena's size; the lock is our own word
+ * (no pthread state the C library would assert on) and every wait for it
+ * is bounded. The worst garbage can do is an error (-EIO, -EBADMSG,
+ * -ETIMEDOUT) in the group it belongs to.
  */
 #ifndef IPCFS_ARENA_INT_H
 #define IPCFS_ARENA_INT_H
@@ -27,6 +36,33 @@
 
 #define ARENA_HDR 64u
 #define ARENA_MIN_BLOCK 128u
+
+/* Allocator state of the arena, in the header page (seg_hdr.arena).
+ * The block list and the fields marked "lock" change only under `lock`
+ * (arena.c: lock()); they are read without it by statistics. */
+struct seg_arena {
+	/* 0: free; else the thread id of the holder, | ARENA_LOCK_WAITERS
+	 * while another thread sleeps on it (futex). */
+	_Atomic uint32_t lock;
+	uint32_t pad;
+	/* Start time of the holder thread (seg_proc_starttime), 0 while not
+	 * yet written: tells a dead holder from a reused thread id. */
+	_Atomic uint64_t lock_start;
+	_Atomic uint64_t gen;        /* lock: generation of the next block */
+	_Atomic uint64_t used_bytes; /* lock: bytes of blocks not free, headers included */
+	_Atomic uint64_t blocks;     /* lock: blocks not free */
+	_Atomic uint64_t allocs, frees, reclaimed, broken; /* lock */
+	/* A sender waiting for space sleeps on freed_bell; whoever frees
+	 * wakes it only when `waiting` is set (same handshake as the rings).
+	 * Changed by atomic read-modify-write, without the lock. */
+	alignas(SEG_LINE) _Atomic uint32_t waiting;
+	_Atomic uint32_t freed_bell;
+	_Atomic uint64_t waits; /* waits for space, by every waiter */
+};
+
+#define ARENA_LOCK_WAITERS (1u << 31)
+
+_Static_assert(sizeof(struct seg_arena) <= SEG_ARENA_STATE, "arena state fits its room");
 
 enum { ARENA_FREE = 0, ARENA_RESERVED = 1, ARENA_PUBLISHED = 2 };
 
@@ -54,14 +90,24 @@ struct arena_ref {
 /* Set up the arena of a freshly created segment (seg_create). */
 int arena_format(struct seg_map *m);
 
+/* A block taken by a sender, as the allocator saw it under its lock: the
+ * caller keeps this copy and never reads the block's header again. */
+struct arena_res {
+	uint64_t off; /* from the start of the arena */
+	uint64_t cap; /* payload bytes it can hold */
+	uint64_t gen; /* its generation */
+};
+
 /*
- * Allocate a block for @len payload bytes for rank @owner, waiting as
- * asked while the arena is full. 0 and the block offset in *@off; -ENOMEM
- * if it could never fit, -EAGAIN/-ETIMEDOUT, -EIO if the arena is broken.
- * @asym: the caller may rely on sleepers' membarrier (see wait_int.h).
+ * Take a block for @len payload bytes for rank @owner, without waiting:
+ * 0 and the block in *@res; -ENOSPC (not now: wait on the arena's
+ * freed_bell with a counting waiter, see wait_until), -ENOMEM (it could
+ * never fit), -EIO (the arena is broken), -ETIMEDOUT (the lock was kept).
  */
-int arena_alloc(struct seg_map *m, unsigned owner, uint64_t len, int timeout_ms,
-		uint32_t spin_us, uint64_t *off);
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res);
+
+/* Count one wait for space in the arena's statistics. */
+void arena_count_wait(struct seg_map *m);
 
 /* Payload address of the block at @off. */
 static inline void *arena_data(const struct seg_map *m, uint64_t off)
@@ -74,16 +120,18 @@ static inline struct arena_block *arena_block_at(const struct seg_map *m, uint64
 	return (struct arena_block *)((char *)m->base + m->arena_off + off);
 }
 
-/* Capacity (payload bytes) of the block at @off. */
-uint64_t arena_capacity(const struct seg_map *m, uint64_t off);
+static inline struct seg_arena *arena_state(const struct seg_map *m)
+{
+	return (struct seg_arena *)(void *)m->hdr->arena;
+}
 
-/* Turn a RESERVED block into a PUBLISHED one held by @dest, its payload
- * @len bytes; fills @ref. */
-void arena_publish(struct seg_map *m, uint64_t off, uint64_t len, uint64_t dest,
+/* Turn the RESERVED block @res into a PUBLISHED one held by @dest, its
+ * payload @len bytes (<= res->cap); fills @ref. */
+void arena_publish(struct seg_map *m, const struct arena_res *res, uint64_t len, uint64_t dest,
 		   struct arena_ref *ref);
 
 /* Give back a RESERVED block that was never published. */
-void arena_unreserve(struct seg_map *m, uint64_t off);
+void arena_unreserve(struct seg_map *m, const struct arena_res *res);
 
 /*
  * Check a reference read from shared memory: the block exists, is

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * channel.c - publishing into one's own ring, reading the others, and
- * waiting (spin, then futex) for either.
+ * channel.c - publishing into one's own ring (the receiving side is
+ * channel_rx.c). Waiting is wait_until() (wait.c).
  *
  * Protocol of a slot at position P of ring s (slot index P % slots):
  *
@@ -29,18 +29,14 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
+#include "membership_int.h"
 #include "wait_int.h"
 
-/* How often a sleeper wakes to check that the peers it waits for are alive,
- * when no daemon does it for us. */
-#define LIVENESS_NS 100000000ull
-/* Polls between two reads of the clock in the spin phase. */
-#define SPIN_BATCH 32
 
-/* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
- * payload is a struct arena_ref to the message's block. */
-enum { KIND_MAX = IPCFS_KIND_TYPED };
-#define KIND_ARENA (1u << 31)
+bool chan_cpus_compete(struct chan *c)
+{
+	return cpu_fit_compete(&c->fit, &c->seg);
+}
 
 int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 {
@@ -68,175 +64,6 @@ void chan_fini(struct chan *c)
 	seg_unmap(&c->seg);
 }
 
-/* ---- waiting ---------------------------------------------------------- */
-
-struct waiter {
-	/* >0: done, 0: not yet, <0: error. Called many times; with @full
-	 * false (inside a spin batch) it may skip checks that only turn a
-	 * wait into an error, such as a peer that died. */
-	int (*poll)(struct chan *c, void *arg, bool full);
-	/* Called about every LIVENESS_NS while sleeping: marks peers whose
-	 * process is gone, so that poll() stops waiting for them. */
-	void (*check)(struct chan *c, void *arg);
-	/* Optional (receivers): a plan for a wait starting at @now, from
-	 * when the awaited senders' next messages are due (pace_plan). */
-	bool (*plan)(struct chan *c, void *arg, uint64_t now, uint64_t *nap_until,
-		     uint64_t *spin_until);
-	void *arg;
-	_Atomic uint32_t *waiting, *bell;
-	_Atomic uint64_t *spins, *sleeps, *timeouts;
-};
-
-bool chan_cpus_compete(struct chan *c)
-{
-	return cpu_fit_compete(&c->fit, &c->seg);
-}
-
-/*
- * Announce a sleep on w->bell, look once more, and sleep until @until at
- * most (a wake-up ends it sooner). seq_cst on the flag store and (inside
- * poll) on the loads that follow, paired with the publisher's store of the
- * data then load of the flag (a seq_cst store, or a plain one made safe by
- * our membarrier, see wait_asym_fence): one of the two sides sees the
- * other, so a wake-up is never lost. The bell is read after the flag so
- * that a bump between our look and the futex call makes FUTEX_WAIT return
- * at once. Returns poll's verdict, or 0 after the sleep; *@slept counts
- * the sleeps. The flag stays set: the caller clears it.
- */
-static int sleep_once(struct chan *c, const struct waiter *w, uint64_t now, uint64_t until,
-		      bool precise, uint64_t *slept)
-{
-	atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
-	wait_asym_fence();
-	uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
-	int rc = w->poll(c, w->arg, true);
-	if (rc)
-		return rc;
-	now = wait_now_ns();
-	if (now >= until)
-		return 0;
-	uint64_t nap = until - now < LIVENESS_NS ? until - now : LIVENESS_NS;
-	(*slept)++;
-	if (precise)
-		wait_futex_precise(w->bell, bell, (int64_t)nap);
-	else
-		wait_futex(w->bell, bell, (int64_t)nap);
-	return 0;
-}
-
-/*
- * Paced traffic: nap until shortly before the next message is due, then
- * clear the flag so that the sender, finding us awake and spinning, makes
- * no wake call. A message that comes early still wakes us (the flag is
- * set while napping). Returns poll's verdict or 0.
- */
-static int nap_until(struct chan *c, const struct waiter *w, uint64_t now, uint64_t until,
-		     uint64_t *slept)
-{
-	uint64_t last_check = now;
-	int rc = 0;
-
-	while (now < until && !rc) {
-		rc = sleep_once(c, w, now, until, true, slept);
-		now = wait_now_ns();
-		if (w->check && now - last_check >= LIVENESS_NS) {
-			w->check(c, w->arg);
-			last_check = now;
-		}
-	}
-	/* Relaxed: a sender that still sees the 1 makes one needless wake
-	 * call; one that sees the 0 finds us in the spin loop below, which
-	 * polls after this store. */
-	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
-	return rc;
-}
-
-/*
- * Wait until w->poll() says done. The first poll is the fast path and makes
- * no system call. For paced traffic with a plan (w->plan), nap until the
- * message is nearly due. Then spin for spin_us (or to the end of the
- * plan's window); when the group's live ranks cannot each have a CPU of
- * their own (cpu_fit_int.h), each spin round yields the CPU instead of
- * pausing, so that the process we wait for gets to run. Then sleep on the
- * bell until the deadline. *@waited_ns: how long the wait took (0 for the
- * fast path).
- */
-static int wait_for(struct chan *c, const struct waiter *w, int timeout_ms, uint64_t *waited_ns)
-{
-	uint64_t now, start = 0, deadline = 0, spin_end = 0, last_check = 0, nap_end;
-	uint64_t spins = 0, sleeps = 0;
-	int rc = w->poll(c, w->arg, true);
-
-	*waited_ns = 0;
-	if (rc)
-		return rc;
-	if (timeout_ms == 0)
-		return -EAGAIN;
-	bool yield = chan_cpus_compete(c);
-	/* Spin in batches, reading the clock between them. The first batch
-	 * comes before the first reading: most waits of a busy group end
-	 * within it, and the clock costs as much as a poll. */
-	/* A yield can take a whole time slice of another process: then the
-	 * clock is read after every one, so that the spin window holds. */
-	int batch = yield ? 1 : SPIN_BATCH;
-	for (bool started = false;;) {
-		for (int i = 0; i < batch; i++) {
-			if (yield)
-				sched_yield();
-			else
-				wait_cpu_relax();
-			spins++;
-			rc = w->poll(c, w->arg, i == batch - 1);
-			if (rc)
-				goto out;
-		}
-		now = wait_now_ns();
-		if (!started) {
-			started = true;
-			start = last_check = now;
-			deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-			spin_end = now + (uint64_t)c->seg.spin_us * 1000u;
-			uint64_t plan_end;
-			if (w->plan && w->plan(c, w->arg, now, &nap_end, &plan_end)) {
-				rc = nap_until(c, w, now, nap_end < deadline ? nap_end : deadline,
-					       &sleeps);
-				if (rc)
-					goto out;
-				now = wait_now_ns();
-				if (plan_end > spin_end)
-					spin_end = plan_end;
-			}
-		}
-		if (now >= spin_end || now >= deadline)
-			break;
-	}
-	for (;;) {
-		rc = sleep_once(c, w, now, deadline, false, &sleeps);
-		if (rc)
-			break;
-		now = wait_now_ns();
-		if (now >= deadline) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (w->check && now - last_check >= LIVENESS_NS) {
-			w->check(c, w->arg);
-			last_check = now;
-		}
-	}
-	/* Relaxed: a stale 1 only costs a sender one needless wake call. */
-	atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
-out:
-	if (start)
-		*waited_ns = wait_now_ns() - start;
-	seg_count(w->spins, spins);
-	if (sleeps)
-		seg_count(w->sleeps, sleeps);
-	if (rc == -ETIMEDOUT)
-		seg_count(w->timeouts, 1);
-	return rc;
-}
-
 /* ---- sending ---------------------------------------------------------- */
 
 /* Ranks that still hold the message now in the slot of position @pos and
@@ -247,8 +74,10 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 		return 0; /* first lap: the slot never held a message */
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, pos);
 	uint64_t old = pos - c->seg.slots;
-	/* Relaxed: we wrote dest ourselves when we published `old`. */
-	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed);
+	/* Relaxed: we wrote dest ourselves when we published `old` (but any
+	 * member may have written over it since: only ranks of the group
+	 * count). */
+	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed) & c->valid;
 	/* seq_cst: ordered against a joining rank's seq_cst update of the
 	 * live mask, after which its released entries are visible. */
 	held &= atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
@@ -260,7 +89,7 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 		}
 		/* Acquire: pairs with the reader's release of the slot, so its
 		 * reads of the payload happen before we overwrite it; seq_cst
-		 * for the sleep handshake with release_ring() (wait_for). */
+		 * for the sleep handshake with release_ring() (wait_until). */
 		c->seen[b] = atomic_load_explicit(&seg_rank(&c->seg, b)->released[c->me],
 						  memory_order_seq_cst);
 		if (c->seen[b] > old)
@@ -269,21 +98,17 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 	return held;
 }
 
-static int poll_space(struct chan *c, void *arg, bool full)
+static int poll_space(void *arg, bool full)
 {
-	(void)arg;
+	struct chan *c = arg;
 	(void)full;
 	return slot_holders(c, c->txpos) ? 0 : 1;
 }
 
-static void check_holders(struct chan *c, void *arg)
+static void check_holders(void *arg)
 {
-	(void)arg;
-	for (uint64_t m = slot_holders(c, c->txpos); m; m &= m - 1) {
-		unsigned b = (unsigned)__builtin_ctzll(m);
-		if (seg_owner_gone(&c->seg, b))
-			seg_mark_gone(&c->seg, b, IPCFS_STATE_DEAD);
-	}
+	struct chan *c = arg;
+	membership_reap(&c->seg, slot_holders(c, c->txpos));
 }
 
 /* The arena reference a slot of ours carries, if its message was in the
@@ -303,20 +128,17 @@ static int claim_slot(struct chan *c, int timeout_ms)
 	struct seg_rank *me = seg_rank(&c->seg, c->me);
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
 	struct arena_ref old;
-	int rc = c->space_ok ? 1 : poll_space(c, NULL, true);
+	int rc = c->space_ok ? 1 : poll_space(c, true);
 
 	if (!rc) {
 		/* Back pressure: the slowest reader still holds the slot. */
-		struct waiter w = {
-			.poll = poll_space, .check = check_holders,
-			.waiting = &me->tx_waiting, .bell = &me->tx_bell,
-			.spins = &me->tx_spins, .sleeps = &me->tx_sleeps,
-			.timeouts = &me->tx_timeouts,
-		};
+		struct waiter w = chan_waiter(c, me, true);
+		w.poll = poll_space;
+		w.check = check_holders;
+		w.arg = c;
 		seg_count(&me->stalls, 1);
 		atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
-		uint64_t waited;
-		rc = wait_for(c, &w, timeout_ms, &waited);
+		rc = wait_until(&w, timeout_ms);
 		atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);
 	}
 	if (rc < 0)
@@ -334,9 +156,66 @@ static int claim_slot(struct chan *c, int timeout_ms)
 static void drop_block(struct chan *c)
 {
 	if (c->res_block) {
-		arena_unreserve(&c->seg, c->res_off);
+		arena_unreserve(&c->seg, &c->res);
 		c->res_block = false;
 	}
+}
+
+struct alloc_arg {
+	struct chan *c;
+	size_t len;
+	uint32_t bell; /* the arena's bell at the last try */
+};
+
+/* Try the allocator; inside a spin batch only when the bell moved (a
+ * block was freed), so that spinning costs no lock. */
+static int poll_alloc(void *arg, bool full)
+{
+	struct alloc_arg *a = arg;
+	struct seg_arena *st = arena_state(&a->c->seg);
+	/* Acquire: pairs with the free's seq_cst bump (wake_allocators). */
+	uint32_t bell = atomic_load_explicit(&st->freed_bell, memory_order_acquire);
+
+	if (!full && bell == a->bell)
+		return 0;
+	a->bell = bell;
+	int rc = arena_try_alloc(&a->c->seg, a->c->me, a->len, &a->c->res);
+	return rc == -ENOSPC ? 0 : rc ? rc : 1;
+}
+
+/* Blocks held by ranks whose process is gone come back once they are
+ * marked gone (their blocks are swept then). */
+static void check_alloc(void *arg)
+{
+	struct alloc_arg *a = arg;
+	membership_reap(&a->c->seg, atomic_load_explicit(&a->c->seg.hdr->live,
+							 memory_order_acquire));
+}
+
+/* A block of the arena for @len bytes, waiting for space as asked. */
+static int alloc_block(struct chan *c, size_t len, int timeout_ms)
+{
+	struct seg_arena *st = arena_state(&c->seg);
+	struct alloc_arg a = { c, len, atomic_load_explicit(&st->freed_bell, memory_order_acquire) };
+	int rc = arena_try_alloc(&c->seg, c->me, len, &c->res);
+
+	if (rc != -ENOSPC)
+		return rc;
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	struct waiter w = chan_waiter(c, seg_rank(&c->seg, c->me), true);
+	/* Many ranks may wait for space at once: a counting waiter, and the
+	 * ring's spin counters are not the arena's. */
+	w.poll = poll_alloc;
+	w.check = check_alloc;
+	w.arg = &a;
+	w.waiting = &st->waiting;
+	w.bell = &st->freed_bell;
+	w.counting = true;
+	w.spins = w.sleeps = w.timeouts = NULL;
+	arena_count_wait(&c->seg);
+	rc = wait_until(&w, timeout_ms);
+	return rc < 0 ? rc : 0;
 }
 
 int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
@@ -357,15 +236,15 @@ int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
 	}
 	/* A large payload: the slot will carry a reference to a block of
 	 * the arena, which the readers read in place. */
-	if (c->res_block && arena_capacity(&c->seg, c->res_off) < len)
+	if (c->res_block && c->res.cap < len)
 		drop_block(c);
 	if (!c->res_block) {
-		rc = arena_alloc(&c->seg, c->me, len, timeout_ms, c->seg.spin_us, &c->res_off);
+		rc = alloc_block(c, len, timeout_ms);
 		if (rc)
 			return rc;
 		c->res_block = true;
 	}
-	*buf = arena_data(&c->seg, c->res_off);
+	*buf = arena_data(&c->seg, c->res.off);
 	return 0;
 }
 
@@ -382,7 +261,7 @@ static void wake_readers(struct chan *c, uint64_t dest)
 
 	for (uint64_t m = dest; m; m &= m - 1) {
 		struct seg_rank *r = seg_rank(&c->seg, (unsigned)__builtin_ctzll(m));
-		/* seq_cst, after the publish: see wait_for(). */
+		/* seq_cst, after the publish: see wait_until(). */
 		if (atomic_load_explicit(&r->rx_waiting, memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&r->rx_bell, 1, memory_order_seq_cst);
 			wait_futex_wake(&r->rx_bell);
@@ -403,7 +282,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 
 	if (!c->reserved || kind > KIND_MAX)
 		return -EINVAL;
-	if (c->res_block ? len > arena_capacity(&c->seg, c->res_off) : len > c->seg.slot_bytes)
+	if (c->res_block ? len > c->res.cap : len > c->seg.slot_bytes)
 		return -EINVAL;
 	if (dest == IPCFS_ALL) {
 		dest = live & c->valid & ~c->mybit;
@@ -426,7 +305,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
 	if (c->res_block) {
 		struct arena_ref ref;
-		arena_publish(&c->seg, c->res_off, len, dest, &ref);
+		arena_publish(&c->seg, &c->res, len, dest, &ref);
 		memcpy(seg_slot_data(sl), &ref, sizeof(ref));
 		atomic_store_explicit(&sl->len, (uint32_t)sizeof(ref), memory_order_relaxed);
 		atomic_store_explicit(&sl->kind, kind | KIND_ARENA, memory_order_relaxed);
@@ -436,7 +315,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 		atomic_store_explicit(&sl->kind, kind, memory_order_relaxed);
 	}
 	/* Publish. Release for the payload and header above; then the sleep
-	 * handshake with readers (wait_for) needs a StoreLoad fence before we
+	 * handshake with readers (wait_until) needs a StoreLoad fence before we
 	 * read their flags: a seq_cst store, or none when the sleepers'
 	 * membarrier provides it (only the compiler must keep the order). */
 	if (c->asym) {
@@ -460,356 +339,4 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	__builtin_prefetch(next, 1);
 	c->space_ok = slot_holders(c, c->txpos) == 0;
 	return 0;
-}
-
-/* ---- receiving -------------------------------------------------------- */
-
-static int ring_of(const struct chan *c, int src)
-{
-	if (src == IPCFS_SRC_CTL)
-		return (int)c->seg.ranks;
-	if (src < 0 || (unsigned)src >= c->seg.ranks || (unsigned)src == c->me)
-		return -1;
-	return src;
-}
-
-static uint64_t *held_map(struct chan *c, unsigned ring)
-{
-	return c->heldmap + (size_t)ring * c->map_words;
-}
-
-/* Note that we hold position @pos of @ring (a view handed out). */
-static void hold(struct chan *c, unsigned ring, uint64_t pos)
-{
-	uint64_t i = pos & (c->seg.slots - 1);
-	held_map(c, ring)[i / 64] |= (uint64_t)1 << (i % 64);
-	c->held[ring]++;
-}
-
-/*
- * Publish how far we have released @ring: the lowest position we still
- * hold, or our read cursor if we hold none. Then wake the sender if it
- * sleeps waiting for a slot.
- */
-static void release_ring(struct chan *c, unsigned ring)
-{
-	struct seg_rank *me = seg_rank(&c->seg, c->me);
-	struct seg_rank *snd = seg_rank(&c->seg, ring);
-	uint64_t upto = c->cur[ring];
-
-	if (c->held[ring]) {
-		/* Positions held lie in [released, cur): scan from the last
-		 * published frontier; amortized, each position once. */
-		const uint64_t *map = held_map(c, ring);
-		upto = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
-		for (;; upto++) {
-			uint64_t i = upto & (c->seg.slots - 1);
-			if (map[i / 64] & ((uint64_t)1 << (i % 64)))
-				break;
-		}
-	}
-	/* Release: our reads of the payloads below `upto` happen before the
-	 * sender, acquiring this value, overwrites them. Then the same sleep
-	 * handshake as a publish (wait_for, chan_commit). */
-	if (c->asym) {
-		atomic_store_explicit(&me->released[ring], upto, memory_order_release);
-		atomic_signal_fence(memory_order_seq_cst);
-	} else {
-		atomic_store_explicit(&me->released[ring], upto, memory_order_seq_cst);
-	}
-	if (atomic_load_explicit(&snd->tx_waiting, memory_order_seq_cst)) {
-		atomic_fetch_add_explicit(&snd->tx_bell, 1, memory_order_seq_cst);
-		wait_futex_wake(&snd->tx_bell);
-		seg_count(&me->rx_wakeups, 1);
-	}
-}
-
-/*
- * Look for the next message for us in ring @s. Returns 1 and fills @msg,
- * 0 if there is none yet, -EBADMSG for a corrupt slot (skipped).
- */
-static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
-{
-	const uint64_t slots = c->seg.slots;
-	uint64_t p = c->cur[s];
-	int rc = 0;
-
-	/* Each round moves p forward; bounded so that a sender racing ahead
-	 * with messages for others cannot keep us here. */
-	for (uint64_t round = 0; round < 2 * slots + 2; round++) {
-		struct seg_slot *sl = seg_slot(&c->seg, s, p);
-		/* Acquire (at least): pairs with the sender's publish; the
-		 * header and payload of position p are visible once seq says
-		 * p+1. seq_cst for the sleep handshake of wait_for(); on x86
-		 * and arm64 this is still a plain load / ldar. */
-		uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_seq_cst);
-
-		if (seq == p + 1) {
-			uint64_t dest = atomic_load_explicit(&sl->dest, memory_order_relaxed);
-			/* Seqlock read side: if the sender began to reuse the
-			 * slot, its BUSY store shows in this second read. */
-			atomic_thread_fence(memory_order_acquire);
-			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != seq)
-				continue;
-			if (!(dest & c->mybit)) {
-				p++;
-				continue;
-			}
-			uint32_t len = atomic_load_explicit(&sl->len, memory_order_relaxed);
-			uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
-			const void *data = seg_slot_data(sl);
-			struct arena_ref ref;
-			c->cur[s] = p + 1;
-			bool bad = len > c->seg.slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX ||
-				   (dest & ~c->valid);
-			if (!bad && (kind & KIND_ARENA)) {
-				/* Copied out before it is checked: what we check is
-				 * what we use, whatever the memory says later. */
-				memcpy(&ref, data, sizeof(ref));
-				bad = len != sizeof(ref) || arena_check_ref(&c->seg, &ref);
-				data = arena_data(&c->seg, ref.off);
-				len = 0;
-			}
-			if (bad) {
-				/* Skipped: not held, so released past it. The
-				 * block, if any, is reclaimed when the slot is
-				 * reused. */
-				release_ring(c, s);
-				return -EBADMSG;
-			}
-			hold(c, s, p);
-			msg->data = data;
-			msg->len = (kind & KIND_ARENA) ? ref.len : len;
-			msg->kind = kind & ~KIND_ARENA;
-			msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
-			msg->seq = p + 1;
-			msg->priv[0] = p;
-			msg->priv[1] = s;
-			return 1;
-		}
-		if (seq == 0)
-			break; /* never written: nothing yet */
-		uint64_t pos = (seq & ~SEG_SEQ_BUSY) - 1;
-		if (pos <= p) {
-			/* An older message, or ours being written: not yet.
-			 * A slot for position p holds p or an earlier lap. */
-			if ((p - pos) % slots) {
-				p++;
-				rc = -EBADMSG;
-				break;
-			}
-			break;
-		}
-		if ((pos - p) % slots) {
-			/* A position that cannot live in this slot. */
-			p++;
-			rc = -EBADMSG;
-			break;
-		}
-		/* Overwritten by a later lap, so not ours (ours cannot be
-		 * reused before we release it): skip to the oldest position
-		 * that can still be in the ring. */
-		uint64_t head = atomic_load_explicit(&seg_rank(&c->seg, s)->head, memory_order_acquire);
-		p = head > slots && head - slots > p + 1 ? head - slots : p + 1;
-	}
-	c->cur[s] = p;
-	return rc;
-}
-
-struct recv_arg {
-	int ring;             /* or -1 for any */
-	int got;              /* the ring the message came from */
-	struct ipcfs_msg *msg;
-};
-
-/* Whether the sender of ring @s is gone for good (dead or left). The
- * control sender (the daemon) may always come back. */
-static bool sender_gone(const struct chan *c, unsigned s)
-{
-	if (s == c->seg.ranks)
-		return false;
-	uint64_t w = atomic_load_explicit(&seg_rank(&c->seg, s)->owner, memory_order_acquire);
-	int st = SEG_OWNER_STATE(w);
-	return st == IPCFS_STATE_DEAD || st == IPCFS_STATE_LEFT;
-}
-
-static int poll_recv(struct chan *c, void *arg, bool full)
-{
-	struct recv_arg *a = arg;
-	unsigned n = c->seg.ranks + 1;
-	int rc;
-
-	if (a->ring >= 0) {
-		a->got = a->ring;
-		rc = try_ring(c, (unsigned)a->ring, a->msg);
-		if (rc || !full || !sender_gone(c, (unsigned)a->ring))
-			return rc;
-		/* Gone: one more look, for what it published before it died
-		 * (the state was read after the first look). */
-		rc = try_ring(c, (unsigned)a->ring, a->msg);
-		return rc ? rc : -EPIPE;
-	}
-	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
-	unsigned s = c->rr;
-	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
-		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
-			continue;
-		rc = try_ring(c, s, a->msg);
-		if (rc) {
-			c->rr = s + 1 == n ? 0 : s + 1;
-			a->got = (int)s;
-			return rc;
-		}
-	}
-	if (!full)
-		return 0;
-	/* -EPIPE once every rank that ever joined is gone and drained. Their
-	 * state is read after the look above, so look once more at those
-	 * found gone, for what they published just before. */
-	uint64_t others = joined & ~c->mybit;
-	if (!others)
-		return 0; /* nobody else ever joined: wait for them */
-	for (uint64_t m = others; m; m &= m - 1)
-		if (!sender_gone(c, (unsigned)__builtin_ctzll(m)))
-			return 0;
-	for (uint64_t m = others; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		rc = try_ring(c, r, a->msg);
-		if (rc) {
-			c->rr = r + 1 == n ? 0 : r + 1;
-			a->got = (int)r;
-			return rc;
-		}
-	}
-	return -EPIPE;
-}
-
-static void check_senders(struct chan *c, void *arg)
-{
-	struct recv_arg *a = arg;
-	for (unsigned s = 0; s < c->seg.ranks; s++) {
-		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
-			continue;
-		uint64_t w = atomic_load_explicit(&seg_rank(&c->seg, s)->owner, memory_order_acquire);
-		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && seg_owner_gone(&c->seg, s))
-			seg_mark_gone(&c->seg, s, IPCFS_STATE_DEAD);
-	}
-}
-
-/* The plan of the earliest sender due among those awaited (pace_plan). */
-static bool plan_recv(struct chan *c, void *arg, uint64_t now, uint64_t *nap_until,
-		      uint64_t *spin_until)
-{
-	struct recv_arg *a = arg;
-	bool any = false;
-	uint64_t nap, spin;
-
-	for (unsigned s = 0; s <= c->seg.ranks; s++) {
-		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
-			continue;
-		if (!pace_plan(&c->pace[s], now, &nap, &spin))
-			continue;
-		if (!any || nap < *nap_until) {
-			*nap_until = nap;
-			*spin_until = spin;
-		}
-		any = true;
-	}
-	return any;
-}
-
-/* A wait that lasted longer than this was an idle gap (not a burst): its
- * end is an arrival that the pace of its sender learns from. */
-#define PACE_IDLE_NS (50 * 1000ull)
-
-int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
-{
-	struct seg_rank *me = seg_rank(&c->seg, c->me);
-	struct recv_arg a = { .ring = -1, .msg = msg };
-	int rc;
-
-	if (!msg || c->me >= c->seg.ranks)
-		return -EINVAL;
-	if (src != IPCFS_ANY) {
-		a.ring = ring_of(c, src);
-		if (a.ring < 0)
-			return -EINVAL;
-	}
-	/* The fast path looks for a message only; whether the sender is gone
-	 * is asked by the first poll of wait_for(), which follows at once. */
-	rc = poll_recv(c, &a, false);
-	if (!rc) {
-		struct waiter w = {
-			.poll = poll_recv, .check = check_senders, .plan = plan_recv, .arg = &a,
-			.waiting = &me->rx_waiting, .bell = &me->rx_bell,
-			.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
-			.timeouts = &me->rx_timeouts,
-		};
-		uint64_t waited;
-		seg_count(&me->waits, 1);
-		rc = wait_for(c, &w, timeout_ms, &waited);
-		if (rc > 0 && waited >= PACE_IDLE_NS)
-			pace_arrival(&c->pace[a.got], wait_now_ns());
-	}
-	if (rc < 0)
-		return rc;
-	seg_count(&me->recv, 1);
-	seg_count(&me->recv_bytes, msg->len);
-	return 0;
-}
-
-int chan_release(struct chan *c, struct ipcfs_msg *msg)
-{
-	if (!msg || !msg->data || msg->priv[1] > c->seg.ranks || msg->priv[1] == c->me)
-		return -EINVAL;
-	unsigned ring = (unsigned)msg->priv[1];
-	uint64_t pos = msg->priv[0];
-	uint64_t i = pos & (c->seg.slots - 1);
-	uint64_t *word = &held_map(c, ring)[i / 64], bit = (uint64_t)1 << (i % 64);
-	struct seg_slot *sl = seg_slot(&c->seg, ring, pos);
-	struct arena_ref ref;
-	/* The slot is ours until we release it: its reference is as we
-	 * checked it in try_ring (unless memory was scribbled on, and then
-	 * the data pointer no longer matches). */
-	bool block = slot_ref(sl, &ref);
-	const void *data = block ? arena_data(&c->seg, ref.off) : seg_slot_data(sl);
-	/* Only a view we hand out and have not taken back. */
-	if (pos >= c->cur[ring] || !(*word & bit) || msg->data != data)
-		return -EINVAL;
-	if (block)
-		arena_release(&c->seg, &ref, c->me);
-	*word &= ~bit;
-	c->held[ring]--;
-	release_ring(c, ring);
-	msg->data = NULL;
-	return 0;
-}
-
-/* ---- membership ------------------------------------------------------- */
-
-static int poll_ranks(struct chan *c, void *arg, bool full)
-{
-	(void)full;
-	uint64_t mask = *(uint64_t *)arg;
-	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
-	return (live & mask) == mask;
-}
-
-int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms)
-{
-	struct seg_rank *me = seg_rank(&c->seg, c->me);
-
-	if (mask == IPCFS_ALL)
-		mask = c->valid;
-	if (mask & ~c->valid)
-		return -EINVAL;
-	struct waiter w = {
-		.poll = poll_ranks, .arg = &mask,
-		.waiting = &me->rx_waiting, .bell = &me->rx_bell,
-		.spins = &me->rx_spins, .sleeps = &me->rx_sleeps,
-		.timeouts = &me->rx_timeouts,
-	};
-	uint64_t waited;
-	int rc = wait_for(c, &w, timeout_ms, &waited);
-	return rc < 0 ? rc : 0;
 }

@@ -11,9 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena_int.h"
 #include "cpu_fit_int.h"
+#include "membership_int.h"
 #include "pace_int.h"
 #include "segment_int.h"
+#include "wait_int.h"
 
 struct chan {
 	struct seg_map seg;
@@ -23,8 +26,8 @@ struct chan {
 	uint64_t txpos;   /* next position to publish in my ring */
 	bool reserved;    /* slot txpos is claimed (seq = BUSY) */
 	bool space_ok;    /* slot txpos is known to be free (checked ahead) */
-	bool res_block;   /* the reservation is the arena block at res_off */
-	uint64_t res_off;
+	bool res_block;   /* the reservation is the arena block res */
+	struct arena_res res;
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
 	struct cpu_fit fit; /* do the live ranks compete for CPUs (cached) */
 	bool asym;        /* registered for membarrier: publish with plain stores */
@@ -43,6 +46,29 @@ struct chan {
 	 * from the messages that ended idle waits (adaptive waiting). */
 	struct pace pace[IPCFS_MAX_RANKS + 1];
 };
+
+/* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
+ * payload is a struct arena_ref to the message's block. */
+enum { KIND_MAX = IPCFS_KIND_TYPED };
+#define KIND_ARENA (1u << 31)
+/* A view's priv[0]: the position in its ring, the ring above this bit. */
+#define PRIV_RING_SHIFT 56
+
+/* A waiter of this channel (wait_until, wait.c): spin by yielding when the
+ * group's live ranks cannot each have a CPU of their own (cpu_fit_int.h). */
+static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, bool tx)
+{
+	struct waiter w = {
+		.waiting = tx ? &me->tx_waiting : &me->rx_waiting,
+		.bell = tx ? &me->tx_bell : &me->rx_bell,
+		.yield = cpu_fit_compete(&c->fit, &c->seg),
+		.spin_us = c->seg.spin_us,
+		.spins = tx ? &me->tx_spins : &me->rx_spins,
+		.sleeps = tx ? &me->tx_sleeps : &me->rx_sleeps,
+		.timeouts = tx ? &me->tx_timeouts : &me->rx_timeouts,
+	};
+	return w;
+}
 
 /* Set up @c for ring @me of the mapped segment (taken over by @c: released
  * by chan_fini); the read cursors start at the rank's released positions.

@@ -40,8 +40,9 @@ extern "C" {
 #define IPCFS_VERSION_MAJOR 0
 #define IPCFS_VERSION_MINOR 1
 #define IPCFS_VERSION_PATCH 0
-/* Version of the shared-memory layout; a segment of another ABI is refused. */
-#define IPCFS_ABI 1
+/* Version of the shared-memory layout; a segment of another ABI is refused.
+ * 2: the arena's lock is a word of its own (no pthread mutex). */
+#define IPCFS_ABI 2
 
 /* Largest group: destination sets are 64-bit masks. */
 #define IPCFS_MAX_RANKS 64

@@ -32,7 +32,6 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -54,23 +53,10 @@
 #define SEG_OWNER_STATE(w) ((int)(uint32_t)(w))
 #define SEG_OWNER_PID(w) ((pid_t)(uint32_t)((w) >> 32))
 
-/* Allocator state of the arena, in the header page. The block list is
- * changed only under `lock`, a process-shared robust mutex: a member that
- * dies holding it leaves it recoverable (EOWNERDEAD). Counters are
- * changed under the lock too and read without it. */
-struct seg_arena {
-	pthread_mutex_t lock;
-	uint64_t rover;              /* offset (in the arena) where the next search starts */
-	uint64_t gen;                /* generation given to the next block allocated */
-	_Atomic uint64_t used_bytes; /* bytes of blocks not free, headers included */
-	_Atomic uint64_t blocks;     /* blocks not free */
-	_Atomic uint64_t allocs, frees, reclaimed, broken;
-	/* A sender waiting for space sleeps on freed_bell; whoever frees
-	 * wakes it only when `waiting` is set (same handshake as the rings). */
-	alignas(SEG_LINE) _Atomic uint32_t waiting;
-	_Atomic uint32_t freed_bell;
-	_Atomic uint64_t waits;
-};
+/* Room in the header page for the arena's allocator state (struct
+ * seg_arena, owned and declared by lib/arena_int.h): the segment only
+ * places it, so that this layer needs nothing from the one above. */
+#define SEG_ARENA_STATE 256u
 
 struct seg_hdr {
 	/* Written once by seg_create, before any member maps the file. */
@@ -101,8 +87,8 @@ struct seg_hdr {
 	_Atomic uint64_t joined;                   /* ranks that ever joined */
 	_Atomic uint64_t epoch;                    /* bumped on every change */
 
-	/* The allocator of the arena region (lib/arena.c). */
-	alignas(SEG_LINE) struct seg_arena arena;
+	/* The allocator of the arena region: struct seg_arena (lib/arena.c). */
+	alignas(SEG_LINE) unsigned char arena[SEG_ARENA_STATE];
 };
 
 struct seg_rank {
@@ -170,6 +156,17 @@ struct seg_slot {
 
 _Static_assert(sizeof(struct seg_slot) == SEG_SLOT_HDR, "slot header size");
 _Static_assert(sizeof(struct seg_hdr) <= SEG_PAGE, "header fits a page");
+
+/* The layout of each ABI: whoever changes seg_hdr, seg_rank, seg_slot or
+ * the arena's room must bump IPCFS_ABI and add a row, so that a segment of
+ * another layout is refused as another ABI (-EPROTO), not as corrupt. */
+#define SEG_LAYOUT_OF_ABI(abi, hdr, rank, slot, arena)                                     \
+	(IPCFS_ABI != (abi) || (sizeof(struct seg_hdr) == (hdr) &&                           \
+				sizeof(struct seg_rank) == (rank) &&                         \
+				sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
+_Static_assert(IPCFS_ABI == 2, "a new ABI needs its row below");
+_Static_assert(SEG_LAYOUT_OF_ABI(2, 448, 1024, 32, 256),
+	       "the segment layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* A mapping of a segment, validated. */
 struct seg_map {
@@ -248,32 +245,5 @@ int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat 
 /* Start time of process @pid (clock ticks since boot), 0 if it does not
  * exist or is a zombie. */
 uint64_t seg_proc_starttime(pid_t pid);
-
-/* Whether the process owning rank @idx is gone (dead, zombie or pid reused). */
-bool seg_owner_gone(const struct seg_map *m, unsigned idx);
-
-/*
- * If rank @idx is live, mark it dead (or left, when @how is
- * IPCFS_STATE_LEFT), drop it from the live mask and wake every sleeper so
- * that senders stalled on it and readers waiting for it re-check. Returns
- * true if this call changed the state.
- */
-bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
-/* The same, only if the rank is still owned by process @pid. */
-bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how);
-
-/*
- * Take rank @r (<= ranks; ranks is the control sender) for process @pid: compare-and-swap its owner word
- * from free/left/dead, or from live when that process is gone. -EBUSY if a
- * live process holds it. Then seg_go_live() makes the rank visible.
- */
-int seg_claim(struct seg_map *m, unsigned r, pid_t pid);
-
-/* Finish a claim: record the start of reading in every ring (released), set
- * the rank in the joined and live masks, wake waiters. */
-void seg_go_live(struct seg_map *m, unsigned r, pid_t pid);
-
-/* Wake every sleeping rank of the group (after a membership change). */
-void seg_wake_all(struct seg_map *m);
 
 #endif /* IPCFS_SEGMENT_INT_H */

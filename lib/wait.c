@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* wait.c - futex sleep and wake on shared memory, CPU count, clock. */
+/* wait.c - futex sleep and wake on shared memory, the waiting engine (with
+ * the naps of paced receivers), clock. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -54,19 +56,6 @@ void wait_futex_wake(_Atomic uint32_t *word)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-unsigned wait_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-		int n = CPU_COUNT(&set);
-		if (n > 0)
-			return (unsigned)n;
-	}
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 uint64_t wait_now_ns(void)
 {
 	struct timespec ts;
@@ -102,4 +91,187 @@ void wait_asym_fence(void)
 	 * on it. Where the kernel lacks it, nobody could register, and every
 	 * publisher uses seq_cst stores instead. */
 	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+}
+
+/* Polls between two reads of the clock in the spin phase. */
+#define SPIN_BATCH 32
+
+/* Add to a single-writer counter (relaxed load and store, as seg_count). */
+static void count(_Atomic uint64_t *c, uint64_t n)
+{
+	if (c && n)
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+				      memory_order_relaxed);
+}
+
+static void announce(const struct waiter *w)
+{
+	/* seq_cst: the store (or add) of the flag is ordered before the
+	 * loads of poll() that follow; see wait_until. */
+	if (w->counting)
+		atomic_fetch_add_explicit(w->waiting, 1, memory_order_seq_cst);
+	else
+		atomic_store_explicit(w->waiting, 1, memory_order_seq_cst);
+}
+
+static void withdraw(const struct waiter *w)
+{
+	/* Relaxed: a stale announcement only costs a waker one needless
+	 * wake call. */
+	if (w->counting)
+		atomic_fetch_sub_explicit(w->waiting, 1, memory_order_relaxed);
+	else
+		atomic_store_explicit(w->waiting, 0, memory_order_relaxed);
+}
+
+/* Times of one wait. */
+struct wait_times {
+	uint64_t start;    /* first reading of the clock, 0: not read yet */
+	uint64_t deadline;
+	uint64_t spin_end;
+};
+
+static int nap(const struct waiter *w, uint64_t now, uint64_t until, uint64_t *sleeps);
+
+/* Spin: each round pauses (or yields, when oversubscribed: the process we
+ * wait for gets to run) and polls. 0 when the spin window (or the
+ * deadline) passed; the times are set here. A plan found at the first
+ * reading of the clock naps first and may widen the window. */
+static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, uint64_t *spins,
+		uint64_t *sleeps)
+{
+	/* In batches, reading the clock between them. The first batch comes
+	 * before the first reading: most waits of a busy group end within
+	 * it, and the clock costs as much as a poll. A yield can take a whole
+	 * time slice of another process: then the clock is read after every
+	 * one, so that the spin window holds. */
+	int batch = w->yield ? 1 : SPIN_BATCH, rc;
+	uint64_t nap_end, plan_end;
+
+	for (;;) {
+		for (int i = 0; i < batch; i++) {
+			if (w->yield)
+				sched_yield();
+			else
+				wait_cpu_relax();
+			(*spins)++;
+			rc = w->poll(w->arg, i == batch - 1);
+			if (rc)
+				return rc;
+		}
+		uint64_t now = wait_now_ns();
+		if (!t->start) {
+			t->start = now;
+			t->deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+			t->spin_end = now + (uint64_t)w->spin_us * 1000u;
+			if (w->plan && w->plan(w->arg, now, &nap_end, &plan_end)) {
+				rc = nap(w, now, nap_end < t->deadline ? nap_end : t->deadline, sleeps);
+				if (rc)
+					return rc;
+				now = wait_now_ns();
+				if (plan_end > t->spin_end)
+					t->spin_end = plan_end;
+			}
+		}
+		if (now >= t->spin_end || now >= t->deadline)
+			return 0;
+	}
+}
+
+/*
+ * Paced traffic: nap on the bell until @until, announced, so that a
+ * message that comes early still wakes us (sleeping with a precise timer:
+ * the nap ends just before the message is due). Then withdraw: a sender
+ * that finds us so makes no wake call, and the spin that follows polls
+ * after the withdrawal. The liveness check runs as in a sleep. Returns
+ * poll's verdict or 0.
+ */
+static int nap(const struct waiter *w, uint64_t now, uint64_t until, uint64_t *sleeps)
+{
+	uint64_t last_check = now;
+	int rc = 0;
+
+	announce(w);
+	while (now < until) {
+		if (!w->counting)
+			announce(w);
+		/* The handshake of wait_until: fence, bell, look, sleep. */
+		wait_asym_fence();
+		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
+		rc = w->poll(w->arg, true);
+		if (rc)
+			break;
+		now = wait_now_ns();
+		if (now >= until)
+			break;
+		uint64_t left = until - now < WAIT_LIVENESS_NS ? until - now : WAIT_LIVENESS_NS;
+		(*sleeps)++;
+		wait_futex_precise(w->bell, bell, (int64_t)left);
+		now = wait_now_ns();
+		if (w->check && now - last_check >= WAIT_LIVENESS_NS) {
+			w->check(w->arg);
+			last_check = now;
+		}
+	}
+	withdraw(w);
+	return rc;
+}
+
+int wait_until(const struct waiter *w, int timeout_ms)
+{
+	struct wait_times t = { 0 };
+	uint64_t spins = 0, sleeps = 0;
+	int rc = w->poll(w->arg, true);
+
+	if (w->waited_ns)
+		*w->waited_ns = 0;
+	if (rc)
+		return rc;
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	rc = spin(w, timeout_ms, &t, &spins, &sleeps);
+	if (rc)
+		goto out;
+	uint64_t deadline = t.deadline;
+	uint64_t last_check = wait_now_ns();
+	/* Announce the sleep, then look once more. seq_cst on the
+	 * announcement and (inside poll) on the loads that follow, paired
+	 * with the waker's store of the data then load of the flag (a seq_cst
+	 * store, or a plain one made safe by our membarrier, see
+	 * wait_asym_fence): one of the two sides sees the other, so a wake-up
+	 * is never lost. The bell is read after the announcement so that a
+	 * bump between our look and the futex call makes FUTEX_WAIT return at
+	 * once. A count is announced once; a flag at every round, as before. */
+	announce(w);
+	for (;;) {
+		if (!w->counting)
+			announce(w);
+		wait_asym_fence();
+		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
+		rc = w->poll(w->arg, true);
+		if (rc)
+			break;
+		uint64_t now = wait_now_ns();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		uint64_t nap = deadline - now < WAIT_LIVENESS_NS ? deadline - now : WAIT_LIVENESS_NS;
+		sleeps++;
+		wait_futex(w->bell, bell, (int64_t)nap);
+		now = wait_now_ns();
+		if (w->check && now - last_check >= WAIT_LIVENESS_NS) {
+			w->check(w->arg);
+			last_check = now;
+		}
+	}
+	withdraw(w);
+out:
+	if (w->waited_ns && t.start)
+		*w->waited_ns = wait_now_ns() - t.start;
+	count(w->spins, spins);
+	count(w->sleeps, sleeps);
+	if (rc == -ETIMEDOUT)
+		count(w->timeouts, 1);
+	return rc;
 }

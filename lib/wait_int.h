@@ -56,8 +56,51 @@ void wait_futex_wake(_Atomic uint32_t *word);
 bool wait_asym_register(void);
 void wait_asym_fence(void);
 
-/* CPUs this process may run on (sched_getaffinity), at least 1. */
-unsigned wait_cpus(void);
+/* How often a sleeper wakes to check that the peers it waits for are
+ * alive, when no daemon does it for us. */
+#define WAIT_LIVENESS_NS 100000000ull
+
+/*
+ * The one waiting engine (ring space, messages, ranks, arena space).
+ *
+ * A waiter announces its sleep in *waiting, then sleeps on *bell; whoever
+ * makes progress possible bumps the bell and wakes it only when *waiting
+ * is set. Two kinds of announcement: a flag (one sleeper, the owner of the
+ * word: store 1, store 0) or a count (many sleepers: add 1, subtract 1).
+ */
+struct waiter {
+	/* >0: done, 0: not yet, <0: error. Called many times; with @full
+	 * false (inside a spin batch) it may skip costly looks, and checks
+	 * that only turn a wait into an error (a peer that died). */
+	int (*poll)(void *arg, bool full);
+	/* Called about every WAIT_LIVENESS_NS while sleeping: marks peers
+	 * whose process is gone, so that poll() stops waiting for them. */
+	void (*check)(void *arg);
+	/* Optional (paced receivers): a plan for a wait that starts at @now,
+	 * from when the next message is due (pace_plan, pace_int.h): nap on
+	 * the bell until *@nap_until, then spin until *@spin_until. */
+	bool (*plan)(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *spin_until);
+	void *arg;
+	_Atomic uint32_t *waiting, *bell;
+	bool counting;    /* *waiting counts sleepers (else: a flag) */
+	bool yield;       /* spin by yielding the CPU (more ranks than CPUs) */
+	uint32_t spin_us; /* spin this long before sleeping */
+	/* Single-writer counters of the waiter, or NULL. */
+	_Atomic uint64_t *spins, *sleeps, *timeouts;
+	/* Out, or NULL: how long the wait took past its first spin batch
+	 * (0 when it ended sooner: the clock was not read). */
+	uint64_t *waited_ns;
+};
+
+/*
+ * Wait until w->poll() says done, at most @timeout_ms (< 0: no limit; 0:
+ * one look, then -EAGAIN). The first poll is the fast path and makes no
+ * system call. With a plan (w->plan), nap until the message is nearly
+ * due. Then spin for spin_us (or to the end of the plan's window), then
+ * sleep on the bell in naps of at most WAIT_LIVENESS_NS. Returns poll's
+ * result, -EAGAIN or -ETIMEDOUT.
+ */
+int wait_until(const struct waiter *w, int timeout_ms);
 
 /* CLOCK_MONOTONIC, ns. */
 uint64_t wait_now_ns(void);

@@ -363,6 +363,98 @@ START_TEST(corrupt_references)
 }
 END_TEST
 
+START_TEST(release_uses_the_checked_reference)
+{
+	/* The slot of a message we hold is rewritten after we received it:
+	 * the release uses the reference checked at receive time, frees that
+	 * block, and never follows what the slot says now. */
+	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	void *buf;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_reserve(a, 5000, &buf, 0), 0);
+	tl_fill(buf, 5000, 9);
+	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 5000), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert(tl_check(msg.data, 5000, 9));
+	struct arena_ref *ref = seg_slot_data(seg_slot(&m, 0, 0));
+	ref->off = (uint64_t)1 << 50;
+	ref->gen = 12345;
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	ck_assert_uint_eq(used(&m), 0);
+	/* The ring moves on. */
+	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, "y", 1, 0), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
+struct waiter_arg {
+	const char *dir;
+	int rank;
+	unsigned waits;
+};
+
+/* Wait for space that never comes, @waits times. */
+static int wait_for_space(void *arg)
+{
+	struct waiter_arg *w = arg;
+	struct ipcfs_member *m;
+	void *buf;
+
+	if (ipcfs_join(w->dir, w->rank, &m) < 0)
+		return 1;
+	for (unsigned i = 0; i < w->waits; i++)
+		if (ipcfs_reserve(m, 100000, &buf, 1) != -ETIMEDOUT)
+			return 2;
+	ipcfs_leave(m);
+	return 0;
+}
+
+START_TEST(waits_counted_under_contention)
+{
+	/* Four ranks wait for space at once, again and again: the arena's
+	 * `waits` counts every wait (it was a load and a store by each
+	 * waiter, outside any lock, and lost updates). */
+	enum { WAITERS = 4 };
+	struct ipcfs_params p = arena_params(WAITERS + 2, 256 << 10, 8);
+	unsigned n = (unsigned)(400 * tl_scale());
+	char dir[PATH_MAX];
+	struct seg_map m;
+	void *buf;
+
+	p.spin_us = 0;
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0);
+	/* The arena taken whole, and kept. */
+	ck_assert_int_eq(ipcfs_reserve(a, (256 << 10) - 64, &buf, 0), 0);
+	struct waiter_arg w[WAITERS];
+	pid_t pid[WAITERS];
+	for (int i = 0; i < WAITERS; i++) {
+		w[i] = (struct waiter_arg){ dir, i + 1, n };
+		pid[i] = tl_fork(wait_for_space, &w[i]);
+	}
+	for (int i = 0; i < WAITERS; i++)
+		ck_assert_int_eq(tl_wait(pid[i], 120), 0);
+	struct arena_stat st;
+	arena_stat(&m, &st);
+	ck_assert_uint_eq(st.waits, (uint64_t)WAITERS * n);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	tl_group_done(dir);
+}
+END_TEST
+
 struct stream {
 	const char *dir;
 	unsigned rank, readers, msgs;
@@ -492,6 +584,8 @@ int main(void)
 	tcase_add_test(tc, killed_reader_blocks_come_back);
 	tcase_add_test(tc, stale_holders_reclaimed_on_slot_reuse);
 	tcase_add_test(tc, corrupt_references);
+	tcase_add_test(tc, release_uses_the_checked_reference);
+	tcase_add_test(tc, waits_counted_under_contention);
 	tcase_add_test(tc, many_in_flight_bounded);
 	tcase_add_test(tc, cuda_register_without_gpu);
 	suite_add_tcase(s, tc);

@@ -440,6 +440,44 @@ START_TEST(corrupt_slot_skipped)
 }
 END_TEST
 
+START_TEST(garbage_ring_waits_out_the_timeout)
+{
+	/* A live sender whose ring holds only garbage: a receive skips what
+	 * it meets, waits out its timeout like on an empty ring, and then
+	 * says that it skipped corrupt slots. It used to return -EBADMSG at
+	 * once, every time, so that a reader skipping corrupt messages (as
+	 * ipcfs_recv(3) shows) spun at full CPU for ever. */
+	struct ipcfs_params p = small(2, 8, 64);
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct ipcfs_msg msg;
+	struct seg_map m;
+	uint64_t x = 7;
+
+	tl_group(dir, &p);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, &m), 0);
+	for (uint64_t i = 0; i < m.slots; i++) {
+		struct seg_slot *sl = seg_slot(&m, 0, i);
+		/* A sequence number that cannot live in its slot. */
+		atomic_store(&sl->seq, (tl_rand(&x) >> 2) * m.slots + i + 2);
+		atomic_store(&sl->dest, tl_rand(&x));
+	}
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = wait_now_ns();
+		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 200), -EBADMSG);
+		/* A lower bound only: the deadline, never a quick answer. */
+		ck_assert_uint_ge(wait_now_ns() - t0, 200 * 1000000ull);
+	}
+	/* With no time to wait, each call skips one and says so. */
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), -EBADMSG);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
 START_TEST(control_ring)
 {
 	/* What the daemon does for `bcast TEXT`: publish through ring `ranks`. */
@@ -681,6 +719,7 @@ int main(void)
 	tcase_add_test(basic, back_pressure_and_timeouts);
 	tcase_add_test(basic, rejoin_ignores_stale_holds);
 	tcase_add_test(basic, corrupt_slot_skipped);
+	tcase_add_test(basic, garbage_ring_waits_out_the_timeout);
 	tcase_add_test(basic, control_ring);
 	tcase_add_test(basic, threads_ping_pong);
 	suite_add_tcase(s, basic);

@@ -137,6 +137,10 @@ START_TEST(corrupt_header_rejected)
 	} while (0)
 	CORRUPT(h->magic ^= 1, -EBADMSG);
 	CORRUPT(h->abi = IPCFS_ABI + 1, -EPROTO);
+	/* A segment of the layout before this one (ABI 1: a header of 384
+	 * bytes with a pthread mutex in the arena's state) is another ABI,
+	 * not a corrupt segment. */
+	CORRUPT((h->abi = 1, h->hdr_bytes = 384), -EPROTO);
 	CORRUPT(h->hdr_bytes = 12, -EBADMSG);
 	CORRUPT(h->ranks = 0, -EBADMSG);
 	CORRUPT(h->ranks = 1000, -EBADMSG);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_wait.c - futexes on shared memory, the CPU count, membarrier. */
+/* test_wait.c - futexes on shared memory, the clock, membarrier. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -52,11 +52,8 @@ START_TEST(futex_wake_across_processes)
 }
 END_TEST
 
-START_TEST(cpus_and_clock)
+START_TEST(clock_is_monotonic)
 {
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	ck_assert_uint_ge(wait_cpus(), 1);
-	ck_assert_uint_le(wait_cpus(), (unsigned)online);
 	uint64_t a = wait_now_ns(), b = wait_now_ns();
 	ck_assert_uint_le(a, b);
 }
@@ -80,7 +77,7 @@ int main(void)
 	tcase_add_test(tc, futex_value_differs);
 	tcase_add_test(tc, futex_timeout);
 	tcase_add_test(tc, futex_wake_across_processes);
-	tcase_add_test(tc, cpus_and_clock);
+	tcase_add_test(tc, clock_is_monotonic);
 	tcase_add_test(tc, asym_register_is_stable);
 	suite_add_tcase(s, tc);
 	return tl_run(s);

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * membership.c - ranks claimed, made live, marked gone (left or dead) and
+ * reaped; sleepers woken after each change. See membership_int.h.
+ */
+#include <errno.h>
+
+#include "arena_int.h"
+#include "membership_int.h"
+#include "wait_int.h"
+
+bool seg_owner_gone(const struct seg_map *m, unsigned idx)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
+	uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
+	uint64_t have = seg_proc_starttime(SEG_OWNER_PID(w));
+
+	return have == 0 || (want != 0 && have != want);
+}
+
+void seg_wake_all(struct seg_map *m)
+{
+	for (unsigned i = 0; i <= m->ranks; i++) {
+		struct seg_rank *r = seg_rank(m, i);
+		/* Bump the bells so that a sleeper that is just about to wait
+		 * sees a changed value and returns at once. */
+		atomic_fetch_add_explicit(&r->rx_bell, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&r->tx_bell, 1, memory_order_seq_cst);
+		wait_futex_wake(&r->rx_bell);
+		wait_futex_wake(&r->tx_bell);
+	}
+}
+
+bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
+{
+	return seg_mark_gone_pid(m, idx, 0, how);
+}
+
+bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
+
+	do {
+		/* Only the owner we mean: a new member may have claimed the
+		 * rank since the caller looked (the pid is in the same word,
+		 * so the compare-and-swap checks both at once). */
+		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE || (pid && SEG_OWNER_PID(w) != pid))
+			return false;
+		/* acq_rel: whoever sees the new state also sees what the
+		 * rank did before; a competing marker loses the race. */
+	} while (!atomic_compare_exchange_weak_explicit(&r->owner, &w,
+							SEG_OWNER(how, SEG_OWNER_PID(w)),
+							memory_order_acq_rel,
+							memory_order_acquire));
+	if (idx < m->ranks) {
+		/* seq_cst: senders read the live mask with seq_cst when they
+		 * decide whom a slot waits for. */
+		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
+	}
+	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
+	/* Its arena blocks come back: bits in published blocks cleared,
+	 * blocks it was building freed. */
+	arena_sweep(m, idx);
+	seg_wake_all(m);
+	return true;
+}
+
+/* Take rank @r for this process: CAS its owner word from any non-live
+ * state, or from a live one whose process is gone. */
+int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
+{
+	struct seg_rank *rk = seg_rank(seg, r);
+	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+
+	for (;;) {
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
+			if (!seg_owner_gone(seg, r))
+				return -EBUSY;
+			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
+			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+			continue;
+		}
+		/* acq_rel: we see what the previous owner did; a competing
+		 * claimer fails and sees us. */
+		if (atomic_compare_exchange_weak_explicit(&rk->owner, &w,
+							  SEG_OWNER(IPCFS_STATE_LIVE, pid),
+							  memory_order_acq_rel, memory_order_acquire))
+			return 0;
+	}
+}
+
+/* Complete a claim: record where our reading starts in every ring, then
+ * appear in the live mask. */
+void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
+{
+	struct seg_rank *rk = seg_rank(seg, r);
+
+	atomic_store_explicit(&rk->starttime, seg_proc_starttime(pid), memory_order_relaxed);
+	for (unsigned s = 0; s <= seg->ranks; s++) {
+		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
+		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);
+	}
+	seg_count(&rk->joins, 1);
+	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
+	if (r < seg->ranks) { /* the control sender is in no mask */
+		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
+					 memory_order_seq_cst);
+		/* seq_cst, after the released stores: a sender that sees our
+		 * bit in the live mask also sees them (slot_holders). */
+		atomic_fetch_or_explicit(&seg->hdr->live, IPCFS_RANK_BIT(r), memory_order_seq_cst);
+	}
+	atomic_fetch_add_explicit(&seg->hdr->epoch, 1, memory_order_release);
+	seg_wake_all(seg);
+}
+
+void membership_reap(struct seg_map *m, uint64_t mask)
+{
+	uint64_t valid = m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1;
+
+	/* The mask may come from shared memory: only ranks of the group. */
+	for (mask &= valid; mask; mask &= mask - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(mask);
+		uint64_t w = atomic_load_explicit(&seg_rank(m, r)->owner, memory_order_acquire);
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && seg_owner_gone(m, r))
+			seg_mark_gone_pid(m, r, SEG_OWNER_PID(w), IPCFS_STATE_DEAD);
+	}
+}

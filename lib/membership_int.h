@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * membership_int.h - who owns each rank of a segment: claim, go live, mark
+ * gone, reap the ranks whose process is gone, wake the sleepers after a
+ * change. Above the arena (marking a rank gone sweeps its blocks), below
+ * the channel. Shared by libipcfs and the daemon; not installed.
+ */
+#ifndef IPCFS_MEMBERSHIP_INT_H
+#define IPCFS_MEMBERSHIP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "segment_int.h"
+
+/* Whether the process owning rank @idx is gone (dead, zombie or pid reused). */
+bool seg_owner_gone(const struct seg_map *m, unsigned idx);
+
+/*
+ * If rank @idx is live, mark it dead (or left, when @how is
+ * IPCFS_STATE_LEFT), drop it from the live mask and wake every sleeper so
+ * that senders stalled on it and readers waiting for it re-check. Returns
+ * true if this call changed the state.
+ */
+bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
+/* The same, only if the rank is still owned by process @pid. */
+bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how);
+
+/*
+ * Take rank @r (<= ranks; ranks is the control sender) for process @pid: compare-and-swap its owner word
+ * from free/left/dead, or from live when that process is gone. -EBUSY if a
+ * live process holds it. Then seg_go_live() makes the rank visible.
+ */
+int seg_claim(struct seg_map *m, unsigned r, pid_t pid);
+
+/* Finish a claim: record the start of reading in every ring (released), set
+ * the rank in the joined and live masks, wake waiters. */
+void seg_go_live(struct seg_map *m, unsigned r, pid_t pid);
+
+/* Wake every sleeping rank of the group (after a membership change). */
+void seg_wake_all(struct seg_map *m);
+
+/*
+ * The one reaper: every rank of @mask (cut to the group) that is live but
+ * whose process is gone is marked dead (seg_mark_gone: its blocks swept,
+ * sleepers woken). Waiters call it about every WAIT_LIVENESS_NS.
+ */
+void membership_reap(struct seg_map *m, uint64_t mask);
+
+#endif /* IPCFS_MEMBERSHIP_INT_H */
