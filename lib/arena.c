@@ -295,55 +295,113 @@ static void wake_allocators(struct seg_map *m)
 		wait_futex_wake(&a->freed_bell);
 }
 
-/* First fit for @size bytes (header included). -ENOSPC: not now. */
-static int take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64_t len,
-		       struct arena_res *res)
-{
-	struct seg_arena *a = arena_state(m);
+/* Where a search found room: the free block at off (checked copy b), to
+ * be used from q (off <= q, in the block). */
+struct fit {
+	uint64_t off, q;
 	struct blk b;
+};
+
+/*
+ * Next fit from @from for @size bytes (header included): the first free
+ * block that has room at or after @from, carved at @from when @from falls
+ * inside it; else the first free block with room (wrapping around). A
+ * sender that starts where its last block ended does not get back the
+ * block its readers have just read (their caches still hold it, and every
+ * store would first pull the line back), but the next one. The walk is
+ * from the start (the list is only walkable forwards from a known header),
+ * as first fit was. -ENOSPC: not now; -EIO: the list is broken.
+ */
+static int find_locked(struct seg_map *m, uint64_t size, uint64_t from, struct fit *f)
+{
+	struct blk b;
+	bool wrap = false;
 
 	for (uint64_t off = 0; off < m->arena_bytes; off += b.size) {
 		if (!blk_read(m, off, &b)) {
-			atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
+			atomic_store_explicit(&arena_state(m)->broken, 1, memory_order_relaxed);
 			return -EIO;
 		}
 		if (b.state != ARENA_FREE || b.size < size)
 			continue;
-		struct arena_block *h = arena_block_at(m, off);
-		if (b.size - size >= ARENA_MIN_BLOCK) {
-			/* Split. The new header is complete before the size that
-			 * makes it reachable is written (see repair()). */
-			struct arena_block *n = arena_block_at(m, off + size);
-			memset(n, 0, sizeof(*n));
-			n->magic = ARENA_MAGIC;
-			n->size = b.size - size;
-			n->prev_size = size;
-			if (off + b.size < m->arena_bytes)
-				ST(arena_block_at(m, off + b.size)->prev_size, b.size - size);
-			ST(h->size, size);
-			b.size = size;
+		uint64_t end = off + b.size, q = off;
+		/* @from inside this block: carve there if what is left before
+		 * it can be a block of its own and the rest has room. */
+		if (from > off && from < end && from - off >= ARENA_MIN_BLOCK && end - from >= size)
+			q = from;
+		if (q >= from) {
+			*f = (struct fit){ .off = off, .q = q, .b = b };
+			return 0;
 		}
-		uint64_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
-		atomic_store_explicit(&a->gen, gen + 1, memory_order_relaxed);
-		ST(h->owner, owner);
-		ST(h->len, len);
-		ST(h->gen, gen);
-		atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
-		atomic_store_explicit(&h->state, ARENA_RESERVED, memory_order_relaxed);
-		seg_count(&a->used_bytes, b.size);
-		seg_count(&a->blocks, 1);
-		seg_count(&a->allocs, 1);
-		res->off = off;
-		res->cap = b.size - ARENA_HDR;
-		res->gen = gen;
-		return 0;
+		if (!wrap) {
+			*f = (struct fit){ .off = off, .q = off, .b = b };
+			wrap = true;
+		}
 	}
-	return -ENOSPC;
+	return wrap ? 0 : -ENOSPC;
 }
 
-int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res)
+/* Split the free block f->off at f->q: [off, q) stays free, [q, end) is
+ * the free block to take. The new header is complete before the size that
+ * makes it reachable is written (see repair()). */
+static void carve_locked(struct seg_map *m, struct fit *f)
+{
+	uint64_t head = f->q - f->off, rest = f->b.size - head;
+	struct arena_block *n = arena_block_at(m, f->q);
+
+	memset(n, 0, sizeof(*n));
+	n->magic = ARENA_MAGIC;
+	n->size = rest;
+	n->prev_size = head;
+	if (f->off + f->b.size < m->arena_bytes)
+		ST(arena_block_at(m, f->off + f->b.size)->prev_size, rest);
+	ST(arena_block_at(m, f->off)->size, head);
+	f->b = (struct blk){ .size = rest, .prev_size = head, .state = ARENA_FREE };
+	f->off = f->q;
+}
+
+/* Take @size bytes (header included) of the free block @f. */
+static void take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64_t len,
+			struct fit *f, struct arena_res *res)
+{
+	struct seg_arena *a = arena_state(m);
+	uint64_t off = f->off;
+	struct blk b = f->b;
+	struct arena_block *h = arena_block_at(m, off);
+
+	if (b.size - size >= ARENA_MIN_BLOCK) {
+		/* Split. The new header is complete before the size that
+		 * makes it reachable is written (see repair()). */
+		struct arena_block *n = arena_block_at(m, off + size);
+		memset(n, 0, sizeof(*n));
+		n->magic = ARENA_MAGIC;
+		n->size = b.size - size;
+		n->prev_size = size;
+		if (off + b.size < m->arena_bytes)
+			ST(arena_block_at(m, off + b.size)->prev_size, b.size - size);
+		ST(h->size, size);
+		b.size = size;
+	}
+	uint64_t gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+	atomic_store_explicit(&a->gen, gen + 1, memory_order_relaxed);
+	ST(h->owner, owner);
+	ST(h->len, len);
+	ST(h->gen, gen);
+	atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
+	atomic_store_explicit(&h->state, ARENA_RESERVED, memory_order_relaxed);
+	seg_count(&a->used_bytes, b.size);
+	seg_count(&a->blocks, 1);
+	seg_count(&a->allocs, 1);
+	res->off = off;
+	res->cap = b.size - ARENA_HDR;
+	res->gen = gen;
+}
+
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, uint64_t from,
+		    struct arena_res *res)
 {
 	uint64_t size = round64(len + ARENA_HDR);
+	struct fit f = { 0 };
 	int rc;
 
 	if (size < ARENA_MIN_BLOCK)
@@ -353,7 +411,13 @@ int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct aren
 	rc = lock(m);
 	if (rc)
 		return rc;
-	rc = take_locked(m, owner, size, len, res);
+	/* A private hint, but rounded to where a header can be. */
+	rc = find_locked(m, size, from < m->arena_bytes ? from & ~(uint64_t)63 : 0, &f);
+	if (rc == 0) {
+		if (f.q != f.off)
+			carve_locked(m, &f);
+		take_locked(m, owner, size, len, &f, res);
+	}
 	unlock(m);
 	return rc;
 }

@@ -103,8 +103,19 @@ struct arena_res {
  * 0 and the block in *@res; -ENOSPC (not now: wait on the arena's
  * freed_bell with a counting waiter, see wait_until), -ENOMEM (it could
  * never fit), -EIO (the arena is broken), -ETIMEDOUT (the lock was kept).
+ * @from: where the caller's last block ended (its own memory, a hint):
+ * the search starts there and wraps around (next fit), so that a sender
+ * rotates through the arena instead of rewriting the block its readers
+ * have just read.
  */
-int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, struct arena_res *res);
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, uint64_t from,
+		    struct arena_res *res);
+
+/* Where the block of @res ends: the next search of its sender starts there. */
+static inline uint64_t arena_res_end(const struct arena_res *res)
+{
+	return res->off + ARENA_HDR + res->cap;
+}
 
 /* Count one wait for space in the arena's statistics. */
 void arena_count_wait(struct seg_map *m);

@@ -455,6 +455,46 @@ START_TEST(waits_counted_under_contention)
 }
 END_TEST
 
+/* Lockstep, one message in flight at a time: each block comes from past
+ * the one just read (its lines are still in the reader's cache), round
+ * the arena, and the space all comes back. With first fit every message
+ * landed on the block just read. */
+START_TEST(blocks_rotate_in_lockstep)
+{
+	struct ipcfs_params p = arena_params(2, 1 << 20, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	void *buf, *prev = NULL, *first = NULL;
+	unsigned wrapped = 0;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	for (unsigned i = 0; i < 40; i++) {
+		ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
+		ck_assert_ptr_ne(buf, prev);
+		if (!first)
+			first = buf;
+		else if (buf == first)
+			wrapped++;
+		tl_fill(buf, 100000, i);
+		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 100000), 0);
+		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 1000), 0);
+		ck_assert(tl_check(msg.data, msg.len, i));
+		ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+		prev = buf;
+	}
+	/* 40 blocks of ~100 KB through 1 MiB: round more than twice. */
+	ck_assert_uint_ge(wrapped, 2);
+	ck_assert_uint_eq(used(&m), 0);
+	ipcfs_leave(b);
+	ipcfs_leave(a);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
 struct stream {
 	const char *dir;
 	unsigned rank, readers, msgs;
@@ -587,6 +627,7 @@ int main(void)
 	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, waits_counted_under_contention);
 	tcase_add_test(tc, many_in_flight_bounded);
+	tcase_add_test(tc, blocks_rotate_in_lockstep);
 	tcase_add_test(tc, cuda_register_without_gpu);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
