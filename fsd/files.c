@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fsd.h"
+#include "rank_counters.h"
 #include "wait_int.h"
 
 /* A growing text buffer. */
@@ -63,14 +64,13 @@ static void render_members(const struct fsd_group *g, struct text *t)
 		if (!(joined & IPCFS_RANK_BIT(r)))
 			continue;
 		rank_counters(g, r, &st);
-		text_add(t, "%u pid=%d state=%s joins=%llu sent=%llu sent_bytes=%llu recv=%llu "
-			 "recv_bytes=%llu lag=%llu stalls=%llu timeouts=%llu stalled_ms=%llu\n",
-			 r, (int)st.pid, ipcfs_state_name(st.state),
-			 (unsigned long long)fsd_stats_joins(&g->seg, r),
-			 (unsigned long long)st.sent, (unsigned long long)st.sent_bytes,
-			 (unsigned long long)st.recv, (unsigned long long)st.recv_bytes,
-			 (unsigned long long)st.lag, (unsigned long long)st.stalls,
-			 (unsigned long long)st.timeouts, (unsigned long long)st.stalled_ms);
+		text_add(t, "%u pid=%d state=%s joins=%llu", r, (int)st.pid,
+			 ipcfs_state_name(st.state),
+			 (unsigned long long)fsd_stats_joins(&g->seg, r));
+#define X(f, kind, metric, help) text_add(t, " " #f "=%llu", (unsigned long long)st.f);
+		IPCFS_RANK_COUNTERS(X)
+#undef X
+		text_add(t, " stalled_ms=%llu\n", (unsigned long long)st.stalled_ms);
 	}
 }
 
@@ -99,39 +99,18 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 
 	for (unsigned i = 0; i <= g->seg.ranks; i++) {
 		rank_counters(g, i, &st);
-		sum.sent += st.sent;
-		sum.sent_bytes += st.sent_bytes;
-		sum.recv += st.recv;
-		sum.recv_bytes += st.recv_bytes;
-		sum.waits += st.waits;
-		sum.spins += st.spins;
-		sum.sleeps += st.sleeps;
-		sum.wakeups += st.wakeups;
-		sum.stalls += st.stalls;
-		sum.timeouts += st.timeouts;
-		sum.lag += st.lag;
-		sum.allreduce_oneshot += st.allreduce_oneshot;
-		sum.allreduce_twoshot += st.allreduce_twoshot;
-		sum.allreduce_nccl += st.allreduce_nccl;
-		sum.allreduce_bytes += st.allreduce_bytes;
-		sum.allreduce_errors += st.allreduce_errors;
+#define X(f, kind, metric, help) sum.f += st.f;
+		IPCFS_RANK_COUNTERS(X)
+#undef X
 		if (st.stalled_ms >= g->seg.timeout_ms)
 			stalled++;
 	}
 	text_add(t, "ranks %u\nlive_members %u\njoined_members %u\n", g->seg.ranks,
 		 fsd_group_live(g), (unsigned)__builtin_popcountll(joined));
 #define KV(k, v) text_add(t, "%s %llu\n", k, (unsigned long long)(v))
-	KV("sent", sum.sent);
-	KV("sent_bytes", sum.sent_bytes);
-	KV("recv", sum.recv);
-	KV("recv_bytes", sum.recv_bytes);
-	KV("waits", sum.waits);
-	KV("spins", sum.spins);
-	KV("sleeps", sum.sleeps);
-	KV("wakeups", sum.wakeups);
-	KV("stalls", sum.stalls);
-	KV("timeouts", sum.timeouts);
-	KV("lag", sum.lag);
+#define X(f, kind, metric, help) KV(#f, sum.f);
+	IPCFS_RANK_COUNTERS(X)
+#undef X
 	KV("stalled_ranks", stalled);
 	KV("bcasts", fsd_stats_bcasts(&g->stats));
 	KV("bcast_errors", g->stats.bcast_errors);
@@ -139,11 +118,6 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("arena_bytes", g->seg.arena_bytes);
 	KV("arena_used_bytes", arena_used(g));
 	KV("arena_blocks", arena_blocks(g));
-	KV("allreduce_oneshot", sum.allreduce_oneshot);
-	KV("allreduce_twoshot", sum.allreduce_twoshot);
-	KV("allreduce_nccl", sum.allreduce_nccl);
-	KV("allreduce_bytes", sum.allreduce_bytes);
-	KV("allreduce_errors", sum.allreduce_errors);
 #undef KV
 }
 
@@ -208,28 +182,20 @@ static void family(struct text *t, const char *name, const char *type, const cha
 	text_add(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Values of one per-rank family. */
-enum rank_metric {
-	RM_LIVE, RM_JOINS, RM_SENT, RM_SENT_BYTES, RM_RECV, RM_RECV_BYTES, RM_WAITS, RM_SPINS,
-	RM_SLEEPS, RM_WAKEUPS, RM_STALLS, RM_TIMEOUTS, RM_LAG, RM_STALLED,
-};
+/* Per-rank families: the counters of rank_counters.h, then these three,
+ * which are not summed. */
+#define X(f, kind, metric, help) RM_##f,
+enum rank_metric { IPCFS_RANK_COUNTERS(X) RM_LIVE, RM_JOINS, RM_STALLED, RM_COUNT };
+#undef X
 
 static const struct {
 	const char *name, *type, *help;
 } rank_families[] = {
+#define X(f, kind, metric, help) [RM_##f] = { metric, #kind, help },
+	IPCFS_RANK_COUNTERS(X)
+#undef X
 	[RM_LIVE] = { "ipcfs_rank_live", "gauge", "1 if the rank is live (joined, process alive), else 0." },
 	[RM_JOINS] = { "ipcfs_rank_joins_total", "counter", "Times a process joined as this rank." },
-	[RM_SENT] = { "ipcfs_rank_sent_messages_total", "counter", "Messages the rank committed." },
-	[RM_SENT_BYTES] = { "ipcfs_rank_sent_bytes_total", "counter", "Payload bytes the rank committed." },
-	[RM_RECV] = { "ipcfs_rank_received_messages_total", "counter", "Messages the rank received." },
-	[RM_RECV_BYTES] = { "ipcfs_rank_received_bytes_total", "counter", "Payload bytes the rank received." },
-	[RM_WAITS] = { "ipcfs_rank_waits_total", "counter", "Receives that found nothing and waited." },
-	[RM_SPINS] = { "ipcfs_rank_spins_total", "counter", "Spin-loop rounds while waiting to send or receive." },
-	[RM_SLEEPS] = { "ipcfs_rank_sleeps_total", "counter", "Futex sleeps while waiting to send or receive." },
-	[RM_WAKEUPS] = { "ipcfs_rank_wakeups_total", "counter", "Futex wake calls the rank made for sleeping peers." },
-	[RM_STALLS] = { "ipcfs_rank_stalls_total", "counter", "Sends that waited for ring space (back pressure)." },
-	[RM_TIMEOUTS] = { "ipcfs_rank_timeouts_total", "counter", "Sends and receives that ended with ETIMEDOUT." },
-	[RM_LAG] = { "ipcfs_rank_lag_messages", "gauge", "Messages addressed to the rank not yet released." },
 	[RM_STALLED] = { "ipcfs_rank_stalled_seconds", "gauge", "How long the rank's current send has waited, 0 if none." },
 };
 
@@ -245,23 +211,17 @@ static void rank_sample(struct text *t, enum rank_metric m, const struct metrics
 	else
 		snprintf(rank, sizeof(rank), "%u", i);
 	switch (m) {
+#define X(f, kind, metric, help) case RM_##f: v = st->f; break;
+	IPCFS_RANK_COUNTERS(X)
+#undef X
 	case RM_LIVE: v = st->state == IPCFS_STATE_LIVE; break;
 	case RM_JOINS: v = s->joins[i]; break;
-	case RM_SENT: v = st->sent; break;
-	case RM_SENT_BYTES: v = st->sent_bytes; break;
-	case RM_RECV: v = st->recv; break;
-	case RM_RECV_BYTES: v = st->recv_bytes; break;
-	case RM_WAITS: v = st->waits; break;
-	case RM_SPINS: v = st->spins; break;
-	case RM_SLEEPS: v = st->sleeps; break;
-	case RM_WAKEUPS: v = st->wakeups; break;
-	case RM_STALLS: v = st->stalls; break;
-	case RM_TIMEOUTS: v = st->timeouts; break;
-	case RM_LAG: v = st->lag; break;
 	case RM_STALLED:
 		text_add(t, "%s{group=\"%s\",rank=\"%s\"} %llu.%03llu\n", rank_families[m].name,
 			 s->name, rank, (unsigned long long)(st->stalled_ms / 1000),
 			 (unsigned long long)(st->stalled_ms % 1000));
+		return;
+	case RM_COUNT:
 		return;
 	}
 	text_add(t, "%s{group=\"%s\",rank=\"%s\"} %llu\n", rank_families[m].name, s->name, rank,

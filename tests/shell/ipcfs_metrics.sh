@@ -45,11 +45,29 @@ for n in ipcfs_build_info ipcfs_groups ipcfs_members ipcfs_commands_total ipcfs_
 	 ipcfs_rank_received_messages_total ipcfs_rank_received_bytes_total ipcfs_rank_waits_total \
 	 ipcfs_rank_spins_total ipcfs_rank_sleeps_total ipcfs_rank_wakeups_total \
 	 ipcfs_rank_stalls_total ipcfs_rank_timeouts_total ipcfs_rank_lag_messages \
-	 ipcfs_rank_stalled_seconds; do
+	 ipcfs_rank_stalled_seconds ipcfs_rank_allreduce_oneshot_total \
+	 ipcfs_rank_allreduce_twoshot_total ipcfs_rank_allreduce_nccl_total \
+	 ipcfs_rank_allreduce_bytes_total ipcfs_rank_allreduce_errors_total; do
 	grep -q "^# TYPE $n " "$TMP/m" || fail "no family $n"
 	grep -q "$n" "$(dirname "$0")/../../man/ipcfs.7" || fail "$n not documented in man/ipcfs.7"
 done
 ok "format and names"
+
+# Every key of a group's stat has its family: ipcfs_group_KEY or
+# ipcfs_rank_KEY (with _total for a counter), or one of the older names.
+# (The allreduce_* counters were once in stat and not in metrics.)
+cat "$G/stat" > "$TMP/stat"
+while read -r k _; do
+	case $k in
+	sent) f=ipcfs_rank_sent_messages_total ;;
+	recv) f=ipcfs_rank_received_messages_total ;;
+	recv_bytes) f=ipcfs_rank_received_bytes_total ;;
+	lag) f=ipcfs_rank_lag_messages ;;
+	*) f=$(grep -oE "^# TYPE ipcfs_(group|rank)_${k}(_total)? " "$TMP/m" | awk '{ print $3 }') ;;
+	esac
+	[ -n "$f" ] && grep -q "^# TYPE $f " "$TMP/m" || fail "stat key $k has no family in metrics"
+done < "$TMP/stat"
+ok "every stat key is in metrics"
 
 # Values.
 val() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/m"; }
