@@ -305,14 +305,52 @@ struct fsd_node {
 /* Generate the content of a readable node into a malloc'd buffer. */
 int fsd_file_render(struct fsd *d, const struct fsd_node *n, char **out, size_t *len);
 
-/* ---- tree.c ------------------------------------------------------------ */
+/* ---- node.c: the nodes of the tree ------------------------------------ */
 
-extern const struct fuse_lowlevel_ops fsd_ops;
+/* What a node lets its users do: the mode bits derive from the group's
+ * mode through these. */
+enum fsd_access { ACC_DIR, ACC_RW, ACC_RO, ACC_WO };
 
+static inline struct fsd *fsd_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The node of inode @ino; false if there is no such number. */
+bool fsd_node_decode(fuse_ino_t ino, struct fsd_node *n);
+enum fsd_access fsd_node_access(enum fsd_kind k);
+/* Whether node @n exists now (caller holds g->lock for group nodes). */
+bool fsd_node_exists(struct fsd_group *g, const struct fsd_node *n);
+/* Stat inode @ino: 0, or -ENOENT when it is gone. */
+int fsd_node_stat(struct fsd *d, fuse_ino_t ino, struct stat *st);
+/* The inode of @name in directory @parent, or 0. */
+fuse_ino_t fsd_node_child(struct fsd *d, fuse_ino_t parent, const char *name);
+/* Call @add for each entry of directory @ino: 0, -ENOENT, -ENOTDIR. */
+typedef void (*fsd_list_fn)(void *arg, const char *name, fuse_ino_t ino, bool dir);
+int fsd_node_list(struct fsd *d, fuse_ino_t ino, fsd_list_fn add, void *arg);
+/* Log a failed operation in the daemon-wide or the group's error_log. */
+void fsd_root_error(struct fsd *d, const char *where, const char *input, size_t len, int err,
+		    const char *why);
+void fsd_group_error(struct fsd *d, struct fsd_group *g, const char *where, const char *input,
+		     size_t len, int err, const char *why);
+uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
+
+/* ---- openfiles.c: open files ---------------------------------------------- */
+
+void fsd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void fsd_op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 struct fuse_pollhandle *ph);
 /* The session loop ended (its workers are joined): free the open files the
  * kernel will never release; after fsd_events_shutdown. */
 void fsd_tree_close(struct fsd *d);
 
-uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
+/* ---- tree.c: directories and the table of operations --------------------- */
+
+extern const struct fuse_lowlevel_ops fsd_ops;
 
 #endif
