@@ -197,8 +197,6 @@ int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, siz
  * member joined; re-creates the segment when the value lives there. */
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen);
-/* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
-int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
 /* Rewrite the group's state file (caller holds lock): 0 or -errno, and a
  * line in the daemon's log. */
 int fsd_group_save(struct fsd *d, struct fsd_group *g);
@@ -212,6 +210,30 @@ void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n);
 bool fsd_group_joined(const struct fsd_group *g);
 uint64_t fsd_group_joined_mask(const struct fsd_group *g);
 unsigned fsd_group_live(const struct fsd_group *g);
+
+/* ---- segfile.c: a group's segment and its mapping ---------------------- */
+
+/* Create the segment for @a (where its attributes put it, which becomes
+ * g->seg_path) and map it into @out: -errno with the reason in @why. */
+int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
+		 struct seg_map *out, char *why, size_t whylen);
+/* Map the existing segment of @g (located by g->attrs) into g->seg. */
+int fsd_seg_adopt(struct fsd *d, struct fsd_group *g);
+/* Become the control sender of g->seg (ring `ranks`), which the control
+ * channel then owns. */
+int fsd_seg_claim_ctl(struct fsd_group *g);
+/* Unmap g->seg (through the control channel once it owns it). */
+void fsd_seg_release(struct fsd_group *g);
+/* Remove the file of @g's segment; change its mode. */
+void fsd_seg_remove(struct fsd *d, struct fsd_group *g);
+int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode);
+/* Replace g->seg by a segment for @next, once no member can join the old
+ * one (caller holds bcast_lock and lock, nobody joined): -EBUSY when a
+ * member is joining. */
+int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
+		    char *why, size_t whylen);
+/* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
+int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
 
 /* ---- stats.c ----------------------------------------------------------- */
 
