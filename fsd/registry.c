@@ -136,7 +136,16 @@ static void state_of(const struct fsd_group *g, struct fsd_state *st)
 	st->gpu = g->gpu;
 }
 
+static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs);
+
 int fsd_group_save(struct fsd *d, struct fsd_group *g)
+{
+	return save_state(d, g, &g->attrs);
+}
+
+/* Write the state file of @g as it is, but with @attrs (and, if they
+ * change the segment, the baseline of a fresh segment). */
+static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs)
 {
 	char tmp[sizeof(g->state_path) + 4];
 	struct fsd_state *st = malloc(sizeof(*st));
@@ -147,6 +156,9 @@ int fsd_group_save(struct fsd *d, struct fsd_group *g)
 	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
 	if (st) {
 		state_of(g, st);
+		if (attrs != &g->attrs && memcmp(&attrs->p, &g->attrs.p, sizeof(attrs->p)))
+			fsd_stats_new_segment(&st->stats);
+		st->attrs = *attrs;
 		buf = fsd_state_format(st, &len);
 		free(st);
 	}
@@ -537,16 +549,22 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 	rc = fsd_attrs_check(&next, why, whylen);
 	if (rc)
 		return rc;
-	if (fsd_attr_in_segment(v->attr)) {
-		if ((rc = fsd_seg_replace(d, g, &next, why, whylen)))
-			return rc;
-	} else if (v->attr == FSD_ATTR_MODE) {
-		if ((rc = fsd_seg_chmod(d, g, next.p.mode))) {
-			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
-			return rc;
-		}
+	/* The state file first: a value it cannot keep is not taken. A crash
+	 * before the segment is replaced leaves the old segment, whose
+	 * layout wins when the group is adopted. */
+	if ((rc = save_state(d, g, &next))) {
+		snprintf(why, whylen, "%s: cannot write the state file: %s", fsd_attr_name(v->attr),
+			 strerror(-rc));
+		return rc;
+	}
+	if (fsd_attr_in_segment(v->attr))
+		rc = fsd_seg_replace(d, g, &next, why, whylen);
+	else if (v->attr == FSD_ATTR_MODE && (rc = fsd_seg_chmod(d, g, next.p.mode)))
+		snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
+	if (rc) {
+		fsd_group_save(d, g); /* back to what is in force */
+		return rc;
 	}
 	g->attrs = next;
-	fsd_group_save(d, g);
 	return 0;
 }
