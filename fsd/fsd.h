@@ -131,8 +131,8 @@ struct fsd_group {
 	gid_t gid;
 	struct fsd_attrs attrs;
 	char seg_path[PATH_MAX];        /* for display: where members find it */
-	struct seg_map seg;             /* always mapped while the group exists */
-	struct chan ctl;                /* the control sender (bcast lock); owns the mapping */
+	struct seg_map seg;             /* always mapped while the group exists (segfile.c) */
+	struct chan ctl;                /* the control sender (bcast_lock), on its own mapping */
 	bool ctl_ready;
 
 	struct fsd_members members;     /* liveness.c, lock */
@@ -219,10 +219,10 @@ int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
 		 struct seg_map *out, char *why, size_t whylen);
 /* Map the existing segment of @g (located by g->attrs) into g->seg. */
 int fsd_seg_adopt(struct fsd *d, struct fsd_group *g);
-/* Become the control sender of g->seg (ring `ranks`), which the control
- * channel then owns. */
-int fsd_seg_claim_ctl(struct fsd_group *g);
-/* Unmap g->seg (through the control channel once it owns it). */
+/* Become the control sender of g->seg, the segment of @a (ring `ranks`),
+ * through a mapping the control channel owns. */
+int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a);
+/* Stop the control sender and unmap g->seg. */
 void fsd_seg_release(struct fsd_group *g);
 /* Remove the file of @g's segment; change its mode. */
 void fsd_seg_remove(struct fsd *d, struct fsd_group *g);

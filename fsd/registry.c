@@ -296,7 +296,7 @@ static void adopt_group(struct fsd *d, const char *name)
 		g->attrs.p.mode = mode;
 	}
 	if (!rc)
-		rc = fsd_seg_claim_ctl(g);
+		rc = fsd_seg_claim_ctl(d, g, &g->attrs);
 	if (rc) {
 		fsd_log(LOG_ERR, "%s: cannot adopt the segment: %s %s", name, strerror(-rc), why);
 		goto fail;
@@ -429,7 +429,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 	if (!rc)
 		rc = fsd_seg_make(d, g, &g->attrs, &g->seg, why, whylen);
 	if (!rc)
-		rc = fsd_seg_claim_ctl(g);
+		rc = fsd_seg_claim_ctl(d, g, &g->attrs);
 	if (rc) {
 		if (g->seg.base)
 			fsd_seg_remove(d, g);

@@ -21,35 +21,15 @@ static int path_in(char *out, size_t size, const char *dir, const char *name, co
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Unmap the group's segment: the control channel owns the mapping once
- * set up (g->seg is a copy of its description). */
+/* Each mapping has one owner: g->seg is the group's (unmapped here), and
+ * the control channel maps the segment a second time for itself
+ * (chan_fini unmaps that one). */
 void fsd_seg_release(struct fsd_group *g)
 {
 	if (g->ctl_ready)
 		chan_fini(&g->ctl);
-	else
-		seg_unmap(&g->seg);
 	g->ctl_ready = false;
-	g->seg.base = NULL;
-	g->seg.hdr = NULL;
-}
-
-
-/* Become the control sender of a freshly mapped segment: own ring `ranks`
- * (a previous daemon's claim is taken over once its process is gone). */
-int fsd_seg_claim_ctl(struct fsd_group *g)
-{
-	unsigned r = g->seg.ranks;
-	int rc = seg_claim(&g->seg, r, getpid());
-
-	if (rc)
-		return rc;
-	seg_go_live(&g->seg, r, getpid());
-	rc = chan_init(&g->ctl, &g->seg, r);
-	if (rc)
-		seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
-	g->ctl_ready = !rc;
-	return rc;
+	seg_unmap(&g->seg);
 }
 
 /* Where a segment lives: a directory descriptor and a name in it. */
@@ -97,6 +77,35 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
 	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	l->own = true;
 	return l->dirfd < 0 ? -errno : 0;
+}
+
+/* Become the control sender of g->seg, the segment of @a: own ring
+ * `ranks` (a previous daemon's claim is taken over once its process is
+ * gone) through a mapping of the channel's own. */
+int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a)
+{
+	unsigned r = g->seg.ranks;
+	struct seg_map own;
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, a, &l);
+	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDWR);
+
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = seg_map_fd(fd, SEG_MAP_WRITE, &own);
+	close(fd);
+	if (!rc && own.size != g->seg.size) /* not the file g->seg maps */
+		rc = -ESTALE;
+	if (!rc && !(rc = seg_claim(&g->seg, r, getpid()))) {
+		seg_go_live(&g->seg, r, getpid());
+		if ((rc = chan_init(&g->ctl, &own, r)))
+			seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
+	}
+	if (rc)
+		seg_unmap(&own);
+	g->ctl_ready = !rc;
+	return rc;
 }
 
 /* Remove the segment of @g (located by its current attributes). */
@@ -315,7 +324,7 @@ int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *
 	}
 	fsd_seg_release(g);
 	g->seg = fresh;
-	rc = fsd_seg_claim_ctl(g);
+	rc = fsd_seg_claim_ctl(d, g, next);
 	if (rc) { /* a fresh segment: its control ring is free */
 		snprintf(why, whylen, "cannot claim the control ring");
 		return rc;
