@@ -4,6 +4,27 @@
  * bookkeeping (members it watches, events, error log, GPU records) and the
  * entry points each part of fsd/ gives the others.
  *
+ * Files, each the owner of what it names (calls go down this list, never
+ * up; state.h's files are plain data with no lock and no FUSE):
+ *   main.c        arguments, mounting, the session loop
+ *   tree.c        directory operations and the FUSE operation table
+ *   openfiles.c   open, read, write, poll, release of files
+ *   node.c        inode numbers, node kinds, stat, error logging
+ *   ctl.c         what is written: commands and attribute values
+ *   files.c       what is read: the content of every file
+ *   events.c      struct fsd_events: the events files
+ *   liveness.c    struct fsd_members: pidfds, the scan, and
+ *                 fsd_members_transition (joined, left, died)
+ *   stats.c       struct fsd_stats: counters less the reset-stat baseline
+ *   registry.c    the list of groups, create, destroy, attribute changes,
+ *                 state files, adoption after a restart
+ *   segfile.c     a group's segment file and its mappings
+ *   statedir.c    the state directory, opened safely
+ *   state.c       the state file's grammar (parse, format)
+ *   gpu_store.c   struct fsd_gpu_store: the GPU records
+ *   parse.c       what users write: names, values, commands
+ *   log.c         the daemon's log and the error_log files
+ *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
  *                       (mkdir, rmdir, create, destroy)
