@@ -12,13 +12,14 @@
  *   node.c        inode numbers, node kinds, stat, error logging
  *   ctl.c         what is written: commands and attribute values
  *   files.c       what is read: the content of every file
- *   events.c      struct fsd_events: the events files
- *   liveness.c    struct fsd_members: pidfds, the scan, and
- *                 fsd_members_transition (joined, left, died)
- *   stats.c       struct fsd_stats: counters less the reset-stat baseline
+ *   watcher.c     the background thread: pidfd exits, periodic scans
  *   registry.c    the list of groups, create, destroy, attribute changes,
  *                 state files, adoption after a restart
  *   segfile.c     a group's segment file and its mappings
+ *   liveness.c    struct fsd_members: pidfds, the scan, and
+ *                 fsd_members_transition (joined, left, died)
+ *   events.c      struct fsd_events: the events files
+ *   stats.c       struct fsd_stats: counters less the reset-stat baseline
  *   statedir.c    the state directory, opened safely
  *   state.c       the state file's grammar (parse, format)
  *   gpu_store.c   struct fsd_gpu_store: the GPU records
@@ -88,6 +89,7 @@ void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input
 		    int err, const char *why);
 /* Copy the log, oldest first, into a malloc'd buffer. */
 char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
+uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
 
 struct fsd;
 
@@ -293,10 +295,18 @@ void fsd_events_removed(struct fsd_group *g);
 /* The session loop ended: parked reads get EINTR, none is parked after. */
 void fsd_events_shutdown(struct fsd *d);
 
-/* ---- liveness.c ------------------------------------------------------ */
+/* ---- watcher.c: the background thread --------------------------------- */
 
 int fsd_liveness_start(struct fsd *d);
 void fsd_liveness_stop(struct fsd *d);
+
+/* ---- liveness.c: the members of a group -------------------------------- */
+
+/* The epoll set the watches join (set once by fsd_liveness_start). */
+void fsd_members_epoll(int fd);
+/* The process watched for rank @r with generation @gen exited (caller
+ * holds g->lock): marked dead unless the watch changed since. */
+void fsd_members_exited(struct fsd_group *g, unsigned r, uint32_t gen);
 /* Watch rank @r's process @pid (caller holds g->lock). */
 int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid);
 void fsd_unwatch_rank(struct fsd_group *g, unsigned r);
@@ -376,7 +386,6 @@ void fsd_root_error(struct fsd *d, const char *where, const char *input, size_t 
 		    const char *why);
 void fsd_group_error(struct fsd *d, struct fsd_group *g, const char *where, const char *input,
 		     size_t len, int err, const char *why);
-uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
 
 /* ---- openfiles.c: open files ---------------------------------------------- */
 

@@ -59,13 +59,6 @@ static const struct group_entry {
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-uint64_t fsd_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- inode numbers ------------------------------------------------------- */
 
 static fuse_ino_t group_ino(uint32_t gid, uint32_t sub)
