@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -126,6 +127,45 @@ out:
 	return rc;
 }
 
+/* The record @name/@rank becomes @hex (NULL: none). */
+static int set_record(struct fsd_group *g, const char *name, unsigned rank, const char *hex)
+{
+	return hex ? fsd_gpu_store(&g->gpu, name, rank, hex, strlen(hex))
+		   : fsd_gpu_remove(&g->gpu, name, rank);
+}
+
+/* register NAME RANK HEX, unregister NAME RANK: a record changes only if
+ * the state file keeps the change (else it is undone, and the write
+ * fails with the errno). Caller holds g->lock. */
+static int cmd_record(struct fsd *d, struct fsd_group *g, const struct fsd_cmd *c, char *why,
+		      size_t whylen)
+{
+	bool reg = c->kind == FSD_CMD_REGISTER;
+	const char *word = reg ? "register" : "unregister";
+	const struct fsd_gpu_name *n = fsd_gpu_find(&g->gpu, c->name, strlen(c->name));
+	char *old = n && n->rec[c->rank] ? strdup(n->rec[c->rank]) : NULL;
+	int rc;
+
+	if (n && n->rec[c->rank] && !old)
+		return fail(-ENOMEM, why, whylen, "%s: out of memory", word);
+	rc = reg ? fsd_gpu_store(&g->gpu, c->name, c->rank, c->text, c->text_len)
+		 : fsd_gpu_remove(&g->gpu, c->name, c->rank);
+	if (rc == -ENOSPC)
+		fail(rc, why, whylen, "register: more than %d buffer names", FSD_GPU_NAMES_MAX);
+	else if (rc == -ENOENT)
+		fail(rc, why, whylen, "unregister: no record %s/%u", c->name, c->rank);
+	else if (rc)
+		fail(rc, why, whylen, "%s: %s", word, strerror(-rc));
+	else if ((rc = fsd_group_save(d, g))) {
+		set_record(g, c->name, c->rank, old);
+		fail(rc, why, whylen, "%s: cannot write the state file: %s", word, strerror(-rc));
+	} else {
+		fsd_event_post(g, "%sed name=%s rank=%u", word, c->name, c->rank);
+	}
+	free(old);
+	return rc;
+}
+
 int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char *buf, size_t len,
 		  char *why, size_t whylen)
 {
@@ -163,31 +203,21 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		rc = cmd_leave(g, pid, ctx->uid, c.rank, why, whylen);
 		break;
 	case FSD_CMD_REGISTER:
-		rc = fsd_gpu_store(&g->gpu, c.name, c.rank, c.text, c.text_len);
-		if (rc == -ENOSPC)
-			fail(rc, why, whylen, "register: more than %d buffer names", FSD_GPU_NAMES_MAX);
-		else if (rc)
-			fail(rc, why, whylen, "register: %s", strerror(-rc));
-		if (!rc) {
-			fsd_group_save(d, g);
-			fsd_event_post(g, "registered name=%s rank=%u", c.name, c.rank);
-		}
-		break;
 	case FSD_CMD_UNREGISTER:
-		rc = fsd_gpu_remove(&g->gpu, c.name, c.rank);
-		if (rc)
-			fail(rc, why, whylen, "unregister: no record %s/%u", c.name, c.rank);
-		else {
-			fsd_group_save(d, g);
-			fsd_event_post(g, "unregistered name=%s rank=%u", c.name, c.rank);
-		}
+		rc = cmd_record(d, g, &c, why, whylen);
 		break;
-	case FSD_CMD_RESET_STAT:
+	case FSD_CMD_RESET_STAT: {
+		struct fsd_stats before = g->stats;
 		fsd_stats_reset(&g->stats, &g->seg);
 		/* Kept in the state file: a restarted daemon counts from
-		 * this reset too. */
-		fsd_group_save(d, g);
+		 * this reset too; if it cannot be kept, it is not made. */
+		if ((rc = fsd_group_save(d, g))) {
+			g->stats = before;
+			fail(rc, why, whylen, "reset-stat: cannot write the state file: %s",
+			     strerror(-rc));
+		}
 		break;
+	}
 	default:
 		rc = fail(-EINVAL, why, whylen, "not a group command");
 		break;

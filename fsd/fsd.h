@@ -4,6 +4,28 @@
  * bookkeeping (members it watches, events, error log, GPU records) and the
  * entry points each part of fsd/ gives the others.
  *
+ * Files, each the owner of what it names (calls go down this list, never
+ * up; state.h's files are plain data with no lock and no FUSE):
+ *   main.c        arguments, mounting, the session loop
+ *   tree.c        directory operations and the FUSE operation table
+ *   openfiles.c   open, read, write, poll, release of files
+ *   node.c        inode numbers, node kinds, stat, error logging
+ *   ctl.c         what is written: commands and attribute values
+ *   files.c       what is read: the content of every file
+ *   watcher.c     the background thread: pidfd exits, periodic scans
+ *   registry.c    the list of groups, create, destroy, attribute changes,
+ *                 state files, adoption after a restart
+ *   segfile.c     a group's segment file and its mappings
+ *   liveness.c    struct fsd_members: pidfds, the scan, and
+ *                 fsd_members_transition (joined, left, died)
+ *   events.c      struct fsd_events: the events files
+ *   stats.c       struct fsd_stats: counters less the reset-stat baseline
+ *   statedir.c    the state directory, opened safely
+ *   state.c       the state file's grammar (parse, format)
+ *   gpu_store.c   struct fsd_gpu_store: the GPU records
+ *   parse.c       what users write: names, values, commands
+ *   log.c         the daemon's log and the error_log files
+ *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
  *                       (mkdir, rmdir, create, destroy)
@@ -67,6 +89,7 @@ void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input
 		    int err, const char *why);
 /* Copy the log, oldest first, into a malloc'd buffer. */
 char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
+uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
 
 struct fsd;
 
@@ -131,8 +154,8 @@ struct fsd_group {
 	gid_t gid;
 	struct fsd_attrs attrs;
 	char seg_path[PATH_MAX];        /* for display: where members find it */
-	struct seg_map seg;             /* always mapped while the group exists */
-	struct chan ctl;                /* the control sender (bcast lock); owns the mapping */
+	struct seg_map seg;             /* always mapped while the group exists (segfile.c) */
+	struct chan ctl;                /* the control sender (bcast_lock), on its own mapping */
 	bool ctl_ready;
 
 	struct fsd_members members;     /* liveness.c, lock */
@@ -197,8 +220,6 @@ int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, siz
  * member joined; re-creates the segment when the value lives there. */
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen);
-/* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
-int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
 /* Rewrite the group's state file (caller holds lock): 0 or -errno, and a
  * line in the daemon's log. */
 int fsd_group_save(struct fsd *d, struct fsd_group *g);
@@ -212,6 +233,30 @@ void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n);
 bool fsd_group_joined(const struct fsd_group *g);
 uint64_t fsd_group_joined_mask(const struct fsd_group *g);
 unsigned fsd_group_live(const struct fsd_group *g);
+
+/* ---- segfile.c: a group's segment and its mapping ---------------------- */
+
+/* Create the segment for @a (where its attributes put it, which becomes
+ * g->seg_path) and map it into @out: -errno with the reason in @why. */
+int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
+		 struct seg_map *out, char *why, size_t whylen);
+/* Map the existing segment of @g (located by g->attrs) into g->seg. */
+int fsd_seg_adopt(struct fsd *d, struct fsd_group *g);
+/* Become the control sender of g->seg, the segment of @a (ring `ranks`),
+ * through a mapping the control channel owns. */
+int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a);
+/* Stop the control sender and unmap g->seg. */
+void fsd_seg_release(struct fsd_group *g);
+/* Remove the file of @g's segment; change its mode. */
+void fsd_seg_remove(struct fsd *d, struct fsd_group *g);
+int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode);
+/* Replace g->seg by a segment for @next, once no member can join the old
+ * one (caller holds bcast_lock and lock, nobody joined): -EBUSY when a
+ * member is joining. */
+int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
+		    char *why, size_t whylen);
+/* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
+int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
 
 /* ---- stats.c ----------------------------------------------------------- */
 
@@ -250,10 +295,18 @@ void fsd_events_removed(struct fsd_group *g);
 /* The session loop ended: parked reads get EINTR, none is parked after. */
 void fsd_events_shutdown(struct fsd *d);
 
-/* ---- liveness.c ------------------------------------------------------ */
+/* ---- watcher.c: the background thread --------------------------------- */
 
 int fsd_liveness_start(struct fsd *d);
 void fsd_liveness_stop(struct fsd *d);
+
+/* ---- liveness.c: the members of a group -------------------------------- */
+
+/* The epoll set the watches join (set once by fsd_liveness_start). */
+void fsd_members_epoll(int fd);
+/* The process watched for rank @r with generation @gen exited (caller
+ * holds g->lock): marked dead unless the watch changed since. */
+void fsd_members_exited(struct fsd_group *g, unsigned r, uint32_t gen);
 /* Watch rank @r's process @pid (caller holds g->lock). */
 int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid);
 void fsd_unwatch_rank(struct fsd_group *g, unsigned r);
@@ -305,14 +358,51 @@ struct fsd_node {
 /* Generate the content of a readable node into a malloc'd buffer. */
 int fsd_file_render(struct fsd *d, const struct fsd_node *n, char **out, size_t *len);
 
-/* ---- tree.c ------------------------------------------------------------ */
+/* ---- node.c: the nodes of the tree ------------------------------------ */
 
-extern const struct fuse_lowlevel_ops fsd_ops;
+/* What a node lets its users do: the mode bits derive from the group's
+ * mode through these. */
+enum fsd_access { ACC_DIR, ACC_RW, ACC_RO, ACC_WO };
 
+static inline struct fsd *fsd_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The node of inode @ino; false if there is no such number. */
+bool fsd_node_decode(fuse_ino_t ino, struct fsd_node *n);
+enum fsd_access fsd_node_access(enum fsd_kind k);
+/* Whether node @n exists now (caller holds g->lock for group nodes). */
+bool fsd_node_exists(struct fsd_group *g, const struct fsd_node *n);
+/* Stat inode @ino: 0, or -ENOENT when it is gone. */
+int fsd_node_stat(struct fsd *d, fuse_ino_t ino, struct stat *st);
+/* The inode of @name in directory @parent, or 0. */
+fuse_ino_t fsd_node_child(struct fsd *d, fuse_ino_t parent, const char *name);
+/* Call @add for each entry of directory @ino: 0, -ENOENT, -ENOTDIR. */
+typedef void (*fsd_list_fn)(void *arg, const char *name, fuse_ino_t ino, bool dir);
+int fsd_node_list(struct fsd *d, fuse_ino_t ino, fsd_list_fn add, void *arg);
+/* Log a failed operation in the daemon-wide or the group's error_log. */
+void fsd_root_error(struct fsd *d, const char *where, const char *input, size_t len, int err,
+		    const char *why);
+void fsd_group_error(struct fsd *d, struct fsd_group *g, const char *where, const char *input,
+		     size_t len, int err, const char *why);
+
+/* ---- openfiles.c: open files ---------------------------------------------- */
+
+void fsd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void fsd_op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 struct fuse_pollhandle *ph);
 /* The session loop ended (its workers are joined): free the open files the
  * kernel will never release; after fsd_events_shutdown. */
 void fsd_tree_close(struct fsd *d);
 
-uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
+/* ---- tree.c: directories and the table of operations --------------------- */
+
+extern const struct fuse_lowlevel_ops fsd_ops;
 
 #endif

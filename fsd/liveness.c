@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * liveness.c - watching the members' processes.
+ * liveness.c - the members of a group as the daemon sees them, and their
+ * processes.
  *
- * Each live rank's process is held by a pidfd in one epoll set; the watcher
- * thread wakes when one exits and marks its rank dead in the segment
+ * Each live rank's process is held by a pidfd in one epoll set; when one
+ * exits (watcher.c hears it) its rank is marked dead in the segment
  * (seg_mark_gone drops it from the live mask and wakes every sleeper, so
- * senders stop waiting for it and its readers get -EPIPE). Every
- * FSD_SCAN_MS the thread also walks the groups: it adopts live ranks it
- * does not watch yet (members that joined while no daemon ran, or before a
- * restart), notices ranks that left or were marked dead by their peers,
- * and reports senders stalled longer than the group's timeout_ms.
+ * senders stop waiting for it and its readers get -EPIPE). The scan of a
+ * group (every FSD_SCAN_MS, watcher.c) adopts live ranks not watched yet
+ * (members that joined while no daemon ran, or before a restart), notices
+ * ranks that left or were marked dead by their peers, and reports senders
+ * stalled longer than the group's timeout_ms.
  *
  * struct fsd_members is this file's: fsd_members_transition is the one
  * place where the daemon's view of a rank changes and where joined, left
@@ -21,15 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "fsd.h"
 #include "wait_int.h"
-
-#define STOP_TOKEN UINT64_MAX
 
 /* epoll token of a watch: the group id, the rank and the watch generation,
  * so an event that arrives after the watch changed is recognised as stale. */
@@ -211,85 +209,14 @@ static void scan_stalls(struct fsd_group *g)
 	}
 }
 
-static void handle_exit(struct fsd *d, uint64_t token)
+void fsd_members_exited(struct fsd_group *g, unsigned r, uint32_t gen)
 {
-	struct fsd_group *g = fsd_group_get_id(d, (uint32_t)(token >> 32));
-	unsigned r = (unsigned)(token >> 24) & 0xffu;
-
-	if (!g)
-		return;
-	pthread_mutex_lock(&g->lock);
 	if (!g->removed && r < g->seg.ranks && g->members.watch[r].pidfd >= 0 &&
-	    (g->members.watch[r].gen & 0xffffffu) == (token & 0xffffffu))
+	    (g->members.watch[r].gen & 0xffffffu) == gen)
 		rank_died(g, r, g->members.watch[r].pid);
-	pthread_mutex_unlock(&g->lock);
-	fsd_group_put(d, g);
 }
 
-static void scan_all(struct fsd *d)
+void fsd_members_epoll(int fd)
 {
-	unsigned n;
-	struct fsd_group **v = fsd_groups_get(d, &n);
-
-	if (!v)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		pthread_mutex_lock(&v[i]->lock);
-		fsd_scan_group(d, v[i]);
-		pthread_mutex_unlock(&v[i]->lock);
-	}
-	fsd_groups_put(d, v, n);
-}
-
-static void *watcher(void *arg)
-{
-	struct fsd *d = arg;
-	uint64_t last = 0;
-
-	for (;;) {
-		struct epoll_event ev[32];
-		int n = epoll_wait(d->epfd, ev, 32, FSD_SCAN_MS);
-		for (int i = 0; i < n; i++) {
-			if (ev[i].data.u64 == STOP_TOKEN)
-				return NULL;
-			handle_exit(d, ev[i].data.u64);
-		}
-		uint64_t now = wait_now_ns();
-		if (now - last >= (uint64_t)FSD_SCAN_MS * 1000000u) {
-			scan_all(d);
-			last = now;
-		}
-	}
-}
-
-int fsd_liveness_start(struct fsd *d)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TOKEN };
-	int rc;
-
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	d->stopfd = eventfd(0, EFD_CLOEXEC);
-	if (d->epfd < 0 || d->stopfd < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &ev) != 0)
-		return -errno;
-	epoll_fd = d->epfd;
-	rc = pthread_create(&d->watcher, NULL, watcher, d);
-	if (rc)
-		return -rc;
-	d->watcher_running = true;
-	return 0;
-}
-
-void fsd_liveness_stop(struct fsd *d)
-{
-	if (d->watcher_running) {
-		uint64_t one = 1;
-		if (write(d->stopfd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(d->watcher, NULL);
-		d->watcher_running = false;
-	}
-	if (d->stopfd >= 0)
-		close(d->stopfd);
-	d->stopfd = -1;
-	/* The epoll set stays open until exit: group_free() closes pidfds
-	 * that are still in it. */
+	epoll_fd = fd;
 }

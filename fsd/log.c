@@ -95,3 +95,10 @@ char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len)
 	*len = o;
 	return buf;
 }
+
+uint64_t fsd_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * registry.c - the groups: creating and destroying them, their segments
- * and their state files, and adopting them again after a restart.
+ * registry.c - the groups: their list and references, creating and
+ * destroying them, their state files, and adopting them again after a
+ * restart (segments: segfile.c; the state file's grammar: state.c).
  *
  * Beside each segment STATEDIR/NAME.seg lies STATEDIR/NAME.state, a small
  * text file ("key value" lines) with what the segment header does not hold:
@@ -26,12 +27,6 @@
 
 #include "fsd.h"
 
-static int path_in(char *out, size_t size, const char *dir, const char *name, const char *ext)
-{
-	int n = snprintf(out, size, "%s/%s%s", dir, name, ext);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
 uint64_t fsd_group_joined_mask(const struct fsd_group *g)
 {
 	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
@@ -53,25 +48,12 @@ unsigned fsd_group_live(const struct fsd_group *g)
 
 /* ---- references ---------------------------------------------------------- */
 
-/* Unmap the group's segment: the control channel owns the mapping once
- * set up (g->seg is a copy of its description). */
-static void release_segment(struct fsd_group *g)
-{
-	if (g->ctl_ready)
-		chan_fini(&g->ctl);
-	else
-		seg_unmap(&g->seg);
-	g->ctl_ready = false;
-	g->seg.base = NULL;
-	g->seg.hdr = NULL;
-}
-
 static void group_free(struct fsd_group *g)
 {
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		fsd_unwatch_rank(g, r);
 	fsd_gpu_clear(&g->gpu);
-	release_segment(g);
+	fsd_seg_release(g);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->bcast_lock);
 	free(g);
@@ -142,215 +124,6 @@ void fsd_groups_put(struct fsd *d, struct fsd_group **v, unsigned n)
 	free(v);
 }
 
-/* ---- segments -------------------------------------------------------------- */
-
-/* Become the control sender of a freshly mapped segment: own ring `ranks`
- * (a previous daemon's claim is taken over once its process is gone). */
-static int claim_ctl(struct fsd_group *g)
-{
-	unsigned r = g->seg.ranks;
-	int rc = seg_claim(&g->seg, r, getpid());
-
-	if (rc)
-		return rc;
-	seg_go_live(&g->seg, r, getpid());
-	rc = chan_init(&g->ctl, &g->seg, r);
-	if (rc)
-		seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
-	g->ctl_ready = !rc;
-	return rc;
-}
-
-/* Where a segment lives: a directory descriptor and a name in it. */
-struct seg_loc {
-	int dirfd;      /* the state directory's, or one of ours (own) */
-	bool own;
-	char name[FSD_NAME_MAX + 32];
-	char path[PATH_MAX];
-};
-
-static void seg_loc_close(struct seg_loc *l)
-{
-	if (l->own && l->dirfd >= 0)
-		close(l->dirfd);
-	l->dirfd = -1;
-}
-
-/* Where the segment of group @name with attributes @a lives: beside the
- * state files, or with huge pages on a hugetlbfs mount of that page size
- * (named after the state directory too, so that two daemons never share
- * a file). -ENODEV: no such mount. */
-static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
-		       struct seg_loc *l)
-{
-	char dir[PATH_MAX];
-	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
-	int rc;
-
-	l->dirfd = -1;
-	l->own = false;
-	if (!a->p.hugepage_kb) {
-		l->dirfd = d->state_fd;
-		snprintf(l->name, sizeof(l->name), "%s.seg", name);
-		return path_in(l->path, sizeof(l->path), d->statedir, name, ".seg");
-	}
-	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
-	if (rc)
-		return rc;
-	for (const char *c = d->statedir; *c; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
-	if ((rc = path_in(l->path, sizeof(l->path), dir, "/", l->name)))
-		return rc;
-	/* A mount point the administrator made (/proc/mounts). */
-	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	l->own = true;
-	return l->dirfd < 0 ? -errno : 0;
-}
-
-/* Remove the segment of @g (located by its current attributes). */
-static void seg_remove(struct fsd *d, struct fsd_group *g)
-{
-	struct seg_loc l;
-
-	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
-		unlinkat(l.dirfd, l.name, 0);
-	seg_loc_close(&l);
-}
-
-/* Change the mode of @g's segment, never through a link. */
-static int seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
-{
-	struct seg_loc l;
-	int rc = seg_loc_for(d, g->name, &g->attrs, &l);
-	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDONLY);
-
-	seg_loc_close(&l);
-	if (fd < 0)
-		return fd;
-	rc = fchmod(fd, mode) != 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-/* Map the existing segment of @g without following a link. */
-static int seg_adopt(struct fsd *d, struct fsd_group *g)
-{
-	struct seg_loc l;
-	int rc = seg_loc_for(d, g->name, &g->attrs, &l), fd;
-
-	if (rc) {
-		seg_loc_close(&l);
-		return -ENOENT;
-	}
-	snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
-	fd = fsd_open_file(l.dirfd, l.name, O_RDWR);
-	seg_loc_close(&l);
-	if (fd < 0)
-		return fd;
-	rc = seg_map_fd(fd, SEG_MAP_WRITE, &g->seg);
-	close(fd);
-	return rc;
-}
-
-static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
-			   struct seg_map *out, char *why, size_t whylen);
-
-/* Create the segment for @a (at seg_loc_for(@a), which becomes
- * g->seg_path): built under a temporary name and renamed, so that `shm`
- * never names a half-made file, and a failed re-creation leaves the old
- * segment in place. Maps it into @out. */
-static int make_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
-			struct seg_map *out, char *why, size_t whylen)
-{
-	struct seg_loc l;
-	int rc = seg_loc_for(d, g->name, a, &l);
-
-	if (rc == -ENODEV) {
-		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
-			 a->p.hugepage_kb);
-		return rc;
-	}
-	if (!rc)
-		rc = make_segment_at(&l, g, a, out, why, whylen);
-	seg_loc_close(&l);
-	if (rc)
-		return rc;
-	if (strcmp(l.path, g->seg_path)) {
-		/* Moved (huge pages switched on or off): the old file goes;
-		 * nobody has joined, or attributes could not change. */
-		if (g->seg_path[0])
-			seg_remove(d, g);
-		snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
-	}
-	return 0;
-}
-
-static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
-			   struct seg_map *out, char *why, size_t whylen)
-{
-	char tmp[sizeof(l->name) + 8];
-	int rc, fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", l->name);
-	/* A leftover of a crash during creation, or a planted name. */
-	unlinkat(l->dirfd, tmp, 0);
-	rc = seg_create_at(l->dirfd, tmp, &a->p, g->uid, g->gid);
-	if (rc) {
-		if (rc == -ENOMEM && a->p.hugepage_kb)
-			snprintf(why, whylen,
-				 "hugepages: not enough %u KiB huge pages reserved (see vm.nr_hugepages)",
-				 a->p.hugepage_kb);
-		else
-			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
-		return rc;
-	}
-	fd = fsd_open_file(l->dirfd, tmp, O_RDWR);
-	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, out);
-	if (fd >= 0)
-		close(fd);
-	if (!rc && renameat(l->dirfd, tmp, l->dirfd, l->name) != 0) {
-		rc = -errno;
-		seg_unmap(out);
-	}
-	if (rc) {
-		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
-		unlinkat(l->dirfd, tmp, 0);
-	}
-	return rc;
-}
-
-int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
-{
-	char path[128];
-
-	if (v->attr != FSD_ATTR_NUMA_NODE)
-		return 0;
-	if (v->pci[0]) {
-		char buf[32];
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", v->pci);
-		FILE *f = fopen(path, "re");
-		if (!f) {
-			snprintf(why, whylen, "numa_node: no PCI device %s", v->pci);
-			return -ENOENT;
-		}
-		int node = -1;
-		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%d", &node) != 1)
-			node = -1;
-		fclose(f);
-		/* A device on a machine without NUMA reports -1: no binding. */
-		v->i = node < 0 ? -1 : node;
-	}
-	if (v->i >= 0) {
-		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", (int)v->i);
-		if (access(path, F_OK) != 0) {
-			snprintf(why, whylen, "numa_node: no NUMA node %d on this machine", (int)v->i);
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
 /* ---- state files ------------------------------------------------------------- */
 
 /* The parts of @g its state file holds, borrowed (nothing to free). */
@@ -363,7 +136,16 @@ static void state_of(const struct fsd_group *g, struct fsd_state *st)
 	st->gpu = g->gpu;
 }
 
+static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs);
+
 int fsd_group_save(struct fsd *d, struct fsd_group *g)
+{
+	return save_state(d, g, &g->attrs);
+}
+
+/* Write the state file of @g as it is, but with @attrs (and, if they
+ * change the segment, the baseline of a fresh segment). */
+static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs)
 {
 	char tmp[sizeof(g->state_path) + 4];
 	struct fsd_state *st = malloc(sizeof(*st));
@@ -374,6 +156,9 @@ int fsd_group_save(struct fsd *d, struct fsd_group *g)
 	snprintf(tmp, sizeof(tmp), "%s.new", g->state_path);
 	if (st) {
 		state_of(g, st);
+		if (attrs != &g->attrs && memcmp(&attrs->p, &g->attrs.p, sizeof(attrs->p)))
+			fsd_stats_new_segment(&st->stats);
+		st->attrs = *attrs;
 		buf = fsd_state_format(st, &len);
 		free(st);
 	}
@@ -497,12 +282,12 @@ static void adopt_group(struct fsd *d, const char *name)
 		goto fail;
 	}
 	/* With huge pages the segment lives elsewhere than the default. */
-	rc = seg_adopt(d, g);
+	rc = fsd_seg_adopt(d, g);
 	if (rc == -ENOENT) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
 		 * one, nobody can have been joined to it; its counters start
 		 * from 0, and so does the baseline. */
-		rc = make_segment(d, g, &g->attrs, &g->seg, why, sizeof(why));
+		rc = fsd_seg_make(d, g, &g->attrs, &g->seg, why, sizeof(why));
 		fsd_stats_new_segment(&g->stats);
 	} else if (!rc) {
 		/* The segment is what members use: its layout wins. */
@@ -511,7 +296,7 @@ static void adopt_group(struct fsd *d, const char *name)
 		g->attrs.p.mode = mode;
 	}
 	if (!rc)
-		rc = claim_ctl(g);
+		rc = fsd_seg_claim_ctl(d, g, &g->attrs);
 	if (rc) {
 		fsd_log(LOG_ERR, "%s: cannot adopt the segment: %s %s", name, strerror(-rc), why);
 		goto fail;
@@ -642,12 +427,12 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 		fsd_attrs_init(&g->attrs);
 	rc = fsd_attrs_check(&g->attrs, why, whylen);
 	if (!rc)
-		rc = make_segment(d, g, &g->attrs, &g->seg, why, whylen);
+		rc = fsd_seg_make(d, g, &g->attrs, &g->seg, why, whylen);
 	if (!rc)
-		rc = claim_ctl(g);
+		rc = fsd_seg_claim_ctl(d, g, &g->attrs);
 	if (rc) {
 		if (g->seg.base)
-			seg_remove(d, g);
+			fsd_seg_remove(d, g);
 		group_free(g);
 		return rc;
 	}
@@ -669,7 +454,7 @@ static int group_create_locked(struct fsd *d, const char *name, uid_t uid, gid_t
 				 g->state_path, strerror(-rc));
 	}
 	if (rc) {
-		seg_remove(d, g);
+		fsd_seg_remove(d, g);
 		group_free(g);
 		return rc;
 	}
@@ -721,7 +506,7 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		g->removed = true;
 		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 			fsd_unwatch_rank(g, r);
-		seg_remove(d, g);
+		fsd_seg_remove(d, g);
 		unlinkat(d->state_fd, g->state_path, 0);
 		/* Blocked events readers see the group gone. */
 		fsd_events_removed(g);
@@ -745,89 +530,6 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 	return rc;
 }
 
-/*
- * Close the segment @g serves to joiners before replacing it: a member
- * that opened it (through `shm`) just before the replacement would
- * otherwise claim a rank in a file nobody serves any more. Every member
- * rank that no live process holds is claimed for the daemon itself, not
- * gone live (no joined or live bit): a later claim there fails with
- * EBUSY, and the joiner joins again through `shm`. False, with nothing
- * changed, if a joiner claimed a rank first: the attributes are then
- * frozen as for a joined member. @saved: the words taken, for
- * unretire_ranks.
- */
-static bool retire_ranks(struct fsd_group *g, uint64_t *saved)
-{
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
-	unsigned r;
-
-	for (r = 0; r < g->seg.ranks; r++) {
-		_Atomic uint64_t *w = &seg_rank(&g->seg, r)->owner;
-		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
-		saved[r] = atomic_load_explicit(w, memory_order_acquire);
-		/* R1: acq_rel, the partner of seg_claim's CAS on the same
-		 * word: of a joiner's claim and ours exactly one wins. */
-		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
-		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
-							     memory_order_acquire))
-			break;
-	}
-	if (r == g->seg.ranks)
-		return true;
-	while (r-- > 0) {
-		uint64_t expect = mine;
-		/* Only ours: nobody else can have replaced our live claim. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
-							saved[r], memory_order_release,
-							memory_order_relaxed);
-	}
-	return false;
-}
-
-/* The replacement failed: the old segment is served again. */
-static void unretire_ranks(struct fsd_group *g, const uint64_t *saved)
-{
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
-
-	for (unsigned r = 0; r < g->seg.ranks; r++) {
-		uint64_t expect = mine;
-		/* Release: pairs with the acquire of the next claimer. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
-							saved[r], memory_order_release,
-							memory_order_relaxed);
-	}
-}
-
-/* Replace @g's segment by one made for @next (caller holds bcast_lock and
- * lock, nobody joined). */
-static int replace_segment(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
-			   char *why, size_t whylen)
-{
-	uint64_t saved[IPCFS_MAX_RANKS];
-	struct seg_map fresh;
-	int rc;
-
-	if (!retire_ranks(g, saved)) {
-		snprintf(why, whylen, "a member is joining; attributes are frozen");
-		return -EBUSY;
-	}
-	rc = make_segment(d, g, next, &fresh, why, whylen);
-	if (rc) {
-		unretire_ranks(g, saved);
-		return rc;
-	}
-	release_segment(g);
-	g->seg = fresh;
-	rc = claim_ctl(g);
-	if (rc) { /* a fresh segment: its control ring is free */
-		snprintf(why, whylen, "cannot claim the control ring");
-		return rc;
-	}
-	fsd_stats_new_segment(&g->stats);
-	fsd_members_adopt(g);
-	return 0;
-}
-
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen)
 {
@@ -847,16 +549,22 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 	rc = fsd_attrs_check(&next, why, whylen);
 	if (rc)
 		return rc;
-	if (fsd_attr_in_segment(v->attr)) {
-		if ((rc = replace_segment(d, g, &next, why, whylen)))
-			return rc;
-	} else if (v->attr == FSD_ATTR_MODE) {
-		if ((rc = seg_chmod(d, g, next.p.mode))) {
-			snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
-			return rc;
-		}
+	/* The state file first: a value it cannot keep is not taken. A crash
+	 * before the segment is replaced leaves the old segment, whose
+	 * layout wins when the group is adopted. */
+	if ((rc = save_state(d, g, &next))) {
+		snprintf(why, whylen, "%s: cannot write the state file: %s", fsd_attr_name(v->attr),
+			 strerror(-rc));
+		return rc;
+	}
+	if (fsd_attr_in_segment(v->attr))
+		rc = fsd_seg_replace(d, g, &next, why, whylen);
+	else if (v->attr == FSD_ATTR_MODE && (rc = fsd_seg_chmod(d, g, next.p.mode)))
+		snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
+	if (rc) {
+		fsd_group_save(d, g); /* back to what is in force */
+		return rc;
 	}
 	g->attrs = next;
-	fsd_group_save(d, g);
 	return 0;
 }

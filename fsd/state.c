@@ -14,6 +14,18 @@
 
 #define HEADER "ipcfs-state 1"
 
+/* The counters of the reset-stat baseline, by their names in the file. */
+#define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
+const struct fsd_counter fsd_counters[] = {
+	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
+	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
+	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
+	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
+};
+#undef COUNTER
+const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
+
+
 struct text {
 	char *buf;
 	size_t len, cap;

@@ -46,7 +46,7 @@ struct fsd_gpu_name *fsd_gpu_find_id(const struct fsd_gpu_store *s, uint32_t nid
 
 /* The counters of struct ipcfs_rank_stat that reset-stat starts from zero
  * again (the others are states and gauges): their names in the state file
- * and where they lie. */
+ * and where they lie (the table is in state.c). */
 struct fsd_counter {
 	const char *name;
 	size_t off;

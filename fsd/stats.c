@@ -10,16 +10,6 @@
 
 #include "fsd.h"
 
-#define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
-const struct fsd_counter fsd_counters[] = {
-	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
-	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
-	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
-	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
-};
-#undef COUNTER
-const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
-
 static uint64_t minus(uint64_t v, uint64_t base)
 {
 	return v > base ? v - base : 0; /* a re-created segment starts from 0 */

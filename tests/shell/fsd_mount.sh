@@ -5,7 +5,7 @@
 
 start_daemon
 expect_eq "$(ls "$MNT" | tr '\n' ' ')" "ctl error_log groups metrics stat version " "top level"
-expect_eq "$(cat "$MNT/version")" "ipcfs 0.1.0 abi $(sed -n 's/^#define IPCFS_ABI //p' lib/ipcfs.h)" "version"
+expect_eq "$(cat "$MNT/version")" "ipcfs 0.1.0 abi $ABI" "version"
 expect_eq "$(kv "$MNT/stat" groups)" 0 "stat groups"
 for k in groups members commands errors uptime_s; do
 	[ -n "$(kv "$MNT/stat" $k)" ] || fail "stat has no $k"

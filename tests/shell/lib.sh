@@ -18,6 +18,8 @@ IPCFSD=$BUILD/ipcfsd
 MEMBER=$BUILD/tests/fsd_member
 PROBE=$BUILD/tests/fsd_probe
 TEST=$(basename "$0" .sh)
+# The segment ABI the tree is built with (the version file shows it).
+ABI=$(awk '$1 == "#define" && $2 == "IPCFS_ABI" { print $3 }' "$(dirname "${BASH_SOURCE[0]}")/../../lib/ipcfs.h")
 
 skip() { echo "SKIP $TEST: $*"; exit 77; }
 [ -c /dev/fuse ] || skip "no /dev/fuse"

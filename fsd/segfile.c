@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segfile.c - a group's segment: where its file lives, creating,
+ * adopting, re-creating and removing it, never through a link, and its
+ * one mapping with the daemon's control sender on it. The file is built
+ * under a temporary name and renamed, so `shm` never names a half-made
+ * file; a segment is replaced only once no member can still join the old
+ * one (retire_ranks).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsd.h"
+
+static int path_in(char *out, size_t size, const char *dir, const char *name, const char *ext)
+{
+	int n = snprintf(out, size, "%s/%s%s", dir, name, ext);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Each mapping has one owner: g->seg is the group's (unmapped here), and
+ * the control channel maps the segment a second time for itself
+ * (chan_fini unmaps that one). */
+void fsd_seg_release(struct fsd_group *g)
+{
+	if (g->ctl_ready)
+		chan_fini(&g->ctl);
+	g->ctl_ready = false;
+	seg_unmap(&g->seg);
+}
+
+/* Where a segment lives: a directory descriptor and a name in it. */
+struct seg_loc {
+	int dirfd;      /* the state directory's, or one of ours (own) */
+	bool own;
+	char name[FSD_NAME_MAX + 32];
+	char path[PATH_MAX];
+};
+
+static void seg_loc_close(struct seg_loc *l)
+{
+	if (l->own && l->dirfd >= 0)
+		close(l->dirfd);
+	l->dirfd = -1;
+}
+
+/* Where the segment of group @name with attributes @a lives: beside the
+ * state files, or with huge pages on a hugetlbfs mount of that page size
+ * (named after the state directory too, so that two daemons never share
+ * a file). -ENODEV: no such mount. */
+static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
+		       struct seg_loc *l)
+{
+	char dir[PATH_MAX];
+	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
+	int rc;
+
+	l->dirfd = -1;
+	l->own = false;
+	if (!a->p.hugepage_kb) {
+		l->dirfd = d->state_fd;
+		snprintf(l->name, sizeof(l->name), "%s.seg", name);
+		return path_in(l->path, sizeof(l->path), d->statedir, name, ".seg");
+	}
+	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	for (const char *c = d->statedir; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
+	if ((rc = path_in(l->path, sizeof(l->path), dir, "/", l->name)))
+		return rc;
+	/* A mount point the administrator made (/proc/mounts). */
+	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	l->own = true;
+	return l->dirfd < 0 ? -errno : 0;
+}
+
+/* Become the control sender of g->seg, the segment of @a: own ring
+ * `ranks` (a previous daemon's claim is taken over once its process is
+ * gone) through a mapping of the channel's own. */
+int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a)
+{
+	unsigned r = g->seg.ranks;
+	struct seg_map own;
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, a, &l);
+	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDWR);
+
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = seg_map_fd(fd, SEG_MAP_WRITE, &own);
+	close(fd);
+	if (!rc && own.size != g->seg.size) /* not the file g->seg maps */
+		rc = -ESTALE;
+	if (!rc && !(rc = seg_claim(&g->seg, r, getpid()))) {
+		seg_go_live(&g->seg, r, getpid());
+		if ((rc = chan_init(&g->ctl, &own, r)))
+			seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);
+	}
+	if (rc)
+		seg_unmap(&own);
+	g->ctl_ready = !rc;
+	return rc;
+}
+
+/* Remove the segment of @g (located by its current attributes). */
+void fsd_seg_remove(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+
+	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
+		unlinkat(l.dirfd, l.name, 0);
+	seg_loc_close(&l);
+}
+
+/* Change the mode of @g's segment, never through a link. */
+int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l);
+	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDONLY);
+
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = fchmod(fd, mode) != 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Map the existing segment of @g without following a link. */
+int fsd_seg_adopt(struct fsd *d, struct fsd_group *g)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, &g->attrs, &l), fd;
+
+	if (rc) {
+		seg_loc_close(&l);
+		return -ENOENT;
+	}
+	snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	fd = fsd_open_file(l.dirfd, l.name, O_RDWR);
+	seg_loc_close(&l);
+	if (fd < 0)
+		return fd;
+	rc = seg_map_fd(fd, SEG_MAP_WRITE, &g->seg);
+	close(fd);
+	return rc;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen);
+
+/* Create the segment for @a (at seg_loc_for(@a), which becomes
+ * g->seg_path): built under a temporary name and renamed, so that `shm`
+ * never names a half-made file, and a failed re-creation leaves the old
+ * segment in place. Maps it into @out. */
+int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
+			struct seg_map *out, char *why, size_t whylen)
+{
+	struct seg_loc l;
+	int rc = seg_loc_for(d, g->name, a, &l);
+
+	if (rc == -ENODEV) {
+		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
+			 a->p.hugepage_kb);
+		return rc;
+	}
+	if (!rc)
+		rc = make_segment_at(&l, g, a, out, why, whylen);
+	seg_loc_close(&l);
+	if (rc)
+		return rc;
+	if (strcmp(l.path, g->seg_path)) {
+		/* Moved (huge pages switched on or off): the old file goes;
+		 * nobody has joined, or attributes could not change. */
+		if (g->seg_path[0])
+			fsd_seg_remove(d, g);
+		snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
+	}
+	return 0;
+}
+
+static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
+			   struct seg_map *out, char *why, size_t whylen)
+{
+	char tmp[sizeof(l->name) + 8];
+	int rc, fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", l->name);
+	/* A leftover of a crash during creation, or a planted name. */
+	unlinkat(l->dirfd, tmp, 0);
+	rc = seg_create_at(l->dirfd, tmp, &a->p, g->uid, g->gid);
+	if (rc) {
+		if (rc == -ENOMEM && a->p.hugepage_kb)
+			snprintf(why, whylen,
+				 "hugepages: not enough %u KiB huge pages reserved (see vm.nr_hugepages)",
+				 a->p.hugepage_kb);
+		else
+			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
+		return rc;
+	}
+	fd = fsd_open_file(l->dirfd, tmp, O_RDWR);
+	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, out);
+	if (fd >= 0)
+		close(fd);
+	if (!rc && renameat(l->dirfd, tmp, l->dirfd, l->name) != 0) {
+		rc = -errno;
+		seg_unmap(out);
+	}
+	if (rc) {
+		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
+		unlinkat(l->dirfd, tmp, 0);
+	}
+	return rc;
+}
+
+int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
+{
+	char path[128];
+
+	if (v->attr != FSD_ATTR_NUMA_NODE)
+		return 0;
+	if (v->pci[0]) {
+		char buf[32];
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", v->pci);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			snprintf(why, whylen, "numa_node: no PCI device %s", v->pci);
+			return -ENOENT;
+		}
+		int node = -1;
+		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%d", &node) != 1)
+			node = -1;
+		fclose(f);
+		/* A device on a machine without NUMA reports -1: no binding. */
+		v->i = node < 0 ? -1 : node;
+	}
+	if (v->i >= 0) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", (int)v->i);
+		if (access(path, F_OK) != 0) {
+			snprintf(why, whylen, "numa_node: no NUMA node %d on this machine", (int)v->i);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Close the segment @g serves to joiners before replacing it: a member
+ * that opened it (through `shm`) just before the replacement would
+ * otherwise claim a rank in a file nobody serves any more. Every member
+ * rank that no live process holds is claimed for the daemon itself, not
+ * gone live (no joined or live bit): a later claim there fails with
+ * EBUSY, and the joiner joins again through `shm`. False, with nothing
+ * changed, if a joiner claimed a rank first: the attributes are then
+ * frozen as for a joined member. @saved: the words taken, for
+ * unretire_ranks.
+ */
+static bool retire_ranks(struct fsd_group *g, uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+	unsigned r;
+
+	for (r = 0; r < g->seg.ranks; r++) {
+		_Atomic uint64_t *w = &seg_rank(&g->seg, r)->owner;
+		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
+		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		/* R1: acq_rel, the partner of seg_claim's CAS on the same
+		 * word: of a joiner's claim and ours exactly one wins. */
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
+		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
+							     memory_order_acquire))
+			break;
+	}
+	if (r == g->seg.ranks)
+		return true;
+	while (r-- > 0) {
+		uint64_t expect = mine;
+		/* Only ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+	return false;
+}
+
+/* The replacement failed: the old segment is served again. */
+static void unretire_ranks(struct fsd_group *g, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
+
+	for (unsigned r = 0; r < g->seg.ranks; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
+							saved[r], memory_order_release,
+							memory_order_relaxed);
+	}
+}
+
+/* Replace @g's segment by one made for @next (caller holds bcast_lock and
+ * lock, nobody joined). */
+int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
+			   char *why, size_t whylen)
+{
+	uint64_t saved[IPCFS_MAX_RANKS];
+	struct seg_map fresh;
+	int rc;
+
+	if (!retire_ranks(g, saved)) {
+		snprintf(why, whylen, "a member is joining; attributes are frozen");
+		return -EBUSY;
+	}
+	rc = fsd_seg_make(d, g, next, &fresh, why, whylen);
+	if (rc) {
+		unretire_ranks(g, saved);
+		return rc;
+	}
+	fsd_seg_release(g);
+	g->seg = fresh;
+	rc = fsd_seg_claim_ctl(d, g, next);
+	if (rc) { /* a fresh segment: its control ring is free */
+		snprintf(why, whylen, "cannot claim the control ring");
+		return rc;
+	}
+	fsd_stats_new_segment(&g->stats);
+	fsd_members_adopt(g);
+	return 0;
+}
