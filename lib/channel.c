@@ -29,6 +29,7 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
+#include "fault_int.h"
 #include "membership_int.h"
 #include "wait_int.h"
 
@@ -48,6 +49,21 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 	c->asym = wait_asym_register();
 	struct seg_rank *r = seg_rank(&c->seg, me);
 	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
+	/* A previous owner of the ring that died between publishing a slot
+	 * and storing head left head behind a published message: start after
+	 * it (after every such slot, at most a lap), or the first message of
+	 * this incarnation would overwrite it before anyone read it. A clean
+	 * head finds the slot at head holding an older lap, or nothing. */
+	for (unsigned i = 0; i < seg->slots; i++) {
+		/* Acquire: pairs with the publish of that slot (chan_commit). */
+		uint64_t seq = atomic_load_explicit(&seg_slot(&c->seg, me, c->txpos)->seq,
+						    memory_order_acquire);
+		if (seq != c->txpos + 1)
+			break;
+		c->txpos++;
+	}
+	/* Release: as chan_commit's store of head. */
+	atomic_store_explicit(&r->head, c->txpos, memory_order_release);
 	for (unsigned s = 0; s <= seg->ranks; s++)
 		c->cur[s] = atomic_load_explicit(&r->released[s], memory_order_relaxed);
 	return 0;
@@ -320,6 +336,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	} else {
 		atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_seq_cst);
 	}
+	FAULT_POINT("chan_commit_published");
 	c->txpos++;
 	c->reserved = false;
 	/* Release: a joining rank that reads head sees every slot below it. */
