@@ -196,6 +196,36 @@ START_TEST(sender_killed_inside_the_allocator)
 }
 END_TEST
 
+START_TEST(sender_killed_between_block_and_slot)
+{
+	/* Issue 14 item 3: the sender dies after publishing its arena block
+	 * and before publishing the slot that names it. Nobody can read that
+	 * message; the next process on the rank gives the block back. */
+	struct ipcfs_params p = death_params();
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *r = tl_join(dir, 1);
+	struct victim v = { dir, "chan_commit_block_published", 0, 20000, 1 };
+	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
+	ck_assert_uint_gt(used(&m), 0);
+	struct ipcfs_member *a = tl_join(dir, 0);
+	ck_assert_uint_eq(used(&m), 0);
+	/* And the ring goes on from there. */
+	ck_assert_int_eq(ipcfs_send(a, IPCFS_RANK_BIT(1), "z", 1, 0), 0);
+	ck_assert_int_eq(ipcfs_recv(r, 0, &msg, 1000), 0);
+	ck_assert_uint_eq(msg.len, 1);
+	ck_assert_int_eq(ipcfs_release(r, &msg), 0);
+	ipcfs_leave(a);
+	ipcfs_leave(r);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("death");
@@ -204,6 +234,7 @@ int main(void)
 	tcase_add_loop_test(tc, killed_between_publish_and_head, 0, 2);
 	tcase_add_test(tc, reader_killed_inside_release);
 	tcase_add_test(tc, sender_killed_inside_the_allocator);
+	tcase_add_test(tc, sender_killed_between_block_and_slot);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
