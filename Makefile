@@ -126,6 +126,19 @@ $(BUILD)/bench/ctl_ops: $(BUILD)/tools/bench/ctl_ops.o $(BENCH_COMMON_OBJ) $(LIB
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
+# ---- the library with death points, for tests (lib/fault_int.h) -------------
+FAULT_LIBA := $(BUILD)/tests/libipcfs-fault.a
+FAULT_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/lib-fault/%.o)
+$(BUILD)/lib-fault/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (fault points)")
+	$(Q)$(CC) $(CFLAGS) -DIPCFS_BUILD -DIPCFS_FAULT_INJECT -MMD -MP -c -o $@ $<
+$(FAULT_LIBA): $(FAULT_OBJS)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+# Linked before libipcfs.a, so that its objects are the ones used.
+TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
+
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arena_int.h"
+#include "fault_int.h"
 #include "wait_int.h"
 
 #define ARENA_MAGIC 0x4b4c42414e524141ull /* "AARNABLK" */
@@ -389,6 +390,7 @@ static void take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64
 	ST(h->gen, gen);
 	atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->state, ARENA_RESERVED, memory_order_relaxed);
+	FAULT_POINT("arena_take_reserved");
 	seg_count(&a->used_bytes, b.size);
 	seg_count(&a->blocks, 1);
 	seg_count(&a->allocs, 1);
@@ -483,6 +485,7 @@ void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank
 	 * (and reuses it) sees the mask empty. */
 	uint64_t old = atomic_fetch_and_explicit(&h->holders, ~bit, memory_order_acq_rel);
 
+	FAULT_POINT("arena_release_cleared");
 	if (old != bit)
 		return; /* not the last holder (or not a holder at all) */
 	if (lock(m))
@@ -534,10 +537,22 @@ void arena_sweep(struct seg_map *m, unsigned rank)
 		}
 		struct arena_block *h = arena_block_at(m, off);
 		bool drop = false;
-		if (b.state == ARENA_PUBLISHED && bit)
-			drop = atomic_fetch_and_explicit(&h->holders, ~bit, memory_order_acq_rel) == bit;
-		else if (b.state == ARENA_RESERVED)
+		if (b.state == ARENA_PUBLISHED) {
+			/* Its last holder may have died between clearing its
+			 * bit and freeing the block: no holders left, free it.
+			 * (A live last holder finds it freed and does nothing.)
+			 * Acquire fence, after the state read in blk_read:
+			 * pairs with arena_publish's release store of the state,
+			 * so the holders stored before it are seen. */
+			atomic_thread_fence(memory_order_acquire);
+			uint64_t bits = atomic_load_explicit(&h->holders, memory_order_relaxed);
+			if (bits & bit)
+				bits = atomic_fetch_and_explicit(&h->holders, ~bit,
+								 memory_order_acq_rel) & ~bit;
+			drop = bits == 0;
+		} else if (b.state == ARENA_RESERVED) {
 			drop = b.owner == rank;
+		}
 		if (!drop) {
 			off += b.size;
 			continue;

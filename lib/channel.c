@@ -29,6 +29,7 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
+#include "fault_int.h"
 #include "membership_int.h"
 #include "wait_int.h"
 
@@ -36,6 +37,17 @@
 bool chan_cpus_compete(struct chan *c)
 {
 	return cpu_fit_compete(&c->fit, &c->seg);
+}
+
+/* The arena reference a slot of ours carries, if its message was in the
+ * arena. */
+static bool slot_ref(struct seg_slot *sl, struct arena_ref *ref)
+{
+	if (!(atomic_load_explicit(&sl->kind, memory_order_relaxed) & KIND_ARENA) ||
+	    atomic_load_explicit(&sl->len, memory_order_relaxed) != sizeof(*ref))
+		return false;
+	memcpy(ref, seg_slot_data(sl), sizeof(*ref));
+	return true;
 }
 
 int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
@@ -52,6 +64,29 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 	c->asym = wait_asym_register();
 	struct seg_rank *r = seg_rank(&c->seg, me);
 	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
+	/* A previous owner of the ring that died between publishing a slot
+	 * and storing head left head behind a published message: start after
+	 * it (after every such slot, at most a lap), or the first message of
+	 * this incarnation would overwrite it before anyone read it. A clean
+	 * head finds the slot at head holding an older lap, or nothing. */
+	for (unsigned i = 0; i < seg->slots; i++) {
+		/* Acquire: pairs with the publish of that slot (chan_commit). */
+		uint64_t seq = atomic_load_explicit(&seg_slot(&c->seg, me, c->txpos)->seq,
+						    memory_order_acquire);
+		if (seq != c->txpos + 1)
+			break;
+		c->txpos++;
+	}
+	/* Release: as chan_commit's store of head. */
+	atomic_store_explicit(&r->head, c->txpos, memory_order_release);
+	/* One that died inside chan_commit after publishing an arena block
+	 * and before publishing the slot: nobody will ever read that message,
+	 * so its block comes back (it is checked under the arena's lock). */
+	struct seg_slot *sl = seg_slot(&c->seg, me, c->txpos);
+	struct arena_ref ref;
+	if (atomic_load_explicit(&sl->seq, memory_order_acquire) == (SEG_SEQ_BUSY | (c->txpos + 1)) &&
+	    slot_ref(sl, &ref))
+		arena_reclaim(&c->seg, &ref);
 	for (unsigned s = 0; s <= seg->ranks; s++)
 		c->cur[s] = atomic_load_explicit(&r->released[s], memory_order_relaxed);
 	return 0;
@@ -109,17 +144,6 @@ static void check_holders(void *arg)
 {
 	struct chan *c = arg;
 	membership_reap(&c->seg, slot_holders(c, c->txpos));
-}
-
-/* The arena reference a slot of ours carries, if its message was in the
- * arena. */
-static bool slot_ref(struct seg_slot *sl, struct arena_ref *ref)
-{
-	if (!(atomic_load_explicit(&sl->kind, memory_order_relaxed) & KIND_ARENA) ||
-	    atomic_load_explicit(&sl->len, memory_order_relaxed) != sizeof(*ref))
-		return false;
-	memcpy(ref, seg_slot_data(sl), sizeof(*ref));
-	return true;
 }
 
 /* Wait for the ring slot at txpos and claim it. */
@@ -308,11 +332,16 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
 	if (c->res_block) {
-		struct arena_ref ref;
-		arena_publish(&c->seg, &c->res, len, dest, &ref);
+		/* The reference is in the slot before the block is published:
+		 * a sender that dies between the two leaves its slot at txpos
+		 * BUSY and naming the block, which its next incarnation gives
+		 * back (chan_init). Readers read none of it before the seq. */
+		struct arena_ref ref = { .off = c->res.off, .len = len, .gen = c->res.gen };
 		memcpy(seg_slot_data(sl), &ref, sizeof(ref));
 		atomic_store_explicit(&sl->len, (uint32_t)sizeof(ref), memory_order_relaxed);
 		atomic_store_explicit(&sl->kind, kind | KIND_ARENA, memory_order_relaxed);
+		arena_publish(&c->seg, &c->res, len, dest, &ref);
+		FAULT_POINT("chan_commit_block_published");
 		c->res_block = false;
 	} else {
 		atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);
@@ -328,6 +357,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	} else {
 		atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_seq_cst);
 	}
+	FAULT_POINT("chan_commit_published");
 	c->txpos++;
 	c->reserved = false;
 	/* Release: a joining rank that reads head sees every slot below it. */

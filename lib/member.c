@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,40 @@
 
 struct ipcfs_member {
 	struct chan chan;
+	unsigned fork_gen;    /* fork_gen of the process that joined */
 	bool cuda_registered; /* the arena is page-locked with CUDA */
 	char ctl[PATH_MAX];   /* the group's ctl file, "" for a plain directory */
 	char dir[PATH_MAX];   /* the group directory */
 };
+
+/*
+ * A member belongs to the process that joined. A child made by fork(2)
+ * inherits a copy of it, and using that copy would take its parent's
+ * messages and slots behind its back (half the messages lost). Each
+ * fork bumps fork_gen in the child (an atfork handler); a member whose
+ * recorded generation differs is a parent's: -ECHILD. Only a load and a
+ * compare on the fast path, where getpid() would be a system call.
+ */
+static _Atomic unsigned fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void)
+{
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void fork_watch(void)
+{
+	pthread_atfork(NULL, NULL, fork_child);
+}
+
+/* -EINVAL for no member, -ECHILD for a parent's member after fork. */
+static int mine(const struct ipcfs_member *m)
+{
+	if (!m)
+		return -EINVAL;
+	return m->fork_gen == atomic_load_explicit(&fork_gen, memory_order_relaxed) ? 0 : -ECHILD;
+}
 
 /* Read a small text file into @buf, NUL-terminated, trailing whitespace cut. */
 static int read_small(const char *path, char *buf, size_t size)
@@ -194,6 +225,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 
 	if (!dir || !out || rank < -1 || rank >= IPCFS_MAX_RANKS)
 		return -EINVAL;
+	pthread_once(&fork_once, fork_watch);
 	rc = member_segment_path(dir, path, sizeof(path));
 	if (rc)
 		return rc;
@@ -232,6 +264,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 		m->ctl[0] = '\0';
 	}
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	m->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
 	rc = chan_init(&m->chan, &seg, (unsigned)rank);
 	if (rc) {
 		free(m);
@@ -250,9 +283,17 @@ fail_unmap:
 int ipcfs_leave(struct ipcfs_member *m)
 {
 	char cmd[64];
+	int rc = mine(m);
 
-	if (!m)
-		return -EINVAL;
+	/* A parent's member in a child: the rank is the parent's to leave;
+	 * the child only drops its copy of the mapping. */
+	if (rc == -ECHILD) {
+		seg_unmap(&m->chan.seg);
+		free(m->chan.heldmap);
+		free(m);
+	}
+	if (rc)
+		return rc;
 	chan_unreserve(&m->chan);
 	if (m->cuda_registered)
 		cuda_host_unregister((char *)m->chan.seg.base + m->chan.seg.arena_off);
@@ -287,17 +328,20 @@ int ipcfs_live(const struct ipcfs_member *m, uint64_t *mask)
 
 int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms)
 {
-	return m ? chan_wait_ranks(&m->chan, mask, timeout_ms) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_wait_ranks(&m->chan, mask, timeout_ms);
 }
 
 int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms)
 {
-	return m ? chan_reserve(&m->chan, len, buf, timeout_ms) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_reserve(&m->chan, len, buf, timeout_ms);
 }
 
 int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len)
 {
-	return m ? chan_commit(&m->chan, dest, len, 0) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_commit(&m->chan, dest, len, 0);
 }
 
 int ipcfs_arena_register_cuda(struct ipcfs_member *m)
@@ -329,16 +373,19 @@ const char *member_dir(const struct ipcfs_member *m)
 
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind)
 {
-	return m ? chan_commit(&m->chan, dest, len, kind) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_commit(&m->chan, dest, len, kind);
 }
 
 int ipcfs_send(struct ipcfs_member *m, uint64_t dest, const void *data, size_t len,
 	       int timeout_ms)
 {
 	void *buf;
-	int rc;
+	int rc = mine(m);
 
-	if (!m || (!data && len))
+	if (rc)
+		return rc;
+	if (!data && len)
 		return -EINVAL;
 	rc = chan_reserve(&m->chan, len, &buf, timeout_ms);
 	if (rc)
@@ -350,12 +397,14 @@ int ipcfs_send(struct ipcfs_member *m, uint64_t dest, const void *data, size_t l
 
 int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeout_ms)
 {
-	return m ? chan_recv(&m->chan, src, msg, timeout_ms) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_recv(&m->chan, src, msg, timeout_ms);
 }
 
 int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg)
 {
-	return m ? chan_release(&m->chan, msg) : -EINVAL;
+	int rc = mine(m);
+	return rc ? rc : chan_release(&m->chan, msg);
 }
 
 int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st)

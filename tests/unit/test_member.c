@@ -111,6 +111,58 @@ START_TEST(bad_shm_file)
 }
 END_TEST
 
+struct pair {
+	struct ipcfs_member *a, *b;
+};
+
+/* In a child of the process that joined: every use of the parent's
+ * members is refused, and leaving touches nothing of the parent's. */
+static int use_parents_member(void *arg)
+{
+	struct pair *p = arg;
+	struct ipcfs_msg msg;
+	void *buf;
+	int x = 1;
+
+	if (ipcfs_send(p->a, IPCFS_ALL, &x, sizeof(x), 0) != -ECHILD)
+		return 2;
+	if (ipcfs_recv(p->b, IPCFS_ANY, &msg, 0) != -ECHILD)
+		return 3;
+	if (ipcfs_reserve(p->a, 8, &buf, 0) != -ECHILD || ipcfs_commit(p->a, IPCFS_ALL, 8) != -ECHILD)
+		return 4;
+	if (ipcfs_wait_ranks(p->a, IPCFS_ALL, 0) != -ECHILD)
+		return 5;
+	if (ipcfs_leave(p->a) != -ECHILD)
+		return 6;
+	return 0;
+}
+
+START_TEST(forked_child_gets_echild)
+{
+	char dir[PATH_MAX];
+	struct ipcfs_msg msg;
+	int x = 7;
+
+	tl_group(dir, NULL);
+	struct pair p = { tl_join(dir, 0), tl_join(dir, 1) };
+	/* A message waits for rank 1: a child that used the parent's member
+	 * would take it (and half of all messages) silently. */
+	ck_assert_int_eq(ipcfs_send(p.a, IPCFS_ALL, &x, sizeof(x), 0), 0);
+	ck_assert_int_eq(tl_wait(tl_fork(use_parents_member, &p), 30), 0);
+	/* The parent's members are untouched: rank 0 is live, the message
+	 * is still there. */
+	uint64_t live;
+	ck_assert_int_eq(ipcfs_live(p.b, &live), 0);
+	ck_assert_uint_eq(live, 3);
+	ck_assert_int_eq(ipcfs_recv(p.b, 0, &msg, 0), 0);
+	ck_assert_int_eq(*(const int *)msg.data, 7);
+	ck_assert_int_eq(ipcfs_release(p.b, &msg), 0);
+	ck_assert_int_eq(ipcfs_leave(p.a), 0);
+	ck_assert_int_eq(ipcfs_leave(p.b), 0);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("member");
@@ -120,6 +172,7 @@ int main(void)
 	tcase_add_test(tc, join_ranks);
 	tcase_add_test(tc, dead_owner_taken_over);
 	tcase_add_test(tc, bad_shm_file);
+	tcase_add_test(tc, forked_child_gets_echild);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fault_int.h - death points for tests. In the test build of the library
+ * (-DIPCFS_FAULT_INJECT: build/tests/libipcfs-fault.a, never installed),
+ * FAULT_POINT(name) kills the process with SIGKILL when $IPCFS_FAULT
+ * names that point, so that a test can make a real process die at a
+ * chosen instruction of the protocol. In every other build it is nothing.
+ */
+#ifndef IPCFS_FAULT_INT_H
+#define IPCFS_FAULT_INT_H
+
+#ifdef IPCFS_FAULT_INJECT
+void fault_point(const char *name);
+#define FAULT_POINT(name) fault_point(name)
+#else
+#define FAULT_POINT(name) ((void)0)
+#endif
+
+#endif
