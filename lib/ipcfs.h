@@ -326,6 +326,10 @@ int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_st
 /* A short English name of a rank state ("free", "live", "left", "dead"). */
 const char *ipcfs_state_name(int state);
 
+/* Store the parameters @m's group was created with in *@p (as recorded in
+ * its segment). 0, or -EINVAL for NULL. */
+int ipcfs_group_params(const struct ipcfs_member *m, struct ipcfs_params *p);
+
 /* ---- GPU all-reduce ---------------------------------------------------------
  *
  * A communicator of the group's ranks (world = ipcfs_size(), one CUDA
