@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Python binding (python/ipcfs) against this build's libipcfs.so.
+# The Python package (python/ipcfs and its C extension), as staged by the
+# build in $BUILD/python, with real processes: tests/python/test_*.py.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,4 +15,9 @@ if ! "$PY" -c 'import numpy' 2>/dev/null; then
 	echo "python: $PY with numpy not found"
 	exit 77
 fi
-IPCFS_LIB=$top/$BUILD/libipcfs.so exec "$PY" "$top/tests/python/test_ipcfs.py"
+if ! ls "$top/$BUILD"/python/ipcfs/_native*.so >/dev/null 2>&1; then
+	echo "python: the extension is not built (no Python.h: install python3-dev)"
+	exit 1
+fi
+export IPCFS_PYTHONPATH=$top/$BUILD/python
+cd "$top/tests/python" && exec "$PY" -m unittest discover -s . -p 'test_*.py' -v 2>&1
