@@ -40,6 +40,9 @@
 
 /* Longest time a wait keeps the GIL released before signals are checked. */
 #define SLICE_MS 50
+/* How often a long wait looks for ranks whose process died (as the
+ * library's own waits do). */
+#define REAP_MS 100
 /* Copies larger than this run with the GIL released. */
 #define NOGIL_COPY 65536
 
@@ -307,15 +310,23 @@ static int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int
 	int rc = op(self, arg, 0); /* the fast path: no system call, GIL kept */
 	if (rc != -EAGAIN || timeout_ms == 0)
 		return rc;
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+	uint64_t start = now_ms(), last_reap = start;
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms;
 	for (;;) {
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		int slice = deadline - now < SLICE_MS ? (int)(deadline - now) : SLICE_MS;
+		/* The library looks for dead ranks only after 100 ms of one
+		 * wait, which a slice never reaches: look here, as often. */
+		int reap = now - last_reap >= REAP_MS;
+		if (reap)
+			last_reap = now;
 		self->busy++;
 		self->rx_busy += rx;
 		Py_BEGIN_ALLOW_THREADS
+		if (reap)
+			ipcfs_reap(self->m, NULL);
 		rc = op(self, arg, slice);
 		Py_END_ALLOW_THREADS
 		self->busy--;
