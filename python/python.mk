@@ -51,3 +51,11 @@ uninstall-python:
 else
 $(info python: no Python.h for $(PYTHON) (install python3-dev): the Python module is not built)
 endif
+
+# The Python benchmark (issue 10): ipcfs against pyzmq and torch gloo,
+# results in results/py_bench.{md,json}. Part of `make bench`.
+.PHONY: bench-python
+bench: bench-python
+bench-python: $(PY_SO) $(PY_FILES)
+	$(Q)tools/install-deps.sh --bench
+	$(Q)IPCFS_PYTHONPATH=$(BUILD)/python $(PYTHON) tools/bench/py_bench.py results

@@ -37,6 +37,7 @@ from . import _native
 from ._native import (IpcfsError, IpcfsTimeoutError, IpcfsBlockingError,  # noqa: F401
                       IpcfsBrokenPipeError, IpcfsNotConnectedError, IpcfsMessageTooLongError,
                       Message)
+from . import _objects
 from ._objects import dumps, loads_bytes, OBJ_HDR, OBJ_BUF, OBJ_MAGIC, OBJ_ALIGN  # noqa: F401
 
 __all__ = [
@@ -61,7 +62,7 @@ WAIT_RANKS_TIMEOUT_MS = 60000
 # A group created from Python without arena_bytes gets this arena, so that
 # a message of any size up to it works (larger than slot_bytes goes to the
 # arena). The memory is taken when the group is created.
-DEFAULT_ARENA_BYTES = 64 << 20
+DEFAULT_ARENA_BYTES = 32 << 20
 
 EAGAIN, ETIMEDOUT, EPIPE, ENOTCONN = errno.EAGAIN, errno.ETIMEDOUT, errno.EPIPE, errno.ENOTCONN
 
@@ -188,9 +189,7 @@ class Member(_native.Member):
         """Send any picklable object: pickle protocol 5, its out-of-band
         buffers (numpy arrays, CPU torch tensors, memoryviews) copied once
         into shared memory beside the stream."""
-        bufs = []
-        stream = dumps(obj, bufs)
-        self._send_pickled(stream, bufs, to, timeout_ms)
+        _objects.send(self._send_pickled, obj, to, timeout_ms)
 
     def send_arrays(self, arrays, to=None, timeout_ms=-1):
         """Send {name: array} as one typed message: each array copied once,

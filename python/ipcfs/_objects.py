@@ -16,6 +16,7 @@ import io
 import pickle
 import struct
 import sys
+import threading
 import warnings
 
 OBJ_HDR = struct.Struct("=IIQ")    # struct objmsg_hdr: magic, nbuf, stream_len
@@ -55,46 +56,59 @@ def _rebuild_memoryview(buf):
 
 
 class _Pickler(pickle.Pickler):
-    """A pickler with the reductions above in its own dispatch table (the
-    process-wide copyreg table is left alone)."""
+    """Protocol 5 with tensors and memoryviews out of band. The process-wide
+    copyreg table is left alone; reducer_override is only asked about
+    objects of classes that are not built into pickle (numpy arrays,
+    tensors, ...), so plain data pays nothing for it."""
 
-    def __init__(self, file, buffer_callback, table):
-        super().__init__(file, 5, buffer_callback=buffer_callback)
-        self.dispatch_table = table
+    def reducer_override(self, obj):
+        if type(obj) is memoryview:
+            return _reduce_memoryview(obj)
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            return _reduce_tensor(obj)
+        return NotImplemented
 
 
-_tables = {}
+class _State(threading.local):
+    """One pickler per thread, reused: building one costs more than
+    pickling a small object."""
+
+    def __init__(self):
+        self.file = io.BytesIO()
+        self.buffers = []
+        self.pickler = _Pickler(self.file, 5, buffer_callback=self.buffers.append)
+        self.busy = False
 
 
-def _table():
-    torch = sys.modules.get("torch")
-    key = torch is not None
-    t = _tables.get(key)
-    if t is None:
-        import copyreg
-        t = dict(copyreg.dispatch_table)
-        t[memoryview] = _reduce_memoryview
-        if torch is not None:
-            t[torch.Tensor] = _reduce_tensor
-        _tables[key] = t
-    return t
+_state = _State()
+
+
+def send(send_pickled, obj, to, timeout_ms):
+    """Pickle obj and hand the stream (a view of the pickler's buffer, not
+    a copy) and its out-of-band buffers to send_pickled."""
+    st = _state
+    if st.busy:                         # pickling obj sent an object itself
+        st = _State()
+    st.busy = True
+    try:
+        st.pickler.dump(obj)
+        with st.file.getbuffer() as stream:
+            send_pickled(stream, st.buffers, to, timeout_ms)
+    finally:
+        del st.buffers[:]               # the caller's arrays are not kept
+        st.pickler.clear_memo()
+        st.file.seek(0)
+        st.file.truncate()
+        st.busy = False
 
 
 def dumps(obj, buffers):
-    """The pickle stream of obj; its out-of-band buffers appended to
-    ``buffers`` (PickleBuffer objects, not copied)."""
-    t = type(obj)
-    if t is dict or t is tuple or t is list:
-        # Fast path for the common containers of plain data and numpy
-        # arrays: the C pickler with numpy's own protocol-5 reduction.
-        if "torch" not in sys.modules:
-            try:
-                return pickle.dumps(obj, 5, buffer_callback=buffers.append)
-            except TypeError:
-                del buffers[:]          # e.g. a memoryview inside: below
+    """The pickle stream of obj (bytes); its out-of-band buffers appended
+    to ``buffers``."""
     f = io.BytesIO()
-    _Pickler(f, buffers.append, _table()).dump(obj)
-    return f.getbuffer()
+    _Pickler(f, 5, buffer_callback=buffers.append).dump(obj)
+    return f.getvalue()
 
 
 def loads_bytes(data):
