@@ -22,9 +22,8 @@ PY_FILES := $(PY_SRCS:python/ipcfs/%=$(PY_PKG)/%)
 
 ifneq ($(and $(PY_INC),$(wildcard $(PY_INC)/Python.h)),)
 PY_SO := $(PY_PKG)/_native$(PY_EXT)
-PY_OBJ := $(BUILD)/python/ipcfs/_native.o
+PY_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard python/ipcfs/*.c))
 $(PY_OBJ): CFLAGS += -I$(PY_INC) -Ipython/ipcfs
-$(PY_OBJ): python/ipcfs/objmsg.h python/ipcfs/_native_typed.h
 
 # The library linked in, its symbols not exported again.
 $(PY_SO): $(PY_OBJ) $(LIBA)

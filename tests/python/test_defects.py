@@ -246,6 +246,45 @@ class TestDefects(unittest.TestCase):
             p.kill()
             p.wait()
 
+    def test_7_sigterm_handler_runs_in_blocked_send_and_wait_ranks(self):
+        """Defect 7 (the other waits): a SIGTERM handler runs while a send
+        waits for room (back pressure) and while wait_ranks() waits."""
+        ipcfs.create_group(self.d.dir, ranks=3, slots=2, arena_bytes=0)
+        reader = ipcfs.join(self.d.dir, 1)      # joined, never reads: the ring fills
+        p = child("""
+            import signal, ipcfs
+            class Term(Exception):
+                pass
+            def on_term(sig, frame):
+                raise Term()
+            signal.signal(signal.SIGTERM, on_term)
+            m = ipcfs.join(sys.argv[1], 0)
+            for i in range(2):
+                m.send(b"x", to=1)
+            print("ready", flush=True)
+            try:
+                m.send(b"x", to=1)              # blocks: both slots held by rank 1
+            except Term:
+                print("send interrupted", flush=True)
+            try:
+                m.wait_ranks(timeout_ms=-1)     # rank 2 never joins
+            except Term:
+                print("wait interrupted", flush=True)
+        """, self.d.dir)
+        try:
+            self.assertEqual(_readline(p, 20), "ready")
+            time.sleep(0.2)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(_readline(p, 20), "send interrupted")
+            time.sleep(0.2)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(_readline(p, 20), "wait interrupted")
+            self.assertEqual(p.wait(20), 0)
+        finally:
+            p.kill()
+            p.wait()
+            reader.leave()
+
     def test_8_no_ctypes_on_the_hot_path(self):
         """Defect 8: each new message length built a ctypes array type."""
         ipcfs.create_group(self.d.dir, ranks=2, arena_bytes=1 << 20)

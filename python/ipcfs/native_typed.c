@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * _native_typed.h - typed messages (named arrays) of _native.c, included
- * there: it uses MemberObject, MessageObject and the wait helpers.
+ * native_typed.c - typed messages (named arrays): fields of a received one,
+ * sending one.
  */
+#include "native.h"
 
 /* msg._fields() -> [(name, dtype, shape, offset, nbytes)], offsets from the
  * start of the payload, each checked by the library against the message. */
-static PyObject *message_fields(MessageObject *self, PyObject *unused)
+PyObject *message_fields(MessageObject *self, PyObject *unused)
 {
 	(void)unused;
 	if (self->released) {
@@ -57,7 +58,7 @@ static int op_build_begin(MemberObject *self, void *arg, int slice_ms)
  * message, each buffer (C-contiguous, of the field's bytes) copied once
  * into its place in shared memory.
  */
-static PyObject *member_send_fields(MemberObject *self, PyObject *args)
+PyObject *member_send_fields(MemberObject *self, PyObject *args)
 {
 	PyObject *fields, *to = Py_None;
 	int timeout_ms = -1, rc;
