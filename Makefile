@@ -105,6 +105,7 @@ ALL += $(BUILD)/ipcfsd.service
 -include fsd/fsd.mk
 -include kernels/kernels.mk
 -include tools/bench/bench.mk
+-include python/python.mk
 
 # The ipcfs contender of the broadcast benchmark (the others: bench.mk).
 $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ): CFLAGS += $(BENCH_CFLAGS)

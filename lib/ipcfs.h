@@ -327,6 +327,17 @@ int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_st
 /* A short English name of a rank state ("free", "live", "left", "dead"). */
 const char *ipcfs_state_name(int state);
 
+/* Store the parameters @m's group was created with in *@p (as recorded in
+ * its segment). 0, or -EINVAL for NULL. */
+int ipcfs_group_params(const struct ipcfs_member *m, struct ipcfs_params *p);
+
+/* Mark the live ranks of @m's group whose process is gone as dead, so that
+ * the ring slots and arena blocks they held come back now (the library's
+ * own waits do it every 100 ms of one wait; a caller that waits in shorter
+ * slices calls this between them). Returns the number marked and stores
+ * their mask in *@gone (may be NULL); -EINVAL for NULL @m. */
+int ipcfs_reap(struct ipcfs_member *m, uint64_t *gone);
+
 /* ---- GPU all-reduce ---------------------------------------------------------
  *
  * A communicator of the group's ranks (world = ipcfs_size(), one CUDA

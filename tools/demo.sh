@@ -10,7 +10,15 @@ IPCFSD=$BUILD/ipcfsd
 
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || [ ! -x "$IPCFSD" ]; then
 	echo "== no FUSE here: the library alone, a group in a plain directory"
-	exec "$DEMO" standalone 3
+	"$DEMO" standalone 3
+	if ls "$BUILD"/python/ipcfs/_native*.so >/dev/null 2>&1; then
+		echo; echo "== Python: a driver broadcasts objects (a 5.4 MB array inside) to 3 workers"
+		d=$(mktemp -d /tmp/ipcfs-demo.XXXXXX)
+		PYTHONPATH=$BUILD/python /usr/bin/python3 tools/demo_py.py "$d/py0" 3; rc=$?
+		rm -rf "$d"
+		exit $rc
+	fi
+	exit 0
 fi
 
 tmp=$(mktemp -d /tmp/ipcfs-demo.XXXXXX)
@@ -26,6 +34,27 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+# The Python path: a driver broadcasting objects with arrays inside to three
+# workers that read them in place, and the group's stat read meanwhile.
+PY=/usr/bin/python3
+python_demo() {
+	if ! ls "$BUILD"/python/ipcfs/_native*.so >/dev/null 2>&1; then
+		echo "== no Python module built (python3-dev missing): Python part skipped"
+		return 0
+	fi
+	local G=$1/groups/py0
+	echo
+	echo "== Python: a driver broadcasts objects (a 5.4 MB array inside) to 3 workers"
+	say "mkdir $G; echo 4 > $G/ranks; echo 33554432 > $G/arena_bytes"
+	mkdir "$G"; echo 4 > "$G/ranks"; echo 33554432 > "$G/arena_bytes"
+	PYTHONPATH=$BUILD/python "$PY" tools/demo_py.py "$G" 8 &
+	local py=$!
+	sleep 1.2
+	say "cat $G/stat   (while it runs)"; cat "$G/stat"
+	wait "$py"
+	say "rmdir $G"; rmdir "$G"
+}
 
 "$IPCFSD" -f -o statedir="$state" "$mnt" 2>"$tmp/ipcfsd.log" &
 dpid=$!
@@ -51,6 +80,7 @@ for r in 1 2 3; do cat "$tmp/reader$r.out"; done
 say "cat $G/members"; cat "$G/members"
 say "cat $G/stat"; cat "$G/stat"
 say "cat $mnt/stat"; cat "$mnt/stat"
+python_demo "$mnt"
 say "fusermount3 -u $mnt"
 fusermount3 -u "$mnt"
 rc=0; wait "$dpid" || rc=$?

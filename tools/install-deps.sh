@@ -7,8 +7,11 @@ set -euo pipefail
 
 pkgs=(gcc make pkg-config libnuma-dev check libsubunit-dev libfuse3-dev fuse3
       python3 python3-numpy mandoc jq prometheus)
+# The Python module: its C extension, pip install ./python, torch tensors.
+pkgs+=(python3-dev python3-setuptools python3-pip python3-torch)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(libopenmpi-dev openmpi-bin libzmq3-dev)
+	pkgs+=(python3-zmq python3-msgpack) # the Python benchmark's contenders
 fi
 
 missing=()

@@ -9,7 +9,9 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+# The staged package of the build (tests/shell/python.sh sets the path).
+sys.path.insert(0, os.environ.get("IPCFS_PYTHONPATH") or
+                os.path.join(os.path.dirname(__file__), "..", "..", "build", "python"))
 import numpy as np  # noqa: E402
 import ipcfs  # noqa: E402
 
@@ -37,6 +39,7 @@ def worker(dir, rank, n, q):
                     assert (ids == np.arange(64).reshape(4, 16) + i).all()
                     assert a["temperature"].shape == () and float(a["temperature"]) == 0.5
                     assert not ids.flags.writeable
+                    del a, ids          # views hold the message: gone before release
                 m.send(np.int64(i).tobytes(), to=0)
         q.put((rank, "ok"))
     except Exception as e:  # reported to the parent
@@ -70,7 +73,7 @@ class TestIpcfs(unittest.TestCase):
         self.assertEqual(b.stat()["lag"], 1)
         msg.release()
         self.assertEqual(b.stat()["lag"], 0)
-        with self.assertRaises(ValueError):
+        with self.assertRaises(BufferError):
             msg.data
         self.assertEqual(b.stat()["recv"], 2)
         a.leave()
@@ -113,6 +116,7 @@ class TestIpcfs(unittest.TestCase):
             self.assertEqual(arr["ids"].tolist(), [7, 8, 9])
             self.assertEqual(arr["w"].dtype, np.float16)
             self.assertEqual(arr["w"].sum(), 6.0)
+            del arr
         a.leave()
         b.leave()
 
@@ -131,7 +135,7 @@ class TestIpcfs(unittest.TestCase):
                 acks = set()
                 for _ in range(3):
                     with m.recv(timeout_ms=20000) as ack:
-                        self.assertEqual(int(np.frombuffer(ack.data, np.int64)[0]), i)
+                        self.assertEqual(int(np.frombuffer(ack.bytes(), np.int64)[0]), i)
                         acks.add(ack.src)
                 self.assertEqual(acks, {1, 2, 3})
         results = sorted(q.get(timeout=30) for _ in procs)
@@ -141,7 +145,9 @@ class TestIpcfs(unittest.TestCase):
 
 
 def ctypes_addr(msg):
-    return msg._raw.data
+    """Address of the message's bytes in this process (the temporary view
+    is gone when this returns)."""
+    return np.frombuffer(msg.data, np.uint8).__array_interface__["data"][0]
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Python binding (python/ipcfs) against this build's libipcfs.so.
+# The Python package (python/ipcfs and its C extension), as staged by the
+# build in $BUILD/python, with real processes: tests/python/test_*.py.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,4 +15,43 @@ if ! "$PY" -c 'import numpy' 2>/dev/null; then
 	echo "python: $PY with numpy not found"
 	exit 77
 fi
-IPCFS_LIB=$top/$BUILD/libipcfs.so exec "$PY" "$top/tests/python/test_ipcfs.py"
+if ! ls "$top/$BUILD"/python/ipcfs/_native*.so >/dev/null 2>&1; then
+	echo "python: the extension is not built (no Python.h: install python3-dev)"
+	exit 1
+fi
+export IPCFS_PYTHONPATH=$top/$BUILD/python
+(cd "$top/tests/python" && "$PY" -m unittest discover -s . -p 'test_*.py' -v 2>&1) || exit 1
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check_import() { # DIR WHAT: the package in DIR imports, with its extension, and works
+	(cd "$tmp" && PYTHONPATH=$1 "$PY" -c '
+import os, sys, tempfile, ipcfs
+assert ipcfs.__file__.startswith(sys.argv[1]), ipcfs.__file__
+d = os.path.join(tempfile.mkdtemp(dir=sys.argv[2]), "g")
+ipcfs.create_group(d, ranks=2)
+a, b = ipcfs.join(d), ipcfs.join(d)
+a.send_obj({"x": 1}, to=1)
+assert b.recv_obj(0, 5000) == {"x": 1}
+' "$1" "$tmp") || { echo "python: $2: import ipcfs failed"; exit 1; }
+}
+
+# make install puts the package where $PY finds it without PYTHONPATH:
+# in a directory on its sys.path (checked), here under a DESTDIR.
+prefix=/usr/local
+make -s -C "$top" install BUILD="$BUILD" DESTDIR="$tmp/root" PREFIX=$prefix >/dev/null || exit 1
+site=$(cd "$tmp/root" && ls -d ."$prefix"/lib/python3*/dist-packages | sed 's/^\.//')
+"$PY" -c 'import sys; sys.exit(sys.argv[1] not in sys.path)' "$site" ||
+	{ echo "python: make install put the package in $site, not on $PY's sys.path"; exit 1; }
+ls "$tmp/root$site"/ipcfs/_native*.so >/dev/null || { echo "python: no extension in $site"; exit 1; }
+check_import "$tmp/root$site" "make install"
+echo "python: make install: $site/ipcfs, imports"
+
+# pip install ./python (Debian's pip and setuptools, nothing fetched), from
+# a copy of the tree so that the build leaves nothing in the source.
+mkdir -p "$tmp/src" && cp -r "$top/python" "$top/lib" "$top/kernels" "$tmp/src/"
+rm -rf "$tmp/src/python/build"
+(cd "$tmp/src" && "$PY" -m pip install -q --no-index --target "$tmp/pip" ./python >"$tmp/pip.log" 2>&1) ||
+	{ cat "$tmp/pip.log"; echo "python: pip install ./python failed"; exit 1; }
+check_import "$tmp/pip" "pip install ./python"
+echo "python: pip install ./python: builds, imports"

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * native.h - what the files of the ipcfs._native extension share (the
+ * objects, the errors, the sliced waits). See _native.c for the design.
+ */
+#ifndef IPCFS_PY_NATIVE_H
+#define IPCFS_PY_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <structmember.h>
+#include <time.h>
+
+#include "ipcfs.h"
+#include "objmsg.h"
+
+/* Longest time a wait keeps the GIL released before signals are checked. */
+#define SLICE_MS 50
+/* How often a long wait looks for ranks whose process died (as the
+ * library's own waits do). */
+#define REAP_MS 100
+/* Copies larger than this run with the GIL released. */
+#define NOGIL_COPY 65536
+
+typedef struct {
+	PyObject_HEAD
+	struct ipcfs_member *m;    /* NULL once ipcfs_leave() ran */
+	int rank, size;
+	int left;                  /* leave() called: no new operation */
+	int busy;                  /* calls inside the library without the GIL */
+	int rx_busy;               /* of which a receive: releases are deferred */
+	Py_ssize_t held;           /* received messages not yet released */
+	struct ipcfs_msg *deferred;
+	Py_ssize_t ndeferred, capdeferred;
+	struct ipcfs_params params;
+	PyObject *dir;
+	PyObject *weakrefs;
+} MemberObject;
+
+typedef struct {
+	PyObject_HEAD
+	MemberObject *member;      /* strong: keeps the mapping */
+	struct ipcfs_msg msg;
+	Py_ssize_t exports;        /* live buffer exports (views) */
+	int released;
+	PyObject *weakrefs;
+} MessageObject;
+
+
+extern PyTypeObject MemberType, MessageType;
+extern PyObject *IpcfsError, *IpcfsTimeoutError, *IpcfsBlockingError, *IpcfsBrokenPipeError,
+	*IpcfsNotConnectedError, *IpcfsMessageTooLongError;
+/* pickle.loads, the interned "buffers", ipcfs._arrays (set at import). */
+extern PyObject *pickle_loads, *str_buffers, *arrays_fn;
+
+/* Raise the ipcfs exception for @neg_errno (a negative errno) with the
+ * sentence @fmt...; returns NULL. */
+PyObject *raise_errno(int neg_errno, const char *fmt, ...);
+
+/* ---- native_member.c ---- */
+int member_usable(MemberObject *self);
+void member_release_msg(MemberObject *self, struct ipcfs_msg *msg);
+int parse_dest(MemberObject *self, PyObject *to, uint64_t *out);
+PyObject *ranks_text(uint64_t mask);
+/* A wait in slices (see sliced()); SLICED_FAILED: a Python error is set. */
+#define SLICED_FAILED INT_MIN
+typedef int (*wait_op)(MemberObject *self, void *arg, int slice_ms);
+int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx);
+MessageObject *member_recv_msg(MemberObject *self, int src, int timeout_ms);
+
+/* ---- native_send.c ---- */
+void *member_reserve(MemberObject *self, size_t len, int timeout_ms);
+void *reserve_error(MemberObject *self, int rc, size_t len, int timeout_ms);
+PyObject *commit_error(MemberObject *self, int rc, uint64_t dest);
+void copy_out(void *dst, const void *src, size_t n);
+PyObject *member_send(MemberObject *self, PyObject *args, PyObject *kw);
+PyObject *member_send_pickled(MemberObject *self, PyObject *args);
+PyObject *member_recv_obj(MemberObject *self, PyObject *args, PyObject *kw);
+PyObject *message_loads(MessageObject *msg);
+
+/* ---- native_typed.c ---- */
+PyObject *message_fields(MessageObject *self, PyObject *unused);
+PyObject *member_send_fields(MemberObject *self, PyObject *args);
+
+#endif
