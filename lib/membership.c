@@ -116,15 +116,17 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 	seg_wake_all(seg);
 }
 
-void membership_reap(struct seg_map *m, uint64_t mask)
+uint64_t membership_reap(struct seg_map *m, uint64_t mask)
 {
-	uint64_t valid = m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1;
+	uint64_t valid = m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1, marked = 0;
 
 	/* The mask may come from shared memory: only ranks of the group. */
 	for (mask &= valid; mask; mask &= mask - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(mask);
 		uint64_t w = atomic_load_explicit(&seg_rank(m, r)->owner, memory_order_acquire);
-		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && seg_owner_gone(m, r))
-			seg_mark_gone_pid(m, r, SEG_OWNER_PID(w), IPCFS_STATE_DEAD);
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && seg_owner_gone(m, r) &&
+		    seg_mark_gone_pid(m, r, SEG_OWNER_PID(w), IPCFS_STATE_DEAD))
+			marked |= IPCFS_RANK_BIT(r);
 	}
+	return marked;
 }

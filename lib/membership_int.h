@@ -44,8 +44,9 @@ void seg_wake_all(struct seg_map *m);
 /*
  * The one reaper: every rank of @mask (cut to the group) that is live but
  * whose process is gone is marked dead (seg_mark_gone: its blocks swept,
- * sleepers woken). Waiters call it about every WAIT_LIVENESS_NS.
+ * sleepers woken). Waiters call it about every WAIT_LIVENESS_NS. Returns
+ * the ranks it marked.
  */
-void membership_reap(struct seg_map *m, uint64_t mask);
+uint64_t membership_reap(struct seg_map *m, uint64_t mask);
 
 #endif /* IPCFS_MEMBERSHIP_INT_H */
