@@ -26,6 +26,9 @@ ALL += $(FSD_TEST_HELPERS)
 # rule adds $(TEST_EXTRA_OBJS_<name>) when the top-level Makefile honours it;
 # the prerequisite below makes sure the object is built either way).
 TEST_EXTRA_OBJS_test_fsd_parse := $(BUILD)/fsd/parse.o
+# Tests and fuzz targets of the daemon's parsers include its headers by
+# name (no ../ paths).
+$(BUILD)/tests/unit/test_fsd_%.o $(BUILD)/tests/fuzz/fuzz_fsd_%.o: CFLAGS += -Ifsd
 $(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o
 
 # The state file's unit test: the parser and formatter with the GPU store
@@ -48,7 +51,7 @@ FSD_FUZZ_SRCS_fsd_ctl := fsd/parse.c
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -std=gnu11 -D_GNU_SOURCE -Ilib
+	       -std=gnu11 -D_GNU_SOURCE -Ilib -Ifsd
 
 $(foreach t,$(FSD_FUZZ),$(eval $(call prog,tests/replay_$(t),$(BUILD)/tests/fuzz/fuzz_$(t).o $(BUILD)/tests/fuzz/replay.o $(patsubst %.c,$(BUILD)/%.o,$(FSD_FUZZ_SRCS_$(t))),)))
 ALL += $(FSD_FUZZ:%=$(BUILD)/tests/replay_%)

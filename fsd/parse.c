@@ -11,15 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctl_proto.h"
 #include "parse_int.h"
 
-/* Same limits as ipcfs_params_check() in lib/segment.c. */
-#define SLOTS_MAX 65536u
-#define SLOT_BYTES_MAX (16u << 20)
-#define SPIN_US_MAX 1000000u
-#define TIMEOUT_MS_MAX 86400000u /* one day */
-#define ARENA_BYTES_MAX ((uint64_t)1 << 40)
-#define NUMA_NODE_MAX 1023
+/* The limits of ipcfs_params_check(), from the protocol's one list. */
+#define SLOTS_MAX CTL_SLOTS_MAX
+#define SLOT_BYTES_MAX CTL_SLOT_BYTES_MAX
+#define SPIN_US_MAX CTL_SPIN_US_MAX
+#define TIMEOUT_MS_MAX CTL_TIMEOUT_MS_MAX
+#define ARENA_BYTES_MAX CTL_SEG_BYTES_MAX
+#define NUMA_NODE_MAX CTL_NUMA_NODE_MAX
 
 static const char *const attr_names[FSD_ATTR_COUNT] = {
 	[FSD_ATTR_RANKS] = "ranks",         [FSD_ATTR_SLOTS] = "slots",
@@ -29,8 +30,9 @@ static const char *const attr_names[FSD_ATTR_COUNT] = {
 	[FSD_ATTR_ALGO] = "algo",           [FSD_ATTR_MODE] = "mode",
 };
 
+_Static_assert(FSD_ALGO_NCCL + 1 == CTL_ALGO_COUNT, "enum fsd_algo follows ctl_algo_names");
+
 static const char *const huge_names[] = { "none", "2M", "1G" };
-static const char *const algo_names[] = { "auto", "oneshot", "twoshot", "nccl" };
 
 /* printf into the reason buffer; returns @err so callers can `return why_set(...)`. */
 __attribute__((format(printf, 4, 5)))
@@ -116,20 +118,9 @@ void fsd_quote(const char *s, size_t len, char *out, size_t size)
 
 int fsd_parse_name(const char *s, size_t len, char *why, size_t whylen)
 {
-	if (len == 0)
-		return why_set(-EINVAL, why, whylen, "empty name");
-	if (len > FSD_NAME_MAX)
-		return why_set(-EINVAL, why, whylen, "name longer than %d characters", FSD_NAME_MAX);
-	if (s[0] == '.')
-		return why_set(-EINVAL, why, whylen, "name starts with '.'");
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
-			return why_set(-EINVAL, why, whylen,
-				       "name has a character outside [A-Za-z0-9_.-]");
-	}
-	return 0;
+	const char *problem = ctl_name_problem(s, len);
+
+	return problem ? why_set(-EINVAL, why, whylen, "%s", problem) : 0;
 }
 
 /* Drop one trailing newline (what echo adds). */
@@ -138,57 +129,9 @@ static size_t chomp(const char *buf, size_t len)
 	return len && buf[len - 1] == '\n' ? len - 1 : len;
 }
 
-/* Decimal digits only, no sign, no spaces: -EINVAL if malformed, -ERANGE on
- * overflow of 64 bits. */
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* A byte count: decimal with an optional binary suffix K, M, G (KiB, MiB,
- * GiB also accepted). */
-static int parse_size(const char *s, size_t len, uint64_t *out)
-{
-	static const struct { const char *sfx; unsigned shift; } sfx[] = {
-		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "K", 10 }, { "M", 20 }, { "G", 30 },
-	};
-	unsigned shift = 0;
-	uint64_t v;
-	int rc;
-
-	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
-		size_t n = strlen(sfx[i].sfx);
-		if (len > n && memcmp(s + len - n, sfx[i].sfx, n) == 0) {
-			shift = sfx[i].shift;
-			len -= n;
-			break;
-		}
-	}
-	rc = parse_u64(s, len, &v);
-	if (rc)
-		return rc;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -ERANGE;
-	*out = v << shift;
-	return 0;
-}
-
 int fsd_parse_u64(const char *s, size_t len, uint64_t *out)
 {
-	return parse_u64(s, len, out);
+	return ctl_parse_u64(s, len, out);
 }
 
 static int word_index(const char *s, size_t len, const char *const *words, int n)
@@ -276,7 +219,7 @@ static const struct attr_spec {
 				 .list = "none, 2M, 1G" },
 	[FSD_ATTR_SPIN_US] = { K_U64, 0, SPIN_US_MAX },
 	[FSD_ATTR_TIMEOUT_MS] = { K_U64, 1, TIMEOUT_MS_MAX },
-	[FSD_ATTR_ALGO] = { K_WORD, .words = algo_names, .nwords = 4,
+	[FSD_ATTR_ALGO] = { K_WORD, .words = ctl_algo_names, .nwords = CTL_ALGO_COUNT,
 			    .list = "auto, oneshot, twoshot, nccl" },
 	[FSD_ATTR_MODE] = { K_OCTAL, 0, 0777 },
 };
@@ -309,7 +252,7 @@ static int parse_numa(const char *buf, size_t len, struct fsd_attr_value *v, cha
 		return 0;
 	if (len > 5 && memcmp(buf, "auto:", 5) == 0)
 		return fsd_parse_pci(buf + 5, len - 5, v->pci, why, whylen);
-	rc = parse_u64(buf, len, &u);
+	rc = ctl_parse_u64(buf, len, &u);
 	if (rc == -EINVAL)
 		return why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
 	if (rc)
@@ -325,7 +268,7 @@ static int parse_number(enum fsd_attr a, const struct attr_spec *sp, const char 
 			uint64_t *u, char *why, size_t whylen)
 {
 	const char *name = attr_names[a];
-	int rc = sp->kind == K_SIZE ? parse_size(buf, len, u) : parse_u64(buf, len, u);
+	int rc = sp->kind == K_SIZE ? ctl_parse_size(buf, len, u) : ctl_parse_u64(buf, len, u);
 
 	if (rc == -EINVAL)
 		return why_set(rc, why, whylen, "%s: not a decimal number%s", name,
@@ -434,7 +377,7 @@ int fsd_attr_format(const struct fsd_attrs *at, enum fsd_attr a, char *buf, size
 		n = snprintf(buf, size, "%s\n", huge_names[(unsigned)at->hugepages % 3]);
 		break;
 	case FSD_ATTR_ALGO:
-		n = snprintf(buf, size, "%s\n", algo_names[(unsigned)at->algo % 4]);
+		n = snprintf(buf, size, "%s\n", ctl_algo_names[(unsigned)at->algo % CTL_ALGO_COUNT]);
 		break;
 	case FSD_ATTR_MODE: n = snprintf(buf, size, "%04o\n", at->mode); break;
 	default: n = snprintf(buf, size, "?\n"); break;
@@ -489,7 +432,7 @@ static int parse_rank_word(struct words *w, unsigned *rank, const char *cmd, cha
 
 	if (!next_word(w, &word, &wlen))
 		return why_set(-EINVAL, why, whylen, "%s: missing RANK", cmd);
-	int rc = parse_u64(word, wlen, &v);
+	int rc = ctl_parse_u64(word, wlen, &v);
 	if (rc == -EINVAL)
 		return why_set(rc, why, whylen, "%s: RANK is not a decimal number", cmd);
 	if (rc || v >= IPCFS_MAX_RANKS)
@@ -552,13 +495,13 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 
 	if (rc)
 		return rc;
-	if (word_is(cmd, cmdlen, "join") || word_is(cmd, cmdlen, "leave")) {
+	if (word_is(cmd, cmdlen, CTL_JOIN) || word_is(cmd, cmdlen, CTL_LEAVE)) {
 		c->kind = cmd[0] == 'j' ? FSD_CMD_JOIN : FSD_CMD_LEAVE;
 		const char *name = cmd[0] == 'j' ? "join" : "leave";
 		rc = parse_rank_word(&w, &c->rank, name, why, whylen);
 		return rc ? rc : expect_end(&w, name, why, whylen);
 	}
-	if (word_is(cmd, cmdlen, "bcast")) {
+	if (word_is(cmd, cmdlen, CTL_BCAST)) {
 		c->kind = FSD_CMD_BCAST;
 		/* TEXT: everything after one separator, spaces kept. */
 		if (w.pos >= w.len || w.pos + 1 >= w.len)
@@ -567,7 +510,7 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 		c->text_len = w.len - w.pos - 1;
 		return 0;
 	}
-	if (word_is(cmd, cmdlen, "register")) {
+	if (word_is(cmd, cmdlen, CTL_REGISTER)) {
 		c->kind = FSD_CMD_REGISTER;
 		if ((rc = parse_name_word(&w, c->name, "register", why, whylen)) ||
 		    (rc = parse_rank_word(&w, &c->rank, "register", why, whylen)))
@@ -580,14 +523,14 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 		c->text_len = wlen;
 		return expect_end(&w, "register", why, whylen);
 	}
-	if (word_is(cmd, cmdlen, "unregister")) {
+	if (word_is(cmd, cmdlen, CTL_UNREGISTER)) {
 		c->kind = FSD_CMD_UNREGISTER;
 		if ((rc = parse_name_word(&w, c->name, "unregister", why, whylen)) ||
 		    (rc = parse_rank_word(&w, &c->rank, "unregister", why, whylen)))
 			return rc;
 		return expect_end(&w, "unregister", why, whylen);
 	}
-	if (word_is(cmd, cmdlen, "reset-stat")) {
+	if (word_is(cmd, cmdlen, CTL_RESET_STAT)) {
 		c->kind = FSD_CMD_RESET_STAT;
 		return expect_end(&w, "reset-stat", why, whylen);
 	}
@@ -606,12 +549,12 @@ int fsd_parse_root_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *why
 
 	if (rc)
 		return rc;
-	if (word_is(cmd, cmdlen, "destroy")) {
+	if (word_is(cmd, cmdlen, CTL_DESTROY)) {
 		c->kind = FSD_CMD_DESTROY;
 		rc = parse_name_word(&w, c->name, "destroy", why, whylen);
 		return rc ? rc : expect_end(&w, "destroy", why, whylen);
 	}
-	if (word_is(cmd, cmdlen, "create")) {
+	if (word_is(cmd, cmdlen, CTL_CREATE)) {
 		c->kind = FSD_CMD_CREATE;
 		rc = parse_name_word(&w, c->name, "create", why, whylen);
 		if (rc)

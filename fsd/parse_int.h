@@ -17,12 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_proto.h"
 #include "ipcfs.h"
 
-/* Group and GPU buffer names: [A-Za-z0-9_.-], 1..64, not starting with '.'. */
-#define FSD_NAME_MAX 64
-/* Longest hex record of `register` (characters). */
-#define FSD_HEX_MAX 4096
+/* Group and GPU buffer names, and the longest hex record of `register`:
+ * the protocol's (ctl_proto.h). */
+#define FSD_NAME_MAX CTL_NAME_MAX
+#define FSD_HEX_MAX CTL_HEX_MAX
 /* Longest write accepted by a ctl or attribute file: a register command
  * with a full record, and a little room for its words. */
 #define FSD_WRITE_MAX (FSD_HEX_MAX + 128)

@@ -20,6 +20,7 @@
 
 #include "channel_int.h"
 #include "cuda_host_int.h"
+#include "ctl_proto.h"
 #include "member_int.h"
 #include "wait_int.h"
 
@@ -254,7 +255,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 		goto fail_leave;
 	}
 	if (join_path(m->ctl, sizeof(m->ctl), dir, "ctl") == 0 && access(m->ctl, F_OK) == 0) {
-		snprintf(cmd, sizeof(cmd), "join %d\n", rank);
+		ctl_fmt_join(cmd, sizeof(cmd), rank);
 		rc = write_cmd(m->ctl, cmd);
 		if (rc) {
 			free(m);
@@ -300,7 +301,7 @@ int ipcfs_leave(struct ipcfs_member *m)
 	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
 	if (m->ctl[0]) {
 		/* The daemon only records it; the group is already left. */
-		snprintf(cmd, sizeof(cmd), "leave %u\n", m->chan.me);
+		ctl_fmt_leave(cmd, sizeof(cmd), m->chan.me);
 		write_cmd(m->ctl, cmd);
 	}
 	chan_fini(&m->chan);

@@ -19,14 +19,16 @@
 /* Only for arena_format(), at creation: the one call this layer makes
  * upwards, before any member can map the file. */
 #include "arena_int.h"
+#include "ctl_proto.h"
 #include "segment_int.h"
 #include "wait_int.h"
 
-#define SLOT_BYTES_MAX (16u << 20)
-#define SLOTS_MAX 65536u
-#define SPIN_US_MAX 1000000u
-/* A segment larger than this is refused with -ERANGE (1 TiB). */
-#define SEG_BYTES_MAX ((uint64_t)1 << 40)
+/* The limits, from the protocol's one list (ctl_proto.h); a segment
+ * larger than SEG_BYTES_MAX is refused with -ERANGE. */
+#define SLOT_BYTES_MAX CTL_SLOT_BYTES_MAX
+#define SLOTS_MAX CTL_SLOTS_MAX
+#define SPIN_US_MAX CTL_SPIN_US_MAX
+#define SEG_BYTES_MAX CTL_SEG_BYTES_MAX
 
 static uint64_t round_up(uint64_t v, uint64_t a)
 {
@@ -56,7 +58,7 @@ int ipcfs_params_check(const struct ipcfs_params *p)
 		return -EINVAL;
 	if (p->slot_bytes < SEG_LINE || p->slot_bytes > SLOT_BYTES_MAX || p->slot_bytes % SEG_LINE)
 		return -EINVAL;
-	if (p->spin_us > SPIN_US_MAX || p->timeout_ms == 0)
+	if (p->spin_us > SPIN_US_MAX || p->timeout_ms == 0 || p->timeout_ms > CTL_TIMEOUT_MS_MAX)
 		return -EINVAL;
 	if (p->numa_node < -1 || p->mode > 07777)
 		return -EINVAL;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../fsd/parse_int.h"
+#include "parse_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

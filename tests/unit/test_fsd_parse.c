@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fsd/parse_int.h"
+#include "parse_int.h"
 
 static char why[FSD_WHY_MAX];
 
@@ -291,6 +291,56 @@ START_TEST(root_commands)
 }
 END_TEST
 
+/* What the library writes (ctl_proto.h's formatters) the daemon parses
+ * back to the same command: the two ends of the protocol agree. */
+START_TEST(library_commands_round_trip)
+{
+	struct fsd_cmd c;
+	char buf[CTL_HEX_MAX + 128], why[FSD_WHY_MAX], hex[CTL_HEX_MAX + 1];
+	int n;
+
+	n = ctl_fmt_join(buf, sizeof(buf), 63);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(fsd_parse_group_cmd(buf, (size_t)n, &c, why, sizeof(why)), 0);
+	ck_assert_int_eq(c.kind, FSD_CMD_JOIN);
+	ck_assert_uint_eq(c.rank, 63);
+	n = ctl_fmt_leave(buf, sizeof(buf), 7);
+	ck_assert_int_eq(fsd_parse_group_cmd(buf, (size_t)n, &c, why, sizeof(why)), 0);
+	ck_assert_int_eq(c.kind, FSD_CMD_LEAVE);
+	ck_assert_uint_eq(c.rank, 7);
+	/* The longest name and record the protocol allows. */
+	memset(hex, 'a', CTL_HEX_MAX);
+	hex[CTL_HEX_MAX] = '\0';
+	char name[CTL_NAME_MAX + 2];
+	memset(name, 'n', CTL_NAME_MAX);
+	name[CTL_NAME_MAX] = '\0';
+	n = ctl_fmt_register(buf, sizeof(buf), name, 3, hex);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(fsd_parse_group_cmd(buf, (size_t)n, &c, why, sizeof(why)), 0);
+	ck_assert_int_eq(c.kind, FSD_CMD_REGISTER);
+	ck_assert_str_eq(c.name, name);
+	ck_assert_uint_eq(c.rank, 3);
+	ck_assert_uint_eq(c.text_len, CTL_HEX_MAX);
+	n = ctl_fmt_unregister(buf, sizeof(buf), name, 3);
+	ck_assert_int_eq(fsd_parse_group_cmd(buf, (size_t)n, &c, why, sizeof(why)), 0);
+	ck_assert_int_eq(c.kind, FSD_CMD_UNREGISTER);
+	/* A name the daemon would refuse is refused by the formatter. */
+	name[CTL_NAME_MAX] = 'n';
+	name[CTL_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(ctl_fmt_register(buf, sizeof(buf), name, 3, "00"), -EINVAL);
+	ck_assert_int_eq(ctl_fmt_unregister(buf, sizeof(buf), ".x", 3), -EINVAL);
+	/* A buffer too short says so. */
+	ck_assert_int_eq(ctl_fmt_join(buf, 4, 1), -ENAMETOOLONG);
+	/* The algo names the daemon accepts are the protocol's. */
+	for (int a = 0; a < CTL_ALGO_COUNT; a++) {
+		struct fsd_attr_value v;
+		ck_assert_int_eq(fsd_parse_attr(FSD_ATTR_ALGO, ctl_algo_names[a],
+						strlen(ctl_algo_names[a]), &v, why, sizeof(why)), 0);
+		ck_assert_uint_eq(v.u, (unsigned)a);
+	}
+}
+END_TEST
+
 START_TEST(quote)
 {
 	char out[16];
@@ -362,6 +412,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, group_commands);
 	tcase_add_test(tc, register_limits);
 	tcase_add_test(tc, root_commands);
+	tcase_add_test(tc, library_commands_round_trip);
 	tcase_add_test(tc, quote);
 	tcase_add_test(tc, fuzz);
 	suite_add_tcase(s, tc);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../fsd/state.h"
+#include "state.h"
 #include "testlib.h"
 
 static char why[FSD_WHY_MAX];

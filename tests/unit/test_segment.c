@@ -53,6 +53,9 @@ START_TEST(params_out_of_range)
 	EXPECT(slot_bytes, 32u << 20, -EINVAL);
 	EXPECT(spin_us, 2000000, -EINVAL);
 	EXPECT(timeout_ms, 0, -EINVAL);
+	/* The daemon's limit is the library's (ctl_proto.h): one day. */
+	EXPECT(timeout_ms, 86400000, 0);
+	EXPECT(timeout_ms, 86400001, -EINVAL);
 	EXPECT(numa_node, -2, -EINVAL);
 	EXPECT(mode, 010000, -EINVAL);
 	EXPECT(arena_bytes, 100, -EINVAL);
