@@ -71,7 +71,7 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
 	for (const char *c = d->statedir; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
 	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
-	if ((rc = path_in(l->path, sizeof(l->path), dir, "/", l->name)))
+	if ((rc = path_in(l->path, sizeof(l->path), dir, l->name, "")))
 		return rc;
 	/* A mount point the administrator made (/proc/mounts). */
 	l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

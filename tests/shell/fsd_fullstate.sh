@@ -13,8 +13,8 @@ mkdir "$FULL"
 # Inodes: the root, .lock, one segment; the state file finds none.
 mount -t tmpfs -o size=64m,nr_inodes=3,mode=0711 ipcfs-test "$FULL" 2>/dev/null ||
 	skip "cannot mount a tmpfs here"
-CLEANUP_HOOK='umount -l "$FULL"'
 STATE_SAVE=$STATE
+CLEANUP_HOOK='umount -l "$FULL"; rm -rf "$STATE_SAVE"'
 STATE=$FULL
 
 start_daemon

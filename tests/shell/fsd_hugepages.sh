@@ -27,6 +27,7 @@ expect_write "$G/hugepages" 2M OK
 expect_eq "$(cat "$G/hugepages")" 2M "hugepages"
 seg=$(cat "$G/shm")
 case $seg in "$HUGE"/*) ;; *) fail "segment $seg is not on the hugetlbfs mount" ;; esac
+case $seg in *//*) fail "segment path $seg has an empty component" ;; esac
 [ $(( $(stat -c %s "$seg") % (2 << 20) )) = 0 ] || fail "segment not sized in huge pages"
 free1=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages)
 [ "$free1" -lt "$free0" ] || fail "no huge page taken ($free0 -> $free1)"

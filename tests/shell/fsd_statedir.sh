@@ -12,7 +12,8 @@
 id nobody >/dev/null 2>&1 || skip "no user nobody"
 
 EVIL=$(mktemp -d /dev/shm/ipcfs-test-evil.XXXXXX)
-CLEANUP_HOOK='rm -rf "$EVIL"'
+STATE_SAVE=$STATE
+CLEANUP_HOOK='rm -rf "$EVIL" "$STATE_SAVE"'
 VICTIM=$TMP/victim
 echo precious > "$VICTIM"
 chmod 644 "$VICTIM"
@@ -78,7 +79,6 @@ ok "a state directory under another uid's directory is refused"
 # 5. Missing under a sticky world-writable directory of root: created,
 #    ours, mode 0711.
 S=$EVIL/fresh
-STATE_SAVE=$STATE
 STATE=$S
 start_daemon
 STATE=$STATE_SAVE
