@@ -91,7 +91,9 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 		return fd;
 	/* The pid may have been reused before we opened it: the process must
 	 * be the one whose start time the rank recorded at its claim. */
-	uint64_t want = atomic_load_explicit(&seg_rank(&g->seg, r)->starttime, memory_order_relaxed);
+	struct seg_owner o;
+	seg_owner_read(&g->seg, r, &o);
+	uint64_t want = o.starttime;
 	uint64_t have = seg_proc_starttime(pid);
 	if (have == 0 || (want && want != have)) {
 		close(fd);
@@ -113,13 +115,12 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 
 int fsd_owner(const struct fsd_group *g, unsigned r, pid_t *pid)
 {
-	/* Acquire: pairs with the acq_rel CAS of seg_claim and
-	 * seg_mark_gone_pid; what the rank did before is visible. */
-	uint64_t w = atomic_load_explicit(&seg_rank(&g->seg, r)->owner, memory_order_acquire);
+	struct seg_owner o;
 
+	seg_owner_read(&g->seg, r, &o);
 	if (pid)
-		*pid = SEG_OWNER_PID(w);
-	return SEG_OWNER_STATE(w);
+		*pid = o.pid;
+	return o.state;
 }
 
 void fsd_members_transition(struct fsd_group *g, unsigned r, int state, pid_t pid)
@@ -194,9 +195,7 @@ static void scan_stalls(struct fsd_group *g)
 {
 	uint64_t now = wait_now_ns(), limit = (uint64_t)g->seg.timeout_ms * 1000000u;
 	for (unsigned i = 0; i <= g->seg.ranks; i++) {
-		/* Relaxed: a report; nothing else is read in its light. */
-		uint64_t since = atomic_load_explicit(&seg_rank(&g->seg, i)->stall_since_ns,
-						      memory_order_relaxed);
+		uint64_t since = seg_stall_since(&g->seg, i);
 		if (!since || now <= since || now - since < limit || g->members.stall_seen[i] == since)
 			continue;
 		g->members.stall_seen[i] = since;

@@ -29,8 +29,7 @@
 
 uint64_t fsd_group_joined_mask(const struct fsd_group *g)
 {
-	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
-	return atomic_load_explicit(&g->seg.hdr->joined, memory_order_acquire);
+	return seg_joined_mask(&g->seg);
 }
 
 bool fsd_group_joined(const struct fsd_group *g)
@@ -40,10 +39,7 @@ bool fsd_group_joined(const struct fsd_group *g)
 
 unsigned fsd_group_live(const struct fsd_group *g)
 {
-	/* Acquire: pairs with the seq_cst updates of seg_go_live and
-	 * seg_mark_gone_pid. */
-	return (unsigned)__builtin_popcountll(atomic_load_explicit(&g->seg.hdr->live,
-								   memory_order_acquire));
+	return (unsigned)__builtin_popcountll(seg_live_mask(&g->seg));
 }
 
 /* ---- references ---------------------------------------------------------- */

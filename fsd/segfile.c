@@ -262,48 +262,6 @@ int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
  * frozen as for a joined member. @saved: the words taken, for
  * unretire_ranks.
  */
-static bool retire_ranks(struct fsd_group *g, uint64_t *saved)
-{
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
-	unsigned r;
-
-	for (r = 0; r < g->seg.ranks; r++) {
-		_Atomic uint64_t *w = &seg_rank(&g->seg, r)->owner;
-		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
-		saved[r] = atomic_load_explicit(w, memory_order_acquire);
-		/* R1: acq_rel, the partner of seg_claim's CAS on the same
-		 * word: of a joiner's claim and ours exactly one wins. */
-		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
-		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
-							     memory_order_acquire))
-			break;
-	}
-	if (r == g->seg.ranks)
-		return true;
-	while (r-- > 0) {
-		uint64_t expect = mine;
-		/* Only ours: nobody else can have replaced our live claim. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
-							saved[r], memory_order_release,
-							memory_order_relaxed);
-	}
-	return false;
-}
-
-/* The replacement failed: the old segment is served again. */
-static void unretire_ranks(struct fsd_group *g, const uint64_t *saved)
-{
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, getpid());
-
-	for (unsigned r = 0; r < g->seg.ranks; r++) {
-		uint64_t expect = mine;
-		/* Release: pairs with the acquire of the next claimer. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(&g->seg, r)->owner, &expect,
-							saved[r], memory_order_release,
-							memory_order_relaxed);
-	}
-}
-
 /* Replace @g's segment by one made for @next (caller holds bcast_lock and
  * lock, nobody joined). */
 int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
@@ -313,13 +271,13 @@ int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *
 	struct seg_map fresh;
 	int rc;
 
-	if (!retire_ranks(g, saved)) {
+	if (!seg_retire_ranks(&g->seg, getpid(), saved)) {
 		snprintf(why, whylen, "a member is joining; attributes are frozen");
 		return -EBUSY;
 	}
 	rc = fsd_seg_make(d, g, next, &fresh, why, whylen);
 	if (rc) {
-		unretire_ranks(g, saved);
+		seg_unretire_ranks(&g->seg, getpid(), saved);
 		return rc;
 	}
 	fsd_seg_release(g);

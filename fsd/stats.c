@@ -52,8 +52,7 @@ void fsd_stats_new_segment(struct fsd_stats *s)
 
 uint64_t fsd_stats_joins(const struct seg_map *seg, unsigned r)
 {
-	/* Relaxed: a statistic; nothing else is read in its light. */
-	return atomic_load_explicit(&seg_rank(seg, r)->joins, memory_order_relaxed);
+	return seg_joins(seg, r);
 }
 
 void fsd_stats_arena(const struct seg_map *seg, struct arena_stat *a)

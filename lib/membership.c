@@ -130,3 +130,87 @@ uint64_t membership_reap(struct seg_map *m, uint64_t mask)
 	}
 	return marked;
 }
+
+/* ---- reading membership ---------------------------------------------- */
+
+void seg_owner_read(const struct seg_map *m, unsigned idx, struct seg_owner *o)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+	/* Acquire: pairs with the acq_rel CAS of seg_claim and
+	 * seg_mark_gone_pid; what the rank did before is visible. */
+	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
+
+	o->state = SEG_OWNER_STATE(w);
+	o->pid = SEG_OWNER_PID(w);
+	/* Relaxed: written by the claimer before its live CAS (above). */
+	o->starttime = atomic_load_explicit(&r->starttime, memory_order_relaxed);
+}
+
+static uint64_t group_bits(const struct seg_map *m)
+{
+	return m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1;
+}
+
+uint64_t seg_joined_mask(const struct seg_map *m)
+{
+	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
+	return atomic_load_explicit(&m->hdr->joined, memory_order_acquire) & group_bits(m);
+}
+
+uint64_t seg_live_mask(const struct seg_map *m)
+{
+	/* Acquire: pairs with the seq_cst updates of seg_go_live and
+	 * seg_mark_gone_pid. */
+	return atomic_load_explicit(&m->hdr->live, memory_order_acquire) & group_bits(m);
+}
+
+uint64_t seg_stall_since(const struct seg_map *m, unsigned idx)
+{
+	/* Relaxed: a report; nothing else is read in its light. */
+	return atomic_load_explicit(&seg_rank(m, idx)->stall_since_ns, memory_order_relaxed);
+}
+
+uint64_t seg_joins(const struct seg_map *m, unsigned idx)
+{
+	/* Relaxed: a statistic. */
+	return atomic_load_explicit(&seg_rank(m, idx)->joins, memory_order_relaxed);
+}
+
+bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
+	unsigned r;
+
+	for (r = 0; r < m->ranks; r++) {
+		_Atomic uint64_t *w = &seg_rank(m, r)->owner;
+		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
+		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		/* R1: acq_rel, the partner of seg_claim's CAS on the same
+		 * word: of a joiner's claim and ours exactly one wins. */
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
+		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
+							     memory_order_acquire))
+			break;
+	}
+	if (r == m->ranks)
+		return true;
+	while (r-- > 0) {
+		uint64_t expect = mine;
+		/* Only ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
+							memory_order_release, memory_order_relaxed);
+	}
+	return false;
+}
+
+void seg_unretire_ranks(struct seg_map *m, pid_t pid, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
+
+	for (unsigned r = 0; r < m->ranks; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
+							memory_order_release, memory_order_relaxed);
+	}
+}

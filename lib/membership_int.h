@@ -49,4 +49,34 @@ void seg_wake_all(struct seg_map *m);
  */
 uint64_t membership_reap(struct seg_map *m, uint64_t mask);
 
+/* ---- reading membership (the daemon reads shared memory only so) ---- */
+
+/* Rank @idx's owner word and claim, each read once. */
+struct seg_owner {
+	int state;          /* IPCFS_STATE_* */
+	pid_t pid;          /* the claiming process (as seen where it claimed) */
+	uint64_t starttime; /* its start time (seg_proc_starttime), 0: unknown */
+};
+void seg_owner_read(const struct seg_map *m, unsigned idx, struct seg_owner *o);
+
+/* The ranks that ever joined, and those live now, cut to the group. */
+uint64_t seg_joined_mask(const struct seg_map *m);
+uint64_t seg_live_mask(const struct seg_map *m);
+
+/* Since when (CLOCK_MONOTONIC ns) rank @idx's current send has waited for
+ * ring space, 0 if it is not waiting; and how often a process joined it. */
+uint64_t seg_stall_since(const struct seg_map *m, unsigned idx);
+uint64_t seg_joins(const struct seg_map *m, unsigned idx);
+
+/*
+ * Retire a segment about to be replaced: claim for @pid every rank that
+ * no live process holds (not gone live: no joined or live bit), so that a
+ * member that opened the segment just before cannot claim one (EBUSY: it
+ * joins again and finds the new segment). All or nothing: false, nothing
+ * changed, if a live process holds a rank. @saved (ranks words): what was
+ * taken, for seg_unretire_ranks() if the replacement fails.
+ */
+bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved);
+void seg_unretire_ranks(struct seg_map *m, pid_t pid, const uint64_t *saved);
+
 #endif /* IPCFS_MEMBERSHIP_INT_H */
