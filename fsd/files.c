@@ -136,7 +136,7 @@ static void render_root_stat(struct fsd *d, struct text *t)
 	text_add(t, "groups %u\nmembers %u\ncommands %llu\nerrors %llu\nuptime_s %llu\n", n,
 		 members, (unsigned long long)atomic_load_explicit(&d->commands, memory_order_relaxed),
 		 (unsigned long long)atomic_load_explicit(&d->errors, memory_order_relaxed),
-		 (unsigned long long)((fsd_now_ns() - d->start_ns) / 1000000000u));
+		 (unsigned long long)((wait_now_ns() - d->start_ns) / 1000000000u));
 }
 
 /* ---- metrics: the Prometheus text exposition format -------------------
@@ -302,7 +302,7 @@ static int render_metrics(struct fsd *d, struct text *t)
 	text_add(t, "ipcfs_commands_total %llu\n", (unsigned long long)atomic_load_explicit(&d->commands, memory_order_relaxed));
 	family(t, "ipcfs_errors_total", "counter", "Failed operations (each has an error_log line).");
 	text_add(t, "ipcfs_errors_total %llu\n", (unsigned long long)atomic_load_explicit(&d->errors, memory_order_relaxed));
-	uint64_t up = fsd_now_ns() - d->start_ns;
+	uint64_t up = wait_now_ns() - d->start_ns;
 	family(t, "ipcfs_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	text_add(t, "ipcfs_uptime_seconds %llu.%03llu\n", (unsigned long long)(up / 1000000000u),
 		 (unsigned long long)(up / 1000000u % 1000u));

@@ -89,7 +89,6 @@ void fsd_errlog_add(struct fsd_errlog *log, const char *where, const char *input
 		    int err, const char *why);
 /* Copy the log, oldest first, into a malloc'd buffer. */
 char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len);
-uint64_t fsd_now_ns(void);      /* CLOCK_MONOTONIC */
 
 struct fsd;
 

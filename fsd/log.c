@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fsd.h"
+#include "wait_int.h"
 
 static bool log_stderr = true;
 static bool log_debug;
@@ -94,11 +95,4 @@ char *fsd_errlog_dump(const struct fsd_errlog *log, size_t *len)
 	buf[o] = '\0';
 	*len = o;
 	return buf;
-}
-
-uint64_t fsd_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

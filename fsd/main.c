@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fsd.h"
+#include "util.h"
 
 struct options {
 	char *statedir;
@@ -47,15 +48,6 @@ static void usage(const char *prog)
 	       "MOUNTPOINT defaults to $XDG_RUNTIME_DIR/ipcfs, else /run/ipcfs.\n\n"
 	       "FUSE options:\n", prog);
 	fuse_lowlevel_help();
-}
-
-/* FNV-1a: a short stable id of the mount point for the state directory. */
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
 }
 
 static int default_mountpoint(char *out, size_t size)
@@ -148,7 +140,7 @@ static int setup_paths(struct fsd *d, const char *mountpoint, const char *stated
 		char key[PATH_MAX + 16];
 		snprintf(key, sizeof(key), "%u:%s", (unsigned)d->uid, d->mountpoint);
 		snprintf(d->statedir, sizeof(d->statedir), "/dev/shm/ipcfs/%016llx",
-			 (unsigned long long)fnv1a(key));
+			 (unsigned long long)util_fnv1a64(key, strlen(key)));
 	}
 	return 0;
 }
@@ -235,7 +227,7 @@ int main(int argc, char *argv[])
 	pthread_mutex_init(&d.create_lock, NULL);
 	pthread_mutex_init(&d.ev_lock, NULL);
 	pthread_mutex_init(&d.fh_lock, NULL);
-	d.start_ns = fsd_now_ns();
+	d.start_ns = wait_now_ns();
 	d.start_time = time(NULL);
 	d.uid = getuid();
 	d.gid = getgid();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fsd.h"
+#include "util.h"
 
 static int path_in(char *out, size_t size, const char *dir, const char *name, const char *ext)
 {
@@ -55,7 +56,8 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
 		       struct seg_loc *l)
 {
 	char dir[PATH_MAX];
-	uint32_t h = 2166136261u; /* FNV-1a of the state directory */
+	/* A short id of the state directory: two daemons never share a file. */
+	uint32_t h = (uint32_t)util_fnv1a64(d->statedir, strlen(d->statedir));
 	int rc;
 
 	l->dirfd = -1;
@@ -68,8 +70,6 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
 	rc = seg_hugetlbfs_dir(a->p.hugepage_kb, dir, sizeof(dir));
 	if (rc)
 		return rc;
-	for (const char *c = d->statedir; *c; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
 	snprintf(l->name, sizeof(l->name), "ipcfs-%08x-%s.seg", h, name);
 	if ((rc = path_in(l->path, sizeof(l->path), dir, l->name, "")))
 		return rc;

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h - small helpers that several parts of libipcfs and the daemon
+ * need, defined once. Internal; not installed. (The clock is
+ * wait_now_ns(), wait_int.h.)
+ */
+#ifndef IPCFS_UTIL_H
+#define IPCFS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a, 64 bits, of @n bytes at @p: a short stable id (of a mount point,
+ * a state directory) and the checksum of records. Not for anything an
+ * adversary chooses to collide. */
+static inline uint64_t util_fnv1a64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+#endif
