@@ -15,6 +15,7 @@
 #include <string.h>
 #include <structmember.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ipcfs.h"
 #include "objmsg.h"
@@ -31,6 +32,7 @@ typedef struct {
 	PyObject_HEAD
 	struct ipcfs_member *m;    /* NULL once ipcfs_leave() ran */
 	int rank, size;
+	pid_t pid;                 /* the process that joined: a fork child's copy is not ours */
 	int left;                  /* leave() called: no new operation */
 	int busy;                  /* calls inside the library without the GIL */
 	int rx_busy;               /* of which a receive: releases are deferred */

@@ -120,6 +120,36 @@ class TestIpcfs(unittest.TestCase):
         a.leave()
         b.leave()
 
+    def test_fork_child_neither_uses_nor_leaves_the_parents_rank(self):
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"one", to=1)
+        held = b.recv(src=0, timeout_ms=1000)
+        pid = os.fork()
+        if pid == 0:                    # the child drops its copies and exits normally
+            code = 0
+            try:
+                try:
+                    a.send(b"x", to=1)
+                    code = 2            # it must not send as the parent's rank
+                except ipcfs.IpcfsError as e:
+                    code = 0 if e.errno == ipcfs.ENOTCONN else 3
+                del held
+                a.leave()
+                del a, b
+                gc.collect()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(a.live(), [0, 1])          # still ours
+        self.assertEqual(b.stat()["lag"], 1)        # not released by the child
+        held.release()
+        a.send(b"two", to=1)
+        with b.recv(src=0, timeout_ms=1000) as m:
+            self.assertEqual(m.bytes(), b"two")
+        a.leave()
+        b.leave()
+
     def test_driver_and_three_workers(self):
         n = 50
         ctx = mp.get_context("fork")
