@@ -56,6 +56,7 @@ class MessageQueue:
                      slot_bytes=8192, arena_bytes=max_chunk_bytes * max_chunks)
         self._m = join(self._path, 0)
         self._writer = True
+        self._pid = os.getpid()           # a fork child must not destroy the group
         self.local_reader_rank = -1
 
     @classmethod
@@ -103,7 +104,7 @@ class MessageQueue:
         m, self._m = self._m, None
         if m is not None:
             m.leave()
-        if self._writer and self._tmp:
+        if self._writer and self._tmp and self._pid == os.getpid():
             try:
                 destroy_group(self._path)
             except OSError:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Tests of the Python binding: bytes and typed messages between processes,
 numpy views without copies, release on garbage collection."""
+import errno
 import gc
 import multiprocessing as mp
 import os
@@ -76,6 +77,20 @@ class TestIpcfs(unittest.TestCase):
         with self.assertRaises(BufferError):
             msg.data
         self.assertEqual(b.stat()["recv"], 2)
+        a.leave()
+        b.leave()
+
+    def test_recv_obj_of_a_raw_message_loses_nothing(self):
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"not a pickle", to=1)
+        with self.assertRaises(ipcfs.IpcfsError) as e:
+            b.recv_obj(src=0, timeout_ms=1000)
+        self.assertEqual(e.exception.errno, errno.EBADMSG)
+        self.assertIn("send_obj", str(e.exception))
+        with e.exception.message as m:          # the message, still held
+            self.assertEqual(m.bytes(), b"not a pickle")
+        del e
+        self.assertEqual(b.stat()["lag"], 0)
         a.leave()
         b.leave()
 
