@@ -66,6 +66,8 @@ PyObject *raise_errno(int neg_errno, const char *fmt, ...);
 
 /* ---- native_member.c ---- */
 int member_usable(MemberObject *self);
+/* Run a leave() deferred while calls or messages needed the mapping. */
+void member_maybe_finish(MemberObject *self);
 void member_release_msg(MemberObject *self, struct ipcfs_msg *msg);
 int parse_dest(MemberObject *self, PyObject *to, uint64_t *out);
 PyObject *ranks_text(uint64_t mask);
@@ -79,7 +81,7 @@ MessageObject *member_recv_msg(MemberObject *self, int src, int timeout_ms);
 void *member_reserve(MemberObject *self, size_t len, int timeout_ms);
 void *reserve_error(MemberObject *self, int rc, size_t len, int timeout_ms);
 PyObject *commit_error(MemberObject *self, int rc, uint64_t dest);
-void copy_out(void *dst, const void *src, size_t n);
+void copy_out(MemberObject *self, void *dst, const void *src, size_t n);
 PyObject *member_send(MemberObject *self, PyObject *args, PyObject *kw);
 PyObject *member_send_pickled(MemberObject *self, PyObject *args);
 PyObject *member_recv_obj(MemberObject *self, PyObject *args, PyObject *kw);

@@ -21,7 +21,7 @@ static int member_ours(const MemberObject *self)
 	return self->pid == getpid();
 }
 
-static void member_maybe_finish(MemberObject *self)
+void member_maybe_finish(MemberObject *self)
 {
 	if (self->m && !member_ours(self)) {
 		self->m = NULL;
@@ -359,8 +359,10 @@ static PyObject *member_wait_ranks(MemberObject *self, PyObject *args, PyObject 
 	if (!member_usable(self) || !parse_dest(self, ranks, &a.mask))
 		return NULL;
 	int rc = sliced(self, op_wait, &a, timeout_ms, 1);
-	if (rc >= 0)
+	if (rc >= 0) {
+		member_maybe_finish(self);
 		Py_RETURN_NONE;
+	}
 	if (rc == SLICED_FAILED)
 		return NULL;
 	uint64_t want = a.mask == IPCFS_ALL ? (self->size == 64 ? ~0ull : (1ull << self->size) - 1) : a.mask;

@@ -165,6 +165,38 @@ class TestIpcfs(unittest.TestCase):
         a.leave()
         b.leave()
 
+    def test_threads_release_and_leave_while_another_receives(self):
+        import threading
+        import time
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"first", to=1)
+        held = b.recv(src=0, timeout_ms=1000)
+        out = []
+
+        def receiver():
+            try:
+                out.append(b.recv(src=0))       # blocks: nothing more is sent
+            except BaseException as e:          # reported to the test
+                out.append(e)
+        t = threading.Thread(target=receiver)
+        t.start()
+        time.sleep(0.1)
+        # Released while the other thread is inside the library: handed
+        # back by that thread after its slice.
+        held.release()
+        deadline = time.monotonic() + 10
+        while a.stat(1)["lag"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(a.stat(1)["lag"], 0)
+        # Leaving while it waits: it gets ENOTCONN, then the rank is left.
+        b.leave()
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        self.assertIsInstance(out[0], ipcfs.IpcfsNotConnectedError)
+        self.assertFalse(b.mapped)
+        self.assertEqual(a.live(), [0])
+        a.leave()
+
     def test_driver_and_three_workers(self):
         n = 50
         ctx = mp.get_context("fork")
