@@ -143,8 +143,10 @@ def destroy_group(path):
     """Unlink the group's memory and files; members still mapped keep working."""
     path = os.fspath(path)
     seg, _ = _owned.pop(os.path.abspath(path), (None, None))
-    _native.group_destroy(path)
-    _track(seg, False)
+    try:
+        _native.group_destroy(path)
+    finally:
+        _track(seg, False)              # also when someone else destroyed it
 
 
 @atexit.register
