@@ -57,8 +57,9 @@ typedef struct {
 extern PyTypeObject MemberType, MessageType;
 extern PyObject *IpcfsError, *IpcfsTimeoutError, *IpcfsBlockingError, *IpcfsBrokenPipeError,
 	*IpcfsNotConnectedError, *IpcfsMessageTooLongError;
-/* pickle.loads, the interned "buffers", ipcfs._arrays (set at import). */
-extern PyObject *pickle_loads, *str_buffers, *arrays_fn;
+/* pickle.loads, the interned "buffers" and "release", ipcfs._arrays (set
+ * at import). */
+extern PyObject *pickle_loads, *str_buffers, *str_release, *arrays_fn;
 
 /* Raise the ipcfs exception for @neg_errno (a negative errno) with the
  * sentence @fmt...; returns NULL. */

@@ -216,9 +216,9 @@ PyObject *ranks_text(uint64_t mask)
  * checking signals in between, until it returns something other than
  * -ETIMEDOUT/-EAGAIN or @timeout_ms (-1: for ever) passes. Returns the
  * library's result, or INT_MIN when a signal handler raised (the Python
- * error is set) or the member left meanwhile (ENOTCONN set).
+ * error is set) or the member left meanwhile (ENOTCONN set). @rx: a
+ * receive-side wait (releases from other threads are deferred meanwhile).
  */
-
 int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx)
 {
 	int rc = op(self, arg, 0); /* the fast path: no system call, GIL kept */

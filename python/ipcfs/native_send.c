@@ -210,6 +210,30 @@ static PyObject *mv_slice(PyObject *base, uint64_t off, uint64_t len)
 }
 
 /*
+ * An object without out-of-band buffers: nothing of the result refers to
+ * the message, so the stream is read through a bare view (no export to
+ * count) that is released, made unusable, as soon as loads returns.
+ */
+static PyObject *loads_inband(MessageObject *msg, const unsigned char *stream, uint64_t len)
+{
+	PyObject *mv = PyMemoryView_FromMemory((char *)stream, (Py_ssize_t)len, PyBUF_READ);
+	if (!mv)
+		return NULL;
+	PyObject *ret = PyObject_CallOneArg(pickle_loads, mv);
+	PyObject *r = PyObject_CallMethodNoArgs(mv, str_release);
+	if (!r) {
+		/* Something kept an export of the view: keep the message held
+		 * for ever rather than let the view outlive it. */
+		Py_INCREF(msg);
+		if (ret)
+			PyErr_Clear();
+	}
+	Py_XDECREF(r);
+	Py_DECREF(mv);
+	return ret;
+}
+
+/*
  * Decode the object message @msg: check a copy of its header and buffer
  * table, then pickle.loads(stream, buffers=[read-only views]). The views
  * keep @msg held; the stream's view is released before returning.
@@ -227,6 +251,8 @@ PyObject *message_loads(MessageObject *msg)
 	if (h.magic != OBJMSG_MAGIC || h.nbuf > OBJMSG_MAX_BUFFERS ||
 	    objmsg_stream_off(h.nbuf) > len || h.stream_len > len - objmsg_stream_off(h.nbuf))
 		goto bad;
+	if (h.nbuf == 0)
+		return loads_inband(msg, p + objmsg_stream_off(0), h.stream_len);
 	uint64_t lo = objmsg_data_off(h.nbuf, h.stream_len);
 	base = PyMemoryView_FromObject((PyObject *)msg);
 	if (!base)
