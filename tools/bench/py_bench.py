@@ -178,14 +178,24 @@ def make(system, n, rank, where, port, acks=None, ack=None):
 
 # ---- processes -------------------------------------------------------------------
 
-def reader(system, n, rank, where, port, ack, iters, out):
+def quiet_gc():
+    """Move what the imports made out of the collector's sight (gc.freeze,
+    as serving engines do): a full collection over torch's objects would
+    otherwise land in some message's time, whatever the transport."""
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
+def reader(system, n, rank, where, port, ack, iters, out, workloads):
     import numpy as np
     import torch  # noqa: F401  (as in an inference worker)
     base = private_bytes()
     t = make(system, n, rank, where, port, ack=ack)
+    quiet_gc()
     ack.send_bytes(b"r")
     one_way = {}
-    for wl in WORKLOADS:
+    for wl in workloads:
         lat = []
         for k in range(WARM + iters[wl]):
             t0, i, w, body = t.recv()
@@ -200,15 +210,16 @@ def reader(system, n, rank, where, port, ack, iters, out):
     time.sleep(0.5)         # gloo/zmq: the writer tears down first
 
 
-def writer(system, n, where, port, acks, iters, out):
+def writer(system, n, where, port, acks, iters, out, workloads):
     import numpy as np
     import torch  # noqa: F401
     base = private_bytes()
     t = make(system, n, 0, where, port, acks=acks)
+    quiet_gc()
     for a in acks:
         assert a.recv_bytes() == b"r"
     rt = {}
-    for wl in WORKLOADS:
+    for wl in workloads:
         lat = []
         for k in range(WARM + iters[wl]):
             body = payload(wl, k, np)
@@ -232,15 +243,15 @@ def free_port():
     return port
 
 
-def run_one(system, n, iters):
+def run_one(system, n, iters, workloads):
     ctx = mp.get_context("spawn")
     where = tempfile.mkdtemp(prefix="ipcfs-pybench.")
     port = free_port()
     acks_r, acks_w = zip(*[ctx.Pipe(duplex=True) for _ in range(n)])
     outs = [ctx.Pipe(duplex=False) for _ in range(n + 1)]
-    w = ctx.Process(target=writer, args=(system, n, where, port, list(acks_r), iters, outs[0][1]))
+    w = ctx.Process(target=writer, args=(system, n, where, port, list(acks_r), iters, outs[0][1], workloads))
     rs = [ctx.Process(target=reader, args=(system, n, r + 1, where, port, acks_w[r], iters,
-                                           outs[r + 1][1])) for r in range(n)]
+                                           outs[r + 1][1], workloads)) for r in range(n)]
     for p in [w] + rs:
         p.start()
     res = [pickle.loads(o[0].recv_bytes()) for o in outs]
@@ -263,15 +274,18 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--systems", default="ipcfs,zmq,gloo")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--n", default="1,3")
     args = ap.parse_args()
+    wls = tuple(args.workloads.split(","))
     iters = {k: max(10, int(v * args.scale)) for k, v in ITERS.items()}
     rows = []
-    for n in (1, 3):
+    for n in [int(x) for x in args.n.split(",")]:
         for system in args.systems.split(","):
             t = time.monotonic()
-            res = run_one(system, n, iters)
+            res = run_one(system, n, iters, wls)
             mem = sum(r["mem"] for r in res) + res[0]["shared"]
-            for wl in WORKLOADS:
+            for wl in wls:
                 ow = [x for r in res[1:] for x in r["one_way"][wl]]
                 rt = res[0]["rt"][wl]
                 rows.append({"workload": wl, "n": n, "system": system,
