@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tools/bench/py_bench.py [--iters K] [--systems a,b] OUTDIR - the Python
+"""tools/bench/py_bench.py [--systems a,b] [--workloads W1,..] [--n 1,3]
+[--scale X] [--repeat R] OUTDIR - the Python
 benchmark of issue 10 (`make bench` runs it).
 
 One writer process and N reader processes (N = 1 and 3), each a separate
@@ -9,7 +10,8 @@ CLOCK_MONOTONIC (time.monotonic_ns) into it and sends; each reader fully
 deserializes it, checks it (W3: sums every byte of every array), stamps
 again (one way = its stamp minus the writer's) and acks through a pipe;
 the writer's round trip ends when every ack is in. Workloads W1, W2, W3
-(tests/python/workloads.py), systems side by side in one run:
+(tests/python/workloads.py), systems side by side in one run, in R rounds
+(default 3; the table shows the median of each figure over the rounds):
 
   ipcfs   Member.send_obj / recv_obj (pickle 5, arrays out of band, read in place)
   zmq     pyzmq PUB/SUB over ipc://: pickle; W3 as msgpack + zero-copy frames
@@ -26,6 +28,7 @@ import multiprocessing as mp
 import os
 import pickle
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -276,23 +279,34 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--n", default="1,3")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the table shows medians")
     args = ap.parse_args()
     wls = tuple(args.workloads.split(","))
     iters = {k: max(10, int(v * args.scale)) for k, v in ITERS.items()}
     rows = []
-    for n in [int(x) for x in args.n.split(",")]:
-        for system in args.systems.split(","):
-            t = time.monotonic()
-            res = run_one(system, n, iters, wls)
-            mem = sum(r["mem"] for r in res) + res[0]["shared"]
-            for wl in wls:
-                ow = [x for r in res[1:] for x in r["one_way"][wl]]
-                rt = res[0]["rt"][wl]
-                rows.append({"workload": wl, "n": n, "system": system,
-                             "one_way_p50": pct(ow, .5), "one_way_p99": pct(ow, .99),
-                             "rt_p50": pct(rt, .5), "rt_p99": pct(rt, .99),
-                             "mem_mib": mem / 2**20, "iters": iters[wl]})
-            print("py_bench: %s N=%d done in %.1f s" % (system, n, time.monotonic() - t), flush=True)
+    # Each system and N runs --repeat times, interleaved (all systems in
+    # each round), and every figure is the median over the rounds: one
+    # burst of load from elsewhere on the machine moves one round only.
+    runs = {}
+    for rnd in range(args.repeat):
+        for n in [int(x) for x in args.n.split(",")]:
+            for system in args.systems.split(","):
+                t = time.monotonic()
+                res = run_one(system, n, iters, wls)
+                mem = sum(r["mem"] for r in res) + res[0]["shared"]
+                for wl in wls:
+                    ow = [x for r in res[1:] for x in r["one_way"][wl]]
+                    rt = res[0]["rt"][wl]
+                    runs.setdefault((wl, n, system), []).append(
+                        {"one_way_p50": pct(ow, .5), "one_way_p99": pct(ow, .99),
+                         "rt_p50": pct(rt, .5), "rt_p99": pct(rt, .99), "mem_mib": mem / 2**20})
+                print("py_bench: round %d, %s N=%d done in %.1f s" % (
+                    rnd + 1, system, n, time.monotonic() - t), flush=True)
+    for (wl, n, system), rs in runs.items():
+        row = {"workload": wl, "n": n, "system": system, "iters": iters[wl], "rounds": rs}
+        for k in rs[0]:
+            row[k] = statistics.median(r[k] for r in rs)
+        rows.append(row)
     os.makedirs(args.outdir, exist_ok=True)
     with open(os.path.join(args.outdir, "py_bench.json"), "w") as f:
         json.dump(rows, f, indent=1)
@@ -315,7 +329,7 @@ def table(rows):
                         wl, n, s, r["one_way_p50"], r["one_way_p99"], r["rt_p50"], r["rt_p99"],
                         r["mem_mib"]))
     out.append("")
-    out.append("Targets (issue 10, one-way p50, this run):")
+    out.append("Medians over %d rounds. Targets (issue 10, one-way p50, this run):" % len(rows[0]["rounds"]))
 
     def ratio(wl, n, a, b, key="one_way_p50"):
         ra, rb = get.get((wl, n, a)), get.get((wl, n, b))
