@@ -28,6 +28,8 @@
 /* Copies larger than this run with the GIL released. */
 #define NOGIL_COPY 65536
 
+/* A joined rank (native_member.c owns it). Every field is read and written
+ * with the GIL held; m is used without it only while busy > 0. */
 typedef struct {
 	PyObject_HEAD
 	struct ipcfs_member *m;    /* NULL once ipcfs_leave() ran */
@@ -44,6 +46,7 @@ typedef struct {
 	PyObject *weakrefs;
 } MemberObject;
 
+/* A received message (native_message.c owns it); fields under the GIL. */
 typedef struct {
 	PyObject_HEAD
 	MemberObject *member;      /* strong: keeps the mapping */
