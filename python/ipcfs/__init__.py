@@ -135,21 +135,24 @@ def create_group(path, keep=False, **params):
     if not keep:
         seg = _segment_of(path)
         _track(seg, True)
-        _owned[os.path.abspath(path)] = seg
+        _owned[os.path.abspath(path)] = (seg, os.getpid())
     return path
 
 
 def destroy_group(path):
     """Unlink the group's memory and files; members still mapped keep working."""
     path = os.fspath(path)
-    seg = _owned.pop(os.path.abspath(path), None)
-    _native.group_destroy(path)
-    _track(seg, False)
+    seg, _ = _owned.pop(os.path.abspath(path), (None, None))
+    try:
+        _native.group_destroy(path)
+    finally:
+        _track(seg, False)              # also when someone else destroyed it
 
 
 @atexit.register
 def _destroy_owned():
-    for path in list(_owned):
+    # Only in the process that created them (not in a fork child that exits).
+    for path in [p for p, (_, pid) in _owned.items() if pid == os.getpid()]:
         try:
             destroy_group(path)
         except OSError:

@@ -29,7 +29,7 @@
 
 PyObject *IpcfsError, *IpcfsTimeoutError, *IpcfsBlockingError, *IpcfsBrokenPipeError,
 	*IpcfsNotConnectedError, *IpcfsMessageTooLongError;
-PyObject *pickle_loads, *str_buffers, *arrays_fn;
+PyObject *pickle_loads, *str_buffers, *str_release, *arrays_fn;
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -236,7 +236,8 @@ PyMODINIT_FUNC PyInit__native(void)
 	pickle_loads = PyObject_GetAttrString(pickle, "loads");
 	Py_DECREF(pickle);
 	str_buffers = PyUnicode_InternFromString("buffers");
-	if (!pickle_loads || !str_buffers)
+	str_release = PyUnicode_InternFromString("release");
+	if (!pickle_loads || !str_buffers || !str_release)
 		goto fail;
 	PyModule_AddIntConstant(mod, "SLICE_MS", SLICE_MS);
 	return mod;

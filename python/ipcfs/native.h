@@ -15,6 +15,7 @@
 #include <string.h>
 #include <structmember.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ipcfs.h"
 #include "objmsg.h"
@@ -27,10 +28,13 @@
 /* Copies larger than this run with the GIL released. */
 #define NOGIL_COPY 65536
 
+/* A joined rank (native_member.c owns it). Every field is read and written
+ * with the GIL held; m is used without it only while busy > 0. */
 typedef struct {
 	PyObject_HEAD
 	struct ipcfs_member *m;    /* NULL once ipcfs_leave() ran */
 	int rank, size;
+	pid_t pid;                 /* the process that joined: a fork child's copy is not ours */
 	int left;                  /* leave() called: no new operation */
 	int busy;                  /* calls inside the library without the GIL */
 	int rx_busy;               /* of which a receive: releases are deferred */
@@ -42,6 +46,7 @@ typedef struct {
 	PyObject *weakrefs;
 } MemberObject;
 
+/* A received message (native_message.c owns it); fields under the GIL. */
 typedef struct {
 	PyObject_HEAD
 	MemberObject *member;      /* strong: keeps the mapping */
@@ -55,8 +60,9 @@ typedef struct {
 extern PyTypeObject MemberType, MessageType;
 extern PyObject *IpcfsError, *IpcfsTimeoutError, *IpcfsBlockingError, *IpcfsBrokenPipeError,
 	*IpcfsNotConnectedError, *IpcfsMessageTooLongError;
-/* pickle.loads, the interned "buffers", ipcfs._arrays (set at import). */
-extern PyObject *pickle_loads, *str_buffers, *arrays_fn;
+/* pickle.loads, the interned "buffers" and "release", ipcfs._arrays (set
+ * at import). */
+extern PyObject *pickle_loads, *str_buffers, *str_release, *arrays_fn;
 
 /* Raise the ipcfs exception for @neg_errno (a negative errno) with the
  * sentence @fmt...; returns NULL. */
@@ -64,6 +70,8 @@ PyObject *raise_errno(int neg_errno, const char *fmt, ...);
 
 /* ---- native_member.c ---- */
 int member_usable(MemberObject *self);
+/* Run a leave() deferred while calls or messages needed the mapping. */
+void member_maybe_finish(MemberObject *self);
 void member_release_msg(MemberObject *self, struct ipcfs_msg *msg);
 int parse_dest(MemberObject *self, PyObject *to, uint64_t *out);
 PyObject *ranks_text(uint64_t mask);
@@ -77,7 +85,7 @@ MessageObject *member_recv_msg(MemberObject *self, int src, int timeout_ms);
 void *member_reserve(MemberObject *self, size_t len, int timeout_ms);
 void *reserve_error(MemberObject *self, int rc, size_t len, int timeout_ms);
 PyObject *commit_error(MemberObject *self, int rc, uint64_t dest);
-void copy_out(void *dst, const void *src, size_t n);
+void copy_out(MemberObject *self, void *dst, const void *src, size_t n);
 PyObject *member_send(MemberObject *self, PyObject *args, PyObject *kw);
 PyObject *member_send_pickled(MemberObject *self, PyObject *args);
 PyObject *member_recv_obj(MemberObject *self, PyObject *args, PyObject *kw);

@@ -13,8 +13,20 @@ static uint64_t now_ms(void)
 
 
 /* Run the deferred ipcfs_leave() when nothing needs the mapping any more. */
-static void member_maybe_finish(MemberObject *self)
+/* A Member inherited through fork() names the parent's rank: the child
+ * must neither use nor leave it (that would take the rank from the
+ * parent); its copy of the mapping goes with the child. */
+static int member_ours(const MemberObject *self)
 {
+	return self->pid == getpid();
+}
+
+void member_maybe_finish(MemberObject *self)
+{
+	if (self->m && !member_ours(self)) {
+		self->m = NULL;
+		return;
+	}
 	if (self->left && self->m && !self->busy && !self->held) {
 		struct ipcfs_member *m = self->m;
 		self->m = NULL;
@@ -35,6 +47,10 @@ static void member_drain_deferred(MemberObject *self)
  * receiving through the member). */
 void member_release_msg(MemberObject *self, struct ipcfs_msg *msg)
 {
+	if (!self->m || !member_ours(self)) {
+		self->held--; /* a fork child's copy: the parent releases its own */
+		return;
+	}
 	if (self->rx_busy) {
 		if (self->ndeferred == self->capdeferred) {
 			Py_ssize_t cap = self->capdeferred ? self->capdeferred * 2 : 8;
@@ -58,6 +74,11 @@ void member_release_msg(MemberObject *self, struct ipcfs_msg *msg)
 
 int member_usable(MemberObject *self)
 {
+	if (self->m && !member_ours(self)) {
+		raise_errno(-ENOTCONN, "rank %d was joined by process %d, not this one (%d, a fork of it?): "
+			    "join the group again in this process", self->rank, (int)self->pid, (int)getpid());
+		return 0;
+	}
 	if (!self->m || self->left) {
 		raise_errno(-ENOTCONN, "rank %d has left the group %R: join it again to send or receive",
 			    self->rank, self->dir ? self->dir : Py_None);
@@ -95,6 +116,7 @@ static int member_init(MemberObject *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	self->m = m;
+	self->pid = getpid();
 	self->rank = rc;
 	self->size = ipcfs_size(m);
 	ipcfs_group_params(m, &self->params);
@@ -109,11 +131,11 @@ static void member_dealloc(MemberObject *self)
 		PyObject_ClearWeakRefs((PyObject *)self);
 	/* No Message refers to us any more (each holds a reference), and no
 	 * call is in flight (it holds one too): leave now. */
-	if (self->m) {
+	if (self->m && member_ours(self)) {
 		member_drain_deferred(self);
 		ipcfs_leave(self->m);
-		self->m = NULL;
 	}
+	self->m = NULL;
 	PyMem_Free(self->deferred);
 	Py_XDECREF(self->dir);
 	Py_TYPE(self)->tp_free((PyObject *)self);
@@ -194,9 +216,9 @@ PyObject *ranks_text(uint64_t mask)
  * checking signals in between, until it returns something other than
  * -ETIMEDOUT/-EAGAIN or @timeout_ms (-1: for ever) passes. Returns the
  * library's result, or INT_MIN when a signal handler raised (the Python
- * error is set) or the member left meanwhile (ENOTCONN set).
+ * error is set) or the member left meanwhile (ENOTCONN set). @rx: a
+ * receive-side wait (releases from other threads are deferred meanwhile).
  */
-
 int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx)
 {
 	int rc = op(self, arg, 0); /* the fast path: no system call, GIL kept */
@@ -337,8 +359,10 @@ static PyObject *member_wait_ranks(MemberObject *self, PyObject *args, PyObject 
 	if (!member_usable(self) || !parse_dest(self, ranks, &a.mask))
 		return NULL;
 	int rc = sliced(self, op_wait, &a, timeout_ms, 1);
-	if (rc >= 0)
+	if (rc >= 0) {
+		member_maybe_finish(self);
 		Py_RETURN_NONE;
+	}
 	if (rc == SLICED_FAILED)
 		return NULL;
 	uint64_t want = a.mask == IPCFS_ALL ? (self->size == 64 ? ~0ull : (1ull << self->size) - 1) : a.mask;

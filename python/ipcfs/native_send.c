@@ -76,14 +76,18 @@ PyObject *commit_error(MemberObject *self, int rc, uint64_t dest)
 			   strerror(-rc));
 }
 
-/* Copy @n bytes; large copies without the GIL (the source is held by a
- * buffer export, the destination is our reservation). */
-void copy_out(void *dst, const void *src, size_t n)
+/* Copy @n bytes into our reservation; large copies without the GIL (the
+ * source is held by a buffer export). `busy` keeps a leave() from another
+ * thread from unmapping meanwhile; the caller runs member_maybe_finish()
+ * once it is done with the member. */
+void copy_out(MemberObject *self, void *dst, const void *src, size_t n)
 {
 	if (n >= NOGIL_COPY) {
+		self->busy++;
 		Py_BEGIN_ALLOW_THREADS
 		memcpy(dst, src, n);
 		Py_END_ALLOW_THREADS
+		self->busy--;
 	} else if (n) {
 		memcpy(dst, src, n);
 	}
@@ -105,14 +109,18 @@ PyObject *member_send(MemberObject *self, PyObject *args, PyObject *kw)
 	if (!buf)
 		goto fail;
 	/* One copy, straight from the caller's buffer into shared memory. */
-	copy_out(buf, view.buf, (size_t)view.len);
+	copy_out(self, buf, view.buf, (size_t)view.len);
 	rc = ipcfs_commit(self->m, dest, (size_t)view.len);
 	PyBuffer_Release(&view);
 	if (rc < 0)
-		return commit_error(self, rc, dest);
+		commit_error(self, rc, dest);
+	member_maybe_finish(self);
+	if (rc < 0)
+		return NULL;
 	Py_RETURN_NONE;
 fail:
 	PyBuffer_Release(&view);
+	member_maybe_finish(self);
 	return NULL;
 }
 
@@ -166,7 +174,7 @@ PyObject *member_send_pickled(MemberObject *self, PyObject *args)
 		struct objmsg_buf b = {off, (uint64_t)views[i].len};
 		memcpy(base + sizeof(h) + (size_t)i * sizeof(b), &b, sizeof(b));
 		if (PyBuffer_IsContiguous(&views[i], 'A')) {
-			copy_out(base + off, views[i].buf, (size_t)views[i].len);
+			copy_out(self, base + off, views[i].buf, (size_t)views[i].len);
 		} else if (PyBuffer_ToContiguous(base + off, &views[i], views[i].len, 'A') < 0) {
 			goto out; /* reservation stays unpublished: reused next time */
 		}
@@ -184,6 +192,7 @@ out:
 		PyBuffer_Release(&views[i]);
 	PyMem_Free(views);
 	PyBuffer_Release(&stream);
+	member_maybe_finish(self);
 	return ret;
 }
 
@@ -198,6 +207,30 @@ static PyObject *mv_slice(PyObject *base, uint64_t off, uint64_t len)
 	Py_XDECREF(hi);
 	Py_XDECREF(sl);
 	return r;
+}
+
+/*
+ * An object without out-of-band buffers: nothing of the result refers to
+ * the message, so the stream is read through a bare view (no export to
+ * count) that is released, made unusable, as soon as loads returns.
+ */
+static PyObject *loads_inband(MessageObject *msg, const unsigned char *stream, uint64_t len)
+{
+	PyObject *mv = PyMemoryView_FromMemory((char *)stream, (Py_ssize_t)len, PyBUF_READ);
+	if (!mv)
+		return NULL;
+	PyObject *ret = PyObject_CallOneArg(pickle_loads, mv);
+	PyObject *r = PyObject_CallMethodNoArgs(mv, str_release);
+	if (!r) {
+		/* Something kept an export of the view: keep the message held
+		 * for ever rather than let the view outlive it. */
+		Py_INCREF(msg);
+		if (ret)
+			PyErr_Clear();
+	}
+	Py_XDECREF(r);
+	Py_DECREF(mv);
+	return ret;
 }
 
 /*
@@ -218,6 +251,8 @@ PyObject *message_loads(MessageObject *msg)
 	if (h.magic != OBJMSG_MAGIC || h.nbuf > OBJMSG_MAX_BUFFERS ||
 	    objmsg_stream_off(h.nbuf) > len || h.stream_len > len - objmsg_stream_off(h.nbuf))
 		goto bad;
+	if (h.nbuf == 0)
+		return loads_inband(msg, p + objmsg_stream_off(0), h.stream_len);
 	uint64_t lo = objmsg_data_off(h.nbuf, h.stream_len);
 	base = PyMemoryView_FromObject((PyObject *)msg);
 	if (!base)

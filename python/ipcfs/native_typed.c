@@ -5,6 +5,10 @@
  */
 #include "native.h"
 
+/* Fields of one typed message sent from Python (their shapes live on the
+ * stack while it is built). */
+#define MAX_FIELDS 1024
+
 /* msg._fields() -> [(name, dtype, shape, offset, nbytes)], offsets from the
  * start of the payload, each checked by the library against the message. */
 PyObject *message_fields(MessageObject *self, PyObject *unused)
@@ -58,7 +62,7 @@ static int op_build_begin(MemberObject *self, void *arg, int slice_ms)
  * message, each buffer (C-contiguous, of the field's bytes) copied once
  * into its place in shared memory.
  */
-PyObject *member_send_fields(MemberObject *self, PyObject *args)
+static PyObject *send_fields(MemberObject *self, PyObject *args)
 {
 	PyObject *fields, *to = Py_None;
 	int timeout_ms = -1, rc;
@@ -71,6 +75,8 @@ PyObject *member_send_fields(MemberObject *self, PyObject *args)
 	if (!member_usable(self) || !parse_dest(self, to, &dest))
 		return NULL;
 	Py_ssize_t n = PyList_GET_SIZE(fields);
+	if (n > MAX_FIELDS)
+		return raise_errno(-E2BIG, "a typed message of %zd fields: at most %d (use send_obj())", n, MAX_FIELDS);
 	uint64_t shapes[n ? n : 1][IPCFS_MAX_DIMS];
 	for (Py_ssize_t i = 0; i < n; i++) {
 		const char *name;
@@ -119,11 +125,18 @@ PyObject *member_send_fields(MemberObject *self, PyObject *args)
 			return raise_errno(-EINVAL, "field %s: the buffer has %zd bytes, its dtype and shape need %zu",
 					   name, view.len, bytes);
 		}
-		copy_out(dst, view.buf, bytes);
+		copy_out(self, dst, view.buf, bytes);
 		PyBuffer_Release(&view);
 	}
 	rc = ipcfs_build_commit(&b, dest);
 	if (rc < 0)
 		return commit_error(self, rc, dest);
 	Py_RETURN_NONE;
+}
+
+PyObject *member_send_fields(MemberObject *self, PyObject *args)
+{
+	PyObject *r = send_fields(self, args);
+	member_maybe_finish(self); /* a leave() deferred during a copy */
+	return r;
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Tests of the Python binding: bytes and typed messages between processes,
 numpy views without copies, release on garbage collection."""
+import errno
 import gc
 import multiprocessing as mp
 import os
@@ -79,6 +80,20 @@ class TestIpcfs(unittest.TestCase):
         a.leave()
         b.leave()
 
+    def test_recv_obj_of_a_raw_message_loses_nothing(self):
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"not a pickle", to=1)
+        with self.assertRaises(ipcfs.IpcfsError) as e:
+            b.recv_obj(src=0, timeout_ms=1000)
+        self.assertEqual(e.exception.errno, errno.EBADMSG)
+        self.assertIn("send_obj", str(e.exception))
+        with e.exception.message as m:          # the message, still held
+            self.assertEqual(m.bytes(), b"not a pickle")
+        del e
+        self.assertEqual(b.stat()["lag"], 0)
+        a.leave()
+        b.leave()
+
     def test_large_payload_zero_copy_and_release_on_gc(self):
         a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
         big = np.arange(1 << 20, dtype=np.float32)          # 4 MiB: arena
@@ -119,6 +134,68 @@ class TestIpcfs(unittest.TestCase):
             del arr
         a.leave()
         b.leave()
+
+    def test_fork_child_neither_uses_nor_leaves_the_parents_rank(self):
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"one", to=1)
+        held = b.recv(src=0, timeout_ms=1000)
+        pid = os.fork()
+        if pid == 0:                    # the child drops its copies and exits normally
+            code = 0
+            try:
+                try:
+                    a.send(b"x", to=1)
+                    code = 2            # it must not send as the parent's rank
+                except ipcfs.IpcfsError as e:
+                    code = 0 if e.errno == ipcfs.ENOTCONN else 3
+                del held
+                a.leave()
+                del a, b
+                gc.collect()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(a.live(), [0, 1])          # still ours
+        self.assertEqual(b.stat()["lag"], 1)        # not released by the child
+        held.release()
+        a.send(b"two", to=1)
+        with b.recv(src=0, timeout_ms=1000) as m:
+            self.assertEqual(m.bytes(), b"two")
+        a.leave()
+        b.leave()
+
+    def test_threads_release_and_leave_while_another_receives(self):
+        import threading
+        import time
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        a.send(b"first", to=1)
+        held = b.recv(src=0, timeout_ms=1000)
+        out = []
+
+        def receiver():
+            try:
+                out.append(b.recv(src=0))       # blocks: nothing more is sent
+            except BaseException as e:          # reported to the test
+                out.append(e)
+        t = threading.Thread(target=receiver)
+        t.start()
+        time.sleep(0.1)
+        # Released while the other thread is inside the library: handed
+        # back by that thread after its slice.
+        held.release()
+        deadline = time.monotonic() + 10
+        while a.stat(1)["lag"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(a.stat(1)["lag"], 0)
+        # Leaving while it waits: it gets ENOTCONN, then the rank is left.
+        b.leave()
+        t.join(10)
+        self.assertFalse(t.is_alive())
+        self.assertIsInstance(out[0], ipcfs.IpcfsNotConnectedError)
+        self.assertFalse(b.mapped)
+        self.assertEqual(a.live(), [0])
+        a.leave()
 
     def test_driver_and_three_workers(self):
         n = 50

@@ -50,6 +50,26 @@ def reader(handle, rank, results, die_after=None):
         results.put((rank, repr(e), 0, None))
 
 
+def pg_member(rank, world, port, results):
+    """A rank of a gloo group making a queue with create_from_process_group."""
+    try:
+        sys.path.insert(0, os.environ.get("IPCFS_PYTHONPATH") or
+                        os.path.join(os.path.dirname(__file__), "..", "..", "build", "python"))
+        import torch.distributed as dist
+        from ipcfs.mq import MessageQueue
+        dist.init_process_group("gloo", init_method="tcp://127.0.0.1:%d" % port, rank=rank,
+                                world_size=world)
+        q = MessageQueue.create_from_process_group(dist.group.WORLD, 1 << 20, 4)
+        got = q.broadcast_object({"step": 1, "a": np.arange(10)} if rank == 0 else None)
+        assert got["step"] == 1 and int(got["a"].sum()) == 45
+        dist.barrier()
+        q.close()
+        dist.destroy_process_group()
+        results.put((rank, "ok"))
+    except BaseException as e:  # reported to the parent
+        results.put((rank, repr(e)))
+
+
 def objects():
     for i in range(N):
         kind = ("w1", "w2", "w3")[i % 3]
@@ -108,6 +128,43 @@ class TestMessageQueue(unittest.TestCase):
             q.enqueue(2)
         self.assertTrue(e.exception.errno)
         q.close()
+
+    def test_reader_ranks_and_cancel(self):
+        import threading
+        q = MessageQueue(n_reader=2, n_local_reader=2, local_reader_ranks=[5, 7])
+        h = pickle.loads(pickle.dumps(q.export_handle()))
+        with self.assertRaises(ValueError):
+            MessageQueue.create_from_handle(h, 6)
+        r7 = MessageQueue.create_from_handle(h, 7)
+        r5 = MessageQueue.create_from_handle(h, 5)
+        self.assertEqual((r5.local_reader_rank, r7.local_reader_rank), (0, 1))
+        q.wait_until_ready(timeout=5)
+        q.enqueue("x")
+        self.assertEqual((r5.dequeue(timeout=5), r7.dequeue(timeout=5)), ("x", "x"))
+        cancel = threading.Event()
+        threading.Timer(0.2, cancel.set).start()
+        with self.assertRaises(RuntimeError):
+            r5.dequeue(cancel=cancel)
+        with self.assertRaises(TimeoutError):
+            r5.dequeue(timeout=0.15, cancel=threading.Event())
+        for x in (r5, r7, q):
+            x.close()
+
+    def test_create_from_process_group(self):
+        ctx = mp.get_context("spawn")
+        results = ctx.Queue()
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        procs = [ctx.Process(target=pg_member, args=(r, 3, port, results)) for r in range(3)]
+        for p in procs:
+            p.start()
+        got = sorted(results.get(timeout=120) for _ in procs)
+        for p in procs:
+            p.join(30)
+        self.assertEqual(got, [(0, "ok"), (1, "ok"), (2, "ok")])
 
     def test_wait_until_ready_names_missing_readers(self):
         q = MessageQueue(n_reader=2)

@@ -13,7 +13,8 @@ PKG = os.environ.get("IPCFS_PYTHONPATH") or os.path.join(TOP, "build", "python")
 
 class TestReadme(unittest.TestCase):
     def test_driver_worker_example(self):
-        text = open(os.path.join(TOP, "README.md")).read()
+        with open(os.path.join(TOP, "README.md")) as f:
+            text = f.read()
         m = re.search(r"<!-- example: driver-worker.*?-->\n```python\n(.*?)```", text, re.S)
         self.assertIsNotNone(m, "the example is gone from README.md")
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:

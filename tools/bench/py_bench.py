@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""tools/bench/py_bench.py [--iters K] [--systems a,b] OUTDIR - the Python
+"""tools/bench/py_bench.py [--systems a,b] [--workloads W1,..] [--n 1,3]
+[--scale X] [--repeat R] OUTDIR - the Python
 benchmark of issue 10 (`make bench` runs it).
 
 One writer process and N reader processes (N = 1 and 3), each a separate
@@ -9,7 +10,8 @@ CLOCK_MONOTONIC (time.monotonic_ns) into it and sends; each reader fully
 deserializes it, checks it (W3: sums every byte of every array), stamps
 again (one way = its stamp minus the writer's) and acks through a pipe;
 the writer's round trip ends when every ack is in. Workloads W1, W2, W3
-(tests/python/workloads.py), systems side by side in one run:
+(tests/python/workloads.py), systems side by side in one run, in R rounds
+(default 3; the table shows the median of each figure over the rounds):
 
   ipcfs   Member.send_obj / recv_obj (pickle 5, arrays out of band, read in place)
   zmq     pyzmq PUB/SUB over ipc://: pickle; W3 as msgpack + zero-copy frames
@@ -26,6 +28,7 @@ import multiprocessing as mp
 import os
 import pickle
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -178,14 +181,24 @@ def make(system, n, rank, where, port, acks=None, ack=None):
 
 # ---- processes -------------------------------------------------------------------
 
-def reader(system, n, rank, where, port, ack, iters, out):
+def quiet_gc():
+    """Move what the imports made out of the collector's sight (gc.freeze,
+    as serving engines do): a full collection over torch's objects would
+    otherwise land in some message's time, whatever the transport."""
+    import gc
+    gc.collect()
+    gc.freeze()
+
+
+def reader(system, n, rank, where, port, ack, iters, out, workloads):
     import numpy as np
     import torch  # noqa: F401  (as in an inference worker)
     base = private_bytes()
     t = make(system, n, rank, where, port, ack=ack)
+    quiet_gc()
     ack.send_bytes(b"r")
     one_way = {}
-    for wl in WORKLOADS:
+    for wl in workloads:
         lat = []
         for k in range(WARM + iters[wl]):
             t0, i, w, body = t.recv()
@@ -200,15 +213,16 @@ def reader(system, n, rank, where, port, ack, iters, out):
     time.sleep(0.5)         # gloo/zmq: the writer tears down first
 
 
-def writer(system, n, where, port, acks, iters, out):
+def writer(system, n, where, port, acks, iters, out, workloads):
     import numpy as np
     import torch  # noqa: F401
     base = private_bytes()
     t = make(system, n, 0, where, port, acks=acks)
+    quiet_gc()
     for a in acks:
         assert a.recv_bytes() == b"r"
     rt = {}
-    for wl in WORKLOADS:
+    for wl in workloads:
         lat = []
         for k in range(WARM + iters[wl]):
             body = payload(wl, k, np)
@@ -232,15 +246,15 @@ def free_port():
     return port
 
 
-def run_one(system, n, iters):
+def run_one(system, n, iters, workloads):
     ctx = mp.get_context("spawn")
     where = tempfile.mkdtemp(prefix="ipcfs-pybench.")
     port = free_port()
     acks_r, acks_w = zip(*[ctx.Pipe(duplex=True) for _ in range(n)])
     outs = [ctx.Pipe(duplex=False) for _ in range(n + 1)]
-    w = ctx.Process(target=writer, args=(system, n, where, port, list(acks_r), iters, outs[0][1]))
+    w = ctx.Process(target=writer, args=(system, n, where, port, list(acks_r), iters, outs[0][1], workloads))
     rs = [ctx.Process(target=reader, args=(system, n, r + 1, where, port, acks_w[r], iters,
-                                           outs[r + 1][1])) for r in range(n)]
+                                           outs[r + 1][1], workloads)) for r in range(n)]
     for p in [w] + rs:
         p.start()
     res = [pickle.loads(o[0].recv_bytes()) for o in outs]
@@ -263,22 +277,36 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--systems", default="ipcfs,zmq,gloo")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the iteration counts")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--n", default="1,3")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the table shows medians")
     args = ap.parse_args()
+    wls = tuple(args.workloads.split(","))
     iters = {k: max(10, int(v * args.scale)) for k, v in ITERS.items()}
     rows = []
-    for n in (1, 3):
-        for system in args.systems.split(","):
-            t = time.monotonic()
-            res = run_one(system, n, iters)
-            mem = sum(r["mem"] for r in res) + res[0]["shared"]
-            for wl in WORKLOADS:
-                ow = [x for r in res[1:] for x in r["one_way"][wl]]
-                rt = res[0]["rt"][wl]
-                rows.append({"workload": wl, "n": n, "system": system,
-                             "one_way_p50": pct(ow, .5), "one_way_p99": pct(ow, .99),
-                             "rt_p50": pct(rt, .5), "rt_p99": pct(rt, .99),
-                             "mem_mib": mem / 2**20, "iters": iters[wl]})
-            print("py_bench: %s N=%d done in %.1f s" % (system, n, time.monotonic() - t), flush=True)
+    # Each system and N runs --repeat times, interleaved (all systems in
+    # each round), and every figure is the median over the rounds: one
+    # burst of load from elsewhere on the machine moves one round only.
+    runs = {}
+    for rnd in range(args.repeat):
+        for n in [int(x) for x in args.n.split(",")]:
+            for system in args.systems.split(","):
+                t = time.monotonic()
+                res = run_one(system, n, iters, wls)
+                mem = sum(r["mem"] for r in res) + res[0]["shared"]
+                for wl in wls:
+                    ow = [x for r in res[1:] for x in r["one_way"][wl]]
+                    rt = res[0]["rt"][wl]
+                    runs.setdefault((wl, n, system), []).append(
+                        {"one_way_p50": pct(ow, .5), "one_way_p99": pct(ow, .99),
+                         "rt_p50": pct(rt, .5), "rt_p99": pct(rt, .99), "mem_mib": mem / 2**20})
+                print("py_bench: round %d, %s N=%d done in %.1f s" % (
+                    rnd + 1, system, n, time.monotonic() - t), flush=True)
+    for (wl, n, system), rs in runs.items():
+        row = {"workload": wl, "n": n, "system": system, "iters": iters[wl], "rounds": rs}
+        for k in rs[0]:
+            row[k] = statistics.median(r[k] for r in rs)
+        rows.append(row)
     os.makedirs(args.outdir, exist_ok=True)
     with open(os.path.join(args.outdir, "py_bench.json"), "w") as f:
         json.dump(rows, f, indent=1)
@@ -301,7 +329,7 @@ def table(rows):
                         wl, n, s, r["one_way_p50"], r["one_way_p99"], r["rt_p50"], r["rt_p99"],
                         r["mem_mib"]))
     out.append("")
-    out.append("Targets (issue 10, one-way p50, this run):")
+    out.append("Medians over %d rounds. Targets (issue 10, one-way p50, this run):" % len(rows[0]["rounds"]))
 
     def ratio(wl, n, a, b, key="one_way_p50"):
         ra, rb = get.get((wl, n, a)), get.get((wl, n, b))
