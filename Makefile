@@ -1,4 +1,9 @@
-# ipcfs - one Makefile for the library, daemon, kernels, tools and tests.
+# ipcfs - the top of the build: settings, the generic rules and the targets.
+# Each kind of artifact has its fragment: lib/lib.mk (libipcfs),
+# tools/tools.mk (ipcfs command, demo, unit file), fsd/fsd.mk (ipcfsd),
+# kernels/kernels.mk (libipcfs_cuda.so), tools/bench/bench.mk (every
+# benchmark contender), python/python.mk (the Python extension),
+# tests/tests.mk (every test program, helper and stand-in).
 #
 #   make [all]          build everything that can be built here
 #   make check          install missing packages, build, run every test
@@ -46,35 +51,13 @@ endif
 endif
 LDLIBS_LIB := -lnuma -pthread -ldl
 
-# ---- libipcfs ------------------------------------------------------------
-LIB_SRCS := $(wildcard lib/*.c)
-LIB_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/lib/%.o)
-LIBA := $(BUILD)/libipcfs.a
-LIBSO := $(BUILD)/libipcfs.so.$(VERSION)
-
+# Every object from its source, with its dependencies (.d) beside it.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(LIBA): $(LIB_OBJS)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
-
-# Public symbols: only the ipcfs_ functions (ipcfs.h's visibility pragma),
-# versioned by lib/libipcfs.map.
-$(LIBSO): $(LIB_OBJS) lib/libipcfs.map
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libipcfs.so.$(SOVERSION) -Wl,--version-script=lib/libipcfs.map \
-		$(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS_LIB)
-	$(Q)ln -sf libipcfs.so.$(VERSION) $(BUILD)/libipcfs.so.$(SOVERSION)
-	$(Q)ln -sf libipcfs.so.$(SOVERSION) $(BUILD)/libipcfs.so
-
-$(BUILD)/ipcfs.pc: lib/ipcfs.pc.in Makefile
-	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
-
-ALL := $(LIBA) $(LIBSO) $(BUILD)/ipcfs.pc
+include lib/lib.mk
 
 # ---- programs linked against the static library ------------------------------
 # $(call prog,NAME,OBJS,EXTRA_LIBS): link $(BUILD)/NAME.
@@ -85,81 +68,14 @@ $(BUILD)/$(1): $(2) $(LIBA)
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $(2) $(LIBA) $(3) $$(LDLIBS_LIB)
 endef
 
-# ---- tools -----------------------------------------------------------------
-$(eval $(call prog,ipcfs-demo,$(BUILD)/tools/demo.o,))
-ALL += $(BUILD)/ipcfs-demo
-
-# The ipcfs command (stat, top, send, recv, bench).
-IPCFS_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/ipcfs/*.c))
-$(eval $(call prog,ipcfs,$(IPCFS_CLI_OBJS),-lm))
-ALL += $(BUILD)/ipcfs
-INSTALL_BINS += $(BUILD)/ipcfs
-
-# The systemd unit of ipcfsd, with the installed path of the daemon.
-SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
-$(BUILD)/ipcfsd.service: dist/ipcfsd.service Makefile
-	@mkdir -p $(@D)
-	$(Q)sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' $< > $@
-ALL += $(BUILD)/ipcfsd.service
-
--include fsd/fsd.mk
+# ---- one fragment per kind of artifact ---------------------------------------
+include tools/tools.mk
+include fsd/fsd.mk
 -include kernels/kernels.mk
--include tools/bench/bench.mk
+include tools/bench/bench.mk
 -include python/python.mk
+include tests/tests.mk
 
-# The ipcfs contender of the broadcast benchmark (the others: bench.mk).
-$(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ): CFLAGS += $(BENCH_CFLAGS)
-$(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
-
-# The ipcfs contender of the large-payload benchmark (the others: bench.mk).
-$(BUILD)/tools/bench/payload_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
-$(BUILD)/bench/payload_ipcfs: $(BUILD)/tools/bench/payload_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
-
-$(BUILD)/tools/bench/ctl_ops.o: CFLAGS += $(BENCH_CFLAGS)
-$(BUILD)/bench/ctl_ops: $(BUILD)/tools/bench/ctl_ops.o $(BENCH_COMMON_OBJ) $(LIBA)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
-
-# ---- the library with death points, for tests (lib/fault_int.h) -------------
-FAULT_LIBA := $(BUILD)/tests/libipcfs-fault.a
-FAULT_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/lib-fault/%.o)
-$(BUILD)/lib-fault/%.o: lib/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $< (fault points)")
-	$(Q)$(CC) $(CFLAGS) -DIPCFS_BUILD -DIPCFS_FAULT_INJECT -MMD -MP -c -o $@ $<
-$(FAULT_LIBA): $(FAULT_OBJS)
-	@mkdir -p $(@D)
-	$(Q)rm -f $@ && ar rcs $@ $^
-# Linked before libipcfs.a, so that its objects are the ones used.
-TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
-
-# ---- tests -------------------------------------------------------------------
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-# A module's test may link extra objects: TEST_EXTRA_OBJS_<test name>.
-$(foreach t,$(UNIT_TESTS),$(eval $(call prog,tests/$(notdir $(t)),$(BUILD)/tests/unit/$(notdir $(t)).o $(BUILD)/tests/unit/testlib.o $(TEST_EXTRA_OBJS_$(notdir $(t))),$(CHECK_LIBS))))
-$(BUILD)/tests/unit/testlib.o: tests/unit/testlib.c
-SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.sh)))
-
-# The GPU communicator without a GPU: a CPU stand-in for libipcfs_cuda.so
-# (same C ABI, dlopened through IPCFS_CUDA_LIB) and the program that runs
-# forked ranks over it (tests/shell/gpu_emu*.sh). Never installed.
-CUDA_EMU_SO := $(BUILD)/tests/libipcfs_cuda_emu.so
-$(BUILD)/tests/emu/%.o: CFLAGS += -Ikernels
-$(CUDA_EMU_SO): $(BUILD)/tests/emu/cuda_emu.o
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread
-$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o,))
-TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
 
 .PHONY: all check check-build check-gpu bench-gpu deps demo bench install uninstall clean
 all: $(ALL)

@@ -143,3 +143,25 @@ $(BENCH_OUT)/payload_mpi: $(BENCH_OUT)/mpi/payload_mpi.o $(BENCH_MPI_OBJS)
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
+
+# ---- the ipcfs contenders (linked against libipcfs.a) -------------------------
+# The ipcfs contender of the broadcast benchmark (the others: bench.mk).
+$(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ): CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/bcast_ipcfs: $(BUILD)/tools/bench/bcast_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
+# The ipcfs contender of the large-payload benchmark (the others: bench.mk).
+$(BUILD)/tools/bench/payload_ipcfs.o: CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/payload_ipcfs: $(BUILD)/tools/bench/payload_ipcfs.o $(BENCH_GROUP_OBJ) $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+
+$(BUILD)/tools/bench/ctl_ops.o: CFLAGS += $(BENCH_CFLAGS)
+$(BUILD)/bench/ctl_ops: $(BUILD)/tools/bench/ctl_ops.o $(BENCH_COMMON_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_LIB)
+

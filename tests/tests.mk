@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: MIT
+# tests/tests.mk - every test program: Check suites, the library with death points, shell-test helpers, the CUDA stand-in (make fragment, included by the top Makefile).
+
+# ---- the library with death points, for tests (lib/fault_int.h) -------------
+FAULT_LIBA := $(BUILD)/tests/libipcfs-fault.a
+FAULT_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/lib-fault/%.o)
+$(BUILD)/lib-fault/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $< (fault points)")
+	$(Q)$(CC) $(CFLAGS) -DIPCFS_FAULT_INJECT -MMD -MP -c -o $@ $<
+$(FAULT_LIBA): $(FAULT_OBJS)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+# Linked before libipcfs.a, so that its objects are the ones used.
+TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
+
+# ---- tests -------------------------------------------------------------------
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# A module's test may link extra objects: TEST_EXTRA_OBJS_<test name>.
+$(foreach t,$(UNIT_TESTS),$(eval $(call prog,tests/$(notdir $(t)),$(BUILD)/tests/unit/$(notdir $(t)).o $(BUILD)/tests/unit/testlib.o $(TEST_EXTRA_OBJS_$(notdir $(t))),$(CHECK_LIBS))))
+$(BUILD)/tests/unit/testlib.o: tests/unit/testlib.c
+SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.sh)))
+
+# The GPU communicator without a GPU: a CPU stand-in for libipcfs_cuda.so
+# (same C ABI, dlopened through IPCFS_CUDA_LIB) and the program that runs
+# forked ranks over it (tests/shell/gpu_emu*.sh). Never installed.
+CUDA_EMU_SO := $(BUILD)/tests/libipcfs_cuda_emu.so
+$(BUILD)/tests/emu/%.o: CFLAGS += -Ikernels
+$(CUDA_EMU_SO): $(BUILD)/tests/emu/cuda_emu.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread
+$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o,))
+TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
+
