@@ -14,6 +14,7 @@
  * by a checked size of at least ARENA_MIN_BLOCK, so it ends.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -75,22 +76,44 @@ static void count_down(_Atomic uint64_t *c, uint64_t n)
 
 /* ---- the lock ------------------------------------------------------------ */
 
-static pid_t self_tid(void)
+/* This thread's id and start time, cached per thread: gettid is a system
+ * call, and a lock and an unlock per allocation, free and reclaim would
+ * cost several. A child made by fork(2) inherits the forking thread's
+ * cache: the atfork handler moves the epoch, and the child reads again. */
+static __thread pid_t cached_tid;
+static __thread unsigned cached_epoch;
+static __thread uint64_t cached_start;
+static _Atomic unsigned tid_epoch = 1;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forked(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	atomic_fetch_add_explicit(&tid_epoch, 1, memory_order_relaxed);
 }
 
-/* Start time of this thread, read from /proc once per thread (and again
- * after fork, where the thread id changes). */
+static void tid_watch(void)
+{
+	pthread_atfork(NULL, NULL, tid_forked);
+}
+
+static pid_t self_tid(void)
+{
+	unsigned epoch = atomic_load_explicit(&tid_epoch, memory_order_relaxed);
+
+	if (cached_epoch != epoch) {
+		pthread_once(&tid_once, tid_watch);
+		cached_tid = (pid_t)syscall(SYS_gettid);
+		cached_start = 0;
+		cached_epoch = epoch;
+	}
+	return cached_tid;
+}
+
+/* Start time of this thread, read from /proc once per thread id. */
 static uint64_t self_start(pid_t tid)
 {
-	static __thread pid_t cached_tid;
-	static __thread uint64_t cached_start;
-
-	if (cached_tid != tid) {
+	if (!cached_start)
 		cached_start = seg_proc_starttime(tid);
-		cached_tid = tid;
-	}
 	return cached_start;
 }
 
@@ -438,6 +461,11 @@ void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 	bool freed = false;
 	struct blk b;
 
+	/* Most slots reused carry a block long freed: look first without
+	 * the lock, then again under it. */
+	if (!blk_read(m, ref->off, &b) || b.state != ARENA_PUBLISHED || b.gen != ref->gen ||
+	    !atomic_load_explicit(&arena_block_at(m, ref->off)->holders, memory_order_relaxed))
+		return;
 	if (lock(m))
 		return;
 	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen &&
