@@ -161,7 +161,12 @@ static int lock(struct seg_map *m)
 	int rc;
 
 	for (unsigned round = 0;; round++) {
-		uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
+		/* Acquire (L2): the holder's lock_start read by holder_gone is
+		 * then at least as new as the unlock before this holder's take
+		 * (0, or its own): a live holder is never judged by the start
+		 * time of the one before it. Pairs with the release in
+		 * unlock(), whose release sequence the next take continues. */
+		uint32_t w = atomic_load_explicit(&a->lock, memory_order_acquire);
 		uint32_t holder = w & ~ARENA_LOCK_WAITERS;
 		/* A thread never waits for a lock it holds: our own id in the
 		 * word is garbage. Liveness costs a read of /proc, so it is
@@ -212,6 +217,7 @@ static void unlock(struct seg_map *m)
 	uint32_t tid = (uint32_t)self_tid();
 	uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
 
+	/* Cleared before the word is released (L2, see lock()). */
 	atomic_store_explicit(&a->lock_start, 0, memory_order_relaxed);
 	do {
 		/* Taken from us (someone judged us gone, or scribbled on it):
