@@ -14,6 +14,7 @@
  * by a checked size of at least ARENA_MIN_BLOCK, so it ends.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -75,22 +76,44 @@ static void count_down(_Atomic uint64_t *c, uint64_t n)
 
 /* ---- the lock ------------------------------------------------------------ */
 
-static pid_t self_tid(void)
+/* This thread's id and start time, cached per thread: gettid is a system
+ * call, and a lock and an unlock per allocation, free and reclaim would
+ * cost several. A child made by fork(2) inherits the forking thread's
+ * cache: the atfork handler moves the epoch, and the child reads again. */
+static __thread pid_t cached_tid;
+static __thread unsigned cached_epoch;
+static __thread uint64_t cached_start;
+static _Atomic unsigned tid_epoch = 1;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forked(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	atomic_fetch_add_explicit(&tid_epoch, 1, memory_order_relaxed);
 }
 
-/* Start time of this thread, read from /proc once per thread (and again
- * after fork, where the thread id changes). */
+static void tid_watch(void)
+{
+	pthread_atfork(NULL, NULL, tid_forked);
+}
+
+static pid_t self_tid(void)
+{
+	unsigned epoch = atomic_load_explicit(&tid_epoch, memory_order_relaxed);
+
+	if (cached_epoch != epoch) {
+		pthread_once(&tid_once, tid_watch);
+		cached_tid = (pid_t)syscall(SYS_gettid);
+		cached_start = 0;
+		cached_epoch = epoch;
+	}
+	return cached_tid;
+}
+
+/* Start time of this thread, read from /proc once per thread id. */
 static uint64_t self_start(pid_t tid)
 {
-	static __thread pid_t cached_tid;
-	static __thread uint64_t cached_start;
-
-	if (cached_tid != tid) {
+	if (!cached_start)
 		cached_start = seg_proc_starttime(tid);
-		cached_tid = tid;
-	}
 	return cached_start;
 }
 
@@ -138,7 +161,12 @@ static int lock(struct seg_map *m)
 	int rc;
 
 	for (unsigned round = 0;; round++) {
-		uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
+		/* Acquire (L2): the holder's lock_start read by holder_gone is
+		 * then at least as new as the unlock before this holder's take
+		 * (0, or its own): a live holder is never judged by the start
+		 * time of the one before it. Pairs with the release in
+		 * unlock(), whose release sequence the next take continues. */
+		uint32_t w = atomic_load_explicit(&a->lock, memory_order_acquire);
 		uint32_t holder = w & ~ARENA_LOCK_WAITERS;
 		/* A thread never waits for a lock it holds: our own id in the
 		 * word is garbage. Liveness costs a read of /proc, so it is
@@ -189,6 +217,7 @@ static void unlock(struct seg_map *m)
 	uint32_t tid = (uint32_t)self_tid();
 	uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
 
+	/* Cleared before the word is released (L2, see lock()). */
 	atomic_store_explicit(&a->lock_start, 0, memory_order_relaxed);
 	do {
 		/* Taken from us (someone judged us gone, or scribbled on it):
@@ -502,6 +531,11 @@ void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 	bool freed = false;
 	struct blk b;
 
+	/* Most slots reused carry a block long freed: look first without
+	 * the lock, then again under it. */
+	if (!blk_read(m, ref->off, &b) || b.state != ARENA_PUBLISHED || b.gen != ref->gen ||
+	    !atomic_load_explicit(&arena_block_at(m, ref->off)->holders, memory_order_relaxed))
+		return;
 	if (lock(m))
 		return;
 	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen &&

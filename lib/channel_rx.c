@@ -262,14 +262,15 @@ static int poll_recv(void *arg, bool full)
 
 static void check_senders(void *arg)
 {
-	struct recv_arg *a = arg;
-	struct chan *c = a->c;
-	uint64_t mask = a->ring >= 0 ? IPCFS_RANK_BIT(a->ring) : ~(uint64_t)0;
+	struct chan *c = ((struct recv_arg *)arg)->c;
 
-	/* Only ranks (the control sender is the daemon's own business). */
-	if (a->ring >= 0 && (unsigned)a->ring >= c->seg.ranks)
-		mask = 0;
-	membership_reap(&c->seg, mask & ~c->mybit);
+	/* Every other live rank, not only the senders we wait for: a rank
+	 * whose process is gone holds arena blocks (reserved, or held as a
+	 * reader) that come back only once it is marked gone, and a group
+	 * without a daemon has nobody else to notice. The control sender is
+	 * the daemon's own business (it is in no mask). */
+	membership_reap(&c->seg, atomic_load_explicit(&c->seg.hdr->live, memory_order_acquire) &
+					 ~c->mybit);
 }
 
 /* The plan of the earliest sender due among those awaited (pace_plan). */

@@ -398,6 +398,56 @@ START_TEST(release_uses_the_checked_reference)
 }
 END_TEST
 
+/* Join rank 0, reserve a large block, say so, and stay until killed. */
+static int reserve_and_hang(void *arg)
+{
+	struct holder *h = arg;
+	struct ipcfs_member *m;
+	void *buf;
+
+	if (ipcfs_join(h->dir, 0, &m) < 0 || ipcfs_reserve(m, 100000, &buf, 1000))
+		return 1;
+	if (write(h->pipe_fd, "x", 1) != 1)
+		return 2;
+	for (;;)
+		pause();
+}
+
+START_TEST(dead_senders_block_back_while_waiting_elsewhere)
+{
+	/* A sender dies holding a reserved block, in a group without a
+	 * daemon. A reader waiting for another sender marks it gone (its
+	 * liveness check covers every live rank), and the block comes back;
+	 * it used to stay taken for as long as no one waited on that very
+	 * rank. */
+	struct ipcfs_params p = arena_params(3, 256 << 10, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	int fds[2];
+	char x;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	ck_assert_int_eq(pipe(fds), 0);
+	struct holder h = { dir, fds[1] };
+	pid_t pid = tl_fork(reserve_and_hang, &h);
+	ck_assert_int_eq(read(fds[0], &x, 1), 1);
+	struct ipcfs_member *r = tl_join(dir, 1), *s = tl_join(dir, 2);
+	ck_assert_uint_gt(used(&m), 0);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(tl_wait(pid, 10), 128 + SIGKILL);
+	ck_assert_int_eq(ipcfs_recv(r, 2, &msg, 500), -ETIMEDOUT);
+	ck_assert_uint_eq(used(&m), 0);
+	ipcfs_leave(s);
+	ipcfs_leave(r);
+	seg_unmap(&m);
+	close(fds[0]);
+	close(fds[1]);
+	tl_group_done(dir);
+}
+END_TEST
+
 struct waiter_arg {
 	const char *dir;
 	int rank;
@@ -626,6 +676,7 @@ int main(void)
 	tcase_add_test(tc, corrupt_references);
 	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, waits_counted_under_contention);
+	tcase_add_test(tc, dead_senders_block_back_while_waiting_elsewhere);
 	tcase_add_test(tc, many_in_flight_bounded);
 	tcase_add_test(tc, blocks_rotate_in_lockstep);
 	tcase_add_test(tc, cuda_register_without_gpu);

@@ -51,6 +51,7 @@ struct victim {
 	int rank;
 	size_t len;
 	uint64_t seed;
+	int gate; /* > 0: wait for a byte on this fd first */
 };
 
 /* Join, send one message of len bytes (seed) to rank 1, leave. */
@@ -60,6 +61,9 @@ static int send_one(void *arg)
 	struct ipcfs_member *m;
 	void *buf;
 
+	char x;
+	if (v->gate > 0 && read(v->gate, &x, 1) != 1)
+		return 5;
 	if (v->fault)
 		setenv("IPCFS_FAULT", v->fault, 1);
 	if (ipcfs_join(v->dir, v->rank, &m) < 0)
@@ -86,9 +90,9 @@ START_TEST(killed_between_publish_and_head)
 
 	tl_group(dir, &p);
 	struct ipcfs_member *r = tl_join(dir, 1);
-	struct victim v = { dir, "chan_commit_published", 0, len, 1 };
+	struct victim v = { dir, "chan_commit_published", 0, len, 1, 0 };
 	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
-	struct victim next = { dir, NULL, 0, len, 2 };
+	struct victim next = { dir, NULL, 0, len, 2, 0 };
 	ck_assert_int_eq(tl_wait(tl_fork(send_one, &next), 30), 0);
 	for (uint64_t seed = 1; seed <= 2; seed++) {
 		ck_assert_int_eq(ipcfs_recv(r, 0, &msg, 1000), 0);
@@ -157,9 +161,11 @@ END_TEST
 START_TEST(sender_killed_inside_the_allocator)
 {
 	/* Issue 14 item 3: a sender dies inside the allocator, holding its
-	 * lock, its block taken but not yet counted. The next allocation
-	 * takes the lock over and recounts; when every member has left the
-	 * arena is empty again (no leak, no underflow). */
+	 * lock, its block taken but not yet counted. Another process takes
+	 * the lock over and recounts; when every member has left the arena is
+	 * empty again (no leak, no underflow). This process uses the arena
+	 * before it forks the victim, so that the victim must not hold the
+	 * lock under its parent's (cached) thread id. */
 	struct ipcfs_params p = death_params();
 	char dir[PATH_MAX];
 	struct seg_map m;
@@ -168,11 +174,15 @@ START_TEST(sender_killed_inside_the_allocator)
 
 	tl_group(dir, &p);
 	map_seg(dir, &m);
+	/* The third process is forked first, so that it never saw this
+	 * process's thread id: it waits on a pipe. */
+	int gate[2];
+	ck_assert_int_eq(pipe(gate), 0);
+	struct victim next = { dir, NULL, 2, 20000, 5, gate[0] };
+	pid_t third = tl_fork(send_one, &next);
 	struct ipcfs_member *r = tl_join(dir, 1);
-	struct victim v = { dir, "arena_take_reserved", 2, 20000, 1 };
-	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
 	struct ipcfs_member *a = tl_join(dir, 0);
-	for (uint64_t i = 0; i < 5; i++) {
+	for (uint64_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(ipcfs_reserve(a, 10000, &buf, 1000), 0);
 		tl_fill(buf, 10000, i);
 		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 10000), 0);
@@ -180,10 +190,17 @@ START_TEST(sender_killed_inside_the_allocator)
 		ck_assert(tl_check(msg.data, 10000, i));
 		ck_assert_int_eq(ipcfs_release(r, &msg), 0);
 	}
-	/* The dead rank's reserved block comes back when it is marked gone
-	 * (here: when its rank is taken over). */
-	struct ipcfs_member *c = tl_join(dir, 2);
-	ipcfs_leave(c);
+	struct victim v = { dir, "arena_take_reserved", 2, 20000, 1, 0 };
+	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
+	/* The third process takes rank 2 over (the dead owner is marked gone
+	 * and swept) and sends through the arena. */
+	ck_assert_int_eq(write(gate[1], "x", 1), 1);
+	ck_assert_int_eq(tl_wait(third, 30), 0);
+	close(gate[0]);
+	close(gate[1]);
+	ck_assert_int_eq(ipcfs_recv(r, 2, &msg, 1000), 0);
+	ck_assert(tl_check(msg.data, 20000, 5));
+	ck_assert_int_eq(ipcfs_release(r, &msg), 0);
 	ipcfs_leave(a);
 	ipcfs_leave(r);
 	struct arena_stat st;
@@ -209,7 +226,7 @@ START_TEST(sender_killed_between_block_and_slot)
 	tl_group(dir, &p);
 	map_seg(dir, &m);
 	struct ipcfs_member *r = tl_join(dir, 1);
-	struct victim v = { dir, "chan_commit_block_published", 0, 20000, 1 };
+	struct victim v = { dir, "chan_commit_block_published", 0, 20000, 1, 0 };
 	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
 	ck_assert_uint_gt(used(&m), 0);
 	struct ipcfs_member *a = tl_join(dir, 0);
