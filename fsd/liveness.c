@@ -26,6 +26,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "proc_int.h"
 #include "fsd.h"
 #include "wait_int.h"
 
@@ -94,7 +95,7 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 	struct seg_owner o;
 	seg_owner_read(&g->seg, r, &o);
 	uint64_t want = o.starttime;
-	uint64_t have = seg_proc_starttime(pid);
+	uint64_t have = proc_starttime(pid);
 	if (have == 0 || (want && want != have)) {
 		close(fd);
 		return -ESRCH;

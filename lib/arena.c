@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "proc_int.h"
 #include "arena_int.h"
 #include "fault_int.h"
 #include "wait_int.h"
@@ -113,7 +114,7 @@ static pid_t self_tid(void)
 static uint64_t self_start(pid_t tid)
 {
 	if (!cached_start)
-		cached_start = seg_proc_starttime(tid);
+		cached_start = proc_starttime(tid);
 	return cached_start;
 }
 
@@ -124,7 +125,7 @@ static bool holder_gone(const struct seg_arena *a, uint32_t holder)
 {
 	if (holder == 0 || holder >= LOCK_TID_MAX)
 		return true;
-	uint64_t have = seg_proc_starttime((pid_t)holder);
+	uint64_t have = proc_starttime((pid_t)holder);
 	uint64_t want = atomic_load_explicit(&a->lock_start, memory_order_relaxed);
 	return have == 0 || (want != 0 && want != have);
 }

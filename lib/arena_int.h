@@ -45,7 +45,7 @@ struct seg_arena {
 	 * while another thread sleeps on it (futex). */
 	_Atomic uint32_t lock;
 	uint32_t pad;
-	/* Start time of the holder thread (seg_proc_starttime), 0 while not
+	/* Start time of the holder thread (proc_starttime), 0 while not
 	 * yet written: tells a dead holder from a reused thread id. */
 	_Atomic uint64_t lock_start;
 	_Atomic uint64_t gen;        /* lock: generation of the next block */

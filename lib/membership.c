@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 
+#include "proc_int.h"
 #include "arena_int.h"
 #include "membership_int.h"
 #include "wait_int.h"
@@ -14,7 +15,7 @@ bool seg_owner_gone(const struct seg_map *m, unsigned idx)
 	struct seg_rank *r = seg_rank(m, idx);
 	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
 	uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
-	uint64_t have = seg_proc_starttime(SEG_OWNER_PID(w));
+	uint64_t have = proc_starttime(SEG_OWNER_PID(w));
 
 	return have == 0 || (want != 0 && have != want);
 }
@@ -98,7 +99,7 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 {
 	struct seg_rank *rk = seg_rank(seg, r);
 
-	atomic_store_explicit(&rk->starttime, seg_proc_starttime(pid), memory_order_relaxed);
+	atomic_store_explicit(&rk->starttime, proc_starttime(pid), memory_order_relaxed);
 	for (unsigned s = 0; s <= seg->ranks; s++) {
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
 		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);

@@ -55,7 +55,7 @@ uint64_t membership_reap(struct seg_map *m, uint64_t mask);
 struct seg_owner {
 	int state;          /* IPCFS_STATE_* */
 	pid_t pid;          /* the claiming process (as seen where it claimed) */
-	uint64_t starttime; /* its start time (seg_proc_starttime), 0: unknown */
+	uint64_t starttime; /* its start time (proc_starttime), 0: unknown */
 };
 void seg_owner_read(const struct seg_map *m, unsigned idx, struct seg_owner *o);
 

@@ -242,8 +242,5 @@ static inline void seg_count(_Atomic uint64_t *c, uint64_t n)
 /* Counters of rank index @idx (0..ranks; ranks is the control sender). */
 int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat *st);
 
-/* Start time of process @pid (clock ticks since boot), 0 if it does not
- * exist or is a zombie. */
-uint64_t seg_proc_starttime(pid_t pid);
 
 #endif /* IPCFS_SEGMENT_INT_H */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proc_int.h"
 #include "member_int.h"
 #include "segment_int.h"
 #include "testlib.h"
@@ -319,18 +320,18 @@ START_TEST(hugepages_backed)
 }
 END_TEST
 
-START_TEST(proc_starttime)
+START_TEST(process_start_time)
 {
-	ck_assert_uint_gt(seg_proc_starttime(getpid()), 0);
-	ck_assert_uint_eq(seg_proc_starttime(0), 0);
-	ck_assert_uint_eq(seg_proc_starttime(-1), 0);
+	ck_assert_uint_gt(proc_starttime(getpid()), 0);
+	ck_assert_uint_eq(proc_starttime(0), 0);
+	ck_assert_uint_eq(proc_starttime(-1), 0);
 	/* A zombie counts as gone. */
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
 		_exit(0);
 	usleep(50000);
-	ck_assert_uint_eq(seg_proc_starttime(pid), 0);
+	ck_assert_uint_eq(proc_starttime(pid), 0);
 	tl_wait(pid, 5);
 }
 END_TEST
@@ -345,7 +346,7 @@ int main(void)
 	tcase_add_test(tc, layout_is_aligned);
 	tcase_add_test(tc, corrupt_header_rejected);
 	tcase_add_test(tc, numa_policy_bound);
-	tcase_add_test(tc, proc_starttime);
+	tcase_add_test(tc, process_start_time);
 	tcase_add_test(tc, hugepages_backed);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
