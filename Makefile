@@ -142,6 +142,7 @@ SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.s
 CUDA_EMU_SO := $(BUILD)/tests/libipcfs_cuda_emu.so
 $(BUILD)/tests/emu/%.o: CFLAGS += -Ikernels
 $(CUDA_EMU_SO): $(BUILD)/tests/emu/cuda_emu.o
+$(CUDA_EMU_SO): $(BUILD)/tests/emu/emu_stream.o $(BUILD)/tests/emu/emu_nccl.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread

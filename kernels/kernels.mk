@@ -2,8 +2,10 @@
 #
 # Builds, when nvcc is found (else nothing, silently):
 #   $(BUILD)/libipcfs_cuda.so          kernels + launchers + NCCL wrappers
-#                                      (C ABI: kernels/allreduce_kernels.h),
-#                                      linked to cudart and NCCL with an rpath;
+#                                      (C ABI: kernels/ipcfs_cuda_abi.h, one
+#                                      table ipcfs_k_ops_v1), linked to cudart
+#                                      with an rpath; NCCL is dlopened at run
+#                                      time (absent: no fallback, one line);
 #                                      libipcfs never links it, it dlopens it
 #   $(BUILD)/tests/gpu_allreduce_local the single-GPU test of the kernels
 #                                      (exit 77 without a device)
@@ -46,7 +48,7 @@ $(BUILD)/tests/gpu/%.o: tests/gpu/%.cu
 $(CUDA_SO): $(CUDA_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) -shared -Wl,-soname,libipcfs_cuda.so -Wl,-z,defs -o $@ $^ \
-		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lnccl
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -ldl
 
 # The test links the CPU reference from libipcfs.a (instrumented in a
 # sanitizer build, hence $(LDFLAGS)) and libipcfs_cuda.so from ../ at run time.

@@ -47,8 +47,8 @@
 #include "allreduce_plan_int.h"
 #include "ipcfs.h"
 
-struct emu_stats {   /* struct ipcfs_emu_stats of cuda_emu.c */
-	uint64_t launches, copy_in, indirect, nccl_calls, recorded;
+struct emu_stats {   /* struct ipcfs_emu_stats of emu_int.h */
+	uint64_t launches, copy_in, indirect, nccl_calls, recorded, max_grid, failed;
 };
 
 static struct {
@@ -221,6 +221,9 @@ static enum allreduce_algo call(struct ipcfs_gpu_comm *c, struct tally *t, const
 	if (rc != want)
 		die("ipcfs_allreduce(count %zu, dtype %d, %s): %d, expected %d", count, dtype,
 		    in == out ? "in place" : "out of place", rc, want);
+	/* The stream is asynchronous: the result is there after a sync. */
+	if (!rc && (rc = ipcfs_gpu_comm_check(c)))
+		die("ipcfs_gpu_comm_check after a call of count %zu: %d", count, rc);
 	count_call(t, a, bytes, rc);
 	return rc ? ALLREDUCE_NALGOS : a;
 }
