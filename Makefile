@@ -146,7 +146,7 @@ $(CUDA_EMU_SO): $(BUILD)/tests/emu/emu_stream.o $(BUILD)/tests/emu/emu_nccl.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread
-$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o,))
+$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o $(BUILD)/tests/emu/gpu_faults.o,))
 TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
 
 .PHONY: all check check-build check-gpu bench-gpu deps demo bench install uninstall clean

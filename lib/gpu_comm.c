@@ -134,6 +134,40 @@ static void unpublish_rounds(struct ipcfs_gpu_comm *c)
 	}
 }
 
+/*
+ * A rank that failed before the exchange (step 1) publishes a record that
+ * says so, and the peers give up at once; but a record removed before a
+ * slow peer read it would leave that peer waiting. So the failed rank
+ * keeps it until every peer has answered: a peer that sees it republishes
+ * its own record marked abandoned and keeps that until the failed rank's
+ * record is gone. (Two ranks failing at once may still wait out the
+ * timeout: each keeps its record until it saw the other's answer.)
+ */
+static int answered(const struct gpu_record *rec, int rank, void *arg)
+{
+	int rc = gpu_accept_live(rec, rank, arg);
+	return rc > 0 ? (rec->flags & (GPU_F_FAILED | GPU_F_ABANDONED)) != 0 : rc;
+}
+
+static void wait_peers_saw_failure(struct ipcfs_gpu_comm *c)
+{
+	struct gpu_record recs[IPCFS_MAX_RANKS];
+
+	gpu_rdv_gather(&c->rdv, c->name, c->world, gpu_all_ranks(c->world) & ~(1ull << c->rank),
+		       GPU_REC_BUF, c->gen, c->timeout_ms, answered, c->m, recs);
+}
+
+/* This rank saw the failure of the ranks in c->failed_ranks: answer, and
+ * keep the answer until their records are gone. */
+static void abandon(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
+{
+	mine->flags |= GPU_F_ABANDONED;
+	if (gpu_rdv_publish(&c->rdv, c->name, c->rank, mine))
+		return;
+	gpu_rdv_wait_gone(&c->rdv, c->name, c->world, c->failed_ranks, GPU_REC_BUF, c->gen,
+			  c->timeout_ms, gpu_accept_live, c->m);
+}
+
 /* Free what init allocated and remove the records it published. */
 static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 {
@@ -143,6 +177,8 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 		k->device_sync();
 	close_peers(c);
 	gpu_nccl_close(c);
+	if (c->failed_published)
+		wait_peers_saw_failure(c);
 	gpu_rdv_unpublish(&c->rdv, c->name, c->rank);
 	if (c->nccl_published) {
 		gpu_sub_name(sub, sizeof(sub), c->name, ".nccl");
@@ -151,8 +187,9 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 	/* Nobody may still map our buffer when it is freed. A peer that is
 	 * still live after the timeout may map it still: leak it then. */
 	if (barrier && c->alloc &&
-	    gpu_rdv_wait_gone(&c->rdv, c->name, c->world, ~(1ull << c->rank), GPU_REC_BUF,
-			      c->gen, c->timeout_ms, gpu_accept_live, c->m) == -ETIMEDOUT)
+	    gpu_rdv_wait_gone(&c->rdv, c->name, c->world, ~(1ull << c->rank | c->failed_ranks),
+			      GPU_REC_BUF, c->gen, c->timeout_ms, gpu_accept_live,
+			      c->m) == -ETIMEDOUT)
 		c->alloc = NULL;
 	if (c->alloc)
 		k->buf_free(c->alloc);
@@ -229,6 +266,25 @@ static int comm_alloc_local(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
 	return 0;
 }
 
+/* A current BUF record; one that says its rank failed ends the wait at
+ * once (-ECANCELED), whoever else is still missing. */
+struct buf_accept {
+	struct ipcfs_member *m;
+	int failed;   /* the rank whose record says it failed */
+};
+
+static int buf_accept(const struct gpu_record *rec, int rank, void *arg)
+{
+	struct buf_accept *ba = arg;
+	int rc = gpu_accept_live(rec, rank, ba->m);
+
+	if (rc > 0 && (rec->flags & GPU_F_FAILED)) {
+		ba->failed = rank;
+		return -ECANCELED;
+	}
+	return rc;
+}
+
 /* Steps 2-3: publish @mine (marked failed when @local_rc), gather every
  * rank's record into @recs and check them. */
 static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mine,
@@ -242,19 +298,24 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 		return local_rc ? local_rc : fail(rc, "publishing gpu/%s/%d: %s", c->name, c->rank,
 						  strerror(-rc));
 	c->published = true;
+	c->failed_published = local_rc != 0;
 	if (local_rc)
 		return local_rc;  /* the reason is set; the peers give up at once */
+	struct buf_accept ba = { c->m, -1 };
 	rc = gpu_rdv_gather(&c->rdv, c->name, c->world, gpu_all_ranks(c->world), GPU_REC_BUF,
-			    c->gen, c->timeout_ms, gpu_accept_live, c->m, recs);
+			    c->gen, c->timeout_ms, buf_accept, &ba, recs);
+	if (rc == -ECANCELED) {
+		c->failed_ranks |= 1ull << ba.failed;  /* it opened nothing of ours */
+		abandon(c, mine);
+		return fail(rc, "rank %d failed to set up its communicator (its "
+			    "ipcfs_gpu_error() says why)", ba.failed);
+	}
 	if (rc == -ETIMEDOUT)
 		return fail(rc, "waited %d ms for the records gpu/%s/* of every rank",
 			    c->timeout_ms, c->name);
 	if (rc)
 		return fail(rc, "reading gpu/%s/*: %s", c->name, strerror(-rc));
 	for (int p = 0; p < c->world; p++) {
-		if (recs[p].flags & GPU_F_FAILED)
-			return fail(-ECANCELED, "rank %d failed to set up its communicator (its "
-				    "ipcfs_gpu_error() says why)", p);
 		if (recs[p].buf_bytes != c->buf_bytes)
 			return fail(-EINVAL, "rank %d has buf_bytes %llu, this rank %zu", p,
 				    (unsigned long long)recs[p].buf_bytes, c->buf_bytes);

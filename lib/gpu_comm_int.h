@@ -65,6 +65,8 @@ struct ipcfs_gpu_comm {
 	bool published;            /* gpu/NAME/RANK written: peers may open our buffer */
 	bool nccl_published;       /* rank 0: gpu/NAME.nccl/0 written */
 	bool ready_published;      /* gpu/NAME.ok/RANK written */
+	bool failed_published;     /* gpu/NAME/RANK says this rank failed */
+	uint64_t failed_ranks;     /* ranks whose BUF record says they failed */
 	bool ipc;                  /* IPC buffers exchanged and opened */
 	bool peer_access;          /* every rank's probes passed */
 	int nodes;

@@ -62,6 +62,7 @@ enum gpu_rec_kind {
 #define GPU_F_IPC 1u        /* BUF: an IPC buffer is exported */
 #define GPU_F_NCCL_WANT 2u  /* BUF: this rank wants NCCL (IPCFS_NCCL != 0) */
 #define GPU_F_FAILED 4u     /* BUF: this rank failed before publishing: give up */
+#define GPU_F_ABANDONED 8u  /* BUF: this rank saw a rank's GPU_F_FAILED, gives up */
 #define GPU_F_ID_VALID 1u   /* NCCL: nccl_id holds a valid id */
 #define GPU_F_PEER_OK 1u    /* READY: every peer's buffer passed the probe */
 #define GPU_F_NCCL_OK 2u    /* READY: NCCL initialized here */

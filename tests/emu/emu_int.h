@@ -33,6 +33,7 @@ struct ipcfs_emu_stats {
 	uint64_t recorded;     /* launches captured, waiting for a replay */
 	uint64_t max_grid;     /* the largest grid launched */
 	uint64_t failed;       /* kernels that reported an error */
+	uint64_t preloads;     /* calls of preload */
 };
 /* Guards stats and the allocation lists of cuda_emu.c. */
 extern pthread_mutex_t emu_lock;

@@ -29,6 +29,8 @@
  * Host-to-device copies (memcpy_h2d) behave like a pageable cudaMemcpy:
  * the data reaches the device only at the next synchronization.
  *
+ * IPCFS_EMU_STALL=K:MS stalls the first kernel before its barrier K.
+ *
  * IPCFS_GPU_TRAP-style kernels (IPCFS_K_F_TRAP) that fail make the error
  * sticky: every later launch, replay and synchronization returns -EIO.
  */
@@ -199,6 +201,9 @@ int emu_max_coresident_blocks(int dev, unsigned *blocks)
 
 int emu_preload(void)
 {
+	pthread_mutex_lock(&emu_lock);
+	emu_stats.preloads++;
+	pthread_mutex_unlock(&emu_lock);
 	return 0;
 }
 
@@ -263,6 +268,20 @@ static int spin(const struct kctx *x, const uint64_t *slot, uint64_t want, uint6
 	return 0;
 }
 
+/* IPCFS_EMU_STALL=K:MS: the first kernel of this process sleeps MS ms
+ * before its barrier K (block 0), as a rank descheduled mid-kernel. */
+static void stall(int k, unsigned b)
+{
+	static bool done;
+	const char *e = getenv("IPCFS_EMU_STALL");
+	int at, ms;
+
+	if (done || b || !e || sscanf(e, "%d:%d", &at, &ms) != 2 || at != k)
+		return;
+	done = true;  /* only the worker thread runs kernels */
+	usleep((useconds_t)ms * 1000);
+}
+
 /* Barrier k of @call for block @b: the kernels' protocol (allreduce.cu).
  * Release store of the arrival into the peer's signal block (after the
  * descriptor at the start barrier), acquire load of the peer's arrival in
@@ -273,6 +292,7 @@ static bool barrier(const struct kctx *x, uint64_t call, int k, unsigned b)
 	const uint64_t want = call * 4 + (uint64_t)k;
 	const int set = (int)(call & 1);
 
+	stall(k, b);
 	for (int t = 0; t < a->world; t++) {
 		if (t == a->rank)
 			continue;
