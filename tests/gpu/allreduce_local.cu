@@ -23,6 +23,7 @@
 #include <cuda_runtime.h>
 
 #include "allreduce_kernels.h"
+#include "gpu_env.h"
 #include "allreduce_plan_int.h"
 
 // A sanitizer build links the (instrumented) reference from libipcfs.a; the
@@ -387,7 +388,10 @@ static void test_timeout(int sms)
 		for (int r = 0; r < n - 1; r++) {
 			EXPECT(ipcfs_k_error_check(g.err_h[r]) == -ETIMEDOUT,
 			       "rank %d: %d, not -ETIMEDOUT", r, ipcfs_k_error_check(g.err_h[r]));
-			EXPECT(g.err_h[r]->peer == n - 1, "rank %d waited for %d", r, g.err_h[r]->peer);
+			// peer -1: the kernel found the abort word of another
+			// rank's timeout set on entry.
+			EXPECT(g.err_h[r]->peer == n - 1 || g.err_h[r]->peer == -1,
+			       "rank %d waited for %d", r, g.err_h[r]->peer);
 			EXPECT(g.err_h[r]->barrier == 0, "barrier %d", g.err_h[r]->barrier);
 		}
 		EXPECT(s < 10.0, "timeout took %.1f s", s);
@@ -424,8 +428,11 @@ static void test_out_of_step(int sms)
 	g.sync();
 	EXPECT(ipcfs_k_error_check(g.err_h[0]) == -EPROTO, "rank 0: %d, not -EPROTO",
 	       ipcfs_k_error_check(g.err_h[0]));
-	EXPECT(ipcfs_k_error_check(g.err_h[1]) == -ETIMEDOUT, "rank 1: %d, not -ETIMEDOUT",
-	       ipcfs_k_error_check(g.err_h[1]));
+	// Rank 1 leaves through the abort word that rank 0 set (EPROTO), or
+	// times out: an error either way, never a result.
+	EXPECT(ipcfs_k_error_check(g.err_h[1]) == -EPROTO ||
+		       ipcfs_k_error_check(g.err_h[1]) == -ETIMEDOUT,
+	       "rank 1: %d, not an error", ipcfs_k_error_check(g.err_h[1]));
 	g.reset();
 	one_call(g, d, true, "after reset");
 	g.fini();
@@ -487,6 +494,7 @@ static void test_args()
 int main()
 {
 	setvbuf(stdout, nullptr, _IOLBF, 0);
+	gpu_env_setup();
 	test_args();
 	int ndev = ipcfs_k_device_count();
 	char why[256];
@@ -509,7 +517,7 @@ int main()
 			a.bufs[r] = fake[r];
 			a.sigs[r] = &fsig[r];
 		}
-		EXPECT(ndev == -ENODEV, "device count %d", ndev);
+		EXPECT(ndev == -ENODEV || ndev == -ENOTSUP, "device count %d", ndev);
 		EXPECT(ipcfs_k_allreduce_oneshot(&a, nullptr) == -ENODEV, "one-shot without GPU");
 		EXPECT(ipcfs_k_allreduce_twoshot(&a, nullptr) == -ENODEV, "two-shot without GPU");
 		if (failures) {
@@ -517,10 +525,10 @@ int main()
 				checks);
 			return 1;
 		}
-		printf("gpu_allreduce_local: SKIP: no CUDA device (%s); %d argument checks passed\n",
-		       why, checks);
-		return 77;
+		printf("gpu_allreduce_local: %d argument checks passed (%s)\n", checks, why);
+		return gpu_env_check("gpu_allreduce_local");
 	}
+	gpu_env_check("gpu_allreduce_local");  // the versions
 	cudaDeviceProp prop;
 	CK(cudaGetDeviceProperties(&prop, 0));
 	printf("gpu_allreduce_local: %s, %d SMs, sm_%d%d\n", prop.name,
