@@ -76,3 +76,11 @@ $(GPU_BENCH): $(BUILD)/tests/gpu/bench_allreduce.o $(LIBA) | $(CUDA_SO)
 ALL += $(CUDA_SO) $(GPU_TESTS) $(GPU_BENCH)
 
 endif
+
+# The first run on a machine with a GPU (tests/gpu/check_quick.sh): exit 77
+# with one line where there is none; fails when a GPU is there and anything
+# (CUDA, the build) keeps the tests from running. Under make a skip is not
+# an error (the script's 77 becomes 0, its SKIP line says so).
+.PHONY: check-gpu-quick
+check-gpu-quick: $(ALL) $(GPU_TESTS) $(GPU_BENCH)
+	$(Q)BUILD=$(BUILD) tests/gpu/check_quick.sh; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]

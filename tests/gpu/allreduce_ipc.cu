@@ -415,10 +415,11 @@ static int run_rank(const Opts &o)
 
 	// 1. sizes x dtypes x algorithms.
 	std::vector<size_t> sizes = { 16, 32, 48, 1024, 8192, 65536 + 16, 262144, 1 << 20 };
-	if (!quick)
-		for (size_t b : { (size_t)4 << 20, (size_t)16 << 20, (size_t)64 << 20 })
-			if (b <= o.buf_bytes)
-				sizes.push_back(b);
+	// Quick: up to 4 MiB (the buffer's size), enough for 8 ranks' two-shot
+	// to want more blocks than one device holds at once (co-residency).
+	for (size_t b : { (size_t)4 << 20, (size_t)16 << 20, (size_t)64 << 20 })
+		if (b <= o.buf_bytes)
+			sizes.push_back(b);
 	std::vector<unsigned char> host(o.buf_bytes);
 	Ref ref;
 	size_t calls[3] = {}, bytes_total = 0;

@@ -529,6 +529,10 @@ int main()
 		return gpu_env_check("gpu_allreduce_local");
 	}
 	gpu_env_check("gpu_allreduce_local");  // the versions
+	int drv = 0, rtv = 0, ncv = 0;
+	if (ipcfs_k_versions(&drv, &rtv, &ncv) == 0)
+		printf("gpu_allreduce_local: NCCL %d.%d.%d%s\n", ncv / 10000, ncv / 100 % 100,
+		       ncv % 100, ncv ? "" : " (not loadable: no NCCL fallback)");
 	cudaDeviceProp prop;
 	CK(cudaGetDeviceProperties(&prop, 0));
 	printf("gpu_allreduce_local: %s, %d SMs, sm_%d%d\n", prop.name,
