@@ -236,7 +236,7 @@ __device__ __noinline__ void report(ipcfs_k_error *e, int rank, int code, int pe
 	st_relaxed_sys32(&e->barrier, k);
 	st_relaxed_sys32(&e->block, (int32_t)blockIdx.x);
 	st_relaxed_sys64(&e->call, call);
-	st_release_sys32(&e->code, code);  // last: see st_release_sys32()
+	st_release_sys32(&e->code, code);  // E1, last: paired with gpu_poll_err()'s acquire
 }
 
 __device__ __forceinline__ uint64_t ld_relaxed_sys(const uint64_t *p)

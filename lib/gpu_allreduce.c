@@ -47,12 +47,21 @@ int gpu_poll_err(struct ipcfs_gpu_comm *c)
 {
 	if (c->broken || !c->err_host)
 		return c->broken;
-	int code = ipcfs_k_error_check(c->err_host);
+	struct ipcfs_k_error *e = c->err_host;
+	/* Acquire, paired with the kernel's release store of the code (E1,
+	 * report() in allreduce.cu): the fields written before it are seen. */
+	int code = -__atomic_load_n(&e->code, __ATOMIC_ACQUIRE);
 	if (!code)
 		return 0;
-	/* A copy: the kernels of other calls may still write the record. */
-	const volatile struct ipcfs_k_error *e = c->err_host;
-	struct ipcfs_k_error r = { e->code, e->rank, e->peer, e->barrier, e->block, 0, e->call };
+	/* A copy: the kernels of other calls may still write the record
+	 * (relaxed: each field whole, diagnostics only). */
+	struct ipcfs_k_error r = {
+		-code, __atomic_load_n(&e->rank, __ATOMIC_RELAXED),
+		__atomic_load_n(&e->peer, __ATOMIC_RELAXED),
+		__atomic_load_n(&e->barrier, __ATOMIC_RELAXED),
+		__atomic_load_n(&e->block, __ATOMIC_RELAXED), 0,
+		__atomic_load_n(&e->call, __ATOMIC_RELAXED)
+	};
 	c->broken = code;
 	seg_count(&my_counters(c)->ar_errors, 1);
 	if (code == -ENXIO)

@@ -218,19 +218,20 @@ struct kctx {
 	bool two;
 };
 
-/* report(): diagnostics first, the code last with a release store (a host
- * reader that sees the code sees the fields). */
+/* report(): diagnostics first (relaxed: the host may read them while
+ * another block writes), the code last with a release store (E1: a host
+ * reader that acquires the code sees the fields). */
 static void report(const struct kctx *x, int code, int peer, int k, unsigned b, uint64_t call)
 {
 	struct ipcfs_k_error *e = x->a->err;
 
 	if (!e)
 		return;
-	e->rank = x->a->rank;
-	e->peer = peer;
-	e->barrier = k;
-	e->block = (int32_t)b;
-	e->call = call;
+	__atomic_store_n(&e->rank, x->a->rank, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->peer, peer, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->barrier, k, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->block, (int32_t)b, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->call, call, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->code, code, __ATOMIC_RELEASE);
 }
 
