@@ -84,6 +84,24 @@ IPCFS_K_API int ipcfs_k_device_by_uuid(const unsigned char uuid[IPCFS_K_UUID_BYT
 	return -ENOENT;
 }
 
+IPCFS_K_API int ipcfs_k_p2p_native_atomics(int dev, int peer, int *ok)
+{
+	int v = 0;
+
+	if (!ok)
+		return bad("no output");
+	if (dev == peer) {
+		*ok = 1;
+		return 0;
+	}
+	cudaError_t e = cudaDeviceGetP2PAttribute(&v, cudaDevP2PAttrNativeAtomicSupported, dev,
+						  peer);
+	if (e != cudaSuccess)
+		return ipcfs_k_map_cuda(e, "cudaDeviceGetP2PAttribute");
+	*ok = v != 0;
+	return 0;
+}
+
 IPCFS_K_API int ipcfs_k_can_access_peer(int dev, int peer, int *ok)
 {
 	int can = 0;

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define IPCFS_K_ABI 2
+#define IPCFS_K_ABI 3
 #define IPCFS_K_OPS_SYMBOL "ipcfs_k_ops_v1"
 
 struct ipcfs_k_ops {
@@ -57,6 +57,7 @@ struct ipcfs_k_ops {
 	int (*current_device)(int *dev, unsigned char uuid[IPCFS_K_UUID_BYTES]);
 	int (*device_by_uuid)(const unsigned char uuid[IPCFS_K_UUID_BYTES], int *dev);
 	int (*can_access_peer)(int dev, int peer, int *ok);
+	int (*p2p_native_atomics)(int dev, int peer, int *ok);
 	int (*buf_alloc)(size_t bytes, void **ptr);
 	int (*buf_free)(void *ptr);
 	int (*ipc_export)(void *ptr, unsigned char handle[IPCFS_K_IPC_HANDLE_BYTES],

@@ -26,6 +26,7 @@ extern "C" __attribute__((visibility("default"))) const ipcfs_k_ops ipcfs_k_ops_
 	.current_device = ipcfs_k_current_device,
 	.device_by_uuid = ipcfs_k_device_by_uuid,
 	.can_access_peer = ipcfs_k_can_access_peer,
+	.p2p_native_atomics = ipcfs_k_p2p_native_atomics,
 	.buf_alloc = ipcfs_k_buf_alloc,
 	.buf_free = ipcfs_k_buf_free,
 	.ipc_export = ipcfs_k_ipc_export,

@@ -49,6 +49,17 @@ static void open_peer(struct ipcfs_gpu_comm *c, int p, const struct gpu_record *
 			*ok = 0;
 			return;
 		}
+		/* Over PCIe the custom kernels lose to NCCL beyond 2 ranks
+		 * (vLLM's finding too): they need every pair linked by NVLink,
+		 * told by native atomics. Each rank checks its row; step 6
+		 * combines the verdicts into the full matrix. */
+		if (rc == 0 && c->world > 2 && !k->p2p_native_atomics(c->dev, pdev, &can) && !can) {
+			snprintf(why, whylen, "device %d and device %d of rank %d are not linked by "
+				 "NVLink (no native atomics): NCCL is faster for %d ranks", c->dev,
+				 pdev, p, c->world);
+			*ok = 0;
+			return;
+		}
 	}
 	/* A device not visible here may still be reachable: the probe decides. */
 	if ((rc = k->ipc_open(rec->handle, &base))) {

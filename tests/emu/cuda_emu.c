@@ -29,6 +29,9 @@
  * IPCFS_EMU_OLD_DRIVER=1 (device count -ENOTSUP: a driver older than the
  * runtime); IPCFS_EMU_NCCL_FAIL=1 (NCCL init fails on this rank);
  * IPCFS_EMU_ALLOC_FAIL=1 (cudaMalloc of the communicator's buffer fails);
+ * IPCFS_EMU_VISIBLE=1 (with IPCFS_EMU_UUID=pid: the peers' devices are
+ * visible, so peer access is checked between devices); IPCFS_EMU_PCIE=1
+ * (no native atomics between devices: PCIe, not NVLink);
  * IPCFS_EMU_SMS=N (SMs of the device, default 132) and
  * IPCFS_EMU_DEVICE_FD (a memfd shared by the ranks of one device: its
  * resident blocks).
@@ -340,10 +343,19 @@ EMU_API int ipcfs_k_device_by_uuid(const unsigned char uuid[IPCFS_K_UUID_BYTES],
 	unsigned char mine[IPCFS_K_UUID_BYTES];
 
 	my_uuid(mine);
-	if (memcmp(mine, uuid, IPCFS_K_UUID_BYTES))
-		return emu_fail(-ENOENT, "no visible device has that UUID");
-	*dev = 0;
-	return 0;
+	if (!memcmp(mine, uuid, IPCFS_K_UUID_BYTES)) {
+		*dev = 0;
+		return 0;
+	}
+	/* IPCFS_EMU_VISIBLE=1: every process's device is visible here (as on
+	 * one multi-GPU host), numbered by its pid. */
+	if (emu_env_on("IPCFS_EMU_VISIBLE") && !memcmp(uuid, "emu-gpu", 7)) {
+		int32_t pid;
+		memcpy(&pid, uuid + 8, sizeof(pid));
+		*dev = pid;
+		return 0;
+	}
+	return emu_fail(-ENOENT, "no visible device has that UUID");
 }
 
 EMU_API int ipcfs_k_can_access_peer(int dev, int peer, int *ok)
@@ -376,6 +388,13 @@ EMU_API int ipcfs_k_host_free(void *host)
 }
 
 
+/* IPCFS_EMU_PCIE=1: devices linked by PCIe only (no native atomics). */
+static int emu_p2p_native_atomics(int dev, int peer, int *ok)
+{
+	*ok = dev == peer || !emu_env_on("IPCFS_EMU_PCIE");
+	return 0;
+}
+
 static int emu_versions(int *driver, int *runtime, int *nccl)
 {
 	*driver = 13000;
@@ -404,6 +423,7 @@ EMU_API const struct ipcfs_k_ops ipcfs_k_ops_v1 = {
 	.current_device = ipcfs_k_current_device,
 	.device_by_uuid = ipcfs_k_device_by_uuid,
 	.can_access_peer = ipcfs_k_can_access_peer,
+	.p2p_native_atomics = emu_p2p_native_atomics,
 	.buf_alloc = ipcfs_k_buf_alloc,
 	.buf_free = ipcfs_k_buf_free,
 	.ipc_export = ipcfs_k_ipc_export,

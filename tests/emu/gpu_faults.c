@@ -25,6 +25,8 @@
  *               rank fails init at once (finding 4)
  *   old_driver  a driver older than the runtime: -ENOTSUP naming it
  *   preload     the kernels are loaded at init (finding 8)
+ *   pcie        devices linked by PCIe only: the custom kernels for 2
+ *               ranks, NCCL for more (finding 11: full connectivity)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -224,6 +226,26 @@ static void coresident(struct ipcfs_gpu_comm *c)
 		    (unsigned long long)st.max_grid, world);
 }
 
+static void pcie(struct ipcfs_gpu_comm *c)
+{
+	void *in = dev_alloc(4096), *out = dev_alloc(4096);
+	struct emu_stats s0, s1;
+
+	if (world > 2 && !strstr(ipcfs_gpu_error(), "NVLink"))
+		die("%d ranks over PCIe: no reason names NVLink", world);
+	fill(in, IPCFS_F32, 1024, rank, 4);
+	emu.stats(&s0);
+	if (call_rc(c, in, out, 1024))
+		die("a call over PCIe");
+	emu.stats(&s1);
+	verify(out, IPCFS_F32, 1024, 4, "pcie");
+	if ((s1.launches - s0.launches == 1) != (world == 2) ||
+	    (s1.nccl_calls - s0.nccl_calls == 1) != (world > 2))
+		die("%d ranks over PCIe: %llu kernels, %llu NCCL calls", world,
+		    (unsigned long long)(s1.launches - s0.launches),
+		    (unsigned long long)(s1.nccl_calls - s0.nccl_calls));
+}
+
 int faults_run(struct ipcfs_member *m, struct ipcfs_gpu_comm *c)
 {
 	(void)m;
@@ -250,6 +272,8 @@ int faults_run(struct ipcfs_member *m, struct ipcfs_gpu_comm *c)
 		/* 4 bytes: only NCCL could, and it failed on rank 1. */
 		if (ipcfs_allreduce(c, in, out, 1, IPCFS_F32, IPCFS_OP_SUM, NULL) != -EOPNOTSUPP)
 			die("NCCL is used although it failed on rank 1");
+	} else if (is("pcie")) {
+		pcie(c);
 	} else if (is("preload")) {
 		struct emu_stats st;
 		emu.stats(&st);

@@ -78,6 +78,8 @@ run "NCCL fails on one rank, init without a timeout" IPCFS_EMU_UUID=pid -- -w 3 
 run "cudaMalloc fails on one rank, init without a timeout" -- -w 3 early_fail
 run "a driver older than the runtime" -- -w 2 old_driver
 run "kernels preloaded at init" -- -w 2 preload
+run "PCIe only, 2 ranks: custom kernels" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 2 pcie
+run "PCIe only, 4 ranks: NCCL" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 4 pcie
 run "a peer 12 s late with the default timeout" -- -w 2 skew
 
 # libipcfs_cuda.so (when nvcc built it) loads NCCL at run time: no
