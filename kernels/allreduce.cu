@@ -58,10 +58,27 @@
 //   end     no rank still reads another's buffer: the next call may
 //           overwrite it (the copy-in of call c+1 follows the kernel).
 //
-// No hang: the waiting threads read %globaltimer; past the timeout they
-// write the error record (host-mapped memory) and the block returns. The
-// other blocks and ranks time out in turn. The communicator must then be
-// reset (signal blocks zeroed on all ranks) before it is used again.
+// Call descriptor. At the start barrier each thread also stores this call's
+// descriptor (algorithm, vectors, dtype, grid, world: ipcfs_k_desc) into
+// the peer's desc[set][b][rank] before its release of the flag, and after
+// its acquire of the peer's flag compares the peer's with its own: ranks
+// that make different calls at the same call number get EPROTO instead of
+// passing each other's barriers (one-shot paired with two-shot, or two
+// sizes, would otherwise complete with a wrong result).
+//
+// No hang, no silent result. The waiting threads read %globaltimer; past
+// the timeout (or on EPROTO) they write the error record (host-mapped
+// memory) and the abort word of every rank's signal block (fail()). Every
+// block reads its own abort word on entry (touching no flag), while it
+// spins (leaving at once instead of at its own timeout) and after its last
+// barrier (a peer that failed meanwhile may overwrite its buffer while we
+// still read it), and reports it for its call. So a rank whose later calls
+// were already queued cannot pair them with a peer's earlier ones: every
+// call that overlapped a failure fails on every rank. The abort word is
+// written with relaxed stores (it orders nothing; best effort across the
+// links, and the acquire after the last barrier makes the usual case,
+// abort set before the peer's kernel ended, visible). The communicator
+// must then be reset (signal blocks zeroed on all ranks), i.e. destroyed.
 // -------------------------------------------------------------------------
 
 #include <cerrno>

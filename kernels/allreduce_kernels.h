@@ -2,10 +2,11 @@
 /*
  * allreduce_kernels.h - C interface of libipcfs_cuda.so: the custom
  * all-reduce kernels (one-shot, two-shot) over CUDA IPC buffers, their
- * launchers, and thin NCCL wrappers for the fallback.
+ * launchers, and thin NCCL wrappers for the fallback (NCCL dlopened).
  *
- * Plain C (usable from lib/ through dlopen/dlsym, so that libipcfs itself
- * never links CUDA). Every function returns 0 (or a count) on success and a
+ * Plain C. libipcfs reaches these through one table of operations
+ * (ipcfs_cuda_abi.h), so that it never links CUDA; the GPU tests call
+ * them directly. Every function returns 0 (or a count) on success and a
  * negative errno on failure; -ENODEV means no usable CUDA driver or device,
  * and ipcfs_k_last_error() then says why, in words.
  *

@@ -11,6 +11,8 @@
 #                                      (exit 77 without a device)
 #   $(BUILD)/tests/gpu_allreduce_ipc   the communicator with forked ranks
 #   $(BUILD)/bench/gpu_allreduce       its benchmark (make bench-gpu)
+#   make check-gpu-quick               the first run on a GPU machine
+#                                      (tests/gpu/check_quick.sh)
 #
 # Variables: NVCC (default $(CUDA_HOME)/bin/nvcc), NVCC_GENCODE (sm_80 and
 # sm_90 code, plus compute_90 PTX so that newer GPUs can JIT), NVCCFLAGS.
