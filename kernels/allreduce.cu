@@ -334,8 +334,12 @@ __device__ __forceinline__ uint4 *own_buf(uint4 *const bufs[N], int rank)
 
 // Spin until *slot >= want: 0, or the code that ends the wait (ETIMEDOUT,
 // or a peer's failure found in our abort word). The spin reads the flag
-// with an acquire (the pairing of the barrier argument) and, every 32
-// rounds, the abort word and the clock.
+// relaxed (an acquire at .sys scope on every poll would invalidate the
+// SM's L1 each time, for co-resident blocks of other ranks and programs
+// too) and, every 32 rounds, the abort word and the clock; once it sees
+// the value, one acquire load of the same word does the pairing of the
+// barrier argument (step 3): flags only grow, so by coherence it reads a
+// value >= want, written by the peer's release or a later one of it.
 __device__ __forceinline__ int spin(const Params &p, const uint64_t *slot, uint64_t want,
 				    uint64_t *seen)
 {
@@ -343,7 +347,7 @@ __device__ __forceinline__ int spin(const Params &p, const uint64_t *slot, uint6
 	unsigned spins = 0;
 	bool timed = false;
 
-	while ((v = ld_acquire_sys(slot)) < want) {
+	while (ld_relaxed_sys(slot) < want) {
 		if ((++spins & 31u) == 0) {
 			const uint64_t ab = ld_relaxed_sys(&p.sigs[p.rank]->abort);
 			if (ab)
@@ -357,6 +361,7 @@ __device__ __forceinline__ int spin(const Params &p, const uint64_t *slot, uint6
 			}
 		}
 	}
+	v = ld_acquire_sys(slot);
 	*seen = v;
 	return 0;
 }
