@@ -25,6 +25,8 @@
  *               rank fails init at once (finding 4)
  *   old_driver  a driver older than the runtime: -ENOTSUP naming it
  *   preload     the kernels are loaded at init (finding 8)
+ *   wrong_lib   IPCFS_CUDA_LIB names a library without the table of
+ *               operations (libipcfs.so itself): -ENODEV, one sentence
  *   pcie        devices linked by PCIe only: the custom kernels for 2
  *               ranks, NCCL for more (finding 11: full connectivity)
  */
@@ -66,6 +68,16 @@ void faults_setup(void)
 		setenv("IPCFS_EMU_ALLOC_FAIL", "1", 1);
 	if (is("old_driver"))
 		setenv("IPCFS_EMU_OLD_DRIVER", "1", 1);
+	if (is("wrong_lib")) {
+		/* The emulator is loaded already (gpu_ranks.c); libipcfs must now
+		 * find a library without ipcfs_k_ops_v1: libipcfs.so. */
+		char path[4096];
+		const char *emu_path = getenv("IPCFS_CUDA_LIB");
+		const char *slash = emu_path ? strrchr(emu_path, '/') : NULL;
+		snprintf(path, sizeof(path), "%.*s/../libipcfs.so",
+			 slash ? (int)(slash - emu_path) : 1, slash ? emu_path : ".");
+		setenv("IPCFS_CUDA_LIB", path, 1);
+	}
 }
 
 int faults_init_timeout(void)
@@ -81,6 +93,12 @@ int faults_after_init(int rc, struct ipcfs_gpu_comm *c)
 		int want = rank == 1 ? -ENOMEM : -ECANCELED;
 		if (rc != want || (rank != 1 && !strstr(ipcfs_gpu_error(), "rank 1 failed")))
 			die("init with rank 1 out of memory: %d, expected %d", rc, want);
+		return 1;
+	}
+	if (is("wrong_lib")) {
+		if (rc != -ENODEV || !strstr(ipcfs_gpu_error(), "ipcfs_k_ops_v1"))
+			die("init with a library without the table: %d, expected -ENODEV naming "
+			    "ipcfs_k_ops_v1", rc);
 		return 1;
 	}
 	if (is("old_driver")) {

@@ -77,6 +77,7 @@ run "4 ranks share a 16-SM device with the default grid" -- -w 4 -b 1048576 core
 run "NCCL fails on one rank, init without a timeout" IPCFS_EMU_UUID=pid -- -w 3 nccl_one
 run "cudaMalloc fails on one rank, init without a timeout" -- -w 3 early_fail
 run "a driver older than the runtime" -- -w 2 old_driver
+run "a libipcfs_cuda.so without the table of operations" -- -w 2 wrong_lib
 run "kernels preloaded at init" -- -w 2 preload
 run "PCIe only, 2 ranks: custom kernels" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 2 pcie
 run "PCIe only, 4 ranks: NCCL" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 4 pcie
