@@ -175,6 +175,7 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 
 	if (k->device_sync)
 		k->device_sync();
+	gpu_poll_err(c);  /* a kernel failure not yet seen: NCCL is aborted then */
 	close_peers(c);
 	gpu_nccl_close(c);
 	if (c->failed_published)
