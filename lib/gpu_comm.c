@@ -134,40 +134,6 @@ static void unpublish_rounds(struct ipcfs_gpu_comm *c)
 	}
 }
 
-/*
- * A rank that failed before the exchange (step 1) publishes a record that
- * says so, and the peers give up at once; but a record removed before a
- * slow peer read it would leave that peer waiting. So the failed rank
- * keeps it until every peer has answered: a peer that sees it republishes
- * its own record marked abandoned and keeps that until the failed rank's
- * record is gone. (Two ranks failing at once may still wait out the
- * timeout: each keeps its record until it saw the other's answer.)
- */
-static int answered(const struct gpu_record *rec, int rank, void *arg)
-{
-	int rc = gpu_accept_live(rec, rank, arg);
-	return rc > 0 ? (rec->flags & (GPU_F_FAILED | GPU_F_ABANDONED)) != 0 : rc;
-}
-
-static void wait_peers_saw_failure(struct ipcfs_gpu_comm *c)
-{
-	struct gpu_record recs[IPCFS_MAX_RANKS];
-
-	gpu_rdv_gather(&c->rdv, c->name, c->world, gpu_all_ranks(c->world) & ~(1ull << c->rank),
-		       GPU_REC_BUF, c->gen, c->timeout_ms, answered, c->m, recs);
-}
-
-/* This rank saw the failure of the ranks in c->failed_ranks: answer, and
- * keep the answer until their records are gone. */
-static void abandon(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
-{
-	mine->flags |= GPU_F_ABANDONED;
-	if (gpu_rdv_publish(&c->rdv, c->name, c->rank, mine))
-		return;
-	gpu_rdv_wait_gone(&c->rdv, c->name, c->world, c->failed_ranks, GPU_REC_BUF, c->gen,
-			  c->timeout_ms, gpu_accept_live, c->m);
-}
-
 /* Free what init allocated and remove the records it published. */
 static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 {
@@ -179,7 +145,7 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 	close_peers(c);
 	gpu_nccl_close(c);
 	if (c->failed_published)
-		wait_peers_saw_failure(c);
+		gpu_wait_peers_saw_failure(c);
 	gpu_rdv_unpublish(&c->rdv, c->name, c->rank);
 	if (c->nccl_published) {
 		gpu_sub_name(sub, sizeof(sub), c->name, ".nccl");
@@ -267,25 +233,6 @@ static int comm_alloc_local(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
 	return 0;
 }
 
-/* A current BUF record; one that says its rank failed ends the wait at
- * once (-ECANCELED), whoever else is still missing. */
-struct buf_accept {
-	struct ipcfs_member *m;
-	int failed;   /* the rank whose record says it failed */
-};
-
-static int buf_accept(const struct gpu_record *rec, int rank, void *arg)
-{
-	struct buf_accept *ba = arg;
-	int rc = gpu_accept_live(rec, rank, ba->m);
-
-	if (rc > 0 && (rec->flags & GPU_F_FAILED)) {
-		ba->failed = rank;
-		return -ECANCELED;
-	}
-	return rc;
-}
-
 /* Steps 2-3: publish @mine (marked failed when @local_rc), gather every
  * rank's record into @recs and check them. */
 static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mine,
@@ -302,12 +249,12 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 	c->failed_published = local_rc != 0;
 	if (local_rc)
 		return local_rc;  /* the reason is set; the peers give up at once */
-	struct buf_accept ba = { c->m, -1 };
+	struct gpu_buf_accept ba = { c->m, -1 };
 	rc = gpu_rdv_gather(&c->rdv, c->name, c->world, gpu_all_ranks(c->world), GPU_REC_BUF,
-			    c->gen, c->timeout_ms, buf_accept, &ba, recs);
+			    c->gen, c->timeout_ms, gpu_buf_accept, &ba, recs);
 	if (rc == -ECANCELED) {
 		c->failed_ranks |= 1ull << ba.failed;  /* it opened nothing of ours */
-		abandon(c, mine);
+		gpu_abandon(c, mine);
 		return fail(rc, "rank %d failed to set up its communicator (its "
 			    "ipcfs_gpu_error() says why)", ba.failed);
 	}
@@ -327,11 +274,36 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 	return 0;
 }
 
-/* After agreement: what the kernels need, or what they no longer do. */
-static int comm_finish(struct ipcfs_gpu_comm *c, int peer_ok, int nccl_ok)
+/* What the kernels need, before agreement: a failure here is this rank's
+ * verdict (no custom kernels anywhere), never a rank that fails init after
+ * its peers agreed to use them. */
+static void comm_prepare_kernels(struct ipcfs_gpu_comm *c, int *peer_ok, char *why,
+				 size_t whylen)
 {
 	int rc;
 
+	if (!*peer_ok)
+		return;
+	/* Lazy loading would load a kernel at its first launch, which may
+	 * wait for a peer's kernel that spins for it: load them all now. */
+	if ((rc = k->preload())) {
+		snprintf(why, whylen, "loading the all-reduce kernels: %s", k->last_error());
+		*peer_ok = 0;
+		return;
+	}
+	rc = k->buf_alloc(GPU_GRAPH_CALLS * IPCFS_K_MAX_RANKS * sizeof(void *),
+			  (void **)&c->graph_tables);
+	c->graph_in = calloc(GPU_GRAPH_CALLS, sizeof(*c->graph_in));
+	if (rc || !c->graph_in) {
+		snprintf(why, whylen, "tables of graph buffers: %s",
+			 rc ? k->last_error() : strerror(ENOMEM));
+		*peer_ok = 0;
+	}
+}
+
+/* After agreement: drop what will not be used. */
+static void comm_finish(struct ipcfs_gpu_comm *c, int peer_ok, int nccl_ok)
+{
 	c->peer_access = peer_ok;
 	if (!nccl_ok) {
 		c->nccl_failed = c->nccl != NULL;
@@ -339,19 +311,12 @@ static int comm_finish(struct ipcfs_gpu_comm *c, int peer_ok, int nccl_ok)
 	}
 	if (!peer_ok) {
 		close_peers(c);  /* the kernels will not be used */
-		return 0;
+		if (c->graph_tables)
+			k->buf_free(c->graph_tables);
+		c->graph_tables = NULL;
+		free(c->graph_in);
+		c->graph_in = NULL;
 	}
-	/* Lazy loading would load a kernel at its first launch, which may
-	 * wait for a peer's kernel that spins for it: load them all now. */
-	if ((rc = k->preload()))
-		return gpu_kfail(rc, "loading the all-reduce kernels");
-	rc = k->buf_alloc(GPU_GRAPH_CALLS * IPCFS_K_MAX_RANKS * sizeof(void *),
-			  (void **)&c->graph_tables);
-	c->graph_in = calloc(GPU_GRAPH_CALLS, sizeof(*c->graph_in));
-	if (rc || !c->graph_in)
-		return fail(rc ? rc : -ENOMEM, "tables of graph buffers: %s",
-			    rc ? k->last_error() : strerror(ENOMEM));
-	return 0;
 }
 
 static int comm_new(struct ipcfs_member *m, const char *name, size_t buf_bytes, int timeout_ms,
@@ -402,10 +367,11 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 	if ((rc = comm_exchange_buffers(c, &mine, rc, recs)))
 		return init_fail(c, rc);
 	gpu_open_peers(c, recs, &peer_ok, why, sizeof(why));
+	comm_prepare_kernels(c, &peer_ok, why, sizeof(why));
 	if ((rc = gpu_nccl_init(c, recs, &nccl_ok)) ||
-	    (rc = gpu_agree(c, &peer_ok, &nccl_ok, why, sizeof(why))) ||
-	    (rc = comm_finish(c, peer_ok, nccl_ok)))
+	    (rc = gpu_agree(c, &peer_ok, &nccl_ok, why, sizeof(why))))
 		return init_fail(c, rc);
+	comm_finish(c, peer_ok, nccl_ok);
 	*out = c;
 	gpu_err_set("%s", why);  /* informative: why no custom kernels */
 	return 0;

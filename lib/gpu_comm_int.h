@@ -4,6 +4,7 @@
  * the files that implement it:
  *   gpu_dl.c        the loader of libipcfs_cuda.so (k) and the error sink
  *   gpu_comm.c      init in named steps, destroy (owner of the struct)
+ *   gpu_abandon.c   steps 2-3 when a rank failed in step 1
  *   gpu_peers.c     step 4: the peers' buffers, the grid limit
  *   gpu_nccl.c      step 5: NCCL
  *   gpu_agree.c     step 6: verdicts and settings of every rank
@@ -106,6 +107,18 @@ static inline uint64_t gpu_all_ranks(int world)
 {
 	return world < 64 ? (1ull << world) - 1 : ~0ull;
 }
+
+/* gpu_abandon.c: accept a current BUF record, -ECANCELED (and ->failed)
+ * for one that says its rank failed; the failed rank waits until every
+ * peer answered; a peer that saw a failure answers and waits until the
+ * failed ranks' records (c->failed_ranks) are gone. */
+struct gpu_buf_accept {
+	struct ipcfs_member *m;
+	int failed;   /* the rank whose record says it failed */
+};
+int gpu_buf_accept(const struct gpu_record *rec, int rank, void *arg);
+void gpu_wait_peers_saw_failure(struct ipcfs_gpu_comm *c);
+void gpu_abandon(struct ipcfs_gpu_comm *c, struct gpu_record *mine);
 
 /* gpu_peers.c: the grid limit from the BUF records (0: the kernels cannot
  * be used), and step 4 (a verdict in *ok, the reason in @why). */
