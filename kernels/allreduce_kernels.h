@@ -180,6 +180,12 @@ int ipcfs_k_preload(void);
 /* Zero a signal block (cudaMemsetAsync on @stream). */
 int ipcfs_k_signal_reset(struct ipcfs_k_signal *sig, void *stream);
 
+/* Set the abort word of this rank's signal block to @code (> 0) from the
+ * host while kernels may be spinning on it (a copy on a stream of its own
+ * that waits for no other): they leave at once with that code. For a
+ * watchdog that found a peer dead. Synchronous. */
+int ipcfs_k_signal_abort(struct ipcfs_k_signal *sig, int code);
+
 /* The last CUDA error seen by this thread in this library, in words
  * ("" if none). */
 const char *ipcfs_k_last_error(void);

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define IPCFS_K_ABI 3
+#define IPCFS_K_ABI 4
 #define IPCFS_K_OPS_SYMBOL "ipcfs_k_ops_v1"
 
 struct ipcfs_k_ops {
@@ -44,6 +44,7 @@ struct ipcfs_k_ops {
 	int (*allreduce_oneshot)(const struct ipcfs_k_allreduce_args *a, void *stream);
 	int (*allreduce_twoshot)(const struct ipcfs_k_allreduce_args *a, void *stream);
 	int (*signal_reset)(struct ipcfs_k_signal *sig, void *stream);
+	int (*signal_abort)(struct ipcfs_k_signal *sig, int code);
 
 	int (*nccl_unique_id)(unsigned char id[IPCFS_K_NCCL_ID_BYTES]);
 	int (*nccl_init_start)(void **comm, int world, int rank,

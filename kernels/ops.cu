@@ -17,6 +17,7 @@ extern "C" __attribute__((visibility("default"))) const ipcfs_k_ops ipcfs_k_ops_
 	.allreduce_oneshot = ipcfs_k_allreduce_oneshot,
 	.allreduce_twoshot = ipcfs_k_allreduce_twoshot,
 	.signal_reset = ipcfs_k_signal_reset,
+	.signal_abort = ipcfs_k_signal_abort,
 	.nccl_unique_id = ipcfs_k_nccl_unique_id,
 	.nccl_init_start = ipcfs_k_nccl_init_start,
 	.nccl_init_poll = ipcfs_k_nccl_init_poll,

@@ -39,6 +39,7 @@ static const char *code_name(int code)
 	case -ETIMEDOUT: return "timeout";
 	case -EPROTO: return "ranks out of step (different calls on different ranks)";
 	case -ECANCELED: return "a peer failed";
+	case -ECONNRESET: return "a peer's process died";
 	default: return "failure";
 	}
 }
@@ -276,7 +277,7 @@ API int ipcfs_gpu_comm_check(struct ipcfs_gpu_comm *c)
 	rc = gpu_poll_err(c);
 	if (rc)
 		return rc;
-	rc = k->device_sync();
+	rc = gpu_sync_watched(c);
 	if (rc)
 		return gpu_kfail(rc, "waiting for the device");
 	return gpu_poll_err(c);

@@ -139,8 +139,7 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 {
 	char sub[GPU_NAME_MAX + 16];
 
-	if (k->device_sync)
-		k->device_sync();
+	gpu_sync_watched(c);
 	gpu_poll_err(c);  /* a kernel failure not yet seen: NCCL is aborted then */
 	close_peers(c);
 	gpu_nccl_close(c);
@@ -269,6 +268,8 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 				    (unsigned long long)recs[p].buf_bytes, c->buf_bytes);
 		if (strcmp(recs[p].host, mine->host))
 			c->nodes = 2;
+		if (p < IPCFS_K_MAX_RANKS)
+			c->pids[p] = recs[p].pid;
 	}
 	c->blocks = gpu_coresident_blocks(c, recs);
 	return 0;

@@ -11,6 +11,7 @@
  *   gpu_allreduce.c the choice of algorithm per call, launch, counters
  *   gpu_register.c  user buffers, the two-round registration protocol
  *   gpu_graph.c     buffers of calls captured in CUDA graphs
+ *   gpu_watch.c     waiting for the device, aborting on a dead peer
  * A communicator is used by one thread at a time (ipcfs_gpu_comm_init(3)):
  * no field has a lock.
  */
@@ -77,6 +78,7 @@ struct ipcfs_gpu_comm {
 	void *bufs[IPCFS_K_MAX_RANKS];
 	struct ipcfs_k_signal *sigs[IPCFS_K_MAX_RANKS];
 	void *opened[IPCFS_K_MAX_RANKS];
+	uint32_t pids[IPCFS_K_MAX_RANKS]; /* the peers' processes (BUF records) */
 	struct ipcfs_k_error *err_host, *err_dev;
 
 	void *nccl;
@@ -129,6 +131,10 @@ void gpu_open_peers(struct ipcfs_gpu_comm *c, const struct gpu_record *recs, int
 /* gpu_agree.c: step 6; *peer_ok and *nccl_ok become the group's verdicts
  * (the reason in @why, c->nccl_why). */
 int gpu_agree(struct ipcfs_gpu_comm *c, int *peer_ok, int *nccl_ok, char *why, size_t whylen);
+
+/* gpu_watch.c: k->device_sync(), while a watchdog aborts the kernels of
+ * this rank when a peer's process dies. */
+int gpu_sync_watched(struct ipcfs_gpu_comm *c);
 
 /* gpu_allreduce.c: the sticky kernel error of @c (0 if none), noticed
  * now if new. */

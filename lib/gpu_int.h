@@ -112,6 +112,9 @@ int gpu_rdv_unpublish(const struct gpu_rdv *v, const char *name, int rank);
 /* Read gpu/@name/@rank: 0, -ENOENT (none yet), -EBADMSG, or a read error. */
 int gpu_rdv_read(const struct gpu_rdv *v, const char *name, int rank, struct gpu_record *rec);
 
+/* Whether process @pid is gone or a zombie (its parent has not reaped it). */
+bool gpu_pid_dead(uint32_t pid);
+
 /* Whether a record of @rank is current: 1 yes, 0 not yet (stale: keep
  * waiting), < 0 an error that ends the wait. */
 typedef int (*gpu_accept_fn)(const struct gpu_record *rec, int rank, void *arg);

@@ -170,6 +170,26 @@ int gpu_rdv_read(const struct gpu_rdv *v, const char *name, int rank, struct gpu
 	return gpu_record_decode(buf, len, rec);
 }
 
+/* Gone, or a zombie that its parent has not reaped yet. */
+bool gpu_pid_dead(uint32_t pid)
+{
+	char path[64], buf[256];
+	const char *s;
+	ssize_t n;
+	int fd;
+
+	if (kill((pid_t)pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	s = strrchr(buf, ')');  /* "pid (comm) S ...": comm may hold anything */
+	return s && (s[2] == 'Z' || s[2] == 'X');
+}
+
 int gpu_accept_live(const struct gpu_record *rec, int rank, void *arg)
 {
 	struct ipcfs_rank_stat st;
@@ -180,8 +200,8 @@ int gpu_accept_live(const struct gpu_record *rec, int rank, void *arg)
 	if (st.state != IPCFS_STATE_LIVE || st.pid <= 0 || (uint32_t)st.pid != rec->pid)
 		return 0;
 	/* Left live by a process that ended without leaving (no daemon to
-	 * notice): stale too. */
-	return kill(st.pid, 0) == 0 || errno == EPERM;
+	 * notice), or a zombie: stale too. */
+	return !gpu_pid_dead((uint32_t)st.pid);
 }
 
 uint64_t gpu_now_ms(void)

@@ -100,11 +100,17 @@ EMU_API void ipcfs_emu_stats(struct ipcfs_emu_stats *out)
 
 /* ---- device memory ----------------------------------------------------------- */
 
+#define EMU_OPENERS 64
+
 /* First page of every allocation. opens is changed by importers (other
  * processes) with atomics: seq_cst, nothing else is ordered by it. */
 struct emu_hdr {
 	uint64_t magic, seq, bytes;
 	int32_t opens;
+	/* Who opened it: a slot per importing process (claimed with a CAS of
+	 * its pid), that process's open count. A dead importer's mappings
+	 * went with it, as the driver releases them. */
+	int32_t opener[EMU_OPENERS], opener_count[EMU_OPENERS];
 };
 
 struct emu_handle {   /* the 64-byte IPC handle */
@@ -173,6 +179,54 @@ EMU_API int ipcfs_k_buf_alloc(size_t bytes, void **ptr)
 	return 0;
 }
 
+/* A process gone or a zombie: its mappings are gone. */
+static bool pid_dead(int32_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *s = strrchr(buf, ')');
+	return s && (s[2] == 'Z' || s[2] == 'X');
+}
+
+/* Opens by live processes (seq_cst atomics: importers change them). */
+static int live_opens(struct emu_hdr *h)
+{
+	int n = 0;
+
+	for (int i = 0; i < EMU_OPENERS; i++) {
+		int32_t pid = __atomic_load_n(&h->opener[i], __ATOMIC_SEQ_CST);
+		if (pid && !pid_dead(pid))
+			n += __atomic_load_n(&h->opener_count[i], __ATOMIC_SEQ_CST);
+	}
+	return n;
+}
+
+/* This process's slot in @h (claimed on first use), or -1 when full. */
+static int opener_slot(struct emu_hdr *h)
+{
+	int32_t me = getpid();
+
+	for (int i = 0; i < EMU_OPENERS; i++) {
+		int32_t cur = __atomic_load_n(&h->opener[i], __ATOMIC_SEQ_CST);
+		if (cur == me)
+			return i;
+		if (!cur && __atomic_compare_exchange_n(&h->opener[i], &cur, me, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return i;
+		if (cur == me)
+			return i;
+	}
+	return -1;
+}
+
 EMU_API int ipcfs_k_buf_free(void *ptr)
 {
 	struct emu_map **pp, *m = NULL;
@@ -187,9 +241,9 @@ EMU_API int ipcfs_k_buf_free(void *ptr)
 	pthread_mutex_unlock(&emu_lock);
 	if (!m)
 		return emu_fail(-EINVAL, "cudaFree: not an allocation");
-	if (__atomic_load_n(&m->hdr->opens, __ATOMIC_SEQ_CST)) {
+	if (live_opens(m->hdr)) {
 		fprintf(stderr, "cuda_emu[%d]: cudaFree of a buffer that %d peer mapping(s) still "
-			"have open (undefined behaviour in CUDA)\n", getpid(), m->hdr->opens);
+			"have open (undefined behaviour in CUDA)\n", getpid(), live_opens(m->hdr));
 		abort();
 	}
 	munmap(m->hdr, m->map_bytes);
@@ -268,6 +322,9 @@ EMU_API int ipcfs_k_ipc_open(const unsigned char handle[IPCFS_K_IPC_HANDLE_BYTES
 		return emu_fail(-EIO, "cudaIpcOpenMemHandle: the allocation was freed");
 	}
 	__atomic_add_fetch(&m->hdr->opens, 1, __ATOMIC_SEQ_CST);
+	int slot = opener_slot(m->hdr);
+	if (slot >= 0)
+		__atomic_add_fetch(&m->hdr->opener_count[slot], 1, __ATOMIC_SEQ_CST);
 	m->fd = -1;
 	m->key = h;
 	m->refs = 1;
@@ -298,6 +355,9 @@ EMU_API int ipcfs_k_ipc_close(void *base)
 		return emu_fail(-EINVAL, "cudaIpcCloseMemHandle: not an opened handle");
 	if (m != (void *)1) {
 		__atomic_sub_fetch(&m->hdr->opens, 1, __ATOMIC_SEQ_CST);
+		int slot = opener_slot(m->hdr);
+		if (slot >= 0)
+			__atomic_sub_fetch(&m->hdr->opener_count[slot], 1, __ATOMIC_SEQ_CST);
 		munmap(m->hdr, m->map_bytes);
 		free(m);
 	}
@@ -414,6 +474,7 @@ EMU_API const struct ipcfs_k_ops ipcfs_k_ops_v1 = {
 	.allreduce_oneshot = emu_allreduce_oneshot,
 	.allreduce_twoshot = emu_allreduce_twoshot,
 	.signal_reset = emu_signal_reset,
+	.signal_abort = emu_signal_abort,
 	.nccl_unique_id = emu_nccl_unique_id,
 	.nccl_init_start = emu_nccl_init_start,
 	.nccl_init_poll = emu_nccl_init_poll,

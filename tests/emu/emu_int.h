@@ -56,6 +56,7 @@ int emu_device_sync(void);
 int emu_stream_capturing(void *stream, int *capturing);
 int emu_memcpy_h2d(void *dst, const void *src, size_t bytes);
 int emu_signal_reset(struct ipcfs_k_signal *sig, void *stream);
+int emu_signal_abort(struct ipcfs_k_signal *sig, int code);
 int emu_max_coresident_blocks(int dev, unsigned *blocks);
 int emu_preload(void);
 int emu_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES]);

@@ -164,6 +164,16 @@ int emu_signal_reset(struct ipcfs_k_signal *sig, void *stream)
 	return 0;
 }
 
+/* The host writes the abort word while kernels spin (relaxed, like the
+ * kernels' own writes of it). */
+int emu_signal_abort(struct ipcfs_k_signal *sig, int code)
+{
+	if (!sig || code <= 0)
+		return emu_fail(-EINVAL, "abort arguments");
+	__atomic_store_n(&sig->abort, (uint64_t)code, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* ---- the device's capacity ------------------------------------------------- */
 
 struct emu_device {

@@ -25,6 +25,9 @@
  *               rank fails init at once (finding 4)
  *   old_driver  a driver older than the runtime: -ENOTSUP naming it
  *   preload     the kernels are loaded at init (finding 8)
+ *   killed      rank 1's process dies after a call (default timeout):
+ *               rank 0's next call fails within seconds, not minutes, and
+ *               destroy returns
  *   wrong_lib   IPCFS_CUDA_LIB names a library without the table of
  *               operations (libipcfs.so itself): -ENODEV, one sentence
  *   pcie        devices linked by PCIe only: the custom kernels for 2
@@ -244,6 +247,23 @@ static void coresident(struct ipcfs_gpu_comm *c)
 		    (unsigned long long)st.max_grid, world);
 }
 
+static void killed(struct ipcfs_gpu_comm *c)
+{
+	void *in = dev_alloc(4096), *out = dev_alloc(4096);
+	int rc;
+
+	fill(in, IPCFS_F32, 1024, rank, 6);
+	if (call_rc(c, in, out, 1024))
+		die("the call before rank 1 dies");
+	verify(out, IPCFS_F32, 1024, 6, "killed");
+	if (rank == 1)
+		_exit(0);  /* dies: no destroy, no leave */
+	if ((rc = call_rc(c, in, out, 1024)) != -ECONNRESET)
+		die("a call after rank 1 died: %d, expected -ECONNRESET", rc);
+	if (!strstr(ipcfs_gpu_error(), "died"))
+		die("the reason does not say the peer died");
+}
+
 static void pcie(struct ipcfs_gpu_comm *c)
 {
 	void *in = dev_alloc(4096), *out = dev_alloc(4096);
@@ -290,6 +310,8 @@ int faults_run(struct ipcfs_member *m, struct ipcfs_gpu_comm *c)
 		/* 4 bytes: only NCCL could, and it failed on rank 1. */
 		if (ipcfs_allreduce(c, in, out, 1, IPCFS_F32, IPCFS_OP_SUM, NULL) != -EOPNOTSUPP)
 			die("NCCL is used although it failed on rank 1");
+	} else if (is("killed")) {
+		killed(c);
 	} else if (is("pcie")) {
 		pcie(c);
 	} else if (is("preload")) {

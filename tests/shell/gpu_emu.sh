@@ -82,6 +82,7 @@ run "kernels preloaded at init" -- -w 2 preload
 run "PCIe only, 2 ranks: custom kernels" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 2 pcie
 run "PCIe only, 4 ranks: NCCL" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 4 pcie
 run "a peer 12 s late with the default timeout" -- -w 2 skew
+run "a peer's process dies: the next call fails at once" -- -w 2 killed
 
 # libipcfs_cuda.so (when nvcc built it) loads NCCL at run time: no
 # DT_NEEDED on libnccl, so it runs where NCCL is absent.
