@@ -58,10 +58,27 @@
 //   end     no rank still reads another's buffer: the next call may
 //           overwrite it (the copy-in of call c+1 follows the kernel).
 //
-// No hang: the waiting threads read %globaltimer; past the timeout they
-// write the error record (host-mapped memory) and the block returns. The
-// other blocks and ranks time out in turn. The communicator must then be
-// reset (signal blocks zeroed on all ranks) before it is used again.
+// Call descriptor. At the start barrier each thread also stores this call's
+// descriptor (algorithm, vectors, dtype, grid, world: ipcfs_k_desc) into
+// the peer's desc[set][b][rank] before its release of the flag, and after
+// its acquire of the peer's flag compares the peer's with its own: ranks
+// that make different calls at the same call number get EPROTO instead of
+// passing each other's barriers (one-shot paired with two-shot, or two
+// sizes, would otherwise complete with a wrong result).
+//
+// No hang, no silent result. The waiting threads read %globaltimer; past
+// the timeout (or on EPROTO) they write the error record (host-mapped
+// memory) and the abort word of every rank's signal block (fail()). Every
+// block reads its own abort word on entry (touching no flag), while it
+// spins (leaving at once instead of at its own timeout) and after its last
+// barrier (a peer that failed meanwhile may overwrite its buffer while we
+// still read it), and reports it for its call. So a rank whose later calls
+// were already queued cannot pair them with a peer's earlier ones: every
+// call that overlapped a failure fails on every rank. The abort word is
+// written with relaxed stores (it orders nothing; best effort across the
+// links, and the acquire after the last barrier makes the usual case,
+// abort set before the peer's kernel ended, visible). The communicator
+// must then be reset (signal blocks zeroed on all ranks), i.e. destroyed.
 // -------------------------------------------------------------------------
 
 #include <cerrno>
@@ -71,10 +88,10 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#include <nccl.h>
 
 #include "allreduce_kernels.h"
 #include "allreduce_plan_int.h"
+#include "ipc_host_int.h"
 
 #define IPCFS_K_API extern "C" __attribute__((visibility("default")))
 
@@ -84,7 +101,6 @@ static_assert((int)IPCFS_K_F32 == (int)ALLREDUCE_F32 &&
 	      "dtype numbering shared with allreduce_plan_int.h");
 static_assert(IPCFS_K_MAX_RANKS == ALLREDUCE_MAX_RANKS, "same world limit");
 static_assert(ALLREDUCE_VEC_BYTES == sizeof(uint4), "16-byte vectors");
-static_assert(NCCL_UNIQUE_ID_BYTES == IPCFS_K_NCCL_ID_BYTES, "NCCL id size");
 
 namespace {
 
@@ -210,6 +226,9 @@ using BF16 = Halves8<BF16Word>;
 
 // ---- kernel parameters ---------------------------------------------------
 
+// Passed as a __grid_constant__: read in place from the parameter space,
+// never copied to local memory (a per-thread copy of the whole struct would
+// cost every block 88 KiB of local stores before its first load).
 struct Params {
 	uint4 *bufs[IPCFS_K_MAX_RANKS];          // registered buffers, all ranks
 	ipcfs_k_signal *sigs[IPCFS_K_MAX_RANKS]; // signal blocks, all ranks
@@ -217,57 +236,145 @@ struct Params {
 	ipcfs_k_error *err;                      // device alias, may be NULL
 	size_t nvec;                             // 16-byte vectors
 	uint64_t timeout_ns;
+	uint64_t desc;                           // ipcfs_k_desc() of this call
 	uint4 *const *ind;                       // NULL, or bufs[] in device memory
 	int rank;
 	int out_is_buf;                          // two-shot: out == bufs[rank]
+	unsigned flags;                          // IPCFS_K_F_*
 };
 
-__device__ __noinline__ void report(const Params &p, int code, int peer, int k,
+__device__ __noinline__ void report(ipcfs_k_error *e, int rank, int code, int peer, int k,
 				    uint64_t call)
 {
-	ipcfs_k_error *e = p.err;
-
 	if (!e)
 		return;
-	st_relaxed_sys32(&e->rank, p.rank);
+	st_relaxed_sys32(&e->rank, rank);
 	st_relaxed_sys32(&e->peer, peer);
 	st_relaxed_sys32(&e->barrier, k);
 	st_relaxed_sys32(&e->block, (int32_t)blockIdx.x);
 	st_relaxed_sys64(&e->call, call);
-	st_release_sys32(&e->code, code);  // last: see st_release_sys32()
+	st_release_sys32(&e->code, code);  // E1, last: paired with gpu_poll_err()'s acquire
+}
+
+__device__ __forceinline__ uint64_t ld_relaxed_sys(const uint64_t *p)
+{
+	uint64_t v;
+	asm volatile("ld.relaxed.sys.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+	return v;
+}
+
+// A failure of this block: report it for this call, and make every call
+// that overlaps it fail on every rank: the abort word of every signal
+// block (ours and, through the peers' mappings, theirs) gets the code.
+// Relaxed stores: the abort word orders nothing, it only has to arrive;
+// the peers read it while they spin and at their next kernel's entry.
+template <int N>
+__device__ __noinline__ void fail(const Params &p, int code, int peer, int k, uint64_t call)
+{
+	report(p.err, p.rank, code, peer, k, call);
+#pragma unroll
+	for (int r = 0; r < N; r++)
+		st_relaxed_sys64(&p.sigs[r]->abort, (uint64_t)code);
+	if (p.flags & IPCFS_K_F_TRAP)
+		__trap();
+}
+
+// Whether this block must not run: the abort word is set (a failure of an
+// earlier, overlapping call on some rank). Thread 0 reads it once and the
+// block follows that one answer (all threads leave, or none). Reported
+// for this call, so that it fails on this rank too.
+__device__ __forceinline__ bool aborted(const Params &p, uint64_t call, int k, int *s_fail)
+{
+	if (threadIdx.x == 0) {
+		const uint64_t ab = ld_relaxed_sys(&p.sigs[p.rank]->abort);
+		if (ab) {
+			report(p.err, p.rank, (int)ab, -1, k, call);
+			if (p.flags & IPCFS_K_F_TRAP)
+				__trap();
+		}
+		*s_fail = ab != 0;
+	}
+	__syncthreads();
+	return *(volatile int *)s_fail != 0;
 }
 
 // A call captured in a CUDA graph takes its buffers from device memory
 // that the host fills after capture (ipcfs_gpu_register_graph): read them
-// once per thread, before anything else. The host finished writing them
-// before the graph launch (a synchronous copy), so plain loads see them.
+// once per thread into registers (compile-time indices only). The host
+// finished writing them before the graph launch, so plain loads see them.
 // A NULL entry (graph replayed before registration) is reported as ENXIO
 // by every block's thread 0, and every thread of every rank leaves: the
 // condition is the same for the whole grid, no barrier is left half done.
 template <int N>
-__device__ __forceinline__ bool load_indirect(Params &p)
+__device__ __forceinline__ bool load_bufs(const Params &p, uint4 *bufs[N])
 {
 	bool missing = false;
 
-	if (!p.ind)
-		return false;
 #pragma unroll
 	for (int r = 0; r < N; r++) {
-		p.bufs[r] = p.ind[r];
-		missing |= p.bufs[r] == nullptr;
+		bufs[r] = p.ind ? p.ind[r] : p.bufs[r];
+		missing |= bufs[r] == nullptr;
 	}
 	if (missing && threadIdx.x == 0)
-		report(p, ENXIO, -1, 0, p.sigs[p.rank]->calls[blockIdx.x] + 1);
+		report(p.err, p.rank, ENXIO, -1, 0, p.sigs[p.rank]->calls[blockIdx.x] + 1);
 	return missing;
+}
+
+// bufs[rank] without a dynamic index into the register array.
+template <int N>
+__device__ __forceinline__ uint4 *own_buf(uint4 *const bufs[N], int rank)
+{
+	uint4 *own = bufs[0];
+#pragma unroll
+	for (int r = 1; r < N; r++)
+		if (r == rank)
+			own = bufs[r];
+	return own;
+}
+
+// Spin until *slot >= want: 0, or the code that ends the wait (ETIMEDOUT,
+// or a peer's failure found in our abort word). The spin reads the flag
+// relaxed (an acquire at .sys scope on every poll would invalidate the
+// SM's L1 each time, for co-resident blocks of other ranks and programs
+// too) and, every 32 rounds, the abort word and the clock; once it sees
+// the value, one acquire load of the same word does the pairing of the
+// barrier argument (step 3): flags only grow, so by coherence it reads a
+// value >= want, written by the peer's release or a later one of it.
+__device__ __forceinline__ int spin(const Params &p, const uint64_t *slot, uint64_t want,
+				    uint64_t *seen)
+{
+	uint64_t v, start = 0;
+	unsigned spins = 0;
+	bool timed = false;
+
+	while (ld_relaxed_sys(slot) < want) {
+		if ((++spins & 31u) == 0) {
+			const uint64_t ab = ld_relaxed_sys(&p.sigs[p.rank]->abort);
+			if (ab)
+				return (int)ab;
+			const uint64_t now = globaltimer();
+			if (!timed) {
+				start = now;
+				timed = true;
+			} else if (now - start > p.timeout_ns) {
+				return ETIMEDOUT;
+			}
+		}
+	}
+	v = ld_acquire_sys(slot);
+	*seen = v;
+	return 0;
 }
 
 // Barrier k of call @call for this block with block blockIdx.x of every
 // peer; see the argument at the top of the file. Thread t < N (t != rank)
-// handles peer t, so the N-1 signals and waits proceed in parallel. Returns
-// true when the block must leave the kernel (timeout or protocol error).
+// handles peer t, so the N-1 signals and waits proceed in parallel. At the
+// start barrier it also hands peer t this call's descriptor (stored before
+// the release of the flag, so read after the acquire of it) and compares
+// peer t's with its own: a different call is EPROTO. Returns true when the
+// block must leave the kernel.
 template <int N>
-__device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k,
-					int *s_fail)
+__device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k, int *s_fail)
 {
 	// (1) order the block's previous writes before the release below
 	__syncthreads();
@@ -275,7 +382,10 @@ __device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k,
 	if (t < N && t != p.rank) {
 		const uint64_t want = call * 4 + (uint64_t)k;
 		const int set = (int)(call & 1);
+		uint64_t v = 0;
 
+		if (k == 0)
+			st_relaxed_sys64(&p.sigs[t]->desc[set][blockIdx.x][p.rank], p.desc);
 		// (2) arrive: tell peer t that this rank reached barrier k.
 		// Single writer per word (this rank's block b), so a plain
 		// release store suffices; no read-modify-write across the link.
@@ -283,25 +393,14 @@ __device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k,
 
 		// (3) wait for peer t's arrival in our own signal block (local
 		// memory: the spin does not cross the link).
-		const uint64_t *slot = &p.sigs[p.rank]->flags[set][blockIdx.x][t];
-		uint64_t v, start = 0;
-		unsigned spins = 0;
-		bool timed = false;
-		while ((v = ld_acquire_sys(slot)) < want) {
-			if ((++spins & 31u) == 0) {
-				const uint64_t now = globaltimer();
-				if (!timed) {
-					start = now;
-					timed = true;
-				} else if (now - start > p.timeout_ns) {
-					report(p, ETIMEDOUT, t, k, call);
-					atomicExch(s_fail, 1);
-					break;
-				}
-			}
-		}
-		if (v >= want && v > call * 4 + 3) {  // a later call in our set
-			report(p, EPROTO, t, k, call);
+		int code = spin(p, &p.sigs[p.rank]->flags[set][blockIdx.x][t], want, &v);
+		if (!code && v > call * 4 + 3)  // a later call in our set
+			code = EPROTO;
+		if (!code && k == 0 && ld_relaxed_sys(&p.sigs[p.rank]->desc[set][blockIdx.x][t]) !=
+						p.desc)
+			code = EPROTO;  // the peer makes another call
+		if (code) {
+			fail<N>(p, code, t, k, call);
 			atomicExch(s_fail, 1);
 		}
 	}
@@ -310,17 +409,36 @@ __device__ __forceinline__ bool barrier(const Params &p, uint64_t call, int k,
 	return *(volatile int *)s_fail != 0;
 }
 
+// The end of a call: its result counts only if no rank failed meanwhile
+// (a peer that timed out at the end barrier may overwrite its buffer
+// while we still read it). Thread 0 then advances the call counter.
+template <int N>
+__device__ __forceinline__ void finish(const Params &p, uint64_t call)
+{
+	if (threadIdx.x != 0)
+		return;
+	const uint64_t ab = ld_acquire_sys(&p.sigs[p.rank]->abort);
+	if (ab) {
+		report(p.err, p.rank, (int)ab, -1, 2, call);
+		if (p.flags & IPCFS_K_F_TRAP)
+			__trap();
+		return;
+	}
+	// Read by the next call's kernel, ordered after this one on the stream.
+	p.sigs[p.rank]->calls[blockIdx.x] = call;
+}
+
 // Sum of vector v over the ranks, in rank order 0..N-1, fp32 accumulation,
 // one rounding at the end: the order of allreduce_plan_int.h. The loads are
 // issued first (N independent 16-byte loads in flight), then added in order;
 // only additions, so no FMA contraction can change the result.
 template <class D, int N>
-__device__ __forceinline__ uint4 reduce_vec(const Params &p, size_t v)
+__device__ __forceinline__ uint4 reduce_vec(uint4 *const bufs[N], size_t v)
 {
 	uint4 x[N];
 #pragma unroll
 	for (int r = 0; r < N; r++)
-		x[r] = p.bufs[r][v];  // weak load, ordered by the start barrier
+		x[r] = bufs[r][v];  // weak load, ordered by the start barrier
 	float acc[D::E], t[D::E];
 	D::unpack(x[0], acc);
 #pragma unroll
@@ -333,73 +451,102 @@ __device__ __forceinline__ uint4 reduce_vec(const Params &p, size_t v)
 	return D::pack(acc);
 }
 
+// The start of a call: entry check, buffers, call number. False when the
+// block must leave.
+template <int N>
+__device__ __forceinline__ bool enter(const Params &p, uint4 *bufs[N], uint64_t *call,
+				      int *s_fail)
+{
+	if (load_bufs<N>(p, bufs))
+		return false;
+	// This block's call number. Written only by thread 0 of this block,
+	// after the last barrier (so after every thread read it here).
+	*call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
+	if (aborted(p, *call, 0, s_fail))
+		return false;
+	return !barrier<N>(p, *call, 0, s_fail);
+}
+
+// At most IPCFS_K_THREADS x IPCFS_K_MIN_BLOCKS_PER_SM threads per SM:
+// registers bounded so that two blocks fit, and every block of up to
+// (blocks per SM x SMs) / ranks blocks per rank is resident at once.
+#define IPCFS_K_BOUNDS __launch_bounds__(IPCFS_K_THREADS, IPCFS_K_MIN_BLOCKS_PER_SM)
+
 template <class D, int N>
-__global__ void __launch_bounds__(IPCFS_K_THREADS) oneshot_kernel(Params p)
+__global__ void IPCFS_K_BOUNDS oneshot_kernel(const __grid_constant__ Params p)
 {
 	__shared__ int s_fail;
-	if (load_indirect<N>(p))
-		return;
-	if (threadIdx.x == 0)
-		s_fail = 0;  // published by the __syncthreads() in barrier()
-	// This block's call number. Written only by thread 0 of this block,
-	// after the last barrier (so after every thread read it here), and
-	// read by the next call's kernel, ordered after this one on the stream.
-	const uint64_t call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
+	uint4 *bufs[N];
+	uint64_t call;
 
-	if (barrier<N>(p, call, 0, &s_fail))
+	if (!enter<N>(p, bufs, &call, &s_fail))
 		return;
 	const size_t stride = (size_t)gridDim.x * blockDim.x;
 	for (size_t v = (size_t)blockIdx.x * blockDim.x + threadIdx.x; v < p.nvec;
 	     v += stride)
-		p.out[v] = reduce_vec<D, N>(p, v);
+		p.out[v] = reduce_vec<D, N>(bufs, v);
 	if (barrier<N>(p, call, 2, &s_fail))
 		return;
-	if (threadIdx.x == 0)
-		p.sigs[p.rank]->calls[blockIdx.x] = call;
+	finish<N>(p, call);
+}
+
+// All-gather of two-shot: range q from rank q's buffer for every q !=
+// rank, with the loads of all N-1 ranges in flight before their stores.
+// Same vector -> block mapping as rank q used in its reduce-scatter (the
+// barrier argument relies on it). When out is our buffer, writing the
+// other ranges of it is safe: only their owners read them, before the
+// middle barrier.
+template <int N>
+__device__ __forceinline__ void all_gather(const Params &p, uint4 *const bufs[N], size_t first,
+					   size_t stride)
+{
+	const size_t len = (p.nvec + N - 1) / N;  // the longest range
+	uint4 *__restrict__ out = p.out;
+
+	for (size_t i = first; i < len; i += stride) {
+		uint4 x[N];
+#pragma unroll
+		for (int q = 0; q < N; q++) {
+			const allreduce_range g = allreduce_plan_twoshot_range(p.nvec, N, q);
+			if (q != p.rank && g.begin + i < g.end)
+				x[q] = bufs[q][g.begin + i];
+		}
+#pragma unroll
+		for (int q = 0; q < N; q++) {
+			const allreduce_range g = allreduce_plan_twoshot_range(p.nvec, N, q);
+			if (q != p.rank && g.begin + i < g.end)
+				out[g.begin + i] = x[q];
+		}
+	}
 }
 
 template <class D, int N>
-__global__ void __launch_bounds__(IPCFS_K_THREADS) twoshot_kernel(Params p)
+__global__ void IPCFS_K_BOUNDS twoshot_kernel(const __grid_constant__ Params p)
 {
 	__shared__ int s_fail;
-	if (load_indirect<N>(p))
+	uint4 *bufs[N];
+	uint64_t call;
+
+	if (!enter<N>(p, bufs, &call, &s_fail))
 		return;
-	if (threadIdx.x == 0)
-		s_fail = 0;
-	const uint64_t call = p.sigs[p.rank]->calls[blockIdx.x] + 1;
 	const size_t stride = (size_t)gridDim.x * blockDim.x;
 	const size_t first = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-
-	if (barrier<N>(p, call, 0, &s_fail))
-		return;
 	// Reduce-scatter: this rank's range, from every buffer, into its own
 	// buffer (no other rank touches that range of that buffer now).
 	const allreduce_range mine = allreduce_plan_twoshot_range(p.nvec, N, p.rank);
-	uint4 *own = p.bufs[p.rank];
+	uint4 *own = own_buf<N>(bufs, p.rank);
 	for (size_t v = mine.begin + first; v < mine.end; v += stride) {
-		const uint4 s = reduce_vec<D, N>(p, v);
+		const uint4 s = reduce_vec<D, N>(bufs, v);
 		own[v] = s;
 		if (!p.out_is_buf)
 			p.out[v] = s;
 	}
 	if (barrier<N>(p, call, 1, &s_fail))
 		return;
-	// All-gather: range q from rank q's buffer. Same vector -> block
-	// mapping as rank q used above (the barrier argument relies on it).
-	// Start at the next rank so that the ranks do not all pull from the
-	// same peer at once. When out is our buffer, writing the other ranges
-	// of it is safe: only their owners read them, in the phase above.
-	for (int s = 1; s < N; s++) {
-		const int q = (p.rank + s) % N;
-		const allreduce_range g = allreduce_plan_twoshot_range(p.nvec, N, q);
-		const uint4 *src = p.bufs[q];
-		for (size_t v = g.begin + first; v < g.end; v += stride)
-			p.out[v] = src[v];
-	}
+	all_gather<N>(p, bufs, first, stride);
 	if (barrier<N>(p, call, 2, &s_fail))
 		return;
-	if (threadIdx.x == 0)
-		p.sigs[p.rank]->calls[blockIdx.x] = call;
+	finish<N>(p, call);
 }
 
 // ---- host side ---------------------------------------------------------
@@ -452,6 +599,13 @@ KernelFn pick(bool two, int world)
 	}
 }
 
+KernelFn pick_any(int dtype, bool two, int world)
+{
+	return dtype == IPCFS_K_F32 ? pick<F32>(two, world)
+	     : dtype == IPCFS_K_F16 ? pick<F16>(two, world)
+				     : pick<BF16>(two, world);
+}
+
 bool overlaps(const void *a, size_t na, const void *b, size_t nb)
 {
 	const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
@@ -469,7 +623,8 @@ int bad(const char *why)
 	return -EINVAL;
 }
 
-int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
+// The argument checks of launch(): 0 or -EINVAL (reason set); *bytes.
+int check(const ipcfs_k_allreduce_args *a, bool two, size_t *bytes)
 {
 	if (!a)
 		return bad("no arguments");
@@ -483,10 +638,10 @@ int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
 		return bad("unknown dtype");
 	if (a->count > SIZE_MAX / es)
 		return bad("count overflows");
-	const size_t bytes = a->count * es;
-	if (bytes % ALLREDUCE_VEC_BYTES)
+	*bytes = a->count * es;
+	if (*bytes % ALLREDUCE_VEC_BYTES)
 		return bad("size not a multiple of 16 bytes (use NCCL)");
-	if (bytes > a->buf_bytes)
+	if (*bytes > a->buf_bytes)
 		return bad("larger than the registered buffer (use NCCL)");
 	if (a->blocks > IPCFS_K_MAX_BLOCKS)
 		return bad("too many blocks");
@@ -501,22 +656,30 @@ int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
 	}
 	if (a->dev_bufs && (a->in || ((uintptr_t)a->dev_bufs & 7u)))
 		return bad("dev_bufs: in must be NULL, the table 8-byte aligned");
-	if (!a->out || !aligned16(a->out) || (a->in && !aligned16(a->in)))
-		return bad("missing or unaligned in/out");
+	// in may have any alignment: it is copied (cudaMemcpyAsync).
+	if (!a->out || !aligned16(a->out))
+		return bad("missing or unaligned out");
 	void *own = a->bufs[a->rank];
-	const bool out_is_buf = a->out == own;
-	if (overlaps(a->out, bytes, own, a->buf_bytes) && !(two && out_is_buf))
+	if (overlaps(a->out, *bytes, own, a->buf_bytes) && !(two && a->out == own))
 		return bad(two ? "out overlaps the registered buffer"
 			       : "one-shot: out overlaps the registered buffer");
-	const bool copy_in = a->in && a->in != own;
-	if (copy_in && overlaps(a->in, bytes, own, a->buf_bytes))
+	if (a->in && a->in != own && overlaps(a->in, *bytes, own, a->buf_bytes))
 		return bad("in overlaps the registered buffer");
+	return 0;
+}
+
+int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
+{
+	size_t bytes = 0;
+	int rc = check(a, two, &bytes);
+
+	if (rc)
+		return rc;
 	if (!bytes)
 		return 0;  // every rank returns here alike: no barrier needed
-
-	KernelFn fn = a->dtype == IPCFS_K_F32 ? pick<F32>(two, n)
-		    : a->dtype == IPCFS_K_F16 ? pick<F16>(two, n)
-					       : pick<BF16>(two, n);
+	const int n = a->world;
+	void *own = a->bufs[a->rank];
+	const bool copy_in = a->in && a->in != own;
 	Params p;
 	memset(&p, 0, sizeof p);
 	for (int r = 0; r < n; r++) {
@@ -529,60 +692,32 @@ int launch(const ipcfs_k_allreduce_args *a, void *stream, bool two)
 	p.nvec = bytes / ALLREDUCE_VEC_BYTES;
 	p.timeout_ns = a->timeout_ns ? a->timeout_ns : IPCFS_K_DEFAULT_TIMEOUT_NS;
 	p.rank = a->rank;
-	p.out_is_buf = out_is_buf;
+	p.out_is_buf = a->out == own;
+	p.flags = a->flags;
 
-	// The grid depends only on arguments that every rank shares.
-	const size_t per_rank = two ? (p.nvec + n - 1) / n : p.nvec;
-	const size_t want = (per_rank + IPCFS_K_THREADS - 1) / IPCFS_K_THREADS;
-	const size_t maxb = a->blocks ? a->blocks : IPCFS_K_DEFAULT_BLOCKS;
-	const unsigned grid = (unsigned)(want < maxb ? (want ? want : 1) : maxb);
+	// The grid and the descriptor depend only on arguments that every rank
+	// shares; the kernels compare the descriptors.
+	const unsigned grid = ipcfs_k_grid(two, p.nvec, n, a->blocks);
+	p.desc = ipcfs_k_desc(two, p.nvec, a->dtype, grid, n);
 
 	cudaStream_t s = static_cast<cudaStream_t>(stream);
-	cudaError_t e;
+	cudaError_t e = cudaGetLastError();  // an earlier, unrelated error: not ours
+	(void)e;
 	if (copy_in) {
 		e = cudaMemcpyAsync(own, a->in, bytes, cudaMemcpyDeviceToDevice, s);
 		if (e != cudaSuccess)
 			return map_cuda(e, "copy into the registered buffer");
 	}
-	fn<<<grid, IPCFS_K_THREADS, 0, s>>>(p);
+	pick_any(a->dtype, two, n)<<<grid, IPCFS_K_THREADS, 0, s>>>(p);
 	e = cudaGetLastError();
 	if (e != cudaSuccess)
 		return map_cuda(e, two ? "two-shot launch" : "one-shot launch");
 	return 0;
 }
 
-int map_nccl(ncclResult_t r, const char *what)
-{
-	const char *last = ncclGetLastError(nullptr);
-	char why[200];
-
-	snprintf(why, sizeof why, "%s%s%s", ncclGetErrorString(r),
-		 last && *last ? ": " : "", last ? last : "");
-	set_error(what, why);
-	switch (r) {
-	case ncclInvalidArgument:
-	case ncclInvalidUsage:
-		return -EINVAL;
-	case ncclInProgress:
-		return -EINPROGRESS;
-	case ncclUnhandledCudaError: {
-		int count = 0;
-		if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-			(void)cudaGetLastError();
-			return -ENODEV;
-		}
-		return -EIO;
-	}
-	case ncclRemoteError:
-		return -ECONNRESET;
-	default:
-		return -EIO;
-	}
-}
-
 }  // namespace
 
-// Shared with the host helpers of kernels/ipc_host.cu (hidden: not part of
+// Shared with the other .cu files of libipcfs_cuda.so (hidden: not part of
 // the library's C ABI).
 int ipcfs_k_map_cuda(cudaError_t e, const char *what)
 {
@@ -604,11 +739,33 @@ IPCFS_K_API int ipcfs_k_allreduce_twoshot(const ipcfs_k_allreduce_args *a, void 
 	return launch(a, stream, true);
 }
 
+// A driver older than the runtime this library was built with: say which.
+static int driver_too_old(cudaError_t e)
+{
+	int drv = 0;
+	char why[200];
+
+	(void)cudaDriverGetVersion(&drv);
+	(void)cudaGetLastError();
+	if (drv == 0) {  // no driver at all: the runtime says "insufficient" too
+		set_error("no usable CUDA device", "no NVIDIA driver is loaded");
+		return -ENODEV;
+	}
+	snprintf(why, sizeof why, "%s: the NVIDIA driver supports CUDA %d.%d, libipcfs_cuda.so "
+		 "was built for CUDA %d.%d: update the driver (or rebuild with an older toolkit)",
+		 cudaGetErrorString(e), drv / 1000, drv % 1000 / 10, CUDART_VERSION / 1000,
+		 CUDART_VERSION % 1000 / 10);
+	set_error("CUDA driver too old", why);
+	return -ENOTSUP;
+}
+
 IPCFS_K_API int ipcfs_k_device_count(void)
 {
 	int n = 0;
 	cudaError_t e = cudaGetDeviceCount(&n);
 
+	if (e == cudaErrorInsufficientDriver || e == cudaErrorCompatNotSupportedOnDevice)
+		return driver_too_old(e);
 	if (e != cudaSuccess) {
 		map_cuda(e, "no usable CUDA device");
 		return -ENODEV;
@@ -618,6 +775,64 @@ IPCFS_K_API int ipcfs_k_device_count(void)
 		return -ENODEV;
 	}
 	return n;
+}
+
+IPCFS_K_API int ipcfs_k_versions(int *driver, int *runtime, int *nccl)
+{
+	if (!driver || !runtime || !nccl)
+		return bad("no output");
+	*driver = *runtime = 0;
+	(void)cudaDriverGetVersion(driver);
+	(void)cudaRuntimeGetVersion(runtime);
+	(void)cudaGetLastError();
+	*nccl = ipcfs_k_nccl_version();
+	return 0;
+}
+
+// Every instantiation: {one,two}-shot x {f32,f16,bf16} x N = 2..8.
+template <class F> static int each_kernel(F f)
+{
+	for (int dt = 0; dt < 3; dt++)
+		for (int two = 0; two < 2; two++)
+			for (int n = 2; n <= IPCFS_K_MAX_RANKS; n++) {
+				int rc = f(pick_any(dt, two, n));
+				if (rc)
+					return rc;
+			}
+	return 0;
+}
+
+IPCFS_K_API int ipcfs_k_max_coresident_blocks(int dev, unsigned *blocks)
+{
+	int sms = 0, least = 1 << 30;
+	cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+
+	if (!blocks)
+		return bad("no output");
+	if (e != cudaSuccess)
+		return map_cuda(e, "cudaDeviceGetAttribute(MultiProcessorCount)");
+	int rc = each_kernel([&](KernelFn fn) {
+		int per_sm = 0;
+		cudaError_t r = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+			&per_sm, reinterpret_cast<const void *>(fn), IPCFS_K_THREADS, 0);
+		if (r != cudaSuccess)
+			return map_cuda(r, "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+		least = per_sm < least ? per_sm : least;
+		return 0;
+	});
+	if (rc)
+		return rc;
+	*blocks = (unsigned)(sms * least);
+	return 0;
+}
+
+IPCFS_K_API int ipcfs_k_preload(void)
+{
+	return each_kernel([](KernelFn fn) {
+		cudaFuncAttributes attr;
+		cudaError_t r = cudaFuncGetAttributes(&attr, reinterpret_cast<const void *>(fn));
+		return r == cudaSuccess ? 0 : map_cuda(r, "loading an all-reduce kernel");
+	});
 }
 
 IPCFS_K_API int ipcfs_k_signal_reset(ipcfs_k_signal *sig, void *stream)
@@ -632,62 +847,4 @@ IPCFS_K_API int ipcfs_k_signal_reset(ipcfs_k_signal *sig, void *stream)
 IPCFS_K_API const char *ipcfs_k_last_error(void)
 {
 	return last_error;
-}
-
-IPCFS_K_API int ipcfs_k_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES])
-{
-	ncclUniqueId u;
-	ncclResult_t r;
-
-	if (!id)
-		return bad("no id buffer");
-	r = ncclGetUniqueId(&u);
-	if (r != ncclSuccess)
-		return map_nccl(r, "ncclGetUniqueId");
-	memcpy(id, u.internal, IPCFS_K_NCCL_ID_BYTES);
-	return 0;
-}
-
-IPCFS_K_API int ipcfs_k_nccl_init(void **comm, int world, int rank,
-				  const unsigned char id[IPCFS_K_NCCL_ID_BYTES])
-{
-	ncclUniqueId u;
-	ncclComm_t c = nullptr;
-	ncclResult_t r;
-
-	if (!comm || !id || world < 1 || rank < 0 || rank >= world)
-		return bad("NCCL init arguments");
-	memcpy(u.internal, id, IPCFS_K_NCCL_ID_BYTES);
-	r = ncclCommInitRank(&c, world, u, rank);
-	if (r != ncclSuccess)
-		return map_nccl(r, "ncclCommInitRank");
-	*comm = c;
-	return 0;
-}
-
-IPCFS_K_API int ipcfs_k_nccl_allreduce(void *comm, const void *in, void *out,
-				       size_t count, int dtype, void *stream)
-{
-	ncclDataType_t t;
-
-	switch (dtype) {
-	case IPCFS_K_F32: t = ncclFloat32; break;
-	case IPCFS_K_F16: t = ncclFloat16; break;
-	case IPCFS_K_BF16: t = ncclBfloat16; break;
-	default: return bad("unknown dtype");
-	}
-	if (!comm || (count && (!in || !out)))
-		return bad("NCCL all-reduce arguments");
-	ncclResult_t r = ncclAllReduce(in, out, count, t, ncclSum,
-				       static_cast<ncclComm_t>(comm),
-				       static_cast<cudaStream_t>(stream));
-	return r == ncclSuccess ? 0 : map_nccl(r, "ncclAllReduce");
-}
-
-IPCFS_K_API int ipcfs_k_nccl_destroy(void *comm)
-{
-	if (!comm)
-		return 0;
-	ncclResult_t r = ncclCommDestroy(static_cast<ncclComm_t>(comm));
-	return r == ncclSuccess ? 0 : map_nccl(r, "ncclCommDestroy");
 }

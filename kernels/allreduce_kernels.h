@@ -2,10 +2,11 @@
 /*
  * allreduce_kernels.h - C interface of libipcfs_cuda.so: the custom
  * all-reduce kernels (one-shot, two-shot) over CUDA IPC buffers, their
- * launchers, and thin NCCL wrappers for the fallback.
+ * launchers, and thin NCCL wrappers for the fallback (NCCL dlopened).
  *
- * Plain C (usable from lib/ through dlopen/dlsym, so that libipcfs itself
- * never links CUDA). Every function returns 0 (or a count) on success and a
+ * Plain C. libipcfs reaches these through one table of operations
+ * (ipcfs_cuda_abi.h), so that it never links CUDA; the GPU tests call
+ * them directly. Every function returns 0 (or a count) on success and a
  * negative errno on failure; -ENODEV means no usable CUDA driver or device,
  * and ipcfs_k_last_error() then says why, in words.
  *
@@ -26,9 +27,16 @@
  * Failure. A peer that does not reach a barrier within timeout_ns makes the
  * waiting block set err->code = ETIMEDOUT (host-visible, mapped pinned
  * memory) and leave the kernel early: no hang. A peer found out of step
- * (a counter from a later call in the set being waited on) gives EPROTO.
- * After either, the group's signal blocks are inconsistent: every rank must
- * reset its signal block (and its error record) before the next call.
+ * (a counter from a later call in the set being waited on, or a call
+ * descriptor that differs from this rank's at the start barrier) gives
+ * EPROTO. The failing block then sets the abort word of its own signal
+ * block and of every peer's to that code; every kernel checks its own
+ * abort word on entry, while spinning and after its last barrier, and
+ * reports the code for its call (err->code), so that every call that
+ * overlapped a failure, on every rank, reports an error: none returns a
+ * result paired with the wrong call of a peer. The abort word stays set:
+ * every rank must reset its signal block (and its error record) before
+ * the next call, in practice destroy the communicator.
  */
 #ifndef IPCFS_ALLREDUCE_KERNELS_H
 #define IPCFS_ALLREDUCE_KERNELS_H
@@ -43,14 +51,18 @@ extern "C" {
 #define IPCFS_K_MAX_RANKS 8
 /* Most blocks per rank per call, and the default. Every rank computes the
  * same grid from (algorithm, world, count, blocks): block b of one rank only
- * ever synchronizes with block b of the others. The blocks of one call
- * should fit on the GPU at once (<= one per SM: 32 on A100/H100 is well
- * inside); several ranks sharing one GPU (tests) need ranks * blocks <= SMs. */
+ * ever synchronizes with block b of the others, so every block of every
+ * rank on a device must be resident at once. The kernels are bounded to
+ * IPCFS_K_MIN_BLOCKS_PER_SM blocks per SM (registers); the caller passes
+ * blocks <= ipcfs_k_max_coresident_blocks() / (ranks on that device). */
 #define IPCFS_K_MAX_BLOCKS 64
 #define IPCFS_K_DEFAULT_BLOCKS 32
 #define IPCFS_K_THREADS 512
-/* Default barrier timeout. */
-#define IPCFS_K_DEFAULT_TIMEOUT_NS 10000000000ull
+#define IPCFS_K_MIN_BLOCKS_PER_SM 2
+/* Default barrier timeout: long enough for ordinary skew between ranks (a
+ * rank compiling, checkpointing, collecting garbage for tens of seconds);
+ * a failure on one rank still ends every peer's wait at once (abort). */
+#define IPCFS_K_DEFAULT_TIMEOUT_NS 300000000000ull
 
 /* Same numbering as enum allreduce_dtype (lib/allreduce_plan_int.h). */
 enum { IPCFS_K_F32 = 0, IPCFS_K_F16 = 1, IPCFS_K_BF16 = 2 };
@@ -65,7 +77,33 @@ enum { IPCFS_K_F32 = 0, IPCFS_K_F16 = 1, IPCFS_K_BF16 = 2 };
 struct ipcfs_k_signal {
 	uint64_t calls[IPCFS_K_MAX_BLOCKS];
 	uint64_t flags[2][IPCFS_K_MAX_BLOCKS][IPCFS_K_MAX_RANKS];
+	/* desc[s][b][p]: rank p's descriptor of its call in set s (written by
+	 * p's block b before its start-barrier flag, read after it). */
+	uint64_t desc[2][IPCFS_K_MAX_BLOCKS][IPCFS_K_MAX_RANKS];
+	/* 0, or the positive errno of a failure of any rank: written by any
+	 * rank (relaxed, sys scope), read by the owner's kernels. */
+	uint64_t abort;
 };
+
+/* The descriptor of a call, equal on every rank that makes the same call:
+ * algorithm, vectors, dtype, grid and world. */
+static inline uint64_t ipcfs_k_desc(int two, uint64_t nvec, int dtype, unsigned grid, int world)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const uint64_t v[5] = { (uint64_t)two, nvec, (uint64_t)dtype, grid, (uint64_t)world };
+	for (int i = 0; i < 5; i++)
+		h = (h ^ v[i]) * 0x100000001b3ull;
+	return h | 1;  /* never 0: a zeroed slot is no descriptor */
+}
+
+/* The grid of a call: the same on every rank for the same arguments. */
+static inline unsigned ipcfs_k_grid(int two, uint64_t nvec, int world, unsigned blocks)
+{
+	const uint64_t per_rank = two ? (nvec + (uint64_t)world - 1) / (uint64_t)world : nvec;
+	const uint64_t want = (per_rank + IPCFS_K_THREADS - 1) / IPCFS_K_THREADS;
+	const uint64_t maxb = blocks ? blocks : IPCFS_K_DEFAULT_BLOCKS;
+	return (unsigned)(want < maxb ? (want ? want : 1) : maxb);
+}
 
 /* Error record, in host-visible memory (cudaHostAlloc(..., Mapped)); the
  * kernels get its device alias. code 0 = no error, else a positive errno.
@@ -100,7 +138,12 @@ struct ipcfs_k_allreduce_args {
 	void *const *dev_bufs;
 	uint64_t timeout_ns;       /* 0: IPCFS_K_DEFAULT_TIMEOUT_NS */
 	unsigned blocks;           /* 0: IPCFS_K_DEFAULT_BLOCKS; at most MAX */
+	unsigned flags;            /* IPCFS_K_F_* */
 };
+
+/* flags: a failure also traps (a sticky CUDA error that every later CUDA
+ * call of the process, graph launches included, returns). */
+#define IPCFS_K_F_TRAP 1u
 
 /*
  * Enqueue one all-reduce (sum) on @stream (a cudaStream_t; NULL is the
@@ -118,11 +161,30 @@ struct ipcfs_k_allreduce_args {
 int ipcfs_k_allreduce_oneshot(const struct ipcfs_k_allreduce_args *a, void *stream);
 int ipcfs_k_allreduce_twoshot(const struct ipcfs_k_allreduce_args *a, void *stream);
 
-/* Number of CUDA devices (> 0), or -ENODEV (no driver, no device). */
+/* Number of CUDA devices (> 0), or -ENODEV (no driver, no device), or
+ * -ENOTSUP (a driver older than the runtime: the reason names both). */
 int ipcfs_k_device_count(void);
+
+/* Driver and runtime versions (1000 * major + 10 * minor), and NCCL's
+ * (0 when NCCL cannot be loaded). */
+int ipcfs_k_versions(int *driver, int *runtime, int *nccl);
+
+/* How many blocks of the worst kernel instantiation device @dev holds at
+ * once (SMs x active blocks per SM). */
+int ipcfs_k_max_coresident_blocks(int dev, unsigned *blocks);
+
+/* Load every kernel instantiation now (CUDA_MODULE_LOADING=LAZY would load
+ * one at its first launch, which may wait for a kernel that spins for it). */
+int ipcfs_k_preload(void);
 
 /* Zero a signal block (cudaMemsetAsync on @stream). */
 int ipcfs_k_signal_reset(struct ipcfs_k_signal *sig, void *stream);
+
+/* Set the abort word of this rank's signal block to @code (> 0) from the
+ * host while kernels may be spinning on it (a copy on a stream of its own
+ * that waits for no other): they leave at once with that code. For a
+ * watchdog that found a peer dead. Synchronous. */
+int ipcfs_k_signal_abort(struct ipcfs_k_signal *sig, int code);
 
 /* The last CUDA error seen by this thread in this library, in words
  * ("" if none). */
@@ -140,9 +202,16 @@ static inline int ipcfs_k_error_check(const volatile struct ipcfs_k_error *e)
 /* The unique id to publish from rank 0 (NCCL_UNIQUE_ID_BYTES = 128). */
 #define IPCFS_K_NCCL_ID_BYTES 128
 int ipcfs_k_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES]);
-/* Create this rank's communicator (collective: every rank calls it). */
-int ipcfs_k_nccl_init(void **comm, int world, int rank,
-		      const unsigned char id[IPCFS_K_NCCL_ID_BYTES]);
+/* NCCL is loaded at run time (libnccl.so.2): without it these return
+ * -ENOTSUP with one line that says so. */
+/* Start creating this rank's communicator without blocking (collective:
+ * every rank calls it); poll until 0 (ready) or an error; -EINPROGRESS
+ * meanwhile. A communicator that failed, or that must be given up, is
+ * aborted (ipcfs_k_nccl_abort: never collective), not destroyed. */
+int ipcfs_k_nccl_init_start(void **comm, int world, int rank,
+			    const unsigned char id[IPCFS_K_NCCL_ID_BYTES]);
+int ipcfs_k_nccl_init_poll(void *comm);
+int ipcfs_k_nccl_abort(void *comm);
 /* Sum all-reduce of @count elements of @dtype on @stream. */
 int ipcfs_k_nccl_allreduce(void *comm, const void *in, void *out, size_t count,
 			   int dtype, void *stream);

@@ -8,10 +8,12 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 
 #include <cuda.h>
 #include <cuda_runtime.h>
 
+#include "allreduce_kernels.h"
 #include "ipc_host.h"
 #include "ipc_host_int.h"
 
@@ -82,6 +84,24 @@ IPCFS_K_API int ipcfs_k_device_by_uuid(const unsigned char uuid[IPCFS_K_UUID_BYT
 	}
 	ipcfs_k_set_error("device lookup", "no visible device has that UUID");
 	return -ENOENT;
+}
+
+IPCFS_K_API int ipcfs_k_p2p_native_atomics(int dev, int peer, int *ok)
+{
+	int v = 0;
+
+	if (!ok)
+		return bad("no output");
+	if (dev == peer) {
+		*ok = 1;
+		return 0;
+	}
+	cudaError_t e = cudaDeviceGetP2PAttribute(&v, cudaDevP2PAttrNativeAtomicSupported, dev,
+						  peer);
+	if (e != cudaSuccess)
+		return ipcfs_k_map_cuda(e, "cudaDeviceGetP2PAttribute");
+	*ok = v != 0;
+	return 0;
 }
 
 IPCFS_K_API int ipcfs_k_can_access_peer(int dev, int peer, int *ok)
@@ -238,6 +258,34 @@ IPCFS_K_API int ipcfs_k_stream_sync(void *stream)
 {
 	cudaError_t e = cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
 	return e == cudaSuccess ? 0 : ipcfs_k_map_cuda(e, "cudaStreamSynchronize");
+}
+
+IPCFS_K_API int ipcfs_k_signal_abort(ipcfs_k_signal *sig, int code)
+{
+	// One non-blocking stream and one pinned word, made once: the copy
+	// must not queue behind the spinning kernels it is to stop.
+	static std::once_flag once;
+	static cudaStream_t s;
+	static uint64_t *word;
+	static cudaError_t made = cudaSuccess;
+	static std::mutex lock;
+
+	if (!sig || code <= 0)
+		return bad("abort arguments");
+	std::call_once(once, [] {
+		made = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+		if (made == cudaSuccess)
+			made = cudaHostAlloc(reinterpret_cast<void **>(&word), sizeof *word,
+					     cudaHostAllocPortable);
+	});
+	if (made != cudaSuccess)
+		return ipcfs_k_map_cuda(made, "the abort stream");
+	std::lock_guard<std::mutex> g(lock);
+	*word = (uint64_t)code;
+	cudaError_t e = cudaMemcpyAsync(&sig->abort, word, sizeof *word, cudaMemcpyHostToDevice, s);
+	if (e == cudaSuccess)
+		e = cudaStreamSynchronize(s);
+	return e == cudaSuccess ? 0 : ipcfs_k_map_cuda(e, "writing the abort word");
 }
 
 IPCFS_K_API int ipcfs_k_device_sync(void)

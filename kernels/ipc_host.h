@@ -34,6 +34,10 @@ int ipcfs_k_device_by_uuid(const unsigned char uuid[IPCFS_K_UUID_BYTES], int *de
 /* cudaDeviceCanAccessPeer(dev, peer): *ok = 1 when dev == peer. */
 int ipcfs_k_can_access_peer(int dev, int peer, int *ok);
 
+/* Whether dev and peer have native atomics between them (NVLink; not
+ * over PCIe): *ok = 1 when dev == peer. */
+int ipcfs_k_p2p_native_atomics(int dev, int peer, int *ok);
+
 /* cudaMalloc @bytes (zeroed, synchronously) on the current device. */
 int ipcfs_k_buf_alloc(size_t bytes, void **ptr);
 int ipcfs_k_buf_free(void *ptr);

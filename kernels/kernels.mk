@@ -2,13 +2,17 @@
 #
 # Builds, when nvcc is found (else nothing, silently):
 #   $(BUILD)/libipcfs_cuda.so          kernels + launchers + NCCL wrappers
-#                                      (C ABI: kernels/allreduce_kernels.h),
-#                                      linked to cudart and NCCL with an rpath;
+#                                      (C ABI: kernels/ipcfs_cuda_abi.h, one
+#                                      table ipcfs_k_ops_v1), linked to cudart
+#                                      with an rpath; NCCL is dlopened at run
+#                                      time (absent: no fallback, one line);
 #                                      libipcfs never links it, it dlopens it
 #   $(BUILD)/tests/gpu_allreduce_local the single-GPU test of the kernels
 #                                      (exit 77 without a device)
 #   $(BUILD)/tests/gpu_allreduce_ipc   the communicator with forked ranks
 #   $(BUILD)/bench/gpu_allreduce       its benchmark (make bench-gpu)
+#   make check-gpu-quick               the first run on a GPU machine
+#                                      (tests/gpu/check_quick.sh)
 #
 # Variables: NVCC (default $(CUDA_HOME)/bin/nvcc), NVCC_GENCODE (sm_80 and
 # sm_90 code, plus compute_90 PTX so that newer GPUs can JIT), NVCCFLAGS.
@@ -46,7 +50,7 @@ $(BUILD)/tests/gpu/%.o: tests/gpu/%.cu
 $(CUDA_SO): $(CUDA_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) -shared -Wl,-soname,libipcfs_cuda.so -Wl,-z,defs -o $@ $^ \
-		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -lnccl
+		-L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudart -ldl
 
 # The test links the CPU reference from libipcfs.a (instrumented in a
 # sanitizer build, hence $(LDFLAGS)) and libipcfs_cuda.so from ../ at run time.
@@ -74,3 +78,11 @@ $(GPU_BENCH): $(BUILD)/tests/gpu/bench_allreduce.o $(LIBA) | $(CUDA_SO)
 ALL += $(CUDA_SO) $(GPU_TESTS) $(GPU_BENCH)
 
 endif
+
+# The first run on a machine with a GPU (tests/gpu/check_quick.sh): exit 77
+# with one line where there is none; fails when a GPU is there and anything
+# (CUDA, the build) keeps the tests from running. Under make a skip is not
+# an error (the script's 77 becomes 0, its SKIP line says so).
+.PHONY: check-gpu-quick
+check-gpu-quick: $(ALL) $(GPU_TESTS) $(GPU_BENCH)
+	$(Q)BUILD=$(BUILD) tests/gpu/check_quick.sh; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]

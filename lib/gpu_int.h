@@ -13,6 +13,10 @@
  *    56 probe_off u64   64 uuid[16]   80 handle[64]   144 host[64]
  *   208 nccl_id[128]   336 algo u32   340 blocks u32   344 oneshot_max u64
  *   352 FNV-1a 64 of bytes 0..351
+ * Kinds reuse fields they do not need: BUF oneshot_max = how many blocks
+ * the rank's device holds at once (co-residency), READY probe_off = the
+ * NCCL threshold (gpu_settings.nccl_above), READY sig_off = 1 when
+ * IPCFS_GPU_TRAP is on.
  * Decoding rejects (-EBADMSG) a wrong length, a non-hex digit, a wrong
  * magic, version, kind or checksum, a host name without its NUL, rank >=
  * world, world not 1..64, an unaligned or inconsistent offset.
@@ -57,6 +61,8 @@ enum gpu_rec_kind {
 /* flags */
 #define GPU_F_IPC 1u        /* BUF: an IPC buffer is exported */
 #define GPU_F_NCCL_WANT 2u  /* BUF: this rank wants NCCL (IPCFS_NCCL != 0) */
+#define GPU_F_FAILED 4u     /* BUF: this rank failed before publishing: give up */
+#define GPU_F_ABANDONED 8u  /* BUF: this rank saw a rank's GPU_F_FAILED, gives up */
 #define GPU_F_ID_VALID 1u   /* NCCL: nccl_id holds a valid id */
 #define GPU_F_PEER_OK 1u    /* READY: every peer's buffer passed the probe */
 #define GPU_F_NCCL_OK 2u    /* READY: NCCL initialized here */
@@ -71,6 +77,11 @@ struct gpu_record {
 	char host[GPU_HOST_MAX];
 	unsigned char nccl_id[GPU_NCCL_ID_BYTES];
 };
+
+/* sizeof(struct ipcfs_k_signal): a BUF record's probe words start at or
+ * after sig_off + this (for the tests, which do not see the kernels'
+ * headers). */
+extern const size_t gpu_signal_bytes;
 
 /* Encode @r as GPU_REC_HEX hex digits and a NUL into @hex; returns
  * GPU_REC_HEX, or -ENOSPC (@size too small), -EINVAL (host not
@@ -100,6 +111,9 @@ int gpu_rdv_publish(const struct gpu_rdv *v, const char *name, int rank,
 int gpu_rdv_unpublish(const struct gpu_rdv *v, const char *name, int rank);
 /* Read gpu/@name/@rank: 0, -ENOENT (none yet), -EBADMSG, or a read error. */
 int gpu_rdv_read(const struct gpu_rdv *v, const char *name, int rank, struct gpu_record *rec);
+
+/* Whether process @pid is gone or a zombie (its parent has not reaped it). */
+bool gpu_pid_dead(uint32_t pid);
 
 /* Whether a record of @rank is current: 1 yes, 0 not yet (stale: keep
  * waiting), < 0 an error that ends the wait. */
@@ -134,19 +148,44 @@ struct gpu_settings {
 	unsigned blocks;                       /* 0: kernels' default */
 	uint64_t timeout_ns;                   /* kernel barrier timeout, 0: default */
 	bool nccl;                             /* try NCCL */
+	/* Calls of more bytes go to NCCL when every rank has it (on NVSwitch
+	 * systems NCCL is faster above a few MiB); 0: never. */
+	uint64_t nccl_above;
+	bool trap;                             /* a kernel failure also traps */
 };
+
+#define GPU_NCCL_ABOVE_DEFAULT (8ull << 20)
 
 /*
  * Fill @s: algo from @dir/algo when it exists (auto|oneshot|twoshot|nccl),
  * then, in a plain directory (!@mounted), from $IPCFS_ALGO; thresholds from
  * $IPCFS_ONESHOT_MAX (bytes, suffix k/K/m/M allowed, all world sizes);
  * blocks from $IPCFS_GPU_BLOCKS (1..64); kernel timeout from
- * $IPCFS_GPU_TIMEOUT_MS; NCCL unless $IPCFS_NCCL=0. -EINVAL (and
- * ipcfs_gpu_error() says which) for a bad value.
+ * $IPCFS_GPU_TIMEOUT_MS; NCCL unless $IPCFS_NCCL=0; the size above which
+ * NCCL is preferred from $IPCFS_NCCL_ABOVE (0: never); trap on a kernel
+ * failure when $IPCFS_GPU_TRAP=1. -EINVAL (and ipcfs_gpu_error() says
+ * which) for a bad value.
  */
 int gpu_settings_load(const char *dir, bool mounted, struct gpu_settings *s);
 
 /* Parse a size with an optional k/K/m/M/g/G suffix: 0 or -EINVAL. */
 int gpu_parse_size(const char *s, uint64_t *out);
+
+/* ---- helpers shared by the gpu_*.c files ---------------------------------- */
+
+/* FNV-1a 64 of @n bytes (the record's and the graph tables' checksum). */
+uint64_t gpu_fnv1a(const unsigned char *p, size_t n);
+/* snprintf into @out: 0, or -ENAMETOOLONG when it does not fit. */
+int gpu_path_of(char *out, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* write(2) all of @n bytes: 0 or -errno. */
+int gpu_write_all(int fd, const char *p, size_t n);
+uint64_t gpu_now_ms(void);
+/* Sleep *@us microseconds, doubling it up to 10 ms. */
+void gpu_nap(unsigned *us);
+
+/* The reason ipcfs_gpu_error() reports in this thread (fmt "" clears it):
+ * the one error sink of the GPU side (gpu_dl.c). */
+void gpu_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -29,9 +29,10 @@ SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.s
 CUDA_EMU_SO := $(BUILD)/tests/libipcfs_cuda_emu.so
 $(BUILD)/tests/emu/%.o: CFLAGS += -Ikernels
 $(CUDA_EMU_SO): $(BUILD)/tests/emu/cuda_emu.o
+$(CUDA_EMU_SO): $(BUILD)/tests/emu/emu_stream.o $(BUILD)/tests/emu/emu_nccl.o
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -pthread
-$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o,))
+$(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o $(BUILD)/tests/emu/gpu_faults.o,))
 TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
 

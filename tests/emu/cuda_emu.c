@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cuda_emu.c - libipcfs_cuda_emu.so: a CPU stand-in for libipcfs_cuda.so,
- * for the tests only (never installed). It exports the same C ABI
- * (kernels/allreduce_kernels.h, kernels/ipc_host.h), so that the tests can
- * set IPCFS_CUDA_LIB to it and drive the host side of the GPU communicator
- * (lib/gpu.c) through init, rendezvous, peer probe, algorithm choice,
- * NCCL fallback, registration, graphs, timeouts and destroy with real
- * processes on a machine without a GPU. It models what lib/gpu.c relies on;
- * it says nothing about the CUDA kernels themselves (tests/gpu/ does, on a
- * GPU).
+ * for the tests only (never installed). It exports the same table of
+ * operations (kernels/ipcfs_cuda_abi.h, ipcfs_k_ops_v1), so that the tests
+ * can set IPCFS_CUDA_LIB to it and drive the host side of the GPU
+ * communicator (lib/gpu_*.c) through init, rendezvous, peer probe,
+ * algorithm choice, NCCL fallback, registration, graphs, timeouts,
+ * failures and destroy with real processes on a machine without a GPU.
+ * It models what lib/gpu_*.c relies on, and the kernels' protocol; it says
+ * nothing about the CUDA kernels themselves (tests/gpu/ does, on a GPU).
  *
  * Model.
  *  - "Device memory" is a memfd mapped shared; an IPC handle names the
@@ -19,23 +19,22 @@
  *    CUDA that is undefined behaviour; here it must fail the test). An
  *    importer that opens the same handle twice gets the same pointer and a
  *    reference count, as cudaIpcOpenMemHandle documents.
- *  - Kernels run in the calling thread when "launched" (streams are
- *    synchronous), block by block in order, with the kernels' barrier
- *    protocol: the same flag words, values 4c+k, alternating sets, per-
- *    block call counters in the signal block, timeout -> error record,
- *    EPROTO for a value of a later call. Sums in rank order with fp32
- *    accumulation, so results equal the CPU reference bit for bit.
- *  - Stream capture: ipcfs_emu_capture(1) makes the stream "capturing";
- *    launches are then recorded (arguments frozen, like a CUDA graph) and
- *    run by ipcfs_emu_replay().
- *  - NCCL: a shared memfd named by the unique id; chunked copy-in,
- *    barrier, reduce in rank order, barrier.
+ *  - The stream, kernels, co-residency, capture and replay: emu_stream.c.
+ *  - NCCL: emu_nccl.c.
  *
  * Environment: IPCFS_EMU_UUID=pid (every process its own "device": NCCL
  * may be used) or unset (every rank on one device, as on a one-GPU test
  * machine: NCCL refuses); IPCFS_EMU_NO_PEER=1 (the peer probe reads back a
  * wrong value); IPCFS_EMU_NO_DEVICE=1 (device count -ENODEV);
- * IPCFS_EMU_NCCL_FAIL=1 (ncclCommInitRank fails on this rank).
+ * IPCFS_EMU_OLD_DRIVER=1 (device count -ENOTSUP: a driver older than the
+ * runtime); IPCFS_EMU_NCCL_FAIL=1 (NCCL init fails on this rank);
+ * IPCFS_EMU_ALLOC_FAIL=1 (cudaMalloc of the communicator's buffer fails);
+ * IPCFS_EMU_VISIBLE=1 (with IPCFS_EMU_UUID=pid: the peers' devices are
+ * visible, so peer access is checked between devices); IPCFS_EMU_PCIE=1
+ * (no native atomics between devices: PCIe, not NVLink);
+ * IPCFS_EMU_SMS=N (SMs of the device, default 132) and
+ * IPCFS_EMU_DEVICE_FD (a memfd shared by the ranks of one device: its
+ * resident blocks).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,19 +49,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "allreduce_kernels.h"
 #include "allreduce_plan_int.h"
-#include "ipc_host.h"
+#include "emu_int.h"
 
-#define EMU_API __attribute__((visibility("default")))
 #define EMU_PAGE 4096u
 
 /* ---- errors ---------------------------------------------------------------- */
 
 static __thread char last_error[256];
 
-static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int rc, const char *fmt, ...)
+int emu_fail(int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,13 +73,13 @@ EMU_API const char *ipcfs_k_last_error(void)
 	return last_error;
 }
 
-static bool env_on(const char *name)
+bool emu_env_on(const char *name)
 {
 	const char *e = getenv(name);
 	return e && *e && strcmp(e, "0");
 }
 
-static uint64_t now_ns(void)
+uint64_t emu_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -92,33 +88,30 @@ static uint64_t now_ns(void)
 
 /* ---- statistics for the tests ------------------------------------------------ */
 
-struct ipcfs_emu_stats {
-	uint64_t launches;     /* kernels run (one-shot + two-shot) */
-	uint64_t copy_in;      /* bytes copied into a registered buffer */
-	uint64_t indirect;     /* kernels that took their buffers from device memory */
-	uint64_t nccl_calls;
-	uint64_t recorded;     /* launches captured, waiting for a replay */
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ipcfs_emu_stats stats;
+pthread_mutex_t emu_lock = PTHREAD_MUTEX_INITIALIZER;
+struct ipcfs_emu_stats emu_stats;
 
 EMU_API void ipcfs_emu_stats(struct ipcfs_emu_stats *out)
 {
-	pthread_mutex_lock(&lock);
-	*out = stats;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&emu_lock);
+	*out = emu_stats;
+	pthread_mutex_unlock(&emu_lock);
 }
 
 /* ---- device memory ----------------------------------------------------------- */
+
+#define EMU_OPENERS 64
 
 /* First page of every allocation. opens is changed by importers (other
  * processes) with atomics: seq_cst, nothing else is ordered by it. */
 struct emu_hdr {
 	uint64_t magic, seq, bytes;
 	int32_t opens;
+	/* Who opened it: a slot per importing process (claimed with a CAS of
+	 * its pid), that process's open count. A dead importer's mappings
+	 * went with it, as the driver releases them. */
+	int32_t opener[EMU_OPENERS], opener_count[EMU_OPENERS];
 };
-#define EMU_MAGIC 0x554d454346435049ull  /* "IPCFCEMU" */
 
 struct emu_handle {   /* the 64-byte IPC handle */
 	uint64_t magic, seq;
@@ -160,7 +153,10 @@ EMU_API int ipcfs_k_buf_alloc(size_t bytes, void **ptr)
 	int fd, rc;
 
 	if (!ptr || !bytes)
-		return fail(-EINVAL, "cudaMalloc: invalid argument");
+		return emu_fail(-EINVAL, "cudaMalloc: invalid argument");
+	/* The communicator's allocation is the one with a signal block. */
+	if (emu_env_on("IPCFS_EMU_ALLOC_FAIL") && bytes > sizeof(struct ipcfs_k_signal))
+		return emu_fail(-ENOMEM, "cudaMalloc: out of memory (emulated)");
 	m = calloc(1, sizeof(*m));
 	fd = memfd_create("ipcfs-emu-dev", MFD_CLOEXEC);
 	if (!m || fd < 0 || ftruncate(fd, (off_t)map_bytes) ||
@@ -168,38 +164,86 @@ EMU_API int ipcfs_k_buf_alloc(size_t bytes, void **ptr)
 		if (fd >= 0)
 			close(fd);
 		free(m);
-		return fail(-ENOMEM, "cudaMalloc: out of memory (emulated)");
+		return emu_fail(-ENOMEM, "cudaMalloc: out of memory (emulated)");
 	}
 	m->fd = fd;
 	m->map_bytes = map_bytes;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&emu_lock);
 	m->hdr->magic = EMU_MAGIC;
 	m->hdr->seq = next_seq++;
 	m->hdr->bytes = bytes;
 	m->next = allocs;
 	allocs = m;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&emu_lock);
 	*ptr = data_of(m);
 	return 0;
+}
+
+/* A process gone or a zombie: its mappings are gone. */
+static bool pid_dead(int32_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *s = strrchr(buf, ')');
+	return s && (s[2] == 'Z' || s[2] == 'X');
+}
+
+/* Opens by live processes (seq_cst atomics: importers change them). */
+static int live_opens(struct emu_hdr *h)
+{
+	int n = 0;
+
+	for (int i = 0; i < EMU_OPENERS; i++) {
+		int32_t pid = __atomic_load_n(&h->opener[i], __ATOMIC_SEQ_CST);
+		if (pid && !pid_dead(pid))
+			n += __atomic_load_n(&h->opener_count[i], __ATOMIC_SEQ_CST);
+	}
+	return n;
+}
+
+/* This process's slot in @h (claimed on first use), or -1 when full. */
+static int opener_slot(struct emu_hdr *h)
+{
+	int32_t me = getpid();
+
+	for (int i = 0; i < EMU_OPENERS; i++) {
+		int32_t cur = __atomic_load_n(&h->opener[i], __ATOMIC_SEQ_CST);
+		if (cur == me)
+			return i;
+		if (!cur && __atomic_compare_exchange_n(&h->opener[i], &cur, me, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return i;
+		if (cur == me)
+			return i;
+	}
+	return -1;
 }
 
 EMU_API int ipcfs_k_buf_free(void *ptr)
 {
 	struct emu_map **pp, *m = NULL;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&emu_lock);
 	for (pp = &allocs; *pp; pp = &(*pp)->next)
 		if (data_of(*pp) == ptr) {
 			m = *pp;
 			*pp = m->next;
 			break;
 		}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&emu_lock);
 	if (!m)
-		return fail(-EINVAL, "cudaFree: not an allocation");
-	if (__atomic_load_n(&m->hdr->opens, __ATOMIC_SEQ_CST)) {
+		return emu_fail(-EINVAL, "cudaFree: not an allocation");
+	if (live_opens(m->hdr)) {
 		fprintf(stderr, "cuda_emu[%d]: cudaFree of a buffer that %d peer mapping(s) still "
-			"have open (undefined behaviour in CUDA)\n", getpid(), m->hdr->opens);
+			"have open (undefined behaviour in CUDA)\n", getpid(), live_opens(m->hdr));
 		abort();
 	}
 	munmap(m->hdr, m->map_bytes);
@@ -223,7 +267,7 @@ EMU_API int ipcfs_k_ipc_export(void *ptr, unsigned char handle[IPCFS_K_IPC_HANDL
 	struct emu_handle h;
 	struct emu_map *m;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&emu_lock);
 	m = alloc_of(ptr);
 	if (m) {
 		memset(&h, 0, sizeof(h));
@@ -234,8 +278,8 @@ EMU_API int ipcfs_k_ipc_export(void *ptr, unsigned char handle[IPCFS_K_IPC_HANDL
 		memcpy(handle, &h, sizeof(h));
 		*offset = (uint64_t)((char *)ptr - (char *)data_of(m));
 	}
-	pthread_mutex_unlock(&lock);
-	return m ? 0 : fail(-EINVAL, "cudaIpcGetMemHandle: not device memory");
+	pthread_mutex_unlock(&emu_lock);
+	return m ? 0 : emu_fail(-EINVAL, "cudaIpcGetMemHandle: not device memory");
 }
 
 EMU_API int ipcfs_k_ipc_open(const unsigned char handle[IPCFS_K_IPC_HANDLE_BYTES], void **base)
@@ -248,43 +292,46 @@ EMU_API int ipcfs_k_ipc_open(const unsigned char handle[IPCFS_K_IPC_HANDLE_BYTES
 
 	memcpy(&h, handle, sizeof(h));
 	if (h.magic != EMU_MAGIC)
-		return fail(-EINVAL, "cudaIpcOpenMemHandle: invalid resource handle");
+		return emu_fail(-EINVAL, "cudaIpcOpenMemHandle: invalid resource handle");
 	if (h.pid == getpid())
-		return fail(-EINVAL, "cudaIpcOpenMemHandle: a handle of this process");
-	pthread_mutex_lock(&lock);
+		return emu_fail(-EINVAL, "cudaIpcOpenMemHandle: a handle of this process");
+	pthread_mutex_lock(&emu_lock);
 	for (m = imports; m; m = m->next)
 		if (!memcmp(&m->key, &h, sizeof(h))) {
 			m->refs++;
 			*base = data_of(m);
-			pthread_mutex_unlock(&lock);
+			pthread_mutex_unlock(&emu_lock);
 			return 0;
 		}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&emu_lock);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", h.pid, h.fd);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return fail(-EIO, "cudaIpcOpenMemHandle: %s: %s", path, strerror(errno));
+		return emu_fail(-EIO, "cudaIpcOpenMemHandle: %s: %s", path, strerror(errno));
 	m = calloc(1, sizeof(*m));
 	if (!m || fstat(fd, &st) || (rc = map_fd(fd, (size_t)st.st_size, &m->hdr))) {
 		close(fd);
 		free(m);
-		return fail(-EIO, "cudaIpcOpenMemHandle: cannot map %s", path);
+		return emu_fail(-EIO, "cudaIpcOpenMemHandle: cannot map %s", path);
 	}
 	close(fd);
 	m->map_bytes = (size_t)st.st_size;
 	if (m->hdr->magic != EMU_MAGIC || m->hdr->seq != h.seq) {
 		munmap(m->hdr, m->map_bytes);
 		free(m);
-		return fail(-EIO, "cudaIpcOpenMemHandle: the allocation was freed");
+		return emu_fail(-EIO, "cudaIpcOpenMemHandle: the allocation was freed");
 	}
 	__atomic_add_fetch(&m->hdr->opens, 1, __ATOMIC_SEQ_CST);
+	int slot = opener_slot(m->hdr);
+	if (slot >= 0)
+		__atomic_add_fetch(&m->hdr->opener_count[slot], 1, __ATOMIC_SEQ_CST);
 	m->fd = -1;
 	m->key = h;
 	m->refs = 1;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&emu_lock);
 	m->next = imports;
 	imports = m;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&emu_lock);
 	*base = data_of(m);
 	return 0;
 }
@@ -293,7 +340,7 @@ EMU_API int ipcfs_k_ipc_close(void *base)
 {
 	struct emu_map **pp, *m = NULL;
 
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&emu_lock);
 	for (pp = &imports; *pp; pp = &(*pp)->next)
 		if (data_of(*pp) == base) {
 			m = *pp;
@@ -303,11 +350,14 @@ EMU_API int ipcfs_k_ipc_close(void *base)
 				m = (void *)1;
 			break;
 		}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&emu_lock);
 	if (!m)
-		return fail(-EINVAL, "cudaIpcCloseMemHandle: not an opened handle");
+		return emu_fail(-EINVAL, "cudaIpcCloseMemHandle: not an opened handle");
 	if (m != (void *)1) {
 		__atomic_sub_fetch(&m->hdr->opens, 1, __ATOMIC_SEQ_CST);
+		int slot = opener_slot(m->hdr);
+		if (slot >= 0)
+			__atomic_sub_fetch(&m->hdr->opener_count[slot], 1, __ATOMIC_SEQ_CST);
 		munmap(m->hdr, m->map_bytes);
 		free(m);
 	}
@@ -318,8 +368,12 @@ EMU_API int ipcfs_k_ipc_close(void *base)
 
 EMU_API int ipcfs_k_device_count(void)
 {
-	if (env_on("IPCFS_EMU_NO_DEVICE"))
-		return fail(-ENODEV, "no usable CUDA device: emulated none");
+	if (emu_env_on("IPCFS_EMU_NO_DEVICE"))
+		return emu_fail(-ENODEV, "no usable CUDA device: emulated none");
+	if (emu_env_on("IPCFS_EMU_OLD_DRIVER"))
+		return emu_fail(-ENOTSUP, "CUDA driver too old: the NVIDIA driver supports CUDA "
+				"12.4, libipcfs_cuda.so was built for CUDA 13.0: update the driver "
+				"(emulated)");
 	return 1;
 }
 
@@ -338,7 +392,7 @@ static void my_uuid(unsigned char uuid[IPCFS_K_UUID_BYTES])
 EMU_API int ipcfs_k_current_device(int *dev, unsigned char uuid[IPCFS_K_UUID_BYTES])
 {
 	if (!dev || !uuid)
-		return fail(-EINVAL, "no output");
+		return emu_fail(-EINVAL, "no output");
 	*dev = 0;
 	my_uuid(uuid);
 	return 0;
@@ -349,15 +403,24 @@ EMU_API int ipcfs_k_device_by_uuid(const unsigned char uuid[IPCFS_K_UUID_BYTES],
 	unsigned char mine[IPCFS_K_UUID_BYTES];
 
 	my_uuid(mine);
-	if (memcmp(mine, uuid, IPCFS_K_UUID_BYTES))
-		return fail(-ENOENT, "no visible device has that UUID");
-	*dev = 0;
-	return 0;
+	if (!memcmp(mine, uuid, IPCFS_K_UUID_BYTES)) {
+		*dev = 0;
+		return 0;
+	}
+	/* IPCFS_EMU_VISIBLE=1: every process's device is visible here (as on
+	 * one multi-GPU host), numbered by its pid. */
+	if (emu_env_on("IPCFS_EMU_VISIBLE") && !memcmp(uuid, "emu-gpu", 7)) {
+		int32_t pid;
+		memcpy(&pid, uuid + 8, sizeof(pid));
+		*dev = pid;
+		return 0;
+	}
+	return emu_fail(-ENOENT, "no visible device has that UUID");
 }
 
 EMU_API int ipcfs_k_can_access_peer(int dev, int peer, int *ok)
 {
-	*ok = dev == peer || !env_on("IPCFS_EMU_NO_PEER");
+	*ok = dev == peer || !emu_env_on("IPCFS_EMU_NO_PEER");
 	return 0;
 }
 
@@ -365,7 +428,7 @@ EMU_API int ipcfs_k_peer_probe(uint64_t *remote, uint64_t value, int *ok)
 {
 	/* seq_cst: the probe is a one-off handshake, nothing depends on it. */
 	__atomic_store_n(remote, value, __ATOMIC_SEQ_CST);
-	*ok = __atomic_load_n(remote, __ATOMIC_SEQ_CST) == value && !env_on("IPCFS_EMU_NO_PEER");
+	*ok = __atomic_load_n(remote, __ATOMIC_SEQ_CST) == value && !emu_env_on("IPCFS_EMU_NO_PEER");
 	return 0;
 }
 
@@ -373,7 +436,7 @@ EMU_API int ipcfs_k_host_alloc_mapped(size_t bytes, void **host, void **dev)
 {
 	void *p = calloc(1, bytes);
 	if (!p)
-		return fail(-ENOMEM, "cudaHostAlloc: out of memory");
+		return emu_fail(-ENOMEM, "cudaHostAlloc: out of memory");
 	*host = *dev = p;
 	return 0;
 }
@@ -384,456 +447,54 @@ EMU_API int ipcfs_k_host_free(void *host)
 	return 0;
 }
 
-/* ---- streams and capture ------------------------------------------------------ */
 
-struct emu_launch {
-	struct ipcfs_k_allreduce_args a;
-	bool two;
+/* IPCFS_EMU_PCIE=1: devices linked by PCIe only (no native atomics). */
+static int emu_p2p_native_atomics(int dev, int peer, int *ok)
+{
+	*ok = dev == peer || !emu_env_on("IPCFS_EMU_PCIE");
+	return 0;
+}
+
+static int emu_versions(int *driver, int *runtime, int *nccl)
+{
+	*driver = 13000;
+	*runtime = 13000;
+	*nccl = 22809;
+	return 0;
+}
+
+EMU_API const struct ipcfs_k_ops ipcfs_k_ops_v1 = {
+	.abi = IPCFS_K_ABI,
+	.size = sizeof(struct ipcfs_k_ops),
+	.last_error = ipcfs_k_last_error,
+	.device_count = ipcfs_k_device_count,
+	.versions = emu_versions,
+	.max_coresident_blocks = emu_max_coresident_blocks,
+	.preload = emu_preload,
+	.allreduce_oneshot = emu_allreduce_oneshot,
+	.allreduce_twoshot = emu_allreduce_twoshot,
+	.signal_reset = emu_signal_reset,
+	.signal_abort = emu_signal_abort,
+	.nccl_unique_id = emu_nccl_unique_id,
+	.nccl_init_start = emu_nccl_init_start,
+	.nccl_init_poll = emu_nccl_init_poll,
+	.nccl_allreduce = emu_nccl_allreduce,
+	.nccl_abort = emu_nccl_abort,
+	.nccl_destroy = emu_nccl_destroy,
+	.current_device = ipcfs_k_current_device,
+	.device_by_uuid = ipcfs_k_device_by_uuid,
+	.can_access_peer = ipcfs_k_can_access_peer,
+	.p2p_native_atomics = emu_p2p_native_atomics,
+	.buf_alloc = ipcfs_k_buf_alloc,
+	.buf_free = ipcfs_k_buf_free,
+	.ipc_export = ipcfs_k_ipc_export,
+	.ipc_open = ipcfs_k_ipc_open,
+	.ipc_close = ipcfs_k_ipc_close,
+	.peer_probe = ipcfs_k_peer_probe,
+	.host_alloc_mapped = ipcfs_k_host_alloc_mapped,
+	.host_free = ipcfs_k_host_free,
+	.stream_sync = emu_stream_sync,
+	.device_sync = emu_device_sync,
+	.stream_capturing = emu_stream_capturing,
+	.memcpy_h2d = emu_memcpy_h2d,
 };
-
-static bool capturing;
-static struct emu_launch *graph;
-static size_t graph_n, graph_cap;
-
-EMU_API void ipcfs_emu_capture(int on)
-{
-	pthread_mutex_lock(&lock);
-	capturing = on;
-	pthread_mutex_unlock(&lock);
-}
-
-EMU_API int ipcfs_k_stream_capturing(void *stream, int *out)
-{
-	(void)stream;
-	pthread_mutex_lock(&lock);
-	*out = capturing;
-	pthread_mutex_unlock(&lock);
-	return 0;
-}
-
-EMU_API int ipcfs_k_stream_sync(void *stream)
-{
-	(void)stream;
-	return 0;
-}
-
-EMU_API int ipcfs_k_device_sync(void)
-{
-	return 0;
-}
-
-EMU_API int ipcfs_k_memset_async(void *ptr, size_t bytes, void *stream)
-{
-	(void)stream;
-	memset(ptr, 0, bytes);
-	return 0;
-}
-
-EMU_API int ipcfs_k_memcpy_h2d(void *dst, const void *src, size_t bytes)
-{
-	memcpy(dst, src, bytes);
-	return 0;
-}
-
-EMU_API int ipcfs_k_signal_reset(struct ipcfs_k_signal *sig, void *stream)
-{
-	return ipcfs_k_memset_async(sig, sizeof(*sig), stream);
-}
-
-/* ---- the kernels ----------------------------------------------------------------- */
-
-/* report(): diagnostics first, the code last with a release store (a host
- * reader that sees the code sees the fields). */
-static void report(const struct ipcfs_k_allreduce_args *a, int code, int peer, int k,
-		   unsigned b, uint64_t call)
-{
-	struct ipcfs_k_error *e = a->err;
-
-	if (!e)
-		return;
-	e->rank = a->rank;
-	e->peer = peer;
-	e->barrier = k;
-	e->block = (int32_t)b;
-	e->call = call;
-	__atomic_store_n(&e->code, code, __ATOMIC_RELEASE);
-}
-
-/* Barrier k of @call for block @b: the kernels' protocol (allreduce.cu).
- * Release store of the arrival into the peer's signal block, acquire load
- * of the peer's arrival in ours; the pair orders the data written before
- * the barrier (plain stores) before the peer's reads after it. */
-static bool barrier(const struct ipcfs_k_allreduce_args *a, uint64_t call, int k, unsigned b,
-		    const uint64_t timeout_ns)
-{
-	const uint64_t want = call * 4 + (uint64_t)k;
-	const int set = (int)(call & 1);
-	bool failed = false;
-
-	for (int t = 0; t < a->world; t++)
-		if (t != a->rank)
-			__atomic_store_n(&a->sigs[t]->flags[set][b][a->rank], want,
-					 __ATOMIC_RELEASE);
-	for (int t = 0; t < a->world && !failed; t++) {
-		const uint64_t *slot = &a->sigs[a->rank]->flags[set][b][t];
-		uint64_t v, start = now_ns();
-		unsigned spins = 0;
-
-		if (t == a->rank)
-			continue;
-		while ((v = __atomic_load_n(slot, __ATOMIC_ACQUIRE)) < want) {
-			if ((++spins & 63u) == 0) {
-				sched_yield();
-				if (now_ns() - start > timeout_ns) {
-					report(a, ETIMEDOUT, t, k, b, call);
-					failed = true;
-					break;
-				}
-			}
-		}
-		if (!failed && v > call * 4 + 3) {
-			report(a, EPROTO, t, k, b, call);
-			failed = true;
-		}
-	}
-	return failed;
-}
-
-/* Vector @v summed over bufs[0..N-1] in rank order into dst[v]. */
-static void reduce_vec(const struct ipcfs_k_allreduce_args *a, void *const bufs[], size_t v,
-		       void *dst)
-{
-	const size_t es = allreduce_plan_dtype_size(a->dtype), per = ALLREDUCE_VEC_BYTES / es;
-	const void *in[IPCFS_K_MAX_RANKS];
-	unsigned char tmp[ALLREDUCE_VEC_BYTES];
-
-	for (int r = 0; r < a->world; r++)
-		in[r] = bufs[r];
-	for (size_t j = 0; j < per; j++) {
-		size_t i = v * per + j;
-		float acc = allreduce_load_f32(in[0], a->dtype, i);
-		for (int r = 1; r < a->world; r++)
-			acc += allreduce_load_f32(in[r], a->dtype, i);
-		allreduce_store_f32(tmp, a->dtype, j, acc);
-	}
-	memcpy((char *)dst + v * ALLREDUCE_VEC_BYTES, tmp, sizeof(tmp));
-}
-
-/* Run one kernel: every block in order. Block b handles the vectors
- * first + k * stride of each range, first = b*T + t, as the kernels do. */
-static void run_kernel(const struct ipcfs_k_allreduce_args *a, bool two)
-{
-	const size_t es = allreduce_plan_dtype_size(a->dtype);
-	const size_t nvec = a->count * es / ALLREDUCE_VEC_BYTES, T = IPCFS_K_THREADS;
-	const size_t per_rank = two ? (nvec + (size_t)a->world - 1) / (size_t)a->world : nvec;
-	const size_t want = (per_rank + T - 1) / T;
-	const size_t maxb = a->blocks ? a->blocks : IPCFS_K_DEFAULT_BLOCKS;
-	const unsigned grid = (unsigned)(want < maxb ? (want ? want : 1) : maxb);
-	const size_t stride = grid * T;
-	const uint64_t timeout = a->timeout_ns ? a->timeout_ns : IPCFS_K_DEFAULT_TIMEOUT_NS;
-	void *bufs[IPCFS_K_MAX_RANKS];
-	void *own;
-
-	memcpy(bufs, a->bufs, sizeof(bufs));
-	if (a->dev_bufs) {
-		/* The buffers of a captured call: filled in device memory
-		 * after capture (ipcfs_gpu_register_graph). */
-		memcpy(bufs, a->dev_bufs, sizeof(void *) * (size_t)a->world);
-		for (int r = 0; r < a->world; r++)
-			if (!bufs[r]) {
-				report(a, ENXIO, r, 0, 0, 0);
-				return;
-			}
-	}
-	own = bufs[a->rank];
-	for (unsigned b = 0; b < grid; b++) {
-		const uint64_t call = a->sigs[a->rank]->calls[b] + 1;
-
-		if (barrier(a, call, 0, b, timeout))
-			return;
-		if (!two) {
-			for (size_t t = 0; t < T; t++)
-				for (size_t v = b * T + t; v < nvec; v += stride)
-					reduce_vec(a, bufs, v, a->out);
-		} else {
-			struct allreduce_range mine =
-				allreduce_plan_twoshot_range(nvec, a->world, a->rank);
-			for (size_t t = 0; t < T; t++)
-				for (size_t v = mine.begin + b * T + t; v < mine.end; v += stride) {
-					reduce_vec(a, bufs, v, own);
-					if (a->out != own)
-						memcpy((char *)a->out + v * 16, (char *)own + v * 16, 16);
-				}
-			if (barrier(a, call, 1, b, timeout))
-				return;
-			for (int s = 1; s < a->world; s++) {
-				int q = (a->rank + s) % a->world;
-				struct allreduce_range g = allreduce_plan_twoshot_range(nvec, a->world, q);
-				for (size_t t = 0; t < T; t++)
-					for (size_t v = g.begin + b * T + t; v < g.end; v += stride)
-						memcpy((char *)a->out + v * 16, (char *)bufs[q] + v * 16,
-						       16);
-			}
-		}
-		if (barrier(a, call, 2, b, timeout))
-			return;
-		a->sigs[a->rank]->calls[b] = call;
-	}
-}
-
-static bool overlaps(const void *a, size_t na, const void *b, size_t nb)
-{
-	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-	return na && nb && x < y + nb && y < x + na;
-}
-
-/* The launcher's argument checks (allreduce.cu launch()), then run or
- * record the kernel. */
-static int launch(const struct ipcfs_k_allreduce_args *a, bool two)
-{
-	const size_t es = a ? allreduce_plan_dtype_size(a->dtype) : 0;
-	size_t bytes;
-	void *own;
-
-	if (!a || a->world < 2 || a->world > IPCFS_K_MAX_RANKS || a->rank < 0 ||
-	    a->rank >= a->world || !es || a->count > SIZE_MAX / es)
-		return fail(-EINVAL, "invalid argument: world, rank, dtype or count");
-	bytes = a->count * es;
-	if (bytes % ALLREDUCE_VEC_BYTES)
-		return fail(-EINVAL, "invalid argument: size not a multiple of 16 bytes");
-	if (bytes > a->buf_bytes)
-		return fail(-EINVAL, "invalid argument: larger than the registered buffer");
-	if (a->blocks > IPCFS_K_MAX_BLOCKS)
-		return fail(-EINVAL, "invalid argument: too many blocks");
-	for (int r = 0; r < a->world; r++) {
-		if ((!a->dev_bufs || r == a->rank) && (!a->bufs[r] || ((uintptr_t)a->bufs[r] & 15)))
-			return fail(-EINVAL, "invalid argument: missing or unaligned buffer");
-		if (!a->sigs[r] || ((uintptr_t)a->sigs[r] & 7))
-			return fail(-EINVAL, "invalid argument: missing signal block");
-	}
-	if (a->dev_bufs && a->in)
-		return fail(-EINVAL, "invalid argument: dev_bufs needs in == NULL");
-	if (!a->out || ((uintptr_t)a->out & 15) || (a->in && ((uintptr_t)a->in & 15)))
-		return fail(-EINVAL, "invalid argument: missing or unaligned in/out");
-	own = a->bufs[a->rank];
-	if (overlaps(a->out, bytes, own, a->buf_bytes) && !(two && a->out == own))
-		return fail(-EINVAL, "invalid argument: out overlaps the registered buffer");
-	if (a->in && a->in != own && overlaps(a->in, bytes, own, a->buf_bytes))
-		return fail(-EINVAL, "invalid argument: in overlaps the registered buffer");
-	if (!bytes)
-		return 0;
-	pthread_mutex_lock(&lock);
-	if (capturing) {
-		if (graph_n == graph_cap) {
-			size_t cap = graph_cap ? 2 * graph_cap : 64;
-			struct emu_launch *g = realloc(graph, cap * sizeof(*g));
-			if (!g) {
-				pthread_mutex_unlock(&lock);
-				return fail(-ENOMEM, "graph capture: out of memory");
-			}
-			graph = g;
-			graph_cap = cap;
-		}
-		graph[graph_n].a = *a;
-		graph[graph_n++].two = two;
-		stats.recorded = graph_n;
-		pthread_mutex_unlock(&lock);
-		return 0;
-	}
-	stats.launches++;
-	if (a->in && a->in != own)
-		stats.copy_in += bytes;
-	if (a->dev_bufs)
-		stats.indirect++;
-	pthread_mutex_unlock(&lock);
-	if (a->in && a->in != own)
-		memcpy(own, a->in, bytes);
-	run_kernel(a, two);
-	return 0;
-}
-
-EMU_API int ipcfs_k_allreduce_oneshot(const struct ipcfs_k_allreduce_args *a, void *stream)
-{
-	(void)stream;
-	return launch(a, false);
-}
-
-EMU_API int ipcfs_k_allreduce_twoshot(const struct ipcfs_k_allreduce_args *a, void *stream)
-{
-	(void)stream;
-	return launch(a, true);
-}
-
-/* Run the captured launches once, in order (a graph launch). */
-EMU_API int ipcfs_emu_replay(void)
-{
-	size_t n;
-
-	pthread_mutex_lock(&lock);
-	n = graph_n;
-	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < n; i++) {
-		int rc = launch(&graph[i].a, graph[i].two);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-EMU_API void ipcfs_emu_graph_reset(void)
-{
-	pthread_mutex_lock(&lock);
-	free(graph);
-	graph = NULL;
-	graph_n = graph_cap = 0;
-	stats.recorded = 0;
-	pthread_mutex_unlock(&lock);
-}
-
-/* ---- NCCL ----------------------------------------------------------------------------- */
-
-#define NCCL_CHUNK (256u * 1024u)
-
-struct emu_nccl_shm {
-	uint64_t magic;
-	int32_t attached;                        /* atomic: ranks that mapped it */
-	int32_t pad;
-	uint64_t phase[IPCFS_K_MAX_RANKS];       /* atomic: barriers passed, per rank */
-	unsigned char area[IPCFS_K_MAX_RANKS][NCCL_CHUNK];
-};
-
-struct emu_nccl {
-	struct emu_nccl_shm *s;
-	int world, rank;
-	uint64_t phase;
-};
-
-struct emu_nccl_id {
-	uint64_t magic;
-	int32_t pid, fd;
-};
-
-EMU_API int ipcfs_k_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES])
-{
-	struct emu_nccl_id u = { EMU_MAGIC, getpid(), -1 };
-	struct emu_nccl_shm *s;
-
-	/* The creator keeps the memfd open for the peers to find through
-	 * /proc (one per id; the tests make few). */
-	u.fd = memfd_create("ipcfs-emu-nccl", MFD_CLOEXEC);
-	if (u.fd < 0 || ftruncate(u.fd, sizeof(*s)))
-		return fail(-EIO, "ncclGetUniqueId: memfd: %s", strerror(errno));
-	memset(id, 0, IPCFS_K_NCCL_ID_BYTES);
-	memcpy(id, &u, sizeof(u));
-	return 0;
-}
-
-/* Every rank raises its phase to @p, then waits for all: seq_cst, a
- * plain generation barrier (the data in area[] is ordered by it). */
-static int nccl_barrier(struct emu_nccl *n)
-{
-	uint64_t start = now_ns();
-
-	n->phase++;
-	__atomic_store_n(&n->s->phase[n->rank], n->phase, __ATOMIC_SEQ_CST);
-	for (int r = 0; r < n->world; r++)
-		while (__atomic_load_n(&n->s->phase[r], __ATOMIC_SEQ_CST) < n->phase) {
-			sched_yield();
-			if (now_ns() - start > 30000000000ull)
-				return fail(-EIO, "ncclAllReduce: rank %d did not arrive (emulated "
-					    "NCCL gives up after 30 s)", r);
-		}
-	return 0;
-}
-
-EMU_API int ipcfs_k_nccl_init(void **comm, int world, int rank,
-			      const unsigned char id[IPCFS_K_NCCL_ID_BYTES])
-{
-	struct emu_nccl_id u;
-	struct emu_nccl *n;
-	char path[64];
-	uint64_t start = now_ns();
-	int fd;
-
-	memcpy(&u, id, sizeof(u));
-	if (!comm || u.magic != EMU_MAGIC || world < 1 || world > IPCFS_K_MAX_RANKS ||
-	    rank < 0 || rank >= world)
-		return fail(-EINVAL, "ncclCommInitRank: invalid argument");
-	if (env_on("IPCFS_EMU_NCCL_FAIL"))
-		return fail(-EIO, "ncclCommInitRank: unhandled system error (emulated)");
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", u.pid, u.fd);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	n = calloc(1, sizeof(*n));
-	if (fd < 0 || !n) {
-		if (fd >= 0)
-			close(fd);
-		free(n);
-		return fail(-EIO, "ncclCommInitRank: cannot open %s", path);
-	}
-	n->s = mmap(NULL, sizeof(*n->s), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (n->s == MAP_FAILED) {
-		free(n);
-		return fail(-EIO, "ncclCommInitRank: mmap failed");
-	}
-	n->world = world;
-	n->rank = rank;
-	__atomic_add_fetch(&n->s->attached, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&n->s->attached, __ATOMIC_SEQ_CST) < world) {
-		sched_yield();
-		if (now_ns() - start > 30000000000ull) {
-			munmap(n->s, sizeof(*n->s));
-			free(n);
-			return fail(-EIO, "ncclCommInitRank: peers did not arrive");
-		}
-	}
-	/* Everyone has it mapped: the creator may close its descriptor. */
-	if (u.pid == getpid())
-		close(u.fd);
-	*comm = n;
-	return 0;
-}
-
-EMU_API int ipcfs_k_nccl_allreduce(void *comm, const void *in, void *out, size_t count,
-				   int dtype, void *stream)
-{
-	struct emu_nccl *n = comm;
-	const size_t es = allreduce_plan_dtype_size(dtype);
-	int rc;
-
-	(void)stream;
-	if (!n || !es || (count && (!in || !out)))
-		return fail(-EINVAL, "ncclAllReduce: invalid argument");
-	pthread_mutex_lock(&lock);
-	stats.nccl_calls++;
-	pthread_mutex_unlock(&lock);
-	for (size_t done = 0; done < count;) {
-		size_t k = count - done < NCCL_CHUNK / es ? count - done : NCCL_CHUNK / es;
-
-		memcpy(n->s->area[n->rank], (const char *)in + done * es, k * es);
-		if ((rc = nccl_barrier(n)))
-			return rc;
-		for (size_t i = 0; i < k; i++) {
-			float acc = allreduce_load_f32(n->s->area[0], dtype, i);
-			for (int r = 1; r < n->world; r++)
-				acc += allreduce_load_f32(n->s->area[r], dtype, i);
-			allreduce_store_f32((char *)out + done * es, dtype, i, acc);
-		}
-		if ((rc = nccl_barrier(n)))
-			return rc;
-		done += k;
-	}
-	return 0;
-}
-
-EMU_API int ipcfs_k_nccl_destroy(void *comm)
-{
-	struct emu_nccl *n = comm;
-
-	if (!n)
-		return 0;
-	munmap(n->s, sizeof(*n->s));
-	free(n);
-	return 0;
-}
-

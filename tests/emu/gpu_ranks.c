@@ -41,31 +41,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "allreduce_plan_int.h"
+#include "gpu_ranks.h"
 #include "ipcfs.h"
 
-struct emu_stats {   /* struct ipcfs_emu_stats of cuda_emu.c */
-	uint64_t launches, copy_in, indirect, nccl_calls, recorded;
-};
+struct emu_api emu;
 
-static struct {
-	int (*alloc)(size_t, void **);
-	void (*stats)(struct emu_stats *);
-	void (*capture)(int);
-	int (*replay)(void);
-	void (*graph_reset)(void);
-} emu;
-
-static int world = 2, rank = -1, iters = 2;
-static size_t buf_bytes = 64 * 1024;
+int world = 2, rank = -1, iters = 2;
+size_t buf_bytes = 64 * 1024;
 static enum allreduce_algo forced = ALLREDUCE_ALGO_AUTO;
-static const char *scenario;
+const char *scenario;
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -77,7 +68,7 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static bool env_on(const char *name)
+bool env_on(const char *name)
 {
 	const char *e = getenv(name);
 	return e && *e && strcmp(e, "0");
@@ -95,11 +86,13 @@ static void load_emu(void)
 	*(void **)&emu.capture = dlsym(h, "ipcfs_emu_capture");
 	*(void **)&emu.replay = dlsym(h, "ipcfs_emu_replay");
 	*(void **)&emu.graph_reset = dlsym(h, "ipcfs_emu_graph_reset");
-	if (!emu.alloc || !emu.stats || !emu.capture || !emu.replay || !emu.graph_reset)
+	emu.ops = dlsym(h, "ipcfs_k_ops_v1");
+	if (!emu.alloc || !emu.stats || !emu.capture || !emu.replay || !emu.graph_reset ||
+	    !emu.ops)
 		die("%s is not the emulator", path);
 }
 
-static void *dev_alloc(size_t bytes)
+void *dev_alloc(size_t bytes)
 {
 	void *p;
 	if (emu.alloc(bytes, &p))
@@ -109,7 +102,7 @@ static void *dev_alloc(size_t bytes)
 
 static const int dtypes[] = { IPCFS_F32, IPCFS_F16, IPCFS_BF16 };
 
-static int kdtype(int dtype)
+int kdtype(int dtype)
 {
 	return dtype == IPCFS_F32 ? ALLREDUCE_F32 : dtype == IPCFS_F16 ? ALLREDUCE_F16
 								    : ALLREDUCE_BF16;
@@ -117,7 +110,7 @@ static int kdtype(int dtype)
 
 /* Rank @r's input of round @seed: small multiples of 0.37 that round
  * differently in each dtype. */
-static void fill(void *p, int dtype, size_t count, int r, unsigned seed)
+void fill(void *p, int dtype, size_t count, int r, unsigned seed)
 {
 	for (size_t i = 0; i < count; i++)
 		allreduce_store_f32(p, kdtype(dtype), i,
@@ -126,7 +119,7 @@ static void fill(void *p, int dtype, size_t count, int r, unsigned seed)
 }
 
 /* out must equal the CPU reference of every rank's input of @seed. */
-static void verify(const void *out, int dtype, size_t count, unsigned seed, const char *what)
+void verify(const void *out, int dtype, size_t count, unsigned seed, const char *what)
 {
 	size_t es = allreduce_plan_dtype_size(kdtype(dtype)), bytes = count * es;
 	void *in[IPCFS_MAX_RANKS], *ref = calloc(1, bytes + 16);
@@ -221,6 +214,9 @@ static enum allreduce_algo call(struct ipcfs_gpu_comm *c, struct tally *t, const
 	if (rc != want)
 		die("ipcfs_allreduce(count %zu, dtype %d, %s): %d, expected %d", count, dtype,
 		    in == out ? "in place" : "out of place", rc, want);
+	/* The stream is asynchronous: the result is there after a sync. */
+	if (!rc && (rc = ipcfs_gpu_comm_check(c)))
+		die("ipcfs_gpu_comm_check after a call of count %zu: %d", count, rc);
 	count_call(t, a, bytes, rc);
 	return rc ? ALLREDUCE_NALGOS : a;
 }
@@ -498,11 +494,18 @@ static int run_rank(const char *dir)
 		setenv("IPCFS_GPU_BLOCKS", "4", 1);
 	if (!strcmp(scenario, "timeout"))
 		setenv("IPCFS_GPU_TIMEOUT_MS", "300", 1);
+	faults_setup();
 	if ((rc = ipcfs_join(dir, rank, &m)) != rank)
 		die("ipcfs_join: %d", rc);
 	if (ipcfs_stat_rank(m, rank, &st0))
 		die("ipcfs_stat_rank");
-	rc = ipcfs_gpu_comm_init(m, "emu", buf_bytes, 20000, &c);
+	rc = ipcfs_gpu_comm_init(m, "emu", buf_bytes, faults_init_timeout(), &c);
+	if (faults_after_init(rc, c)) {
+		if (!rc)
+			ipcfs_gpu_comm_destroy(c);
+		ipcfs_leave(m);
+		return 0;
+	}
 	if (!strcmp(scenario, "mismatch")) {
 		if (rc != -EINVAL || !strstr(ipcfs_gpu_error(), "other settings"))
 			die("init with other settings on rank 1: %d", rc);
@@ -513,7 +516,9 @@ static int run_rank(const char *dir)
 		die("ipcfs_gpu_comm_init: %d", rc);
 	if (!peer() && !strstr(ipcfs_gpu_error(), "read back"))
 		die("no reason given for the missing peer access");
-	if (!strcmp(scenario, "mixed"))
+	if (faults_run(m, c))
+		;
+	else if (!strcmp(scenario, "mixed"))
 		mixed(m, c);
 	else if (!strcmp(scenario, "registered"))
 		registered(m, c);
@@ -579,6 +584,13 @@ int main(int argc, char **argv)
 		if (ipcfs_group_create(argv[optind], &p))
 			die("ipcfs_group_create %s", argv[optind]);
 	}
+	/* The emulated device that the ranks share: its resident blocks. */
+	int devfd = memfd_create("ipcfs-emu-device", 0);
+	char fdstr[16];
+	if (devfd < 0 || ftruncate(devfd, 4096))
+		die("memfd for the emulated device");
+	snprintf(fdstr, sizeof(fdstr), "%d", devfd);
+	setenv("IPCFS_EMU_DEVICE_FD", fdstr, 1);
 	for (int r = 0; r < world; r++) {
 		pids[r] = fork();
 		if (pids[r] == 0) {

@@ -23,6 +23,7 @@
 #include <cuda_runtime.h>
 
 #include "allreduce_kernels.h"
+#include "gpu_env.h"
 #include "allreduce_plan_int.h"
 
 // A sanitizer build links the (instrumented) reference from libipcfs.a; the
@@ -387,7 +388,10 @@ static void test_timeout(int sms)
 		for (int r = 0; r < n - 1; r++) {
 			EXPECT(ipcfs_k_error_check(g.err_h[r]) == -ETIMEDOUT,
 			       "rank %d: %d, not -ETIMEDOUT", r, ipcfs_k_error_check(g.err_h[r]));
-			EXPECT(g.err_h[r]->peer == n - 1, "rank %d waited for %d", r, g.err_h[r]->peer);
+			// peer -1: the kernel found the abort word of another
+			// rank's timeout set on entry.
+			EXPECT(g.err_h[r]->peer == n - 1 || g.err_h[r]->peer == -1,
+			       "rank %d waited for %d", r, g.err_h[r]->peer);
 			EXPECT(g.err_h[r]->barrier == 0, "barrier %d", g.err_h[r]->barrier);
 		}
 		EXPECT(s < 10.0, "timeout took %.1f s", s);
@@ -424,8 +428,11 @@ static void test_out_of_step(int sms)
 	g.sync();
 	EXPECT(ipcfs_k_error_check(g.err_h[0]) == -EPROTO, "rank 0: %d, not -EPROTO",
 	       ipcfs_k_error_check(g.err_h[0]));
-	EXPECT(ipcfs_k_error_check(g.err_h[1]) == -ETIMEDOUT, "rank 1: %d, not -ETIMEDOUT",
-	       ipcfs_k_error_check(g.err_h[1]));
+	// Rank 1 leaves through the abort word that rank 0 set (EPROTO), or
+	// times out: an error either way, never a result.
+	EXPECT(ipcfs_k_error_check(g.err_h[1]) == -EPROTO ||
+		       ipcfs_k_error_check(g.err_h[1]) == -ETIMEDOUT,
+	       "rank 1: %d, not an error", ipcfs_k_error_check(g.err_h[1]));
 	g.reset();
 	one_call(g, d, true, "after reset");
 	g.fini();
@@ -469,7 +476,7 @@ static void test_args()
 	x = a; x.bufs[2] = fake[2] + 8; expect(x, -EINVAL, "unaligned buffer");
 	x = a; x.out = fake[7] + 4; expect(x, -EINVAL, "unaligned out");
 	x = a; x.out = nullptr; expect(x, -EINVAL, "no out");
-	x = a; x.in = fake[6] + 1; expect(x, -EINVAL, "unaligned in");
+	// An unaligned in is accepted: it is copied (cudaMemcpyAsync).
 	x = a; x.in = fake[1] + 16; expect(x, -EINVAL, "in inside the buffer");
 	x = a; x.blocks = IPCFS_K_MAX_BLOCKS + 1; expect(x, -EINVAL, "blocks");
 	x = a; x.out = fake[1] + 32;
@@ -479,13 +486,15 @@ static void test_args()
 	EXPECT(ipcfs_k_signal_reset(nullptr, nullptr) == -EINVAL, "reset NULL");
 	EXPECT(ipcfs_k_nccl_allreduce(nullptr, nullptr, nullptr, 0, 7, nullptr) == -EINVAL,
 	       "nccl dtype");
-	EXPECT(ipcfs_k_nccl_init(nullptr, 2, 0, nullptr) == -EINVAL, "nccl init");
+	EXPECT(ipcfs_k_nccl_init_start(nullptr, 2, 0, nullptr) == -EINVAL ||
+	       ipcfs_k_nccl_init_start(nullptr, 2, 0, nullptr) == -ENOTSUP, "nccl init");
 	EXPECT(ipcfs_k_nccl_destroy(nullptr) == 0, "nccl destroy NULL");
 }
 
 int main()
 {
 	setvbuf(stdout, nullptr, _IOLBF, 0);
+	gpu_env_setup();
 	test_args();
 	int ndev = ipcfs_k_device_count();
 	char why[256];
@@ -508,7 +517,7 @@ int main()
 			a.bufs[r] = fake[r];
 			a.sigs[r] = &fsig[r];
 		}
-		EXPECT(ndev == -ENODEV, "device count %d", ndev);
+		EXPECT(ndev == -ENODEV || ndev == -ENOTSUP, "device count %d", ndev);
 		EXPECT(ipcfs_k_allreduce_oneshot(&a, nullptr) == -ENODEV, "one-shot without GPU");
 		EXPECT(ipcfs_k_allreduce_twoshot(&a, nullptr) == -ENODEV, "two-shot without GPU");
 		if (failures) {
@@ -516,10 +525,14 @@ int main()
 				checks);
 			return 1;
 		}
-		printf("gpu_allreduce_local: SKIP: no CUDA device (%s); %d argument checks passed\n",
-		       why, checks);
-		return 77;
+		printf("gpu_allreduce_local: %d argument checks passed (%s)\n", checks, why);
+		return gpu_env_check("gpu_allreduce_local");
 	}
+	gpu_env_check("gpu_allreduce_local");  // the versions
+	int drv = 0, rtv = 0, ncv = 0;
+	if (ipcfs_k_versions(&drv, &rtv, &ncv) == 0)
+		printf("gpu_allreduce_local: NCCL %d.%d.%d%s\n", ncv / 10000, ncv / 100 % 100,
+		       ncv % 100, ncv ? "" : " (not loadable: no NCCL fallback)");
 	cudaDeviceProp prop;
 	CK(cudaGetDeviceProperties(&prop, 0));
 	printf("gpu_allreduce_local: %s, %d SMs, sm_%d%d\n", prop.name,

@@ -26,6 +26,7 @@
 
 #include <cuda_runtime.h>
 
+#include "gpu_env.h"
 #include "ipcfs.h"
 
 extern "C" __attribute__((visibility("default"), used)) const char *__asan_default_options()
@@ -130,17 +131,14 @@ int main()
 	int fds[2], bad = 0;
 	double us[3][nsizes];
 
+	gpu_env_setup();
 	pid_t p = fork();
-	if (p == 0) {
-		int n = 0;
-		_exit(cudaGetDeviceCount(&n) == cudaSuccess && n > 0 ? 0 : 77);
-	}
+	if (p == 0)  // CUDA in a child only: it does not survive fork
+		_exit(gpu_env_check("bench_allreduce"));
 	int st = 0;
 	waitpid(p, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		printf("bench_allreduce: SKIP: no CUDA device\n");
-		return 77;
-	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 1;  // 77: no GPU; 1: unusable
 	if (world < 2 || world > 8) {
 		fprintf(stderr, "IPCFS_BENCH_RANKS: 2..8\n");
 		return 2;
@@ -162,8 +160,6 @@ int main()
 		if (system(("mkdir -p " + mps + " && nvidia-cuda-mps-control -d").c_str()))
 			mps.clear();
 	}
-	if (!getenv("IPCFS_GPU_BLOCKS"))
-		setenv("IPCFS_GPU_BLOCKS", world <= 4 ? "16" : "8", 1);
 	dir = std::string(tmpl) + "/g";
 	ipcfs_params pr;
 	ipcfs_params_init(&pr);

@@ -65,3 +65,34 @@ run "CUDA graph replayed before registration" -- -w 2 graph_unregistered
 run "CUDA graph, ranks captured different calls" -- -w 3 graph_mismatch
 run "timeout" -- -w 2 timeout
 run "mismatched settings" -- -w 3 mismatch
+# Failures (tests/emu/gpu_faults.c): each fails on 78c45e0's protocol.
+run "late peer, calls queued: every overlapping call fails" -- -w 2 late
+run "timeout at barrier 1 fails on every rank" -- -w 2 stall1
+run "timeout at barrier 2 fails on every rank" -- -w 2 stall2
+run "graph replay after a timeout fails, never silently" -- -w 2 -b 65536 replay_late
+run "IPCFS_GPU_TRAP=1: the failure is sticky in the stream" -- -w 2 -b 65536 trap
+run "ranks with different sizes: EPROTO everywhere" -- -w 2 diverge_size
+run "ranks with different algorithms: EPROTO everywhere" -- -w 2 diverge_algo
+run "4 ranks share a 16-SM device with the default grid" -- -w 4 -b 1048576 coresident
+run "NCCL fails on one rank, init without a timeout" IPCFS_EMU_UUID=pid -- -w 3 nccl_one
+run "cudaMalloc fails on one rank, init without a timeout" -- -w 3 early_fail
+run "a driver older than the runtime" -- -w 2 old_driver
+run "a libipcfs_cuda.so without the table of operations" -- -w 2 wrong_lib
+run "kernels preloaded at init" -- -w 2 preload
+run "PCIe only, 2 ranks: custom kernels" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 2 pcie
+run "PCIe only, 4 ranks: NCCL" IPCFS_EMU_UUID=pid IPCFS_EMU_VISIBLE=1 IPCFS_EMU_PCIE=1 -- -w 4 pcie
+run "a peer 12 s late with the default timeout" -- -w 2 skew
+run "a peer's process dies: the next call fails at once" -- -w 2 killed
+
+# libipcfs_cuda.so (when nvcc built it) loads NCCL at run time: no
+# DT_NEEDED on libnccl, so it runs where NCCL is absent.
+CUDA_SO=$BUILD/libipcfs_cuda.so
+if [ -e "$CUDA_SO" ] && command -v readelf >/dev/null; then
+	if readelf -d "$CUDA_SO" | grep -q 'NEEDED.*nccl'; then
+		echo "FAIL $TEST: $CUDA_SO links libnccl (it must dlopen it)"
+		exit 1
+	fi
+	readelf --dyn-syms "$CUDA_SO" | grep -q ' ipcfs_k_ops_v1$' ||
+		{ echo "FAIL $TEST: $CUDA_SO does not export ipcfs_k_ops_v1"; exit 1; }
+	echo "ok - $TEST: libipcfs_cuda.so: no libnccl dependency, ipcfs_k_ops_v1 exported"
+fi

@@ -20,6 +20,10 @@
 #include "gpu_int.h"
 #include "testlib.h"
 
+/* The layout init uses: [signal block | probe words | buffer]. */
+#define PROBE_OFF ((gpu_signal_bytes + 255) / 256 * 256)
+#define BUF_OFF (PROBE_OFF + 256)
+
 static void sample(struct gpu_record *r, uint64_t seed)
 {
 	memset(r, 0, sizeof(*r));
@@ -31,8 +35,8 @@ static void sample(struct gpu_record *r, uint64_t seed)
 	r->gen = seed * 7 + 1;
 	r->buf_bytes = 1 << 20;
 	r->sig_off = 0;
-	r->probe_off = 8960;
-	r->buf_off = 9216;
+	r->probe_off = PROBE_OFF;
+	r->buf_off = BUF_OFF;
 	r->algo = ALLREDUCE_ALGO_TWOSHOT;
 	r->blocks = 32;
 	r->oneshot_max = 12345;
@@ -178,10 +182,10 @@ START_TEST(record_malformed)
 		{ 12, 4, 65 },
 		{ 16, 4, 0 },              /* pid */
 		{ 32, 8, 1000 },           /* buf_bytes % 16 */
-		{ 40, 8, 9217 },           /* buf_off % 16 */
+		{ 40, 8, BUF_OFF + 1 },    /* buf_off % 16 */
 		{ 48, 8, 16 },             /* sig_off unaligned */
 		{ 56, 8, 256 },            /* probe overlaps the signal block */
-		{ 40, 8, 8960 },           /* buffer overlaps the probe words */
+		{ 40, 8, PROBE_OFF },      /* buffer overlaps the probe words */
 		{ 32, 8, 0 },              /* no buffer with GPU_F_IPC */
 		{ 336, 4, ALLREDUCE_NALGOS },
 		{ 340, 4, 65 },            /* blocks */

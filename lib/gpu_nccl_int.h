@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* gpu_nccl_int.h - step 5 of the communicator's set-up: NCCL (gpu_nccl.c). */
+#ifndef IPCFS_GPU_NCCL_INT_H
+#define IPCFS_GPU_NCCL_INT_H
+
+#include "gpu_comm_int.h"
+
+/* Initialize NCCL when every rank wants it and no two ranks share a
+ * device (@recs: the BUF records). *ok = 1 when it worked here; a failure
+ * is a verdict (c->nccl_why), not an error. < 0 only when the exchange of
+ * the NCCL id failed (reason set). */
+int gpu_nccl_init(struct ipcfs_gpu_comm *c, const struct gpu_record *recs, int *ok);
+/* Release c->nccl: abort when it (or a peer's) failed or the communicator
+ * broke (ncclCommDestroy is collective and would wait for the peers),
+ * else destroy. */
+void gpu_nccl_close(struct ipcfs_gpu_comm *c);
+
+#endif

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpu_settings.c - the settings every rank of a GPU communicator must
+ * share: the group's algo attribute and the IPCFS_* environment.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../kernels/ipcfs_cuda_abi.h"
+#include "gpu_int.h"
+
+int gpu_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1024; end++; break;
+	case 'm': case 'M': mul = 1024 * 1024; end++; break;
+	case 'g': case 'G': mul = 1024 * 1024 * 1024; end++; break;
+	default: break;
+	}
+	if (*end == '\n')
+		end++;
+	if (*end || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+static int bad_setting(const char *what, const char *value)
+{
+	gpu_err_set("invalid %s: \"%s\"", what, value);
+	return -EINVAL;
+}
+
+int gpu_settings_load(const char *dir, bool mounted, struct gpu_settings *s)
+{
+	char path[PATH_MAX], buf[64];
+	const char *e;
+	uint64_t v;
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	s->algo = ALLREDUCE_ALGO_AUTO;
+	s->nccl = true;
+	s->nccl_above = GPU_NCCL_ABOVE_DEFAULT;
+	allreduce_plan_tuning_default(&s->tuning);
+	if (dir && !gpu_path_of(path, sizeof(path), "%s/algo", dir) &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (allreduce_plan_algo_parse(buf, &s->algo))
+			return bad_setting("algo attribute", buf);
+	}
+	if (!mounted && (e = getenv("IPCFS_ALGO")) && *e && allreduce_plan_algo_parse(e, &s->algo))
+		return bad_setting("IPCFS_ALGO", e);
+	if ((e = getenv("IPCFS_ONESHOT_MAX")) && *e) {
+		if (gpu_parse_size(e, &v) || v > SIZE_MAX)
+			return bad_setting("IPCFS_ONESHOT_MAX", e);
+		allreduce_plan_tuning_set(&s->tuning, 0, (size_t)v);
+	}
+	if ((e = getenv("IPCFS_GPU_BLOCKS")) && *e) {
+		if (gpu_parse_size(e, &v) || v < 1 || v > IPCFS_K_MAX_BLOCKS)
+			return bad_setting("IPCFS_GPU_BLOCKS (1..64)", e);
+		s->blocks = (unsigned)v;
+	}
+	if ((e = getenv("IPCFS_GPU_TIMEOUT_MS")) && *e) {
+		if (gpu_parse_size(e, &v) || v < 1 || v > UINT64_MAX / 1000000)
+			return bad_setting("IPCFS_GPU_TIMEOUT_MS", e);
+		s->timeout_ns = v * 1000000;
+	}
+	if ((e = getenv("IPCFS_NCCL")) && !strcmp(e, "0"))
+		s->nccl = false;
+	if ((e = getenv("IPCFS_NCCL_ABOVE")) && *e) {
+		if (gpu_parse_size(e, &v))
+			return bad_setting("IPCFS_NCCL_ABOVE", e);
+		s->nccl_above = v;
+	}
+	if ((e = getenv("IPCFS_GPU_TRAP")) && *e && strcmp(e, "0"))
+		s->trap = true;
+	return 0;
+}
