@@ -74,21 +74,6 @@ static uint64_t next_gen(const char *dir, const char *name)
 	return g ? g : 1;
 }
 
-int gpu_sub_name(char *out, size_t size, const char *name, const char *suffix)
-{
-	return gpu_path_of(out, size, "%s%s", name, suffix);
-}
-
-void gpu_fill_rec(const struct ipcfs_gpu_comm *c, struct gpu_record *r, uint32_t kind)
-{
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->rank = (uint32_t)c->rank;
-	r->world = (uint32_t)c->world;
-	r->pid = (uint32_t)getpid();
-	r->gen = c->gen;
-}
-
 static void set_uuid_host(struct gpu_record *r, const unsigned char *uuid)
 {
 	memcpy(r->uuid, uuid, GPU_UUID_BYTES);

@@ -18,6 +18,9 @@
 #ifndef IPCFS_GPU_COMM_INT_H
 #define IPCFS_GPU_COMM_INT_H
 
+#include <string.h>
+#include <unistd.h>
+
 #include "../kernels/ipcfs_cuda_abi.h"
 #include "gpu_int.h"
 
@@ -101,10 +104,24 @@ struct ipcfs_gpu_comm {
 	size_t nimports, imports_cap;
 };
 
-/* gpu_comm.c */
-void gpu_fill_rec(const struct ipcfs_gpu_comm *c, struct gpu_record *r, uint32_t kind);
-/* "@name@suffix" into @out. */
-int gpu_sub_name(char *out, size_t size, const char *name, const char *suffix);
+/* A record of @kind of this rank (what every record starts with); inline
+ * here, below every file that publishes records. */
+static inline void gpu_fill_rec(const struct ipcfs_gpu_comm *c, struct gpu_record *r,
+				uint32_t kind)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->rank = (uint32_t)c->rank;
+	r->world = (uint32_t)c->world;
+	r->pid = (uint32_t)getpid();
+	r->gen = c->gen;
+}
+
+/* "@name@suffix" into @out: the name of a sub-record (.ok, .nccl, ...). */
+static inline int gpu_sub_name(char *out, size_t size, const char *name, const char *suffix)
+{
+	return gpu_path_of(out, size, "%s%s", name, suffix);
+}
 static inline uint64_t gpu_all_ranks(int world)
 {
 	return world < 64 ? (1ull << world) - 1 : ~0ull;
