@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ctl_proto.h"
 #include "allreduce_plan_int.h"
 
 int allreduce_plan_check(int world, size_t count, int dtype, size_t *bytes)
@@ -115,16 +116,16 @@ enum allreduce_algo allreduce_plan_choose(const struct allreduce_plan_tuning *t,
 	return a;
 }
 
-static const char *const algo_names[ALLREDUCE_NALGOS] = {
-	[ALLREDUCE_ALGO_AUTO] = "auto",
-	[ALLREDUCE_ALGO_ONESHOT] = "oneshot",
-	[ALLREDUCE_ALGO_TWOSHOT] = "twoshot",
-	[ALLREDUCE_ALGO_NCCL] = "nccl",
-};
+/* The names are the protocol's (the algo attribute, ctl_proto.h), in the
+ * order of enum allreduce_algo. */
+_Static_assert(ALLREDUCE_NALGOS == CTL_ALGO_COUNT && ALLREDUCE_ALGO_AUTO == 0 &&
+		       ALLREDUCE_ALGO_ONESHOT == 1 && ALLREDUCE_ALGO_TWOSHOT == 2 &&
+		       ALLREDUCE_ALGO_NCCL == 3,
+	       "enum allreduce_algo follows ctl_algo_names");
 
 const char *allreduce_plan_algo_name(enum allreduce_algo a)
 {
-	return (unsigned)a < ALLREDUCE_NALGOS ? algo_names[a] : NULL;
+	return (unsigned)a < ALLREDUCE_NALGOS ? ctl_algo_names[a] : NULL;
 }
 
 int allreduce_plan_algo_parse(const char *s, enum allreduce_algo *out)
@@ -141,7 +142,7 @@ int allreduce_plan_algo_parse(const char *s, enum allreduce_algo *out)
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
 	for (int a = 0; a < ALLREDUCE_NALGOS; a++) {
-		if (strlen(algo_names[a]) == n && !memcmp(algo_names[a], s, n)) {
+		if (strlen(ctl_algo_names[a]) == n && !memcmp(ctl_algo_names[a], s, n)) {
 			*out = (enum allreduce_algo)a;
 			return 0;
 		}

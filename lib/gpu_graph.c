@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gpu_comm_int.h"
+#include "util.h"
 
 /* ---- buffers of calls captured in CUDA graphs ----------------------------- */
 
@@ -35,8 +36,8 @@ struct graph_entry {
 static uint64_t graph_table_sum(const struct graph_entry *e, size_t calls,
 				const unsigned char (*handles)[GPU_HANDLE_BYTES], size_t nhandles)
 {
-	return gpu_fnv1a((const unsigned char *)e, calls * sizeof(*e)) ^
-	       gpu_fnv1a(*handles, nhandles * GPU_HANDLE_BYTES);
+	return util_fnv1a64((const unsigned char *)e, calls * sizeof(*e)) ^
+	       util_fnv1a64(*handles, nhandles * GPU_HANDLE_BYTES);
 }
 
 /* Write this rank's table for calls [first, first + calls) into a new

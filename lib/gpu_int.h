@@ -168,13 +168,12 @@ struct gpu_settings {
  */
 int gpu_settings_load(const char *dir, bool mounted, struct gpu_settings *s);
 
-/* Parse a size with an optional k/K/m/M/g/G suffix: 0 or -EINVAL. */
+/* Parse a size (ctl_parse_size: K, M, G, KiB, MiB, GiB), a trailing
+ * newline allowed: 0 or -EINVAL. */
 int gpu_parse_size(const char *s, uint64_t *out);
 
 /* ---- helpers shared by the gpu_*.c files ---------------------------------- */
 
-/* FNV-1a 64 of @n bytes (the record's and the graph tables' checksum). */
-uint64_t gpu_fnv1a(const unsigned char *p, size_t n);
 /* snprintf into @out: 0, or -ENAMETOOLONG when it does not fit. */
 int gpu_path_of(char *out, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_proto.h"
 #include "gpu_int.h"
+#include "wait_int.h"
 
 int gpu_path_of(char *out, size_t size, const char *fmt, ...)
 {
@@ -87,8 +89,8 @@ int gpu_rdv_publish(const struct gpu_rdv *v, const char *name, int rank,
 		return rc;
 	if (v->mounted) {
 		char cmd[GPU_REC_HEX + 128];
-		rc = gpu_path_of(cmd, sizeof(cmd), "register %s %d %s\n", name, rank, hex);
-		return rc ? rc : ctl_write(v, cmd);
+		rc = ctl_fmt_register(cmd, sizeof(cmd), name, rank, hex);
+		return rc < 0 ? rc : ctl_write(v, cmd);
 	}
 	strcat(hex, "\n");
 	if ((rc = gpu_path_of(path, sizeof(path), "%s/gpu", v->dir)))
@@ -123,8 +125,8 @@ int gpu_rdv_unpublish(const struct gpu_rdv *v, const char *name, int rank)
 
 	if (v->mounted) {
 		char cmd[128];
-		rc = gpu_path_of(cmd, sizeof(cmd), "unregister %s %d\n", name, rank);
-		return rc ? rc : ctl_write(v, cmd);
+		rc = ctl_fmt_unregister(cmd, sizeof(cmd), name, rank);
+		return rc < 0 ? rc : ctl_write(v, cmd);
 	}
 	if ((rc = gpu_path_of(path, sizeof(path), "%s/gpu/%s/%d", v->dir, name, rank)))
 		return rc;
@@ -206,9 +208,7 @@ int gpu_accept_live(const struct gpu_record *rec, int rank, void *arg)
 
 uint64_t gpu_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return wait_now_ns() / 1000000;
 }
 
 void gpu_nap(unsigned *us)

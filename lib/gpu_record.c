@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "../kernels/ipcfs_cuda_abi.h"
+#include "ctl_proto.h"
 #include "gpu_int.h"
+#include "util.h"
 
 /* ---- the record --------------------------------------------------------- */
 
@@ -52,13 +54,6 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-uint64_t gpu_fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
 
 enum {
 	O_MAGIC = 0, O_VERSION = 4, O_KIND = 6, O_RANK = 8, O_WORLD = 12, O_PID = 16,
@@ -104,7 +99,7 @@ int gpu_record_encode(const struct gpu_record *r, char *hex, size_t size)
 	put32(b + O_ALGO, r->algo);
 	put32(b + O_BLOCKS, r->blocks);
 	put64(b + O_ONESHOT, r->oneshot_max);
-	put64(b + O_SUM, gpu_fnv1a(b, O_SUM));
+	put64(b + O_SUM, util_fnv1a64(b, O_SUM));
 	for (size_t i = 0; i < GPU_REC_BYTES; i++) {
 		hex[2 * i] = digits[b[i] >> 4];
 		hex[2 * i + 1] = digits[b[i] & 15];
@@ -142,7 +137,7 @@ int gpu_record_decode(const char *text, size_t len, struct gpu_record *r)
 		b[i] = (unsigned char)(hi << 4 | lo);
 	}
 	if (get32(b + O_MAGIC) != GPU_REC_MAGIC || get16(b + O_VERSION) != GPU_REC_VERSION ||
-	    get64(b + O_SUM) != gpu_fnv1a(b, O_SUM))
+	    get64(b + O_SUM) != util_fnv1a64(b, O_SUM))
 		return -EBADMSG;
 	memset(r, 0, sizeof(*r));
 	r->kind = get16(b + O_KIND);
@@ -188,15 +183,9 @@ int gpu_record_decode(const char *text, size_t len, struct gpu_record *r)
 
 int gpu_name_check(const char *name)
 {
-	size_t n;
-
-	if (!name)
+	/* The protocol's name grammar (ctl_proto.h), shorter: the daemon's
+	 * names of the sub-records (NAME.nccl, NAME.g0, ...) must fit too. */
+	if (!name || strlen(name) > GPU_NAME_MAX || ctl_name_problem(name, strlen(name)))
 		return -EINVAL;
-	n = strlen(name);
-	if (n < 1 || n > GPU_NAME_MAX || name[0] == '.')
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
-			return -EINVAL;
 	return 0;
 }

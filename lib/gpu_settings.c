@@ -11,32 +11,19 @@
 #include <unistd.h>
 
 #include "../kernels/ipcfs_cuda_abi.h"
+#include "ctl_proto.h"
 #include "gpu_int.h"
 
 int gpu_parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-	uint64_t mul = 1;
-
-	if (!s || !isdigit((unsigned char)*s))
+	/* The grammar of sizes everywhere (ctl_proto.h): 512K, 8MiB, ... as
+	 * in the attribute files; a trailing newline (a file's) is allowed. */
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': mul = 1024; end++; break;
-	case 'm': case 'M': mul = 1024 * 1024; end++; break;
-	case 'g': case 'G': mul = 1024 * 1024 * 1024; end++; break;
-	default: break;
-	}
-	if (*end == '\n')
-		end++;
-	if (*end || v > UINT64_MAX / mul)
-		return -EINVAL;
-	*out = v * mul;
-	return 0;
+	size_t n = strlen(s);
+	if (n && s[n - 1] == '\n')
+		n--;
+	return ctl_parse_size(s, n, out) ? -EINVAL : 0;
 }
 
 static int bad_setting(const char *what, const char *value)

@@ -473,7 +473,8 @@ START_TEST(settings)
 	ck_assert_int_eq(gpu_settings_load(dir, false, &s), -EINVAL);
 	unsetenv("IPCFS_ALGO");
 
-	setenv("IPCFS_ONESHOT_MAX", "64k", 1);
+	/* Sizes have the grammar of the attribute files (ctl_parse_size). */
+	setenv("IPCFS_ONESHOT_MAX", "64K", 1);
 	setenv("IPCFS_GPU_BLOCKS", "8", 1);
 	setenv("IPCFS_GPU_TIMEOUT_MS", "250", 1);
 	setenv("IPCFS_NCCL", "0", 1);
@@ -490,6 +491,11 @@ START_TEST(settings)
 	unsetenv("IPCFS_GPU_BLOCKS");
 	setenv("IPCFS_ONESHOT_MAX", "12q", 1);
 	ck_assert_int_eq(gpu_settings_load(dir, false, &s), -EINVAL);
+	setenv("IPCFS_ONESHOT_MAX", "64k", 1);
+	ck_assert_int_eq(gpu_settings_load(dir, false, &s), -EINVAL);
+	setenv("IPCFS_ONESHOT_MAX", "512KiB", 1);
+	ck_assert_int_eq(gpu_settings_load(dir, false, &s), 0);
+	ck_assert_uint_eq(s.tuning.oneshot_max[2], 512 * 1024);
 	unsetenv("IPCFS_ONESHOT_MAX");
 	unsetenv("IPCFS_GPU_TIMEOUT_MS");
 	unsetenv("IPCFS_NCCL");
