@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fsd.h"
-#include "rank_counters.h"
+#include "ipcfs/rank_counters.h"
 #include "wait_int.h"
 
 /* A growing text buffer. */

@@ -51,7 +51,7 @@ FSD_FUZZ_SRCS_fsd_ctl := fsd/parse.c
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -std=gnu11 -D_GNU_SOURCE -Ilib -Ifsd
+	       -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ifsd
 
 $(foreach t,$(FSD_FUZZ),$(eval $(call prog,tests/replay_$(t),$(BUILD)/tests/fuzz/fuzz_$(t).o $(BUILD)/tests/fuzz/replay.o $(patsubst %.c,$(BUILD)/%.o,$(FSD_FUZZ_SRCS_$(t))),)))
 ALL += $(FSD_FUZZ:%=$(BUILD)/tests/replay_%)

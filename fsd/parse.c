@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 #include "parse_int.h"
 
 /* The limits of ipcfs_params_check(), from the protocol's one list. */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 #include "ipcfs.h"
 
 /* Group and GPU buffer names, and the longest hex record of `register`:

@@ -3,7 +3,7 @@
 // allreduce.cu - one-shot and two-shot all-reduce (sum) over CUDA IPC
 // buffers for fp32, fp16 and bf16, their launchers, and the NCCL wrappers of
 // libipcfs_cuda.so. Interface and model: allreduce_kernels.h. Partition and
-// summation order: lib/allreduce_plan_int.h (shared with the CPU reference,
+// summation order: include/ipcfs/plan.h (shared with the CPU reference,
 // which the GPU tests compare against bit for bit).
 //
 // ---- Memory-model argument (PTX memory model, sm_70 and later) ------------
@@ -89,8 +89,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include "allreduce_kernels.h"
-#include "allreduce_plan_int.h"
+#include "ipcfs/allreduce_kernels.h"
+#include "ipcfs/plan.h"
 #include "ipc_host_int.h"
 
 #define IPCFS_K_API extern "C" __attribute__((visibility("default")))
@@ -98,7 +98,7 @@
 static_assert((int)IPCFS_K_F32 == (int)ALLREDUCE_F32 &&
 		      (int)IPCFS_K_F16 == (int)ALLREDUCE_F16 &&
 		      (int)IPCFS_K_BF16 == (int)ALLREDUCE_BF16,
-	      "dtype numbering shared with allreduce_plan_int.h");
+	      "dtype numbering shared with ipcfs/plan.h");
 static_assert(IPCFS_K_MAX_RANKS == ALLREDUCE_MAX_RANKS, "same world limit");
 static_assert(ALLREDUCE_VEC_BYTES == sizeof(uint4), "16-byte vectors");
 
@@ -429,7 +429,7 @@ __device__ __forceinline__ void finish(const Params &p, uint64_t call)
 }
 
 // Sum of vector v over the ranks, in rank order 0..N-1, fp32 accumulation,
-// one rounding at the end: the order of allreduce_plan_int.h. The loads are
+// one rounding at the end: the order of ipcfs/plan.h. The loads are
 // issued first (N independent 16-byte loads in flight), then added in order;
 // only additions, so no FMA contraction can change the result.
 template <class D, int N>

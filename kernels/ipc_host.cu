@@ -13,8 +13,8 @@
 #include <cuda.h>
 #include <cuda_runtime.h>
 
-#include "allreduce_kernels.h"
-#include "ipc_host.h"
+#include "ipcfs/allreduce_kernels.h"
+#include "ipcfs/ipc_host.h"
 #include "ipc_host_int.h"
 
 #define IPCFS_K_API extern "C" __attribute__((visibility("default")))

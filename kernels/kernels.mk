@@ -2,7 +2,7 @@
 #
 # Builds, when nvcc is found (else nothing, silently):
 #   $(BUILD)/libipcfs_cuda.so          kernels + launchers + NCCL wrappers
-#                                      (C ABI: kernels/ipcfs_cuda_abi.h, one
+#                                      (C ABI: include/ipcfs/cuda_abi.h, one
 #                                      table ipcfs_k_ops_v1), linked to cudart
 #                                      with an rpath; NCCL is dlopened at run
 #                                      time (absent: no fallback, one line);
@@ -27,7 +27,7 @@ NVCC_GENCODE ?= -gencode arch=compute_80,code=sm_80 \
 		-gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3
 NVCCFLAGS += -std=c++17 $(NVCC_GENCODE) -Werror all-warnings \
-	     -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra -Ilib -Ikernels
+	     -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra -Iinclude -Ilib -Ikernels
 
 CUDA_SRCS := $(wildcard kernels/*.cu)
 CUDA_OBJS := $(CUDA_SRCS:kernels/%.cu=$(BUILD)/kernels/%.o)

@@ -19,7 +19,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
-#include "allreduce_kernels.h"
+#include "ipcfs/allreduce_kernels.h"
 #include "ipc_host_int.h"
 
 #define IPCFS_K_API extern "C" __attribute__((visibility("default")))

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 //
 // ops.cu - the one symbol libipcfs looks up in libipcfs_cuda.so: its table
-// of operations (ipcfs_cuda_abi.h). Designated initializers: a field left
+// of operations (ipcfs/cuda_abi.h). Designated initializers: a field left
 // out is a build error (-Wmissing-field-initializers under -Werror).
 
-#include "ipcfs_cuda_abi.h"
+#include "ipcfs/cuda_abi.h"
 
 extern "C" __attribute__((visibility("default"))) const ipcfs_k_ops ipcfs_k_ops_v1 = {
 	.abi = IPCFS_K_ABI,

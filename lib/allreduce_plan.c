@@ -2,13 +2,13 @@
 /*
  * allreduce_plan.c - which GPU all-reduce algorithm a call uses, and the
  * two-shot partition in elements. The partition itself (shared with the
- * kernels) is in allreduce_plan_int.h.
+ * kernels) is in ipcfs/plan.h.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "ctl_proto.h"
-#include "allreduce_plan_int.h"
+#include "ipcfs/ctl_proto.h"
+#include "ipcfs/plan.h"
 
 int allreduce_plan_check(int world, size_t count, int dtype, size_t *bytes)
 {

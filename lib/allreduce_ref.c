@@ -7,7 +7,7 @@
  * nothing a phase reads is written by the same phase on another rank, so
  * any interleaving of the ranks gives the same bytes; rank order is just
  * the simplest one. Every element is summed with the kernels' order (see
- * allreduce_plan_int.h): fp32 accumulation starting from rank 0's value,
+ * ipcfs/plan.h): fp32 accumulation starting from rank 0's value,
  * ranks 0..N-1, one rounding to the dtype at the end.
  *
  * The float additions below must stay binary32 operations, one at a time:
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
 #error "the reference needs binary32 evaluation of float (FLT_EVAL_METHOD 0)"

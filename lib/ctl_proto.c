@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 
 const char *const ctl_algo_names[CTL_ALGO_COUNT] = { "auto", "oneshot", "twoshot", "nccl" };
 

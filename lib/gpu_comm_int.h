@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/ipcfs_cuda_abi.h"
+#include "ipcfs/cuda_abi.h"
 #include "gpu_int.h"
 
 #define API __attribute__((visibility("default")))

@@ -5,7 +5,7 @@
  * libipcfs never links CUDA: a machine without it must run everything
  * else. Two libraries are opened with dlopen() when first needed:
  *  - libipcfs_cuda.so, through its one table of operations
- *    (kernels/ipcfs_cuda_abi.h), for the GPU communicator;
+ *    (include/ipcfs/cuda_abi.h), for the GPU communicator;
  *  - the CUDA runtime (libcudart), for cudaHostRegister of the arena
  *    (cuda_host_int.h).
  * Any failure (no library, no driver, no device) is -ENODEV (-ENOTSUP for

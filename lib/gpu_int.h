@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "ipcfs.h"
 
 #define GPU_REC_MAGIC 0x52475049u

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 #include "gpu_int.h"
 #include "wait_int.h"
 

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../kernels/ipcfs_cuda_abi.h"
-#include "ctl_proto.h"
+#include "ipcfs/cuda_abi.h"
+#include "ipcfs/ctl_proto.h"
 #include "gpu_int.h"
 #include "util.h"
 

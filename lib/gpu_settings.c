@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/ipcfs_cuda_abi.h"
-#include "ctl_proto.h"
+#include "ipcfs/cuda_abi.h"
+#include "ipcfs/ctl_proto.h"
 #include "gpu_int.h"
 
 int gpu_parse_size(const char *s, uint64_t *out)

@@ -20,7 +20,7 @@
 
 #include "channel_int.h"
 #include "cuda_host_int.h"
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 #include "member_int.h"
 #include "wait_int.h"
 

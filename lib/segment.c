@@ -19,7 +19,7 @@
 /* Only for arena_format(), at creation: the one call this layer makes
  * upwards, before any member can map the file. */
 #include "arena_int.h"
-#include "ctl_proto.h"
+#include "ipcfs/ctl_proto.h"
 #include "segment_int.h"
 #include "wait_int.h"
 

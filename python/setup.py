@@ -14,12 +14,13 @@ from setuptools import Extension, setup
 
 here = os.path.dirname(os.path.abspath(__file__))
 lib = os.path.join(here, "..", "lib")
+include = os.path.join(here, "..", "include")  # the headers shared between components
 lib_srcs = sorted(glob.glob(os.path.join(lib, "*.c")))
 native = sorted(os.path.relpath(s, here) for s in glob.glob(os.path.join(here, "ipcfs", "*.c")))
 if lib_srcs:
     sources = native + [os.path.relpath(s, here) for s in lib_srcs]
-    kw = dict(include_dirs=[os.path.relpath(lib, here), "ipcfs"], libraries=["numa", "dl"],
-              define_macros=[("_GNU_SOURCE", None), ("IPCFS_BUILD", None)],
+    kw = dict(include_dirs=[os.path.relpath(include, here), os.path.relpath(lib, here), "ipcfs"],
+              libraries=["numa", "dl"], define_macros=[("_GNU_SOURCE", None)],
               extra_compile_args=["-std=gnu11", "-pthread", "-fvisibility=hidden"],
               extra_link_args=["-pthread"])
 else:

@@ -2,7 +2,7 @@
 /*
  * cuda_emu.c - libipcfs_cuda_emu.so: a CPU stand-in for libipcfs_cuda.so,
  * for the tests only (never installed). It exports the same table of
- * operations (kernels/ipcfs_cuda_abi.h, ipcfs_k_ops_v1), so that the tests
+ * operations (include/ipcfs/cuda_abi.h, ipcfs_k_ops_v1), so that the tests
  * can set IPCFS_CUDA_LIB to it and drive the host side of the GPU
  * communicator (lib/gpu_*.c) through init, rendezvous, peer probe,
  * algorithm choice, NCCL fallback, registration, graphs, timeouts,
@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "emu_int.h"
 
 #define EMU_PAGE 4096u

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ipcfs_cuda_abi.h"
+#include "ipcfs/cuda_abi.h"
 
 #define EMU_API __attribute__((visibility("default")))
 #define EMU_MAGIC 0x554d454346435049ull  /* "IPCFCEMU" */

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "emu_int.h"
 
 #define NCCL_CHUNK (256u * 1024u)

@@ -42,7 +42,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "emu_int.h"
 
 /* ---- the stream ---------------------------------------------------------- */

@@ -39,7 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "gpu_ranks.h"
 #include "ipcfs.h"
 

@@ -45,7 +45,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "gpu_ranks.h"
 #include "ipcfs.h"
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ipcfs_cuda_abi.h"
+#include "ipcfs/cuda_abi.h"
 
 struct ipcfs_member;
 struct ipcfs_gpu_comm;

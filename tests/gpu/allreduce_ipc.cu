@@ -47,7 +47,7 @@
 
 #include <cuda_runtime.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 #include "gpu_env.h"
 #include "ipcfs.h"
 

@@ -22,9 +22,9 @@
 
 #include <cuda_runtime.h>
 
-#include "allreduce_kernels.h"
+#include "ipcfs/allreduce_kernels.h"
 #include "gpu_env.h"
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 
 // A sanitizer build links the (instrumented) reference from libipcfs.a; the
 // CUDA driver needs the address range ASan reserves by default.

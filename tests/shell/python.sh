@@ -64,7 +64,7 @@ echo "python: make install: $site/ipcfs, imports"
 
 # pip install ./python (Debian's pip and setuptools, nothing fetched), from
 # a copy of the tree so that the build leaves nothing in the source.
-mkdir -p "$tmp/src" && cp -r "$top/python" "$top/lib" "$top/kernels" "$tmp/src/"
+mkdir -p "$tmp/src" && cp -r "$top/python" "$top/lib" "$top/include" "$top/kernels" "$tmp/src/"
 rm -rf "$tmp/src/python/build"
 (cd "$tmp/src" && "$PY" -m pip install -q --no-index --target "$tmp/pip" ./python >"$tmp/pip.log" 2>&1) ||
 	{ cat "$tmp/pip.log"; echo "python: pip install ./python failed"; exit 1; }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "allreduce_plan_int.h"
+#include "ipcfs/plan.h"
 
 /* Check records the location of every passing assertion (a write to its
  * pipe): far too slow in loops over millions of values. These only call

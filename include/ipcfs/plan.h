@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * allreduce_plan_int.h - partitioning and algorithm choice of the GPU
+ * ipcfs/plan.h - partitioning and algorithm choice of the GPU
  * all-reduce, and a CPU reference of the kernels. Internal (not exported).
  *
  * This header is included by the C library (lib/allreduce_plan.c,
@@ -61,7 +61,7 @@ extern "C" {
 #define ALLREDUCE_MIN_RANKS 2
 #define ALLREDUCE_MAX_RANKS 8
 
-/* Element types (the numbering is shared with kernels/allreduce_kernels.h). */
+/* Element types (the numbering is shared with include/ipcfs/allreduce_kernels.h). */
 enum allreduce_dtype {
 	ALLREDUCE_F32 = 0,
 	ALLREDUCE_F16 = 1,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl_proto.h - the control protocol, defined once: the words of the
+ * ipcfs/ctl_proto.h - the control protocol, defined once: the words of the
  * commands written to a group's ctl file, their formatters (the library
  * writes with them), the grammar of names and sizes, the limits of a
  * group's parameters and the names of the all-reduce algorithms. The
@@ -39,7 +39,7 @@
 #define CTL_NUMA_NODE_MAX 1023
 
 /* The all-reduce algorithms, as the algo attribute spells them; the
- * index is enum allreduce_algo (allreduce_plan_int.h). */
+ * index is enum allreduce_algo (ipcfs/plan.h). */
 #define CTL_ALGO_COUNT 4
 extern const char *const ctl_algo_names[CTL_ALGO_COUNT];
 

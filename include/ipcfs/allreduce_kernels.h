@@ -5,7 +5,7 @@
  * launchers, and thin NCCL wrappers for the fallback (NCCL dlopened).
  *
  * Plain C. libipcfs reaches these through one table of operations
- * (ipcfs_cuda_abi.h), so that it never links CUDA; the GPU tests call
+ * (ipcfs/cuda_abi.h), so that it never links CUDA; the GPU tests call
  * them directly. Every function returns 0 (or a count) on success and a
  * negative errno on failure; -ENODEV means no usable CUDA driver or device,
  * and ipcfs_k_last_error() then says why, in words.
@@ -64,7 +64,7 @@ extern "C" {
  * a failure on one rank still ends every peer's wait at once (abort). */
 #define IPCFS_K_DEFAULT_TIMEOUT_NS 300000000000ull
 
-/* Same numbering as enum allreduce_dtype (lib/allreduce_plan_int.h). */
+/* Same numbering as enum allreduce_dtype (include/ipcfs/plan.h). */
 enum { IPCFS_K_F32 = 0, IPCFS_K_F16 = 1, IPCFS_K_BF16 = 2 };
 
 /*

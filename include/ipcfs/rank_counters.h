@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rank_counters.h - the per-rank counters, defined once. Internal to
+ * ipcfs/rank_counters.h - the per-rank counters, defined once. Internal to
  * libipcfs and the daemon; not installed.
  *
  * One row per uint64_t field of struct ipcfs_rank_stat (ipcfs.h) that a

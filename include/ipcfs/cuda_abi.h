@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ipcfs_cuda_abi.h - the one interface between libipcfs (lib/gpu*.c) and
+ * ipcfs/cuda_abi.h - the one interface between libipcfs (lib/gpu*.c) and
  * libipcfs_cuda.so: a versioned table of operations, the NCCL net-plugin
  * pattern. libipcfs_cuda.so (kernels/ops.cu) and its CPU stand-in
  * (tests/emu/cuda_emu.c) each export one `const struct ipcfs_k_ops
@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "allreduce_kernels.h"
-#include "ipc_host.h"
+#include "ipcfs/allreduce_kernels.h"
+#include "ipcfs/ipc_host.h"
 
 #ifdef __cplusplus
 extern "C" {
