@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* ctl_proto.c - the control protocol's formatters and grammars (ctl_proto.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ipcfs/ctl_proto.h"
 
@@ -64,6 +66,19 @@ int ctl_fmt_unregister(char *buf, size_t size, const char *name, int rank)
 	if (ctl_name_problem(name, strlen(name)))
 		return -EINVAL;
 	return fmt(buf, size, CTL_UNREGISTER " %s %d\n", name, rank);
+}
+
+int ctl_send(const char *path, const char *cmd)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(cmd);
+
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, cmd, len);
+	int rc = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
+	close(fd);
+	return rc;
 }
 
 int ctl_parse_u64(const char *s, size_t len, uint64_t *out)

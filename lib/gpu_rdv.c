@@ -17,6 +17,7 @@
 
 #include "ipcfs/ctl_proto.h"
 #include "gpu_int.h"
+#include "util.h"
 #include "wait_int.h"
 
 int gpu_path_of(char *out, size_t size, const char *fmt, ...)
@@ -63,19 +64,9 @@ int gpu_write_all(int fd, const char *p, size_t n)
 static int ctl_write(const struct gpu_rdv *v, const char *cmd)
 {
 	char ctl[PATH_MAX];
-	size_t len = strlen(cmd);
-	int fd, rc = gpu_path_of(ctl, sizeof(ctl), "%s/ctl", v->dir);
-	ssize_t n;
+	int rc = util_path_join(ctl, sizeof(ctl), v->dir, "ctl");
 
-	if (rc)
-		return rc;
-	fd = open(ctl, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, len);  /* one command, one write(2) */
-	rc = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
-	close(fd);
-	return rc;
+	return rc ? rc : ctl_send(ctl, cmd);
 }
 
 int gpu_rdv_publish(const struct gpu_rdv *v, const char *name, int rank,

@@ -13,6 +13,7 @@
 #include "ipcfs/cuda_abi.h"
 #include "ipcfs/ctl_proto.h"
 #include "gpu_int.h"
+#include "util.h"
 
 int gpu_parse_size(const char *s, uint64_t *out)
 {
@@ -37,21 +38,16 @@ int gpu_settings_load(const char *dir, bool mounted, struct gpu_settings *s)
 	char path[PATH_MAX], buf[64];
 	const char *e;
 	uint64_t v;
-	int fd;
 
 	memset(s, 0, sizeof(*s));
 	s->algo = ALLREDUCE_ALGO_AUTO;
 	s->nccl = true;
 	s->nccl_above = GPU_NCCL_ABOVE_DEFAULT;
 	allreduce_plan_tuning_default(&s->tuning);
-	if (dir && !gpu_path_of(path, sizeof(path), "%s/algo", dir) &&
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		if (allreduce_plan_algo_parse(buf, &s->algo))
-			return bad_setting("algo attribute", buf);
-	}
+	if (dir && !util_path_join(path, sizeof(path), dir, "algo") &&
+	    util_read_small(path, buf, sizeof(buf)) == 0 &&
+	    allreduce_plan_algo_parse(buf, &s->algo))
+		return bad_setting("algo attribute", buf);
 	if (!mounted && (e = getenv("IPCFS_ALGO")) && *e && allreduce_plan_algo_parse(e, &s->algo))
 		return bad_setting("IPCFS_ALGO", e);
 	if ((e = getenv("IPCFS_ONESHOT_MAX")) && *e) {

@@ -22,6 +22,7 @@
 #include "cuda_host_int.h"
 #include "ipcfs/ctl_proto.h"
 #include "member_int.h"
+#include "util.h"
 #include "wait_int.h"
 
 struct ipcfs_member {
@@ -61,52 +62,6 @@ static int mine(const struct ipcfs_member *m)
 	return m->fork_gen == atomic_load_explicit(&fork_gen, memory_order_relaxed) ? 0 : -ECHILD;
 }
 
-/* Read a small text file into @buf, NUL-terminated, trailing whitespace cut. */
-static int read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	if (n < 0)
-		rc = -errno;
-	close(fd);
-	if (rc)
-		return rc;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	buf[n] = '\0';
-	return (size_t)n == size - 1 ? -ENAMETOOLONG : 0;
-}
-
-/* Write one command to a ctl file: one write(2), as the daemon wants. */
-static int write_cmd(const char *path, const char *cmd)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(cmd);
-	ssize_t n;
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, len);
-	if (n < 0)
-		rc = -errno;
-	else if ((size_t)n != len)
-		rc = -EIO;
-	close(fd);
-	return rc;
-}
-
-static int join_path(char *out, size_t size, const char *dir, const char *name)
-{
-	int n = snprintf(out, size, "%s/%s", dir, name);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
 int member_segment_path(const char *dir, char *out, size_t size)
 {
 	char file[PATH_MAX];
@@ -114,9 +69,9 @@ int member_segment_path(const char *dir, char *out, size_t size)
 
 	if (!dir)
 		return -EINVAL;
-	rc = join_path(file, sizeof(file), dir, "shm");
+	rc = util_path_join(file, sizeof(file), dir, "shm");
 	if (!rc)
-		rc = read_small(file, out, size);
+		rc = util_read_small(file, out, size);
 	if (!rc && out[0] != '/')
 		rc = -EBADMSG;
 	return rc;
@@ -145,8 +100,8 @@ int ipcfs_group_create(const char *dir, const struct ipcfs_params *p)
 		return rc;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	if ((rc = join_path(file, sizeof(file), dir, "shm")) ||
-	    (rc = join_path(tmp, sizeof(tmp), dir, ".shm.tmp")))
+	if ((rc = util_path_join(file, sizeof(file), dir, "shm")) ||
+	    (rc = util_path_join(tmp, sizeof(tmp), dir, ".shm.tmp")))
 		return rc;
 	if (access(file, F_OK) == 0)
 		return -EEXIST;
@@ -207,7 +162,7 @@ int ipcfs_group_destroy(const char *dir)
 		return rc == -ENOENT ? -ENOENT : rc;
 	if (unlink(seg) != 0 && errno != ENOENT)
 		return -errno;
-	rc = join_path(file, sizeof(file), dir, "shm");
+	rc = util_path_join(file, sizeof(file), dir, "shm");
 	if (rc)
 		return rc;
 	if (unlink(file) != 0)
@@ -254,9 +209,9 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 		rc = -ENOMEM;
 		goto fail_leave;
 	}
-	if (join_path(m->ctl, sizeof(m->ctl), dir, "ctl") == 0 && access(m->ctl, F_OK) == 0) {
+	if (util_path_join(m->ctl, sizeof(m->ctl), dir, "ctl") == 0 && access(m->ctl, F_OK) == 0) {
 		ctl_fmt_join(cmd, sizeof(cmd), rank);
-		rc = write_cmd(m->ctl, cmd);
+		rc = ctl_send(m->ctl, cmd);
 		if (rc) {
 			free(m);
 			goto fail_leave;
@@ -302,7 +257,7 @@ int ipcfs_leave(struct ipcfs_member *m)
 	if (m->ctl[0]) {
 		/* The daemon only records it; the group is already left. */
 		ctl_fmt_leave(cmd, sizeof(cmd), m->chan.me);
-		write_cmd(m->ctl, cmd);
+		ctl_send(m->ctl, cmd);
 	}
 	chan_fini(&m->chan);
 	free(m);

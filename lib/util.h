@@ -23,4 +23,11 @@ static inline uint64_t util_fnv1a64(const void *p, size_t n)
 	return h;
 }
 
+/* "@dir/@name" into @out: 0, or -ENAMETOOLONG when it does not fit. */
+int util_path_join(char *out, size_t size, const char *dir, const char *name);
+
+/* Read the small text file @path into @buf (@size bytes), NUL-terminated,
+ * trailing whitespace cut: 0, -errno, or -ENAMETOOLONG when it fills @buf. */
+int util_read_small(const char *path, char *buf, size_t size);
+
 #endif

@@ -51,6 +51,11 @@ int ctl_fmt_leave(char *buf, size_t size, unsigned rank);
 int ctl_fmt_register(char *buf, size_t size, const char *name, int rank, const char *hex);
 int ctl_fmt_unregister(char *buf, size_t size, const char *name, int rank);
 
+/* Send one command to the ctl file at @path: one write(2) of all of @cmd,
+ * as the daemon takes one command per write. 0, -errno, or -EIO for a
+ * short write. */
+int ctl_send(const char *path, const char *cmd);
+
 /* NULL when the @len bytes at @s are a valid name (1..CTL_NAME_MAX of
  * [A-Za-z0-9_.-], not starting with '.'), else why not, in words. */
 const char *ctl_name_problem(const char *s, size_t len);
