@@ -192,6 +192,15 @@ static inline void bench_spin_once(struct bench_spin *sp)
 	}
 }
 
+/*
+ * Reader @r of the floor contenders (bcast_floor, payload_floor), all of
+ * its @total iterations: wait until *@seq is the iteration, verify the
+ * @size bytes of @payload, store the iteration in *@ack.
+ */
+void bench_floor_reader(_Atomic uint64_t *seq, _Atomic uint64_t *ack,
+			const unsigned char *payload, size_t size, uint64_t total, int r,
+			int oversub);
+
 /* ---- output ----------------------------------------------------------- */
 
 /*
