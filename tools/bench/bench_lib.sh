@@ -158,8 +158,10 @@ function jnum(line, key,    m) {
 # The table of run_bcast.sh and run_paced.sh: their rows grouped by the
 # first three fields (size or gap, readers, pinned), groups in the order
 # first seen, a blank line between two groups. table_add() files the
-# current input line and returns its group; table_print() calls the
-# driver's print_row(k, f) for every row (k: its group, f: its fields).
+# current input line and returns its group; table_print() prints a failed
+# run itself (the driver's fmt has nine columns) and calls the driver's
+# print_row(k, f, pinned) for every other row (k: its group, f: its
+# fields, pinned: "yes" or "no").
 bench_awk_table='
 function table_add(    k) {
 	k = $1 SUBSEP $2 SUBSEP $3
@@ -171,14 +173,18 @@ function table_add(    k) {
 	row[k, nrow[k]] = $0
 	return k
 }
-function table_print(    g, i, k, f) {
+function table_print(    g, i, k, f, pinned) {
 	for (g = 1; g <= ngroups; g++) {
 		k = order[g]
 		if (g > 1)
 			print ""
 		for (i = 1; i <= nrow[k]; i++) {
 			split(row[k, i], f, "\t")
-			print_row(k, f)
+			pinned = f[3] == 1 ? "yes" : "no"
+			if (f[5] != "OK")
+				printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
+			else
+				print_row(k, f, pinned)
 		}
 	}
 }'

@@ -89,12 +89,7 @@ awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 	if ($4 == "ipcfs" && $5 == "OK")
 		ipcfs_p50[k] = jnum($6, "p50_us")
 }
-function print_row(k, f,    pinned, p50, p99, rss, cpu, ratio) {
-	pinned = f[3] == 1 ? "yes" : "no"
-	if (f[5] != "OK") {
-		printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
-		return
-	}
+function print_row(k, f, pinned,    p50, p99, rss, cpu, ratio) {
 	p50 = jnum(f[6], "p50_us")
 	p99 = jnum(f[6], "p99_us")
 	rss = jnum(f[6], "peak_rss_kib")

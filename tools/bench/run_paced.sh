@@ -91,12 +91,7 @@ awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 	if ($5 == "OK" && $4 == "ipcfs-sleep")
 		sleep_cpu[k] = jnum($6, "cpu_ms_per_1k")
 }
-function print_row(k, f,    pinned, p50, cpu, r1, r2) {
-	pinned = f[3] == 1 ? "yes" : "no"
-	if (f[5] != "OK") {
-		printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
-		return
-	}
+function print_row(k, f, pinned,    p50, cpu, r1, r2) {
 	p50 = jnum(f[6], "p50_us")
 	cpu = jnum(f[6], "cpu_ms_per_1k")
 	r1 = (k in floor_p50) && floor_p50[k] > 0 ? sprintf("%.3g", p50 / floor_p50[k]) : "-"
