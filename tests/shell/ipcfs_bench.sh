@@ -7,14 +7,8 @@
 IPCFS=$BUILD/ipcfs
 [ -x "$IPCFS" ] || fail "$IPCFS is not built"
 SCRIPTS=$(cd "$(dirname "$0")/../../tools/bench" && pwd)
-
-run() { RC=0; "$@" > "$TMP/out" 2> "$TMP/err" || RC=$?; }
-expect_fail() {
-	local want=$1 words=$2; shift 2
-	run "$@"
-	[ "$RC" = "$want" ] || fail "'$*': exit $RC, want $want (stderr: $(cat "$TMP/err"))"
-	grep -qF -- "$words" "$TMP/err" || fail "'$*': stderr '$(cat "$TMP/err")' lacks '$words'"
-}
+# bench ends every run, a failed one too, with a summary line on stderr.
+EXPECT_FAIL_ANY_LINES=1
 
 # A fake contender: writes one result line to --out (or fails with FAIL=1).
 fake() {

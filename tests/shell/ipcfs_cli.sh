@@ -5,8 +5,6 @@
 IPCFS=$BUILD/ipcfs
 [ -x "$IPCFS" ] || fail "$IPCFS is not built"
 
-run() { RC=0; "$@" > "$TMP/out" 2> "$TMP/err" || RC=$?; }
-
 run "$IPCFS" --help
 [ "$RC" = 0 ] || fail "--help: exit $RC"
 cp "$TMP/out" "$TMP/help"

@@ -7,14 +7,6 @@ IPCFS=$BUILD/ipcfs
 [ -x "$IPCFS" ] || fail "$IPCFS is not built"
 export IPCFS_MOUNT=$MNT
 
-run() { RC=0; "$@" > "$TMP/out" 2> "$TMP/err" || RC=$?; }
-expect_fail() {
-	local want=$1 words=$2; shift 2
-	run "$@"
-	[ "$RC" = "$want" ] || fail "'$*': exit $RC, want $want (stderr: $(cat "$TMP/err"))"
-	[ "$(wc -l < "$TMP/err")" = 1 ] || fail "'$*': want one line on stderr, got: $(cat "$TMP/err")"
-	grep -qF -- "$words" "$TMP/err" || fail "'$*': stderr '$(cat "$TMP/err")' lacks '$words'"
-}
 # recv_bg NAME ARGS...: ipcfs recv in the background, out/err in $TMP/NAME.*
 recv_bg() {
 	local name=$1; shift

@@ -6,17 +6,6 @@
 IPCFS=$BUILD/ipcfs
 [ -x "$IPCFS" ] || fail "$IPCFS is not built"
 
-# run CMD...: stdout to $TMP/out, stderr to $TMP/err, status in $RC.
-run() { RC=0; "$@" > "$TMP/out" 2> "$TMP/err" || RC=$?; }
-# expect_fail STATUS WORDS CMD...: exits STATUS with one stderr line containing WORDS.
-expect_fail() {
-	local want=$1 words=$2; shift 2
-	run "$@"
-	[ "$RC" = "$want" ] || fail "'$*': exit $RC, want $want (stderr: $(cat "$TMP/err"))"
-	[ "$(wc -l < "$TMP/err")" = 1 ] || fail "'$*': want one line on stderr, got: $(cat "$TMP/err")"
-	grep -qF -- "$words" "$TMP/err" || fail "'$*': stderr '$(cat "$TMP/err")' lacks '$words'"
-}
-
 start_daemon
 expect_write "$MNT/ctl" "create g ranks=4 arena_bytes=64K" OK
 G=$MNT/groups/g

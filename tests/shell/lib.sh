@@ -117,3 +117,16 @@ kv() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 member_field() {
 	awk -v r="$2" -v k="$3" '$1 == r { for (i = 2; i <= NF; i++) { split($i, a, "="); if (a[1] == k) print a[2] } }' "$1"
 }
+
+# run CMD...: stdout to $TMP/out, stderr to $TMP/err, status in $RC.
+run() { RC=0; "$@" > "$TMP/out" 2> "$TMP/err" || RC=$?; }
+
+# expect_fail STATUS WORDS CMD...: exits STATUS with one stderr line
+# containing WORDS (any number of lines with EXPECT_FAIL_ANY_LINES=1).
+expect_fail() {
+	local want=$1 words=$2; shift 2
+	run "$@"
+	[ "$RC" = "$want" ] || fail "'$*': exit $RC, want $want (stderr: $(cat "$TMP/err"))"
+	[ "${EXPECT_FAIL_ANY_LINES:-0}" = 1 ] || [ "$(wc -l < "$TMP/err")" = 1 ] || fail "'$*': want one line on stderr, got: $(cat "$TMP/err")"
+	grep -qF -- "$words" "$TMP/err" || fail "'$*': stderr '$(cat "$TMP/err")' lacks '$words'"
+}

@@ -48,24 +48,8 @@ static unsigned char *payload_of(struct floor_shm *sh, int readers)
 
 static void reader(struct floor_shm *sh, int r, const struct bench_args *a, int oversub)
 {
-	const unsigned char *payload = payload_of(sh, a->readers);
-	uint64_t total = (uint64_t)(a->warmup + a->iters);
-	struct bench_spin sp;
-	char who[32];
-
-	snprintf(who, sizeof(who), "floor reader %d", r);
-	bench_spin_init(&sp, oversub);
-	for (uint64_t it = 1; it <= total; it++) {
-		bench_spin_reset(&sp);
-		/* acquire: pairs with the sender's release store of seq, so the
-		 * payload it filled before that store is visible to our loads. */
-		while (atomic_load_explicit(&sh->seq.v, memory_order_acquire) != it)
-			bench_spin_once(&sp);
-		bench_check(payload, a->size, it, who);
-		/* release: our payload loads complete before the sender can see
-		 * the ack and overwrite the payload for the next iteration. */
-		atomic_store_explicit(&sh->ack[r].v, it, memory_order_release);
-	}
+	bench_floor_reader(&sh->seq.v, &sh->ack[r].v, payload_of(sh, a->readers), a->size,
+			   (uint64_t)(a->warmup + a->iters), r, oversub);
 	sh->ack[r].rss_kib = bench_peak_rss_kib();
 }
 

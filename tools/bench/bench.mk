@@ -7,6 +7,8 @@
 #   BUILD   output directory (e.g. build)
 #   CC      C compiler
 #   CFLAGS  -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread ...
+#           -Iinclude -Ilib (bench_common.h takes its spin hint from
+#           lib/wait_int.h)
 #   Q       @ (quiet) or empty (V=1)
 #
 # Defines:
@@ -62,7 +64,7 @@ ifeq ($(BENCH_HAVE_MPI),yes)
 BENCH_BINS += $(BENCH_OUT)/bcast_mpi $(BENCH_OUT)/payload_mpi
 endif
 
-BENCH_DEPS := $(BENCH_SRC)/bench_common.h
+BENCH_DEPS := $(BENCH_SRC)/bench_common.h $(BENCH_SRC)/../../lib/wait_int.h
 BENCH_PAYLOAD_DEPS := $(BENCH_DEPS) $(BENCH_SRC)/payload_common.h
 
 # The helpers shared by the two contenders of one system.

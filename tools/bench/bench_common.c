@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,4 +583,26 @@ void bench_report_json(const struct bench_args *a, const char *system,
 		bench_die("write %s: %s", a->out ? a->out : "stdout", strerror(errno));
 	if (fd != STDOUT_FILENO && close(fd))
 		bench_die("close %s: %s", a->out, strerror(errno));
+}
+
+void bench_floor_reader(_Atomic uint64_t *seq, _Atomic uint64_t *ack,
+			const unsigned char *payload, size_t size, uint64_t total, int r,
+			int oversub)
+{
+	struct bench_spin sp;
+	char who[32];
+
+	snprintf(who, sizeof(who), "floor reader %d", r);
+	bench_spin_init(&sp, oversub);
+	for (uint64_t it = 1; it <= total; it++) {
+		bench_spin_reset(&sp);
+		/* acquire: pairs with the sender's release store of seq, so the
+		 * payload it filled before that store is visible to our loads. */
+		while (atomic_load_explicit(seq, memory_order_acquire) != it)
+			bench_spin_once(&sp);
+		bench_check(payload, size, it, who);
+		/* release: our payload loads complete before the sender can see
+		 * the ack and overwrite the payload for the next iteration. */
+		atomic_store_explicit(ack, it, memory_order_release);
+	}
 }

@@ -41,6 +41,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* wait_cpu_relax(), the spin hint libipcfs uses (lib/ is on the include
+ * path of every build of the benchmark: CFLAGS has -Ilib). */
+#include "wait_int.h"
+
 /* Command line of every contender:
  *   --size S      payload bytes per iteration (default 64; 1 .. 1 GiB)
  *   --readers N   readers (default 1; 1 .. 63)
@@ -178,26 +182,24 @@ static inline void bench_spin_reset(struct bench_spin *sp)
 
 void bench_yield(void);
 
-static inline void bench_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 static inline void bench_spin_once(struct bench_spin *sp)
 {
 	if (sp->n < sp->limit) {
 		sp->n++;
-		bench_cpu_relax();
+		wait_cpu_relax();
 	} else {
 		bench_yield();
 	}
 }
+
+/*
+ * Reader @r of the floor contenders (bcast_floor, payload_floor), all of
+ * its @total iterations: wait until *@seq is the iteration, verify the
+ * @size bytes of @payload, store the iteration in *@ack.
+ */
+void bench_floor_reader(_Atomic uint64_t *seq, _Atomic uint64_t *ack,
+			const unsigned char *payload, size_t size, uint64_t total, int r,
+			int oversub);
 
 /* ---- output ----------------------------------------------------------- */
 

@@ -13,6 +13,8 @@
 #   bench_run OUT KEY FIELD...   run it and record the row
 #   bench_awk_jnum          awk function jnum(line, key): a number of a
 #                           JSON line
+#   bench_awk_table         awk functions table_add() and table_print():
+#                           the rows grouped for the table of results
 #
 # Globals set by bench_setup (and used by the drivers): build_dir,
 # results_dir, bin_dir, scale (BENCH_SCALE, default 1), run_timeout
@@ -151,4 +153,38 @@ function jnum(line, key,    m) {
 	m = substr(line, RSTART, RLENGTH)
 	sub(/^[^:]*:/, "", m)
 	return m + 0
+}'
+
+# The table of run_bcast.sh and run_paced.sh: their rows grouped by the
+# first three fields (size or gap, readers, pinned), groups in the order
+# first seen, a blank line between two groups. table_add() files the
+# current input line and returns its group; table_print() prints a failed
+# run itself (the driver's fmt has nine columns) and calls the driver's
+# print_row(k, f, pinned) for every other row (k: its group, f: its
+# fields, pinned: "yes" or "no").
+bench_awk_table='
+function table_add(    k) {
+	k = $1 SUBSEP $2 SUBSEP $3
+	if (!(k in seen)) {
+		seen[k] = 1
+		order[++ngroups] = k
+	}
+	nrow[k]++
+	row[k, nrow[k]] = $0
+	return k
+}
+function table_print(    g, i, k, f, pinned) {
+	for (g = 1; g <= ngroups; g++) {
+		k = order[g]
+		if (g > 1)
+			print ""
+		for (i = 1; i <= nrow[k]; i++) {
+			split(row[k, i], f, "\t")
+			pinned = f[3] == 1 ? "yes" : "no"
+			if (f[5] != "OK")
+				printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
+			else
+				print_row(k, f, pinned)
+		}
+	}
 }'

@@ -30,23 +30,8 @@ struct floor_shm {
 static void reader(struct floor_shm *sh, const unsigned char *payload, int r,
 		   const struct payload_args *a, int oversub)
 {
-	uint64_t total = (uint64_t)(a->b.warmup + a->b.iters);
-	struct bench_spin sp;
-	char who[32];
-
-	snprintf(who, sizeof(who), "floor reader %d", r);
-	bench_spin_init(&sp, oversub);
-	for (uint64_t it = 1; it <= total; it++) {
-		bench_spin_reset(&sp);
-		/* acquire: pairs with the sender's release of seq, so the
-		 * payload it filled before is visible to our loads. */
-		while (atomic_load_explicit(&sh->seq.v, memory_order_acquire) != it)
-			bench_spin_once(&sp);
-		bench_check(payload, a->b.size, it, who);
-		/* release: our payload loads complete before the sender sees
-		 * the ack and overwrites the payload. */
-		atomic_store_explicit(&sh->ack[r].v, it, memory_order_release);
-	}
+	bench_floor_reader(&sh->seq.v, &sh->ack[r].v, payload, a->b.size,
+			   (uint64_t)(a->b.warmup + a->b.iters), r, oversub);
 	payload_mem_self(&sh->ack[r].mem);
 }
 

@@ -83,42 +83,26 @@ done
 done
 
 echo "# bcast round trip: sender fill -> N readers verify -> acks; $ncpus CPUs, BENCH_SCALE=$scale"
-awk -F '\t' "$bench_awk_jnum"'
+awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 {
-	k = $1 SUBSEP $2 SUBSEP $3
-	if (!(k in seen)) {
-		seen[k] = 1
-		order[++ngroups] = k
-	}
-	nrow[k]++
-	row[k, nrow[k]] = $0
+	k = table_add()
 	if ($4 == "ipcfs" && $5 == "OK")
 		ipcfs_p50[k] = jnum($6, "p50_us")
+}
+function print_row(k, f, pinned,    p50, p99, rss, cpu, ratio) {
+	p50 = jnum(f[6], "p50_us")
+	p99 = jnum(f[6], "p99_us")
+	rss = jnum(f[6], "peak_rss_kib")
+	cpu = jnum(f[6], "cpu_ms_per_1k")
+	ratio = "-"
+	if ((k in ipcfs_p50) && ipcfs_p50[k] > 0)
+		ratio = sprintf("%.3g", p50 / ipcfs_p50[k])
+	printf fmt, f[4], f[1], f[2], pinned, sprintf("%.3f", p50), sprintf("%.3f", p99),
+		ratio, sprintf("%.1f", rss / 1024), sprintf("%.2f", cpu)
 }
 END {
 	fmt = "%-7s %6s %7s %6s %10s %10s %10s %13s %10s\n"
 	printf fmt, "system", "size", "readers", "pinned", "p50_us", "p99_us", "p50/ipcfs",
 		"peak_rss_MiB", "cpu_ms/1k"
-	for (g = 1; g <= ngroups; g++) {
-		k = order[g]
-		if (g > 1)
-			print ""
-		for (i = 1; i <= nrow[k]; i++) {
-			split(row[k, i], f, "\t")
-			pinned = f[3] == 1 ? "yes" : "no"
-			if (f[5] != "OK") {
-				printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
-				continue
-			}
-			p50 = jnum(f[6], "p50_us")
-			p99 = jnum(f[6], "p99_us")
-			rss = jnum(f[6], "peak_rss_kib")
-			cpu = jnum(f[6], "cpu_ms_per_1k")
-			ratio = "-"
-			if ((k in ipcfs_p50) && ipcfs_p50[k] > 0)
-				ratio = sprintf("%.3g", p50 / ipcfs_p50[k])
-			printf fmt, f[4], f[1], f[2], pinned, sprintf("%.3f", p50), sprintf("%.3f", p99),
-				ratio, sprintf("%.1f", rss / 1024), sprintf("%.2f", cpu)
-		}
-	}
+	table_print()
 }' "$rows"

@@ -83,41 +83,25 @@ done
 done
 
 echo "# paced bcast: sender sleeps GAP, then size=$size round trip to N readers; $ncpus CPUs, BENCH_SCALE=$scale"
-awk -F '\t' "$bench_awk_jnum"'
+awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 {
-	k = $1 SUBSEP $2 SUBSEP $3
-	if (!(k in seen)) {
-		seen[k] = 1
-		order[++ngroups] = k
-	}
-	nrow[k]++
-	row[k, nrow[k]] = $0
+	k = table_add()
 	if ($5 == "OK" && $4 == "floor")
 		floor_p50[k] = jnum($6, "p50_us")
 	if ($5 == "OK" && $4 == "ipcfs-sleep")
 		sleep_cpu[k] = jnum($6, "cpu_ms_per_1k")
 }
+function print_row(k, f, pinned,    p50, cpu, r1, r2) {
+	p50 = jnum(f[6], "p50_us")
+	cpu = jnum(f[6], "cpu_ms_per_1k")
+	r1 = (k in floor_p50) && floor_p50[k] > 0 ? sprintf("%.3g", p50 / floor_p50[k]) : "-"
+	r2 = (k in sleep_cpu) && sleep_cpu[k] > 0 ? sprintf("%.3g", cpu / sleep_cpu[k]) : "-"
+	printf fmt, f[4], f[1], f[2], pinned, sprintf("%.3f", p50),
+		sprintf("%.3f", jnum(f[6], "p99_us")), sprintf("%.2f", cpu), r1, r2
+}
 END {
 	fmt = "%-12s %7s %7s %6s %10s %10s %10s %10s %12s\n"
 	printf fmt, "system", "gap_us", "readers", "pinned", "p50_us", "p99_us", "cpu_ms/1k",
 		"p50/floor", "cpu/sleeper"
-	for (g = 1; g <= ngroups; g++) {
-		k = order[g]
-		if (g > 1)
-			print ""
-		for (i = 1; i <= nrow[k]; i++) {
-			split(row[k, i], f, "\t")
-			pinned = f[3] == 1 ? "yes" : "no"
-			if (f[5] != "OK") {
-				printf fmt, f[4], f[1], f[2], pinned, "FAILED", "-", "-", "-", "-"
-				continue
-			}
-			p50 = jnum(f[6], "p50_us")
-			cpu = jnum(f[6], "cpu_ms_per_1k")
-			r1 = (k in floor_p50) && floor_p50[k] > 0 ? sprintf("%.3g", p50 / floor_p50[k]) : "-"
-			r2 = (k in sleep_cpu) && sleep_cpu[k] > 0 ? sprintf("%.3g", cpu / sleep_cpu[k]) : "-"
-			printf fmt, f[4], f[1], f[2], pinned, sprintf("%.3f", p50),
-				sprintf("%.3f", jnum(f[6], "p99_us")), sprintf("%.2f", cpu), r1, r2
-		}
-	}
+	table_print()
 }' "$rows"

@@ -132,6 +132,80 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* ---- what send and recv share ------------------------------------------------ */
+
+/* The options both commands take, and the group they name. */
+struct msg_opts {
+	long long rank;	    /* --rank, -1: the lowest free rank */
+	long long timeout;  /* --timeout in ms, -1: for ever */
+	bool verbose;	    /* --verbose */
+	const char *mount;  /* --mount, NULL: the default mount point */
+	const char *group;  /* the GROUP operand */
+	char dir[PATH_MAX]; /* its directory, set by msg_group_dir() */
+};
+
+/* The shared options, spliced into each command's tables. */
+#define MSG_COMMON_SOPTS "r:T:vm:h"
+#define MSG_COMMON_LOPTS                              \
+	{ "rank", required_argument, NULL, 'r' },       \
+	{ "timeout", required_argument, NULL, 'T' },    \
+	{ "verbose", no_argument, NULL, 'v' },          \
+	{ "mount", required_argument, NULL, 'm' },      \
+	{ "help", no_argument, NULL, 'h' }
+
+/* A command's own option @c (value @arg) into @ctx: 0, or an exit status. */
+typedef int (*msg_opt_fn)(int c, const char *arg, void *ctx);
+
+/*
+ * Parse the command line of send or recv: the shared options into @o,
+ * every other one through @own; then GROUP and at most @max_operands
+ * operands in all (the first after GROUP is left at argv[optind + 1]).
+ * Returns -1 to go on, or the exit status to return (help: EXIT_OK).
+ */
+static int parse_common_opts(int argc, char **argv, const char *sopts,
+			     const struct option *lopts, int max_operands, void (*usage)(void),
+			     msg_opt_fn own, void *ctx, struct msg_opts *o)
+{
+	int c, rc;
+
+	*o = (struct msg_opts){ .rank = -1, .timeout = -1 };
+	while ((c = cli_getopt(argc, argv, sopts, lopts)) != -1) {
+		switch (c) {
+		case 'r':
+			if (cli_long("--rank", optarg, -1, IPCFS_MAX_RANKS - 1, &o->rank))
+				return EXIT_USAGE;
+			break;
+		case 'T':
+			if (cli_long("--timeout", optarg, -1, INT32_MAX, &o->timeout))
+				return EXIT_USAGE;
+			break;
+		case 'v': o->verbose = true; break;
+		case 'm': o->mount = optarg; break;
+		case 'h': usage(); return EXIT_OK;
+		case -2: return EXIT_USAGE;
+		default:
+			rc = own(c, optarg, ctx);
+			if (rc)
+				return rc;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("no GROUP");
+	if (argc - optind > max_operands)
+		return cli_usage("too many arguments ('%s')", argv[optind + max_operands]);
+	o->group = argv[optind];
+	return -1;
+}
+
+/* o->dir from the mount point and GROUP: 0, or the exit status. */
+static int msg_group_dir(struct msg_opts *o)
+{
+	char mount[PATH_MAX];
+
+	cli_mount(o->mount, mount, sizeof(mount));
+	return cli_group_dir(mount, o->group, o->dir, sizeof(o->dir)) ? EXIT_USAGE : 0;
+}
+
 /* ---- send ------------------------------------------------------------------ */
 
 static void send_usage(void)
@@ -224,59 +298,128 @@ static int send_one(struct ipcfs_member *m, uint64_t dest, const void *data, siz
 	return -1;
 }
 
+/* What send takes besides the shared options. */
+struct send_opts {
+	uint64_t dest;	   /* --to, IPCFS_ALL: every other live rank */
+	long long wait_ms; /* --wait */
+	bool whole;	   /* --whole */
+};
+
+static int send_opt(int c, const char *arg, void *ctx)
+{
+	struct send_opts *s = ctx;
+
+	switch (c) {
+	case 't': return parse_ranks("--to", arg, &s->dest) ? EXIT_USAGE : 0;
+	case 'W': return cli_long("--wait", arg, 0, INT32_MAX, &s->wait_ms) ? EXIT_USAGE : 0;
+	case 'w': s->whole = true; return 0;
+	default: return EXIT_USAGE;
+	}
+}
+
+/* After joining as @me: --to within the group and without @me. 0, or
+ * the exit status (a usage error). */
+static int check_dest(struct ipcfs_member *m, uint64_t dest, int me)
+{
+	if (dest == IPCFS_ALL)
+		return 0;
+	if (dest & IPCFS_RANK_BIT(me))
+		return cli_usage("--to includes the sender's own rank %d", me);
+	if (dest >> ipcfs_size(m)) {
+		char list[256];
+		format_ranks(dest, list, sizeof(list));
+		return cli_usage("--to %s: the group has %d ranks (0..%d)", list, ipcfs_size(m),
+				 ipcfs_size(m) - 1);
+	}
+	return 0;
+}
+
+/* Read all of @in into a malloc'd *@buf. 0, or -1 (reported). */
+static int read_whole(FILE *in, const char *file, char **buf, size_t *len)
+{
+	size_t cap = 65536, r;
+	char *b = malloc(cap);
+
+	*len = 0;
+	while (b && (r = fread(b + *len, 1, cap - *len, in)) > 0) {
+		*len += r;
+		if (*len == cap) {
+			char *nb = realloc(b, cap * 2);
+			if (!nb) {
+				free(b);
+				b = NULL;
+				break;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	*buf = b;
+	if (!b) {
+		cli_err("read %s: %s", file, strerror(ENOMEM));
+		return -1;
+	}
+	if (ferror(in)) {
+		if (!interrupted) /* an interrupted read is no error */
+			cli_err("read %s: %s", file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Send @in, whole or line by line, counting messages in *@nr. 0, or -1
+ * (reported). */
+static int send_input(struct ipcfs_member *m, const struct send_opts *s, long long timeout,
+		      FILE *in, const char *file, unsigned long long *nr)
+{
+	char *buf = NULL;
+	int ret = -1;
+
+	if (s->whole) {
+		size_t len;
+		if (read_whole(in, file, &buf, &len) == 0)
+			ret = send_one(m, s->dest, buf, len, timeout, ++*nr);
+		free(buf);
+		return ret;
+	}
+	size_t cap = 0;
+	ssize_t len;
+	errno = 0;
+	while ((len = getline(&buf, &cap, in)) >= 0) {
+		if (len > 0 && buf[len - 1] == '\n')
+			len--;
+		if (send_one(m, s->dest, buf, (size_t)len, timeout, ++*nr))
+			goto out;
+	}
+	if (ferror(in)) {
+		if (!interrupted) /* an interrupted read is no error */
+			cli_err("read %s: %s", file, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
 int cmd_send(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "to", required_argument, NULL, 't' },
-		{ "rank", required_argument, NULL, 'r' },
 		{ "whole", no_argument, NULL, 'w' },
 		{ "wait", required_argument, NULL, 'W' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
+		MSG_COMMON_LOPTS,
 		{ 0 },
 	};
-	const char *mopt = NULL;
-	uint64_t dest = IPCFS_ALL;
-	long long rank = -1, wait_ms = 5000, timeout = -1;
-	bool whole = false, verbose = false;
-	char mount[PATH_MAX], dir[PATH_MAX];
-	int o;
-
-	while ((o = cli_getopt(argc, argv, "t:r:wW:T:vm:h", lopts)) != -1) {
-		switch (o) {
-		case 't':
-			if (parse_ranks("--to", optarg, &dest))
-				return EXIT_USAGE;
-			break;
-		case 'r':
-			if (cli_long("--rank", optarg, -1, IPCFS_MAX_RANKS - 1, &rank))
-				return EXIT_USAGE;
-			break;
-		case 'w': whole = true; break;
-		case 'W':
-			if (cli_long("--wait", optarg, 0, INT32_MAX, &wait_ms))
-				return EXIT_USAGE;
-			break;
-		case 'T':
-			if (cli_long("--timeout", optarg, -1, INT32_MAX, &timeout))
-				return EXIT_USAGE;
-			break;
-		case 'v': verbose = true; break;
-		case 'm': mopt = optarg; break;
-		case 'h': send_usage(); return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc)
-		return cli_usage("no GROUP");
-	if (argc - optind > 2)
-		return cli_usage("too many arguments ('%s')", argv[optind + 2]);
-	if (rank >= 0 && dest != IPCFS_ALL && (dest & IPCFS_RANK_BIT(rank)))
-		return cli_usage("--to includes the sender's own rank %lld", rank);
-	cli_mount(mopt, mount, sizeof(mount));
-	if (cli_group_dir(mount, argv[optind], dir, sizeof(dir)))
+	struct send_opts s = { .dest = IPCFS_ALL, .wait_ms = 5000 };
+	struct msg_opts o;
+	int ret = parse_common_opts(argc, argv, "t:wW:" MSG_COMMON_SOPTS, lopts, 2, send_usage,
+				    send_opt, &s, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.rank >= 0 && s.dest != IPCFS_ALL && (s.dest & IPCFS_RANK_BIT(o.rank)))
+		return cli_usage("--to includes the sender's own rank %lld", o.rank);
+	if (msg_group_dir(&o))
 		return EXIT_USAGE;
 
 	const char *file = optind + 1 < argc ? argv[optind + 1] : "-";
@@ -293,84 +436,27 @@ int cmd_send(int argc, char **argv)
 	 * must end in a leave (reading stdin or waiting for room). */
 	catch_interrupts();
 	struct ipcfs_member *m;
-	int me = join(dir, (int)rank, &m);
+	int me = join(o.dir, (int)o.rank, &m);
 	if (me < 0) {
 		if (in != stdin)
 			fclose(in);
 		return EXIT_RUNTIME;
 	}
-	int ret = EXIT_RUNTIME;
 	unsigned long long nr = 0;
-	char *buf = NULL;
-	size_t cap = 0;
-	if (dest != IPCFS_ALL) {
-		if (dest & IPCFS_RANK_BIT(me)) {
-			ret = cli_usage("--to includes the sender's own rank %d", me);
-			goto out;
-		}
-		if (dest >> ipcfs_size(m)) {
-			char list[256];
-			format_ranks(dest, list, sizeof(list));
-			ret = cli_usage("--to %s: the group has %d ranks (0..%d)", list, ipcfs_size(m),
-					ipcfs_size(m) - 1);
-			goto out;
-		}
-	}
-	if (verbose)
-		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, dir, me);
-	if (wait_dest(m, dest, wait_ms))
+	ret = check_dest(m, s.dest, me);
+	if (ret)
 		goto out;
-
-	if (whole) {
-		size_t len = 0, r;
-		cap = 65536;
-		buf = malloc(cap);
-		while (buf && (r = fread(buf + len, 1, cap - len, in)) > 0) {
-			len += r;
-			if (len == cap) {
-				char *nb = realloc(buf, cap * 2);
-				if (!nb) {
-					free(buf);
-					buf = NULL;
-					break;
-				}
-				buf = nb;
-				cap *= 2;
-			}
-		}
-		if (!buf) {
-			cli_err("read %s: %s", file, strerror(ENOMEM));
-			goto out;
-		}
-		if (ferror(in)) {
-			if (!interrupted) /* an interrupted read is no error */
-				cli_err("read %s: %s", file, strerror(errno));
-			goto out;
-		}
-		if (send_one(m, dest, buf, len, timeout, ++nr))
-			goto out;
-	} else {
-		ssize_t len;
-		errno = 0;
-		while ((len = getline(&buf, &cap, in)) >= 0) {
-			if (len > 0 && buf[len - 1] == '\n')
-				len--;
-			if (send_one(m, dest, buf, (size_t)len, timeout, ++nr))
-				goto out;
-		}
-		if (ferror(in)) {
-			if (!interrupted) /* an interrupted read is no error */
-				cli_err("read %s: %s", file, strerror(errno));
-			goto out;
-		}
-	}
-	if (verbose)
+	ret = EXIT_RUNTIME;
+	if (o.verbose)
+		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, o.dir, me);
+	if (wait_dest(m, s.dest, s.wait_ms) || send_input(m, &s, o.timeout, in, file, &nr))
+		goto out;
+	if (o.verbose)
 		fprintf(stderr, "%s: sent %llu message%s\n", cli_name, nr, nr == 1 ? "" : "s");
 	ret = EXIT_OK;
 out:
 	if (interrupted)
 		ret = 128 + interrupted; /* quietly: the user asked for it */
-	free(buf);
 	ipcfs_leave(m);
 	if (in != stdin)
 		fclose(in);
@@ -406,147 +492,151 @@ static void recv_usage(void)
 	       "a write error), 2 usage error.\n");
 }
 
+/* What recv takes besides the shared options. */
+struct recv_opts {
+	long long count; /* --count, -1: no limit */
+	long long src;	 /* --from: a rank, IPCFS_ANY or IPCFS_SRC_CTL */
+	bool raw;	 /* --raw */
+};
+
+static int recv_opt(int c, const char *arg, void *ctx)
+{
+	struct recv_opts *r = ctx;
+
+	switch (c) {
+	case 'c': return cli_long("--count", arg, 0, INT64_MAX, &r->count) ? EXIT_USAGE : 0;
+	case 'f':
+		if (!strcmp(arg, "ctl"))
+			r->src = IPCFS_SRC_CTL;
+		else if (!strcmp(arg, "any"))
+			r->src = IPCFS_ANY;
+		else if (cli_long("--from", arg, 0, IPCFS_MAX_RANKS - 1, &r->src))
+			return EXIT_USAGE;
+		return 0;
+	case 'R': r->raw = true; return 0;
+	default: return EXIT_USAGE;
+	}
+}
+
+/* Wait for the next message of the stream into @msg, @got received so
+ * far: ipcfs_recv's result, with "every sender gone" waited out while
+ * the stream has not begun or messages are still due. */
+static int recv_next(struct ipcfs_member *m, const struct recv_opts *r, long long timeout,
+		     long long got, struct ipcfs_msg *msg)
+{
+	int64_t start = cli_now_ms();
+	int rc = 0;
+
+	for (;;) {
+		if (interrupted)
+			break;
+		int left = time_left(start, timeout), slice = wait_slice(left);
+		rc = ipcfs_recv(m, (int)r->src, msg, slice);
+		if (rc == -ETIMEDOUT && slice != left)
+			continue; /* a slice, not the caller's timeout */
+		/* Every sender gone: before the first message, or while
+		 * K are still due, wait for new ones. */
+		if (rc == -EPIPE && (got == 0 || r->count >= 0) && left != 0) {
+			sleep_ms(left < 0 || left > 10 ? 10 : left);
+			continue;
+		}
+		if (rc == -EPIPE && left == 0)
+			rc = -ETIMEDOUT;
+		break;
+	}
+	return rc;
+}
+
+/* Write @msg on stdout and release it: 0, or the errno of the write. */
+static int write_msg(struct ipcfs_member *m, const struct recv_opts *r, struct ipcfs_msg *msg)
+{
+	size_t w = msg->len ? fwrite(msg->data, 1, msg->len, stdout) : 0;
+	int e = w == msg->len && (r->raw || putchar('\n') != EOF) && fflush(stdout) == 0 ? 0 : errno;
+	ipcfs_release(m, msg);
+	return e;
+}
+
+/* Receive until the stream ends, counting in *@got: the exit status. */
+static int recv_stream(struct ipcfs_member *m, const struct recv_opts *r, long long timeout,
+		       long long *got)
+{
+	while (r->count < 0 || *got < r->count) {
+		struct ipcfs_msg msg;
+		int rc = recv_next(m, r, timeout, *got, &msg);
+		if (interrupted)
+			return 128 + interrupted;
+		if (rc == -EBADMSG) {
+			cli_err("message %lld: %s (skipped)", *got + 1, strerror(EBADMSG));
+			continue;
+		}
+		if (rc == -EPIPE)
+			return EXIT_OK; /* end of the stream */
+		if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+			if (r->count < 0 && *got > 0)
+				return EXIT_OK;
+			if (r->count >= 0)
+				cli_err("timed out after %lld ms: %lld of %lld messages received",
+					timeout, *got, r->count);
+			else
+				cli_err("timed out after %lld ms: no message", timeout);
+			return EXIT_RUNTIME;
+		}
+		if (rc < 0) {
+			cli_err("receive message %lld: %s", *got + 1, strerror(-rc));
+			return EXIT_RUNTIME;
+		}
+		++*got;
+		int e = write_msg(m, r, &msg);
+		if (e == EPIPE)
+			return EXIT_OK;
+		if (e) {
+			cli_err("write to stdout: %s", strerror(e));
+			return EXIT_RUNTIME;
+		}
+	}
+	return EXIT_OK;
+}
+
 int cmd_recv(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "rank", required_argument, NULL, 'r' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "from", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 'T' },
 		{ "raw", no_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "mount", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
+		MSG_COMMON_LOPTS,
 		{ 0 },
 	};
-	const char *mopt = NULL;
-	long long rank = -1, count = -1, src = IPCFS_ANY, timeout = -1;
-	bool raw = false, verbose = false;
-	char mount[PATH_MAX], dir[PATH_MAX];
-	int o;
-
-	while ((o = cli_getopt(argc, argv, "r:c:f:T:Rvm:h", lopts)) != -1) {
-		switch (o) {
-		case 'r':
-			if (cli_long("--rank", optarg, -1, IPCFS_MAX_RANKS - 1, &rank))
-				return EXIT_USAGE;
-			break;
-		case 'c':
-			if (cli_long("--count", optarg, 0, INT64_MAX, &count))
-				return EXIT_USAGE;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "ctl"))
-				src = IPCFS_SRC_CTL;
-			else if (!strcmp(optarg, "any"))
-				src = IPCFS_ANY;
-			else if (cli_long("--from", optarg, 0, IPCFS_MAX_RANKS - 1, &src))
-				return EXIT_USAGE;
-			break;
-		case 'T':
-			if (cli_long("--timeout", optarg, -1, INT32_MAX, &timeout))
-				return EXIT_USAGE;
-			break;
-		case 'R': raw = true; break;
-		case 'v': verbose = true; break;
-		case 'm': mopt = optarg; break;
-		case 'h': recv_usage(); return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc)
-		return cli_usage("no GROUP");
-	if (argc - optind > 1)
-		return cli_usage("too many arguments ('%s')", argv[optind + 1]);
-	if (rank >= 0 && src == rank)
-		return cli_usage("--from %lld is the receiver's own rank", src);
-	cli_mount(mopt, mount, sizeof(mount));
-	if (cli_group_dir(mount, argv[optind], dir, sizeof(dir)))
+	struct recv_opts r = { .count = -1, .src = IPCFS_ANY };
+	struct msg_opts o;
+	int ret = parse_common_opts(argc, argv, "c:f:R" MSG_COMMON_SOPTS, lopts, 1, recv_usage,
+				    recv_opt, &r, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.rank >= 0 && r.src == o.rank)
+		return cli_usage("--from %lld is the receiver's own rank", r.src);
+	if (msg_group_dir(&o))
 		return EXIT_USAGE;
 
 	/* Before joining: an interrupt from the moment the rank is ours on
 	 * must end in a leave. */
 	catch_interrupts();
 	struct ipcfs_member *m;
-	int me = join(dir, (int)rank, &m);
+	int me = join(o.dir, (int)o.rank, &m);
 	if (me < 0)
 		return EXIT_RUNTIME;
-	int ret = EXIT_RUNTIME;
-	long long got = 0;
+	long long got = 0, src = r.src;
 	if (src != IPCFS_ANY && src != IPCFS_SRC_CTL && (src >= ipcfs_size(m) || src == me)) {
 		ret = src == me ? cli_usage("--from %lld is the receiver's own rank", src)
 				: cli_usage("--from %lld: the group has %d ranks", src, ipcfs_size(m));
 		goto out;
 	}
-	if (verbose)
-		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, dir, me);
+	if (o.verbose)
+		fprintf(stderr, "%s: joined %s as rank %d\n", cli_name, o.dir, me);
 	/* A reader of stdout that goes away (| head) ends us quietly. */
 	signal(SIGPIPE, SIG_IGN);
-
-	while (count < 0 || got < count) {
-		struct ipcfs_msg msg;
-		int64_t start = cli_now_ms();
-		int rc = 0;
-		for (;;) {
-			if (interrupted)
-				break;
-			int left = time_left(start, timeout), slice = wait_slice(left);
-			rc = ipcfs_recv(m, (int)src, &msg, slice);
-			if (rc == -ETIMEDOUT && slice != left)
-				continue; /* a slice, not the caller's timeout */
-			/* Every sender gone: before the first message, or while
-			 * K are still due, wait for new ones. */
-			if (rc == -EPIPE && (got == 0 || count >= 0) && left != 0) {
-				sleep_ms(left < 0 || left > 10 ? 10 : left);
-				continue;
-			}
-			if (rc == -EPIPE && left == 0)
-				rc = -ETIMEDOUT;
-			break;
-		}
-		if (interrupted) {
-			ret = 128 + interrupted;
-			goto out;
-		}
-		if (rc == -EBADMSG) {
-			cli_err("message %lld: %s (skipped)", got + 1, strerror(EBADMSG));
-			continue;
-		}
-		if (rc == -EPIPE) {
-			ret = EXIT_OK; /* end of the stream */
-			goto out;
-		}
-		if (rc == -ETIMEDOUT || rc == -EAGAIN) {
-			if (count < 0 && got > 0) {
-				ret = EXIT_OK;
-			} else if (count >= 0) {
-				cli_err("timed out after %lld ms: %lld of %lld messages received", timeout,
-					got, count);
-			} else {
-				cli_err("timed out after %lld ms: no message", timeout);
-			}
-			goto out;
-		}
-		if (rc < 0) {
-			cli_err("receive message %lld: %s", got + 1, strerror(-rc));
-			goto out;
-		}
-		got++;
-		size_t w = msg.len ? fwrite(msg.data, 1, msg.len, stdout) : 0;
-		int e = w == msg.len && (raw || putchar('\n') != EOF) && fflush(stdout) == 0 ? 0 : errno;
-		ipcfs_release(m, &msg);
-		if (e == EPIPE) {
-			ret = EXIT_OK;
-			goto out;
-		}
-		if (e) {
-			cli_err("write to stdout: %s", strerror(e));
-			goto out;
-		}
-	}
-	ret = EXIT_OK;
+	ret = recv_stream(m, &r, o.timeout, &got);
 out:
-	if (verbose)
+	if (o.verbose)
 		fprintf(stderr, "%s: received %lld message%s\n", cli_name, got, got == 1 ? "" : "s");
 	ipcfs_leave(m);
 	return ret;
