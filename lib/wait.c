@@ -146,6 +146,7 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 	 * time slice of another process: then the clock is read after every
 	 * one, so that the spin window holds. */
 	int batch = w->yield ? 1 : SPIN_BATCH, rc;
+	bool yield_between = false;
 	uint64_t nap_end, plan_end;
 
 	for (;;) {
@@ -159,6 +160,8 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 			if (rc)
 				return rc;
 		}
+		if (yield_between)
+			sched_yield();
 		uint64_t now = wait_now_ns();
 		if (!t->start) {
 			t->start = now;
@@ -171,6 +174,14 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 				now = wait_now_ns();
 				if (plan_end > t->spin_end)
 					t->spin_end = plan_end;
+				/* Around the due time, yield once per batch: where
+				 * another process holds the other CPUs, the sender
+				 * may be waiting for ours, and pausing would keep
+				 * it off until our window ends. A yield on every
+				 * poll would slow the idle case (a system call per
+				 * look); one per batch costs little there and
+				 * lets the sender in within a batch. */
+				yield_between = true;
 			}
 		}
 		if (now >= t->spin_end || now >= t->deadline)
