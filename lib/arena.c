@@ -322,6 +322,7 @@ static void wake_allocators(struct seg_map *m)
 	 * increment of `waiting` and loads of the list (wait_until, a
 	 * counting waiter). */
 	atomic_fetch_add_explicit(&a->freed_bell, 1, memory_order_seq_cst);
+	/* Model: tests/model/ring.pml, wake_allocators (W1 for the arena). */
 	if (atomic_load_explicit(&a->waiting, memory_order_seq_cst))
 		wait_futex_wake(&a->freed_bell);
 }
@@ -469,6 +470,7 @@ void arena_publish(struct seg_map *m, const struct arena_res *res, uint64_t len,
 	atomic_store_explicit(&b->holders, dest, memory_order_relaxed);
 	/* Release: with the ring publish that follows (itself a release), a
 	 * reader that sees the message sees the block's header and payload. */
+	/* Model: tests/model/ring.pml, arena_publish (A1). */
 	atomic_store_explicit(&b->state, ARENA_PUBLISHED, memory_order_release);
 	ref->off = res->off;
 	ref->len = len;
@@ -513,6 +515,7 @@ void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank
 	uint64_t bit = IPCFS_RANK_BIT(rank);
 	/* acq_rel: our reads of the payload happen before whoever frees it
 	 * (and reuses it) sees the mask empty. */
+	/* Model: tests/model/ring.pml, arena_release (A1). */
 	uint64_t old = atomic_fetch_and_explicit(&h->holders, ~bit, memory_order_acq_rel);
 
 	FAULT_POINT("arena_release_cleared");

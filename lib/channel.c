@@ -115,6 +115,7 @@ static uint64_t slot_holders(struct chan *c, uint64_t pos)
 	uint64_t held = atomic_load_explicit(&sl->dest, memory_order_relaxed) & c->valid;
 	/* seq_cst: ordered against a joining rank's seq_cst update of the
 	 * live mask, after which its released entries are visible. */
+	/* Model: tests/model/ring.pml, slot_holders (S2, M1). */
 	held &= atomic_load_explicit(&c->seg.hdr->live, memory_order_seq_cst);
 	for (uint64_t m = held; m; m &= m - 1) {
 		unsigned b = (unsigned)__builtin_ctzll(m);
@@ -306,6 +307,9 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
 	/* Relaxed: membership is re-checked by readers and senders alike; a
 	 * rank that joins this instant simply misses this message. */
+	/* Model: tests/model/ring.pml found that a rank marked gone (and its
+	 * blocks swept) between this load and arena_publish keeps its bit in the
+	 * block for good: see FIX_PUBLISH_RECHECK there. */
 	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
 
 	if (!c->reserved || kind > KIND_MAX)
@@ -329,6 +333,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	 * to such a reader, and one burst of stores at commit keeps a reader
 	 * polling this very line from pulling it back and forth meanwhile. */
 	atomic_store_explicit(&sl->seq, SEG_SEQ_BUSY | (c->txpos + 1), memory_order_relaxed);
+	/* Model: tests/model/ring.pml, chan_commit (S1, seqlock writer). */
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&sl->dest, dest, memory_order_relaxed);
 	if (c->res_block) {
@@ -351,6 +356,8 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 	 * handshake with readers (wait_until) needs a StoreLoad fence before we
 	 * read their flags: a seq_cst store, or none when the sleepers'
 	 * membarrier provides it (only the compiler must keep the order). */
+	/* Model: tests/model/ring.pml, "publish" then wake_readers (W1): it
+	 * assumes this store and the flag loads below are in SC order. */
 	if (c->asym) {
 		atomic_store_explicit(&sl->seq, c->txpos + 1, memory_order_release);
 		atomic_signal_fence(memory_order_seq_cst);

@@ -60,6 +60,7 @@ static void release_ring(struct chan *c, unsigned ring)
 	/* Release: our reads of the payloads below `upto` happen before the
 	 * sender, acquiring this value, overwrites them. Then the same sleep
 	 * handshake as a publish (wait_until, chan_commit). */
+	/* Model: tests/model/ring.pml, release_ring (S2, W1 for tx_waiting). */
 	if (c->asym) {
 		atomic_store_explicit(&me->released[ring], upto, memory_order_release);
 		atomic_signal_fence(memory_order_seq_cst);
@@ -130,6 +131,7 @@ static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 		 * header and payload of position p are visible once seq says
 		 * p+1. seq_cst for the sleep handshake of wait_until(); on x86
 		 * and arm64 this is still a plain load / ldar. */
+		/* Model: tests/model/ring.pml, try_ring (S1 read side, W2). */
 		uint64_t seq = atomic_load_explicit(&sl->seq, memory_order_seq_cst);
 
 		if (seq == p + 1) {

@@ -253,6 +253,8 @@ int wait_until(const struct waiter *w, int timeout_ms)
 	 * is never lost. The bell is read after the announcement so that a
 	 * bump between our look and the futex call makes FUTEX_WAIT return at
 	 * once. A count is announced once; a flag at every round, as before. */
+	/* Model: tests/model/ring.pml, W2 (the sleeper: flag, bell, look,
+	 * futex; sequentially consistent by seq_cst or the membarrier). */
 	announce(w);
 	for (;;) {
 		if (!w->counting)

@@ -7,6 +7,8 @@ set -euo pipefail
 
 pkgs=(gcc make pkg-config libnuma-dev check libsubunit-dev libfuse3-dev fuse3
       python3 python3-numpy mandoc jq prometheus)
+# The Spin model of the ring protocol (tests/shell/model_spin.sh).
+pkgs+=(spin)
 # The Python module: its C extension, pip install ./python, torch tensors.
 pkgs+=(python3-dev python3-setuptools python3-pip python3-torch)
 if [ "${1:-}" = "--bench" ]; then
