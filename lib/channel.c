@@ -301,16 +301,37 @@ static void wake_readers(struct chan *c, uint64_t dest)
 		seg_count(&me->wakeups, woke);
 }
 
+/*
+ * A rank marked gone between our read of `live` and arena_publish was
+ * swept before its bit was in the block's holders, so no sweep would ever
+ * clear it: the block would stay taken for good (found by the Spin model,
+ * tests/model/ring.pml, mutant NO_PUBLISH_RECHECK). Look at `live` again
+ * and release the block for the ranks gone meanwhile.
+ */
+static void drop_gone_holders(struct chan *c, const struct arena_ref *ref, uint64_t dest)
+{
+	/* SC fence, then the load: pairs with the seq_cst clear of the live
+	 * bit in seg_mark_gone_pid, which comes before its sweep. Either we
+	 * see the bit cleared here, or the sweep sees our holders store
+	 * (arena_publish, before the fence) and clears it itself; both
+	 * clearing is harmless (arena_release of a bit not set is nothing).
+	 * Model: tests/model/ring.pml, publish_recheck. */
+	atomic_thread_fence(memory_order_seq_cst);
+	uint64_t gone = dest & ~atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
+
+	for (; gone; gone &= gone - 1)
+		arena_release(&c->seg, ref, (unsigned)__builtin_ctzll(gone));
+}
+
 int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 {
 	struct seg_rank *me = seg_rank(&c->seg, c->me);
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, c->txpos);
 	/* Relaxed: membership is re-checked by readers and senders alike; a
-	 * rank that joins this instant simply misses this message. */
-	/* Model: tests/model/ring.pml found that a rank marked gone (and its
-	 * blocks swept) between this load and arena_publish keeps its bit in the
-	 * block for good: see FIX_PUBLISH_RECHECK there. */
+	 * rank that joins this instant simply misses this message. A rank
+	 * marked gone after this load is handled after arena_publish. */
 	uint64_t live = atomic_load_explicit(&c->seg.hdr->live, memory_order_relaxed);
+	FAULT_POINT("chan_commit_live_read");
 
 	if (!c->reserved || kind > KIND_MAX)
 		return -EINVAL;
@@ -347,6 +368,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 		atomic_store_explicit(&sl->kind, kind | KIND_ARENA, memory_order_relaxed);
 		arena_publish(&c->seg, &c->res, len, dest, &ref);
 		FAULT_POINT("chan_commit_block_published");
+		drop_gone_holders(c, &ref, dest);
 		c->res_block = false;
 	} else {
 		atomic_store_explicit(&sl->len, (uint32_t)len, memory_order_relaxed);

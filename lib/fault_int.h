@@ -4,13 +4,16 @@
  * (-DIPCFS_FAULT_INJECT: build/tests/libipcfs-fault.a, never installed),
  * FAULT_POINT(name) kills the process with SIGKILL when $IPCFS_FAULT
  * names that point, so that a test can make a real process die at a
- * chosen instruction of the protocol. In every other build it is nothing.
+ * chosen instruction of the protocol; a test may also set a hook, called
+ * at every point with its name, to act inside a call (mark a peer gone at
+ * the worst moment). In every other build it is nothing.
  */
 #ifndef IPCFS_FAULT_INT_H
 #define IPCFS_FAULT_INT_H
 
 #ifdef IPCFS_FAULT_INJECT
 void fault_point(const char *name);
+void fault_set_hook(void (*hook)(const char *name));
 #define FAULT_POINT(name) fault_point(name)
 #else
 #define FAULT_POINT(name) ((void)0)

@@ -13,6 +13,8 @@ $(FAULT_LIBA): $(FAULT_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 # Linked before libipcfs.a, so that its objects are the ones used.
 TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
+# ... and sees the fault points' declarations (fault_set_hook).
+$(BUILD)/tests/unit/test_death.o: CFLAGS += -DIPCFS_FAULT_INJECT
 
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)

@@ -59,6 +59,8 @@
  *                  payload (releases a view it still reads)
  *   NO_SWEEP       marking a rank gone does not sweep its arena blocks
  *   NO_RECHECK     reader skips the seqlock recheck of seq
+ *   NO_PUBLISH_RECHECK  the sender does not look at live again after
+ *                  publishing a block (the leak this model found in lib/)
  *   NO_ALLOC_WAKE  a free does not wake the allocators waiting for space
  *                  (NOT caught by the bitstate runs of model_spin.sh yet)
  */
@@ -443,12 +445,13 @@ active proctype Sender()
 				atomic { sref[slot] = res; sgen[slot] = res_gen; sbig[slot] = true };
 				bholders[res] = d;           /* arena_publish(): A1 */
 				bstate[res] = PUBLISHED;
-#ifdef FIX_PUBLISH_RECHECK
-				/* Proposed fix, not yet in lib/: a rank marked gone
-				 * between the read of live above and this publish was
-				 * swept before its bit was here; look at live again
-				 * (seq_cst, after the state store: one of us sees the
-				 * other) and drop the bits of ranks gone. */
+#ifndef MUTANT_NO_PUBLISH_RECHECK
+				/* publish_recheck (lib/channel.c, drop_gone_holders):
+				 * a rank marked gone between the read of live above
+				 * and this publish was swept before its bit was here;
+				 * look at live again (SC fence: one of us sees the
+				 * other) and drop the bits of ranks gone. Found by
+				 * this model; without it the arena leaks. */
 				bits = d & NOT(live);
 				if
 				:: bits != 0 ->

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "arena_int.h"
+#include "fault_int.h"
+#include "membership_int.h"
 #include "member_int.h"
 #include "testlib.h"
 
@@ -243,6 +245,49 @@ START_TEST(sender_killed_between_block_and_slot)
 }
 END_TEST
 
+/* The hook's group: rank 1 is marked gone (its blocks swept) at the worst
+ * moment of a commit, after the sender read `live`. */
+static struct seg_map *gone_seg;
+
+static void mark_rank1_gone(const char *point)
+{
+	if (gone_seg && strcmp(point, "chan_commit_live_read") == 0) {
+		seg_mark_gone(gone_seg, 1, IPCFS_STATE_DEAD);
+		gone_seg = NULL;
+	}
+}
+
+/* Found by the Spin model (tests/model/ring.pml, NO_PUBLISH_RECHECK): the
+ * reaper swept a rank between the sender's read of live and its publish
+ * of a block naming that rank; nobody cleared the bit, and the block
+ * stayed taken after everyone left. */
+START_TEST(reader_swept_during_a_commit)
+{
+	struct ipcfs_params p = death_params();
+	char dir[PATH_MAX];
+	struct seg_map m;
+	void *buf;
+
+	tl_group(dir, &p);
+	map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *r = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_reserve(a, 20000, &buf, 0), 0);
+	tl_fill(buf, 20000, 9);
+	gone_seg = &m;
+	fault_set_hook(mark_rank1_gone);
+	ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 20000), 0);
+	fault_set_hook(NULL);
+	ck_assert_ptr_null(gone_seg); /* the hook ran inside the commit */
+	/* Nobody is left to hold the block: it is free already. */
+	ck_assert_uint_eq(used(&m), 0);
+	ipcfs_leave(r);
+	ipcfs_leave(a);
+	ck_assert_uint_eq(used(&m), 0);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("death");
@@ -252,6 +297,7 @@ int main(void)
 	tcase_add_test(tc, reader_killed_inside_release);
 	tcase_add_test(tc, sender_killed_inside_the_allocator);
 	tcase_add_test(tc, sender_killed_between_block_and_slot);
+	tcase_add_test(tc, reader_swept_during_a_commit);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
