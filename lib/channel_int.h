@@ -46,6 +46,7 @@ struct chan {
 	/* Receiver, per ring: when its sender's next message is due, learnt
 	 * from the messages that ended idle waits (adaptive waiting). */
 	struct pace pace[IPCFS_MAX_RANKS + 1];
+	uint64_t nap_late; /* how late our timed naps wake (wait_until) */
 };
 
 /* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose

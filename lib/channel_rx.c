@@ -324,6 +324,7 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		w.check = check_senders;
 		w.plan = plan_recv;
 		w.waited_ns = &waited;
+		w.nap_late = &c->nap_late;
 		w.arg = &a;
 		seg_count(&me->waits, 1);
 		/* With no time to wait, one corrupt slot skipped is the

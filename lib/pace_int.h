@@ -40,9 +40,9 @@ struct pace {
  * time) may take, as a divisor: the spin costs at most 2/PACE_SHARE of the
  * interval; traffic too irregular for that gets no plan. */
 #define PACE_SHARE 6u
-/* What a timed sleep overshoots by at most, with the timer slack set to
- * 1 us for the nap (see wait.c): the guard never goes below it. */
-#define PACE_SLACK_NS (30 * 1000ull)
+/* The guard's floor: clock reads and the first polls after a nap. How late
+ * the nap itself wakes is measured (struct waiter, nap_late), not assumed. */
+#define PACE_SLACK_NS (10 * 1000ull)
 
 /* Record that a message from this sender ended an idle wait at @now. */
 void pace_arrival(struct pace *p, uint64_t now);

@@ -93,6 +93,9 @@ void wait_asym_fence(void)
 	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 }
 
+/* The most a nap is believed to overshoot (see struct waiter, nap_late). */
+#define NAP_LATE_MAX (200 * 1000ull)
+
 /* Polls between two reads of the clock in the spin phase. */
 #define SPIN_BATCH 32
 
@@ -168,10 +171,23 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 			t->deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
 			t->spin_end = now + (uint64_t)w->spin_us * 1000u;
 			if (w->plan && w->plan(w->arg, now, &nap_end, &plan_end)) {
-				rc = nap(w, now, nap_end < t->deadline ? nap_end : t->deadline, sleeps);
+				uint64_t late = w->nap_late ? *w->nap_late : 0;
+				uint64_t until = nap_end > now + late ? nap_end - late : now;
+				if (until > t->deadline)
+					until = t->deadline;
+				rc = nap(w, now, until, sleeps);
 				if (rc)
 					return rc;
 				now = wait_now_ns();
+				/* The nap ran to its end: learn how late it woke
+				 * (a running mean, 1/4; bounded, so that one stall
+				 * of the machine costs little). */
+				if (w->nap_late && until > t->start && now >= until) {
+					uint64_t over = now - until < NAP_LATE_MAX ? now - until : NAP_LATE_MAX;
+					*w->nap_late = over >= *w->nap_late
+							       ? *w->nap_late + (over - *w->nap_late) / 4
+							       : *w->nap_late - (*w->nap_late - over) / 4;
+				}
 				if (plan_end > t->spin_end)
 					t->spin_end = plan_end;
 				/* Around the due time, yield once per batch: where

@@ -90,6 +90,10 @@ struct waiter {
 	/* Out, or NULL: how long the wait took past its first spin batch
 	 * (0 when it ended sooner: the clock was not read). */
 	uint64_t *waited_ns;
+	/* In/out, or NULL: how late a timed nap ends (running mean, ns); a
+	 * plan's nap starts that much earlier. On a VM, waking an idle vCPU
+	 * from a timer takes tens of microseconds, more than any fixed guard. */
+	uint64_t *nap_late;
 };
 
 /*
