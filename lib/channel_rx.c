@@ -286,6 +286,10 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 	for (unsigned s = 0; s <= c->seg.ranks; s++) {
 		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
 			continue;
+		/* Only a sender that cannot be placed on our CPU (cpu_fit):
+		 * spinning where it may wake up would keep it off the CPU. */
+		if (s == c->seg.ranks || !cpu_fit_apart(&c->fit, c->me, s))
+			continue;
 		if (!pace_plan(&c->pace[s], now, &nap, &spin))
 			continue;
 		if (!any || nap < *nap_until) {

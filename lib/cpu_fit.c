@@ -81,11 +81,23 @@ bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m)
 			continue;
 		/* Relaxed: only the pid is used, as a hint (see mask_of). */
 		uint64_t owner = atomic_load_explicit(&seg_rank(m, r)->owner, memory_order_relaxed);
-		mask_of(SEG_OWNER_PID(owner), &sets[n++]);
+		mask_of(SEG_OWNER_PID(owner), &f->sets[r]);
+		sets[n++] = f->sets[r];
 	}
 	f->live = live;
 	f->uses = 0;
 	f->valid = true;
 	f->compete = cpu_sets_compete(sets, n);
 	return f->compete;
+}
+
+bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b)
+{
+	cpu_set_t both;
+
+	if (!f->valid || a >= IPCFS_MAX_RANKS || b >= IPCFS_MAX_RANKS ||
+	    !(f->live & IPCFS_RANK_BIT(a)) || !(f->live & IPCFS_RANK_BIT(b)))
+		return false;
+	CPU_AND(&both, &f->sets[a], &f->sets[b]);
+	return CPU_COUNT(&both) == 0;
 }

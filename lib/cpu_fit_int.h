@@ -36,6 +36,8 @@ struct cpu_fit {
 	uint32_t uses;  /* verdicts served since it was computed */
 	bool valid;
 	bool compete;
+	/* The CPUs each live rank (by index) may run on, as read then. */
+	cpu_set_t sets[IPCFS_MAX_RANKS];
 };
 
 /* How many cached verdicts are served before the masks are read again,
@@ -46,5 +48,11 @@ struct cpu_fit {
  * changed or after CPU_FIT_REFRESH uses, else the cached one. Costs one
  * sched_getaffinity per live rank when recomputed, nothing otherwise. */
 bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m);
+
+/* Whether ranks @a and @b (live when the verdict was last computed) can
+ * never run on the same CPU: their affinity masks are disjoint. A paced
+ * receiver spins for the next message only then; otherwise the waking
+ * sender may be placed on the CPU it spins on. */
+bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b);
 
 #endif

@@ -60,6 +60,22 @@ START_TEST(pure_layouts)
 }
 END_TEST
 
+START_TEST(apart_needs_disjoint_masks)
+{
+	struct cpu_fit f = { .valid = true, .live = 0x7 };
+	const char *spec[] = { "0", "1", "01" };
+	layout(f.sets, spec, 3, 2);
+	ck_assert(cpu_fit_apart(&f, 0, 1));  /* pinned to CPUs 0 and 1 */
+	ck_assert(!cpu_fit_apart(&f, 0, 2)); /* 2 may run on CPU 0 */
+	ck_assert(!cpu_fit_apart(&f, 1, 2));
+	f.live = 0x3;
+	ck_assert(!cpu_fit_apart(&f, 0, 2)); /* 2 not live */
+	f.valid = false;
+	ck_assert(!cpu_fit_apart(&f, 0, 1)); /* nothing read yet */
+	ck_assert(!cpu_fit_apart(&f, 0, 70));
+}
+END_TEST
+
 struct pinned {
 	const char *dir;
 	int rank, cpu;   /* cpu < 0: unpinned */
@@ -209,6 +225,7 @@ int main(void)
 	TCase *tc = tcase_create("cpu_fit");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pure_layouts);
+	tcase_add_test(tc, apart_needs_disjoint_masks);
 	tcase_add_test(tc, processes_pinned_apart);
 	tcase_add_test(tc, processes_pinned_together);
 	tcase_add_test(tc, processes_unpinned);

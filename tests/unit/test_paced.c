@@ -4,6 +4,7 @@
  * step), a reader that naps between them; nothing lost, nothing reordered,
  * and the reader learnt the pace of the regular part. */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,16 @@
 #define BSTEPS 20
 
 static const char *group_dir;
+/* Pin the sender to CPU 0 and the reader to CPU 1 (>= 0: pinned). */
+static int pinned_apart;
+
+static void pin(int cpu)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+}
 
 static void pause_us(long us)
 {
@@ -41,6 +52,8 @@ static int reader(void *arg)
 	struct ipcfs_msg msg;
 	(void)arg;
 
+	if (pinned_apart)
+		pin(1);
 	if (ipcfs_join(group_dir, 1, &m) < 0)
 		return 10;
 	for (uint64_t want = 1; want <= (uint64_t)total(); want++) {
@@ -60,6 +73,13 @@ static int reader(void *arg)
 				return 14;
 			if (p->period < GAP_US * 1000ull || p->period > 4 * GAP_US * 1000ull)
 				return 15;
+			/* Pinned apart, the waits napped until the message was
+			 * nearly due: naps that ran to their end taught how late
+			 * they wake. Unpinned, there is no plan (cpu_fit_apart). */
+			if (pinned_apart && member_chan(m)->nap_late == 0)
+				return 17;
+			if (!pinned_apart && member_chan(m)->nap_late != 0)
+				return 18;
 		}
 		if (ipcfs_send(m, IPCFS_RANK_BIT(0), &v, sizeof(v), 10000))
 			return 16;
@@ -85,6 +105,8 @@ static void ack(struct ipcfs_member *m, uint64_t v)
 
 static void paced_exchange(uint32_t spin_us)
 {
+	cpu_set_t saved;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(saved), &saved), 0);
 	char dir[PATH_MAX];
 	struct ipcfs_params p;
 	struct ipcfs_member *m;
@@ -96,6 +118,8 @@ static void paced_exchange(uint32_t spin_us)
 	tl_group(dir, &p);
 	group_dir = dir;
 	pid_t pid = tl_fork(reader, NULL);
+	if (pinned_apart)
+		pin(0);
 	m = tl_join(dir, 0);
 	ck_assert_int_eq(ipcfs_wait_ranks(m, 3, 10000), 0);
 	for (int i = 0; i < STEPS; i++) {
@@ -118,11 +142,26 @@ static void paced_exchange(uint32_t spin_us)
 	ck_assert_int_eq(tl_wait(pid, 60), 0);
 	ipcfs_leave(m);
 	tl_group_done(dir);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(saved), &saved), 0);
 }
 
 START_TEST(paced_default_spin)
 {
 	paced_exchange(50);
+}
+END_TEST
+
+/* Ranks pinned apart (as deployed): the reader naps and spins through the
+ * due time; still exactly once and in order. */
+START_TEST(paced_pinned_apart)
+{
+	cpu_set_t own;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(own), &own), 0);
+	if (CPU_COUNT(&own) < 2 || !CPU_ISSET(0, &own) || !CPU_ISSET(1, &own))
+		return; /* needs CPUs 0 and 1 */
+	pinned_apart = 1;
+	paced_exchange(50);
+	pinned_apart = 0;
 }
 END_TEST
 
@@ -140,6 +179,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, paced_default_spin);
 	tcase_add_test(tc, paced_no_spin);
+	tcase_add_test(tc, paced_pinned_apart);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
