@@ -149,7 +149,13 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 	 * time slice of another process: then the clock is read after every
 	 * one, so that the spin window holds. */
 	int batch = w->yield ? 1 : SPIN_BATCH, rc;
-	bool yield_between = false;
+	/* After each batch (not before the first: most waits of a busy group
+	 * end within it), give the CPU to whoever waits for it: the process
+	 * we wait for may have been woken onto our CPU even where the ranks
+	 * could each have one (the scheduler places a waking process near
+	 * where it slept), and pausing would keep it off until our window
+	 * ends. Idle, a yield returns at once: one system call per batch. */
+	bool yield_between = !w->yield;
 	uint64_t nap_end, plan_end;
 
 	for (;;) {
@@ -190,14 +196,6 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 				}
 				if (plan_end > t->spin_end)
 					t->spin_end = plan_end;
-				/* Around the due time, yield once per batch: where
-				 * another process holds the other CPUs, the sender
-				 * may be waiting for ours, and pausing would keep
-				 * it off until our window ends. A yield on every
-				 * poll would slow the idle case (a system call per
-				 * look); one per batch costs little there and
-				 * lets the sender in within a batch. */
-				yield_between = true;
 			}
 		}
 		if (now >= t->spin_end || now >= t->deadline)
