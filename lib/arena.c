@@ -335,19 +335,21 @@ struct fit {
 };
 
 /*
- * Next fit from @from for @size bytes (header included): the first free
- * block that has room at or after @from, carved at @from when @from falls
- * inside it; else the first free block with room (wrapping around). A
- * sender that starts where its last block ended does not get back the
- * block its readers have just read (their caches still hold it, and every
- * store would first pull the line back), but the next one. The walk is
- * from the start (the list is only walkable forwards from a known header),
- * as first fit was. -ENOSPC: not now; -EIO: the list is broken.
+ * First fit for @size bytes (header included), but not on the caller's
+ * last block [@avoid_off, @avoid_end) while another place fits: in
+ * lockstep that block is the one its readers have just read (their caches
+ * hold its lines, and every store of the next payload would first pull
+ * one back). A free block overlapping it is carved right after it. So a
+ * sender alternates between two blocks: never the one just read, and a
+ * working set that stays in the caches (rotating through the whole arena
+ * would not). The walk is from the start (the list is only walkable
+ * forwards from a known header). -ENOSPC: not now; -EIO: broken list.
  */
-static int find_locked(struct seg_map *m, uint64_t size, uint64_t from, struct fit *f)
+static int find_locked(struct seg_map *m, uint64_t size, uint64_t avoid_off, uint64_t avoid_end,
+		       struct fit *f)
 {
 	struct blk b;
-	bool wrap = false;
+	bool any = false;
 
 	for (uint64_t off = 0; off < m->arena_bytes; off += b.size) {
 		if (!blk_read(m, off, &b)) {
@@ -357,20 +359,24 @@ static int find_locked(struct seg_map *m, uint64_t size, uint64_t from, struct f
 		if (b.state != ARENA_FREE || b.size < size)
 			continue;
 		uint64_t end = off + b.size, q = off;
-		/* @from inside this block: carve there if what is left before
-		 * it can be a block of its own and the rest has room. */
-		if (from > off && from < end && from - off >= ARENA_MIN_BLOCK && end - from >= size)
-			q = from;
-		if (q >= from) {
+		bool ok = true;
+		if (q < avoid_end && q + size > avoid_off) {
+			/* Overlaps the last block: right after it, if what is
+			 * left before can be a block of its own and there is
+			 * room behind. */
+			q = avoid_end;
+			ok = q > off && q < end && q - off >= ARENA_MIN_BLOCK && end - q >= size;
+		}
+		if (ok) {
 			*f = (struct fit){ .off = off, .q = q, .b = b };
 			return 0;
 		}
-		if (!wrap) {
+		if (!any) {
 			*f = (struct fit){ .off = off, .q = off, .b = b };
-			wrap = true;
+			any = true; /* the fallback: first fit after all */
 		}
 	}
-	return wrap ? 0 : -ENOSPC;
+	return any ? 0 : -ENOSPC;
 }
 
 /* Split the free block f->off at f->q: [off, q) stays free, [q, end) is
@@ -430,8 +436,8 @@ static void take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64
 	res->gen = gen;
 }
 
-int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, uint64_t from,
-		    struct arena_res *res)
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len,
+		    const struct arena_res *last, struct arena_res *res)
 {
 	uint64_t size = round64(len + ARENA_HDR);
 	struct fit f = { 0 };
@@ -444,8 +450,9 @@ int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, uint64_t fr
 	rc = lock(m);
 	if (rc)
 		return rc;
-	/* A private hint, but rounded to where a header can be. */
-	rc = find_locked(m, size, from < m->arena_bytes ? from & ~(uint64_t)63 : 0, &f);
+	/* The caller's own memory, a hint: a bogus one only costs a worse fit. */
+	uint64_t avoid_off = last ? last->off : 0, avoid_end = last ? arena_res_end(last) : 0;
+	rc = find_locked(m, size, avoid_off, avoid_end, &f);
 	if (rc == 0) {
 		if (f.q != f.off)
 			carve_locked(m, &f);

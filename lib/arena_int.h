@@ -103,15 +103,15 @@ struct arena_res {
  * 0 and the block in *@res; -ENOSPC (not now: wait on the arena's
  * freed_bell with a counting waiter, see wait_until), -ENOMEM (it could
  * never fit), -EIO (the arena is broken), -ETIMEDOUT (the lock was kept).
- * @from: where the caller's last block ended (its own memory, a hint):
- * the search starts there and wraps around (next fit), so that a sender
- * rotates through the arena instead of rewriting the block its readers
- * have just read.
+ * @last: the caller's previous block (its own memory, a hint; NULL: none):
+ * not used again while another place fits, so that a sender does not
+ * rewrite the block its readers have just read, and alternates between
+ * two blocks that stay in the caches.
  */
-int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len, uint64_t from,
-		    struct arena_res *res);
+int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len,
+		    const struct arena_res *last, struct arena_res *res);
 
-/* Where the block of @res ends: the next search of its sender starts there. */
+/* Where the block of @res ends (its header included). */
 static inline uint64_t arena_res_end(const struct arena_res *res)
 {
 	return res->off + ARENA_HDR + res->cap;

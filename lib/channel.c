@@ -204,9 +204,9 @@ static int poll_alloc(void *arg, bool full)
 	if (!full && bell == a->bell)
 		return 0;
 	a->bell = bell;
-	int rc = arena_try_alloc(&a->c->seg, a->c->me, a->len, a->c->arena_next, &a->c->res);
+	int rc = arena_try_alloc(&a->c->seg, a->c->me, a->len, &a->c->arena_last, &a->c->res);
 	if (rc == 0)
-		a->c->arena_next = arena_res_end(&a->c->res);
+		a->c->arena_last = a->c->res;
 	return rc == -ENOSPC ? 0 : rc ? rc : 1;
 }
 
@@ -224,10 +224,10 @@ static int alloc_block(struct chan *c, size_t len, int timeout_ms)
 {
 	struct seg_arena *st = arena_state(&c->seg);
 	struct alloc_arg a = { c, len, atomic_load_explicit(&st->freed_bell, memory_order_acquire) };
-	int rc = arena_try_alloc(&c->seg, c->me, len, c->arena_next, &c->res);
+	int rc = arena_try_alloc(&c->seg, c->me, len, &c->arena_last, &c->res);
 
 	if (rc == 0)
-		c->arena_next = arena_res_end(&c->res);
+		c->arena_last = c->res;
 	if (rc != -ENOSPC)
 		return rc;
 	if (timeout_ms == 0)

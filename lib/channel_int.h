@@ -28,7 +28,7 @@ struct chan {
 	bool space_ok;    /* slot txpos is known to be free (checked ahead) */
 	bool res_block;   /* the reservation is the arena block res */
 	struct arena_res res;
-	uint64_t arena_next; /* where our last arena block ended (next fit) */
+	struct arena_res arena_last; /* our previous arena block (not reused next) */
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
 	struct cpu_fit fit; /* do the live ranks compete for CPUs (cached) */
 	bool asym;        /* registered for membarrier: publish with plain stores */
