@@ -10,18 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipcfs/rank_counters.h"
 #include "state.h"
 
 #define HEADER "ipcfs-state 1"
 
 /* The counters of the reset-stat baseline, by their names in the file. */
 #define COUNTER(f) { #f, offsetof(struct ipcfs_rank_stat, f) }
-const struct fsd_counter fsd_counters[] = {
-	COUNTER(sent), COUNTER(sent_bytes), COUNTER(recv), COUNTER(recv_bytes), COUNTER(waits),
-	COUNTER(spins), COUNTER(sleeps), COUNTER(wakeups), COUNTER(stalls), COUNTER(timeouts),
-	COUNTER(allreduce_oneshot), COUNTER(allreduce_twoshot), COUNTER(allreduce_nccl),
-	COUNTER(allreduce_bytes), COUNTER(allreduce_errors),
-};
+/* The counters of the one table (ipcfs/rank_counters.h) that only grow:
+ * those reset-stat keeps a baseline of (a gauge such as lag has none). */
+#define KIND_counter(f) COUNTER(f),
+#define KIND_gauge(f)
+#define X(f, kind, metric, help) KIND_##kind(f)
+const struct fsd_counter fsd_counters[] = { IPCFS_RANK_COUNTERS(X) };
+#undef X
+#undef KIND_gauge
+#undef KIND_counter
 #undef COUNTER
 const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
 
