@@ -12,18 +12,6 @@
 
 #include "gpu_comm_int.h"
 
-static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int rc, const char *fmt, ...)
-{
-	char why[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	gpu_err_set("%s", why);
-	return rc;
-}
 
 /* Step 6 for one peer's READY record: settings must agree; verdicts. */
 static int agree_one(struct ipcfs_gpu_comm *c, int p, const struct gpu_record *r,
@@ -33,7 +21,7 @@ static int agree_one(struct ipcfs_gpu_comm *c, int p, const struct gpu_record *r
 	if (r->algo != mine->algo || r->blocks != mine->blocks ||
 	    r->oneshot_max != mine->oneshot_max || r->probe_off != mine->probe_off ||
 	    r->sig_off != mine->sig_off)
-		return fail(-EINVAL, "rank %d has other settings (algo %s, blocks %u, oneshot_max "
+		return gpu_fail(-EINVAL, "rank %d has other settings (algo %s, blocks %u, oneshot_max "
 			    "%llu, NCCL above %llu, trap %llu): IPCFS_ALGO, IPCFS_GPU_BLOCKS, "
 			    "IPCFS_ONESHOT_MAX, IPCFS_NCCL_ABOVE, IPCFS_GPU_TRAP must agree", p,
 			    allreduce_plan_algo_name(r->algo), r->blocks,
@@ -70,12 +58,12 @@ int gpu_agree(struct ipcfs_gpu_comm *c, int *peer_ok, int *nccl_ok, char *why,
 	mine.sig_off = c->set.trap;
 	gpu_sub_name(sub, sizeof(sub), c->name, ".ok");
 	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine)))
-		return fail(rc, "publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
+		return gpu_fail(rc, "publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));
 	c->ready_published = true;
 	rc = gpu_rdv_gather(&c->rdv, sub, c->world, gpu_all_ranks(c->world), GPU_REC_READY,
 			    c->gen, c->timeout_ms, gpu_accept_live, c->m, recs);
 	if (rc)
-		return fail(rc, "waiting for gpu/%s/* of every rank: %s", sub, strerror(-rc));
+		return gpu_fail(rc, "waiting for gpu/%s/* of every rank: %s", sub, strerror(-rc));
 	for (int p = 0; p < c->world; p++)
 		if ((rc = agree_one(c, p, &recs[p], &mine, peer_ok, nccl_ok, why, whylen)))
 			return rc;

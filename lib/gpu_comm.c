@@ -166,18 +166,6 @@ static int init_fail(struct ipcfs_gpu_comm *c, int rc)
 	return rc;
 }
 
-static int fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int rc, const char *fmt, ...)
-{
-	char why[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	gpu_err_set("%s", why);
-	return rc;
-}
 
 /* Step 1: this rank's buffer, signal block and error record, described in
  * @mine (its BUF record). */
@@ -206,7 +194,7 @@ static int comm_alloc_local(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
 	c->probe_off = round_up(sizeof(struct ipcfs_k_signal), 256);
 	c->buf_off = round_up(c->probe_off + 8 * IPCFS_K_MAX_RANKS, 256);
 	if ((rc = k->buf_alloc(c->buf_off + c->buf_bytes, &c->alloc)))
-		return fail(rc, "allocating %zu bytes on device %d: %s",
+		return gpu_fail(rc, "allocating %zu bytes on device %d: %s",
 			    (size_t)(c->buf_off + c->buf_bytes), c->dev, k->last_error());
 	if ((rc = k->ipc_export(c->alloc, mine->handle, &off)))
 		return gpu_kfail(rc, "exporting the buffer");
@@ -227,7 +215,7 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 	if (local_rc)
 		mine->flags = GPU_F_FAILED;
 	if ((rc = gpu_rdv_publish(&c->rdv, c->name, c->rank, mine)))
-		return local_rc ? local_rc : fail(rc, "publishing gpu/%s/%d: %s", c->name, c->rank,
+		return local_rc ? local_rc : gpu_fail(rc, "publishing gpu/%s/%d: %s", c->name, c->rank,
 						  strerror(-rc));
 	c->published = true;
 	c->failed_published = local_rc != 0;
@@ -239,17 +227,17 @@ static int comm_exchange_buffers(struct ipcfs_gpu_comm *c, struct gpu_record *mi
 	if (rc == -ECANCELED) {
 		c->failed_ranks |= 1ull << ba.failed;  /* it opened nothing of ours */
 		gpu_abandon(c, mine);
-		return fail(rc, "rank %d failed to set up its communicator (its "
+		return gpu_fail(rc, "rank %d failed to set up its communicator (its "
 			    "ipcfs_gpu_error() says why)", ba.failed);
 	}
 	if (rc == -ETIMEDOUT)
-		return fail(rc, "waited %d ms for the records gpu/%s/* of every rank",
+		return gpu_fail(rc, "waited %d ms for the records gpu/%s/* of every rank",
 			    c->timeout_ms, c->name);
 	if (rc)
-		return fail(rc, "reading gpu/%s/*: %s", c->name, strerror(-rc));
+		return gpu_fail(rc, "reading gpu/%s/*: %s", c->name, strerror(-rc));
 	for (int p = 0; p < c->world; p++) {
 		if (recs[p].buf_bytes != c->buf_bytes)
-			return fail(-EINVAL, "rank %d has buf_bytes %llu, this rank %zu", p,
+			return gpu_fail(-EINVAL, "rank %d has buf_bytes %llu, this rank %zu", p,
 				    (unsigned long long)recs[p].buf_bytes, c->buf_bytes);
 		if (strcmp(recs[p].host, mine->host))
 			c->nodes = 2;
@@ -344,7 +332,7 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 	gpu_err_set("%s", "");
 	if (!m || !out || gpu_name_check(name) || buf_bytes % ALLREDUCE_VEC_BYTES ||
 	    timeout_ms < -1)
-		return fail(-EINVAL, "ipcfs_gpu_comm_init: invalid argument (name: [A-Za-z0-9_.-], "
+		return gpu_fail(-EINVAL, "ipcfs_gpu_comm_init: invalid argument (name: [A-Za-z0-9_.-], "
 			    "1..%d; buf_bytes a multiple of 16)", GPU_NAME_MAX);
 	*out = NULL;
 	if ((rc = gpu_load()) || (rc = comm_new(m, name, buf_bytes, timeout_ms, &c)))

@@ -211,3 +211,15 @@ void cuda_host_unregister(void *addr)
 	if (rt.lib)
 		rt.host_unregister(addr);
 }
+
+int gpu_fail(int rc, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	gpu_err_set("%s", why);
+	return rc;
+}

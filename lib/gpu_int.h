@@ -186,5 +186,8 @@ void gpu_nap(unsigned *us);
 /* The reason ipcfs_gpu_error() reports in this thread (fmt "" clears it):
  * the one error sink of the GPU side (gpu_dl.c). */
 void gpu_err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* gpu_err_set(@fmt, ...) and return @rc: the GPU side's one way to fail
+ * with a reason (ipcfs_gpu_error). */
+int gpu_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
