@@ -13,41 +13,8 @@
 
 #include "fsd.h"
 #include "ipcfs/rank_counters.h"
+#include "text.h"
 #include "wait_int.h"
-
-/* A growing text buffer. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	for (;;) {
-		size_t room = t->cap - t->len;
-		va_start(ap, fmt);
-		int n = t->buf ? vsnprintf(t->buf + t->len, room, fmt, ap) : -1;
-		va_end(ap);
-		if (n >= 0 && (size_t)n < room) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		if (n >= 0 && cap < t->len + (size_t)n + 1)
-			cap = t->len + (size_t)n + 1;
-		char *nb = realloc(t->buf, cap);
-		if (!nb) {
-			t->oom = true;
-			return;
-		}
-		t->buf = nb;
-		t->cap = cap;
-	}
-}
 
 /* Counters of rank index @i less the reset-stat baseline. */
 static void rank_counters(const struct fsd_group *g, unsigned i, struct ipcfs_rank_stat *st)

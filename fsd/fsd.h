@@ -22,6 +22,7 @@
  *   stats.c       struct fsd_stats: counters less the reset-stat baseline
  *   statedir.c    the state directory, opened safely
  *   state.c       the state file's grammar (parse, format)
+ *   text.c        a growing text buffer for what is rendered (pure)
  *   gpu_store.c   struct fsd_gpu_store: the GPU records
  *   parse.c       what users write: names, values, commands
  *   log.c         the daemon's log and the error_log files

@@ -12,6 +12,7 @@
 
 #include "ipcfs/rank_counters.h"
 #include "state.h"
+#include "text.h"
 
 #define HEADER "ipcfs-state 1"
 
@@ -29,45 +30,10 @@ const struct fsd_counter fsd_counters[] = { IPCFS_RANK_COUNTERS(X) };
 #undef COUNTER
 const unsigned fsd_ncounters = sizeof(fsd_counters) / sizeof(fsd_counters[0]);
 
-
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-
-	for (int pass = 0; pass < 2 && !t->oom; pass++) {
-		va_start(ap, fmt);
-		int n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = true;
-			return;
-		}
-		if (t->buf && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
-		char *nb = realloc(t->buf, cap);
-		if (!nb) {
-			t->oom = true;
-			return;
-		}
-		t->buf = nb;
-		t->cap = cap;
-	}
-}
-
 static void format_base(struct text *t, const struct fsd_stats *s)
 {
 	if (s->base_bcasts)
-		put(t, "base_bcasts %llu\n", (unsigned long long)s->base_bcasts);
+		text_add(t, "base_bcasts %llu\n", (unsigned long long)s->base_bcasts);
 	for (unsigned i = 0; i <= IPCFS_MAX_RANKS; i++) {
 		struct ipcfs_rank_stat b = s->base[i];
 		bool any = false;
@@ -75,10 +41,10 @@ static void format_base(struct text *t, const struct fsd_stats *s)
 			any = *fsd_counter(&b, k) != 0;
 		if (!any)
 			continue;
-		put(t, "base %u", i);
+		text_add(t, "base %u", i);
 		for (unsigned k = 0; k < fsd_ncounters; k++)
-			put(t, " %s=%llu", fsd_counters[k].name, (unsigned long long)*fsd_counter(&b, k));
-		put(t, "\n");
+			text_add(t, " %s=%llu", fsd_counters[k].name, (unsigned long long)*fsd_counter(&b, k));
+		text_add(t, "\n");
 	}
 }
 
@@ -87,20 +53,20 @@ char *fsd_state_format(const struct fsd_state *st, size_t *len)
 	struct text t = { 0 };
 	char val[64];
 
-	put(&t, HEADER "\nuid %u\ngid %u\n", (unsigned)st->uid, (unsigned)st->gid);
+	text_add(&t, HEADER "\nuid %u\ngid %u\n", (unsigned)st->uid, (unsigned)st->gid);
 	for (int a = 0; a < FSD_ATTR_COUNT; a++) {
 		fsd_attr_format(&st->attrs, (enum fsd_attr)a, val, sizeof(val));
-		put(&t, "%s %s", fsd_attr_name((enum fsd_attr)a), val);
+		text_add(&t, "%s %s", fsd_attr_name((enum fsd_attr)a), val);
 	}
 	if (st->attrs.numa_pci[0])
-		put(&t, "numa_pci %s\n", st->attrs.numa_pci);
-	put(&t, "bcasts %llu\n", (unsigned long long)st->stats.bcasts);
+		text_add(&t, "numa_pci %s\n", st->attrs.numa_pci);
+	text_add(&t, "bcasts %llu\n", (unsigned long long)st->stats.bcasts);
 	format_base(&t, &st->stats);
 	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
 		const struct fsd_gpu_name *n = st->gpu.names[i];
 		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
 			if (n->rec[r])
-				put(&t, "gpu %s %u %s\n", n->name, r, n->rec[r]);
+				text_add(&t, "gpu %s %u %s\n", n->name, r, n->rec[r]);
 	}
 	if (t.oom) {
 		free(t.buf);
