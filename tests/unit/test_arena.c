@@ -29,21 +29,6 @@ static struct ipcfs_params arena_params(unsigned ranks, uint64_t arena, unsigned
 	return p;
 }
 
-/* A second mapping of the segment, to look at the arena's counters. */
-static void map_seg(const char *dir, struct seg_map *m)
-{
-	char path[PATH_MAX];
-	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, m), 0);
-}
-
-static uint64_t used(const struct seg_map *m)
-{
-	struct arena_stat st;
-	arena_stat(m, &st);
-	return st.used_bytes;
-}
-
 START_TEST(zero_copy_to_two_readers)
 {
 	struct ipcfs_params p = arena_params(3, 1 << 20, 8);
@@ -53,12 +38,12 @@ START_TEST(zero_copy_to_two_readers)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1), *c = tl_join(dir, 2);
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
 	ck_assert_uint_eq((uintptr_t)buf % 64, 0);
 	tl_fill(buf, 100000, 7);
-	ck_assert_uint_ge(used(&m), 100000);
+	ck_assert_uint_ge(tl_arena_used(&m), 100000);
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 100000), 0);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &x, 0), 0);
 	ck_assert_int_eq(ipcfs_recv(c, 0, &y, 0), 0);
@@ -70,9 +55,9 @@ START_TEST(zero_copy_to_two_readers)
 	ck_assert_uint_eq((uintptr_t)x.data % 64, 0);
 	ck_assert(tl_check(y.data, y.len, 7));
 	ck_assert_int_eq(ipcfs_release(b, &x), 0);
-	ck_assert_uint_ge(used(&m), 100000); /* c still holds it */
+	ck_assert_uint_ge(tl_arena_used(&m), 100000); /* c still holds it */
 	ck_assert_int_eq(ipcfs_release(c, &y), 0);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	ck_assert_int_eq(ipcfs_release(c, &y), -EINVAL);
 
 	/* Too large ever to fit, and no arena at all. */
@@ -101,7 +86,7 @@ START_TEST(sizes_1_byte_to_256_mib)
 	struct seg_map m;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_t n = sizes[i];
@@ -114,7 +99,7 @@ START_TEST(sizes_1_byte_to_256_mib)
 		ck_assert_uint_eq(msg.len, n);
 		ck_assert_msg(tl_check(msg.data, n, n), "payload of %zu bytes", n);
 		ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-		ck_assert_uint_eq(used(&m), 0);
+		ck_assert_uint_eq(tl_arena_used(&m), 0);
 	}
 	seg_unmap(&m);
 	ipcfs_leave(a);
@@ -132,7 +117,7 @@ START_TEST(full_arena_back_pressure)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	/* Three blocks of 20 KiB fill a 64 KiB arena. */
 	for (int i = 0; i < 3; i++) {
@@ -166,7 +151,7 @@ START_TEST(full_arena_back_pressure)
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 60000), 0);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg[0], 0), 0);
 	ck_assert_int_eq(ipcfs_release(b, &msg[0]), 0);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	struct arena_stat st;
 	arena_stat(&m, &st);
 	ck_assert_uint_eq(st.allocs, 5);
@@ -188,17 +173,17 @@ START_TEST(reservation_resized_and_dropped)
 	void *buf, *again;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	ck_assert_int_eq(ipcfs_reserve(a, 10000, &buf, 0), 0);
 	ck_assert_int_eq(ipcfs_reserve(a, 9000, &again, 0), 0);
 	ck_assert_ptr_eq(buf, again); /* fits: the same block */
 	ck_assert_int_eq(ipcfs_reserve(a, 500000, &again, 0), 0);
-	ck_assert_uint_ge(used(&m), 500000);
-	ck_assert_uint_lt(used(&m), 600000); /* the small one went back */
+	ck_assert_uint_ge(tl_arena_used(&m), 500000);
+	ck_assert_uint_lt(tl_arena_used(&m), 600000); /* the small one went back */
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 600000), -EINVAL); /* beyond the block */
 	ck_assert_int_eq(ipcfs_reserve(a, 16, &again, 0), 0);
-	ck_assert_uint_eq(used(&m), 0); /* back to the ring slot */
+	ck_assert_uint_eq(tl_arena_used(&m), 0); /* back to the ring slot */
 	memcpy(again, "small", 5);
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 5), 0);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
@@ -207,7 +192,7 @@ START_TEST(reservation_resized_and_dropped)
 	/* Leaving with a reservation gives its block back. */
 	ck_assert_int_eq(ipcfs_reserve(a, 70000, &buf, 0), 0);
 	ipcfs_leave(a);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	seg_unmap(&m);
 	ipcfs_leave(b);
 	tl_group_done(dir);
@@ -245,7 +230,7 @@ START_TEST(killed_reader_blocks_come_back)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	ck_assert_int_eq(pipe(fds), 0);
 	struct holder h = { dir, fds[1] };
 	struct ipcfs_member *a = tl_join(dir, 0), *c = tl_join(dir, 2);
@@ -259,7 +244,7 @@ START_TEST(killed_reader_blocks_come_back)
 	}
 	char x;
 	ck_assert_int_eq(read(fds[0], &x, 1), 1);
-	ck_assert_uint_ge(used(&m), 180000);
+	ck_assert_uint_ge(tl_arena_used(&m), 180000);
 	/* The arena is nearly full: a fourth 60 KiB block must wait. */
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), -EAGAIN);
 	kill(pid, SIGKILL);
@@ -275,7 +260,7 @@ START_TEST(killed_reader_blocks_come_back)
 	ck_assert(tl_check(msg.data, 60000, 2));
 	ck_assert_int_eq(ipcfs_release(c, &msg), 0);
 	ipcfs_leave(a);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	seg_unmap(&m);
 	ipcfs_leave(c);
 	tl_group_done(dir);
@@ -293,7 +278,7 @@ START_TEST(stale_holders_reclaimed_on_slot_reuse)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1), *c = tl_join(dir, 2);
 	ck_assert_int_eq(ipcfs_reserve(a, 50000, &buf, 0), 0);
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 50000), 0);
@@ -306,7 +291,7 @@ START_TEST(stale_holders_reclaimed_on_slot_reuse)
 		ck_assert_int_eq(ipcfs_recv(c, 0, &msg, 0), 0);
 		ck_assert_int_eq(ipcfs_release(c, &msg), 0);
 		/* The first lap leaves the block; reusing slot 0 frees it. */
-		ck_assert_uint_eq(used(&m), i == 0 ? 50112 : 0);
+		ck_assert_uint_eq(tl_arena_used(&m), i == 0 ? 50112 : 0);
 	}
 	struct arena_stat st;
 	arena_stat(&m, &st);
@@ -328,7 +313,7 @@ START_TEST(corrupt_references)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	for (int i = 0; i < 6; i++) {
 		ck_assert_int_eq(ipcfs_reserve(a, 1000, &buf, 0), 0);
@@ -375,7 +360,7 @@ START_TEST(release_uses_the_checked_reference)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	ck_assert_int_eq(ipcfs_reserve(a, 5000, &buf, 0), 0);
 	tl_fill(buf, 5000, 9);
@@ -386,7 +371,7 @@ START_TEST(release_uses_the_checked_reference)
 	ref->off = (uint64_t)1 << 50;
 	ref->gen = 12345;
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	/* The ring moves on. */
 	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, "y", 1, 0), 0);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
@@ -428,17 +413,17 @@ START_TEST(dead_senders_block_back_while_waiting_elsewhere)
 	char x;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	ck_assert_int_eq(pipe(fds), 0);
 	struct holder h = { dir, fds[1] };
 	pid_t pid = tl_fork(reserve_and_hang, &h);
 	ck_assert_int_eq(read(fds[0], &x, 1), 1);
 	struct ipcfs_member *r = tl_join(dir, 1), *s = tl_join(dir, 2);
-	ck_assert_uint_gt(used(&m), 0);
+	ck_assert_uint_gt(tl_arena_used(&m), 0);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(tl_wait(pid, 10), 128 + SIGKILL);
 	ck_assert_int_eq(ipcfs_recv(r, 2, &msg, 500), -ETIMEDOUT);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	ipcfs_leave(s);
 	ipcfs_leave(r);
 	seg_unmap(&m);
@@ -484,7 +469,7 @@ START_TEST(waits_counted_under_contention)
 
 	p.spin_us = 0;
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0);
 	/* The arena taken whole, and kept. */
 	ck_assert_int_eq(ipcfs_reserve(a, (256 << 10) - 64, &buf, 0), 0);
@@ -519,7 +504,7 @@ START_TEST(blocks_rotate_in_lockstep)
 	unsigned wrapped = 0;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	for (unsigned i = 0; i < 40; i++) {
 		ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
@@ -537,7 +522,7 @@ START_TEST(blocks_rotate_in_lockstep)
 	}
 	/* Two blocks in turn: the first comes back every other message. */
 	ck_assert_uint_eq(wrapped, 19);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	ipcfs_leave(b);
 	ipcfs_leave(a);
 	seg_unmap(&m);
@@ -603,7 +588,7 @@ START_TEST(many_in_flight_bounded)
 	pid_t pids[READERS];
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0);
 	for (unsigned r = 0; r < READERS; r++) {
 		s[r] = (struct stream){ dir, r + 1, READERS, msgs };
@@ -618,7 +603,7 @@ START_TEST(many_in_flight_bounded)
 		ck_assert_int_eq(ipcfs_reserve(a, n, &buf, 20000), 0);
 		tl_fill(buf, n, i);
 		ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, n), 0);
-		uint64_t u = used(&m);
+		uint64_t u = tl_arena_used(&m);
 		peak = u > peak ? u : peak;
 	}
 	for (unsigned r = 0; r < READERS; r++)
@@ -627,7 +612,7 @@ START_TEST(many_in_flight_bounded)
 	 * was used (blocks were in flight at once). */
 	ck_assert_uint_le(peak, p.arena_bytes);
 	ck_assert_uint_gt(peak, 300 << 10);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	seg_unmap(&m);
 	ipcfs_leave(a);
 	tl_group_done(dir);

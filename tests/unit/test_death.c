@@ -33,20 +33,6 @@ static struct ipcfs_params death_params(void)
 	return p;
 }
 
-static void map_seg(const char *dir, struct seg_map *m)
-{
-	char path[PATH_MAX];
-	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, m), 0);
-}
-
-static uint64_t used(const struct seg_map *m)
-{
-	struct arena_stat st;
-	arena_stat(m, &st);
-	return st.used_bytes;
-}
-
 struct victim {
 	const char *dir;
 	const char *fault; /* NULL: live through */
@@ -141,7 +127,7 @@ START_TEST(reader_killed_inside_release)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0);
 	struct reader rd = { dir, "arena_release_cleared" };
 	pid_t pid = tl_fork(recv_one, &rd);
@@ -149,10 +135,10 @@ START_TEST(reader_killed_inside_release)
 	ck_assert_int_eq(ipcfs_reserve(a, 30000, &buf, 0), 0);
 	ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 30000), 0);
 	ck_assert_int_eq(tl_wait(pid, 30), 128 + SIGKILL);
-	ck_assert_uint_gt(used(&m), 0);
+	ck_assert_uint_gt(tl_arena_used(&m), 0);
 	/* Its rank taken over: the dead owner is marked gone and swept. */
 	struct ipcfs_member *b = tl_join(dir, 1);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	ipcfs_leave(b);
 	ipcfs_leave(a);
 	seg_unmap(&m);
@@ -175,7 +161,7 @@ START_TEST(sender_killed_inside_the_allocator)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	/* The third process is forked first, so that it never saw this
 	 * process's thread id: it waits on a pipe. */
 	int gate[2];
@@ -226,13 +212,13 @@ START_TEST(sender_killed_between_block_and_slot)
 	struct ipcfs_msg msg;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *r = tl_join(dir, 1);
 	struct victim v = { dir, "chan_commit_block_published", 0, 20000, 1, 0 };
 	ck_assert_int_eq(tl_wait(tl_fork(send_one, &v), 30), 128 + SIGKILL);
-	ck_assert_uint_gt(used(&m), 0);
+	ck_assert_uint_gt(tl_arena_used(&m), 0);
 	struct ipcfs_member *a = tl_join(dir, 0);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	/* And the ring goes on from there. */
 	ck_assert_int_eq(ipcfs_send(a, IPCFS_RANK_BIT(1), "z", 1, 0), 0);
 	ck_assert_int_eq(ipcfs_recv(r, 0, &msg, 1000), 0);
@@ -269,7 +255,7 @@ START_TEST(reader_swept_during_a_commit)
 	void *buf;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *r = tl_join(dir, 1);
 	ck_assert_int_eq(ipcfs_reserve(a, 20000, &buf, 0), 0);
 	tl_fill(buf, 20000, 9);
@@ -279,10 +265,10 @@ START_TEST(reader_swept_during_a_commit)
 	fault_set_hook(NULL);
 	ck_assert_ptr_null(gone_seg); /* the hook ran inside the commit */
 	/* Nobody is left to hold the block: it is free already. */
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	ipcfs_leave(r);
 	ipcfs_leave(a);
-	ck_assert_uint_eq(used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
 	seg_unmap(&m);
 	tl_group_done(dir);
 }

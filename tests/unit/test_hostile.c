@@ -38,13 +38,6 @@ static struct ipcfs_params hostile_params(void)
 	return p;
 }
 
-static void map_seg(const char *dir, struct seg_map *m)
-{
-	char path[PATH_MAX];
-	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
-	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, m), 0);
-}
-
 /* The first bytes of the arena's state in the header: where its lock is. */
 static unsigned char *lock_area(const struct seg_map *m)
 {
@@ -120,7 +113,7 @@ START_TEST(lock_word_garbage)
 	struct seg_map m;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0);
 	/* Every byte of the lock set: a holder that is no thread at all. */
 	memset(lock_area(&m), 0xff, 64);
@@ -142,7 +135,7 @@ START_TEST(lock_held_by_a_live_stranger)
 	struct seg_map m;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	/* A hostile member writes the id of a live thread (ours) into the
 	 * lock word and never lets go: the daemon's waits are bounded. */
 	uint32_t me = (uint32_t)getpid();
@@ -190,7 +183,7 @@ START_TEST(block_header_garbage_then_death)
 	char x;
 
 	tl_group(dir, &p);
-	map_seg(dir, &m);
+	tl_map_seg(dir, &m);
 	ck_assert_int_eq(pipe(fds), 0);
 	struct ipcfs_member *c = tl_join(dir, 2);
 	struct reserver r = { dir, fds[1] };

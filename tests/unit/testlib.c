@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena_int.h"
+#include "member_int.h"
+#include "segment_int.h"
 #include "testlib.h"
 
 void tl_group(char *dir, const struct ipcfs_params *p)
@@ -31,6 +34,20 @@ void tl_group_done(const char *dir)
 		*slash = '\0';
 		rmdir(parent);
 	}
+}
+
+void tl_map_seg(const char *dir, struct seg_map *m)
+{
+	char path[PATH_MAX];
+	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
+	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, m), 0);
+}
+
+uint64_t tl_arena_used(const struct seg_map *m)
+{
+	struct arena_stat st;
+	arena_stat(m, &st);
+	return st.used_bytes;
 }
 
 struct ipcfs_member *tl_join(const char *dir, int rank)

@@ -17,6 +17,13 @@ void tl_group(char *dir, const struct ipcfs_params *p);
 /* Destroy it (and the directory). */
 void tl_group_done(const char *dir);
 
+struct seg_map;
+/* A second, writable mapping of @dir's segment (to look at or scribble
+ * over what members share), failing the test on error; seg_unmap() it. */
+void tl_map_seg(const char *dir, struct seg_map *m);
+/* Bytes of the arena in blocks not free now, headers included. */
+uint64_t tl_arena_used(const struct seg_map *m);
+
 /* Join @dir as @rank, failing the test on error. */
 struct ipcfs_member *tl_join(const char *dir, int rank);
 
