@@ -30,4 +30,9 @@ int util_path_join(char *out, size_t size, const char *dir, const char *name);
  * trailing whitespace cut: 0, -errno, or -ENAMETOOLONG when it fills @buf. */
 int util_read_small(const char *path, char *buf, size_t size);
 
+/* The bytes of one core's private cache (its L2 on x86 and most arm64
+ * parts): what a reader still holds of a block it has just read. Read
+ * once from the system (sysconf, else sysfs), 1 MiB when neither says. */
+size_t util_private_cache_bytes(void);
+
 #endif

@@ -16,6 +16,7 @@
 #include "arena_int.h"
 #include "member_int.h"
 #include "testlib.h"
+#include "util.h"
 #include "wait_int.h"
 
 static struct ipcfs_params arena_params(unsigned ranks, uint64_t arena, unsigned slots)
@@ -530,6 +531,39 @@ START_TEST(blocks_rotate_in_lockstep)
 }
 END_TEST
 
+/* A block larger than a core's private cache is reused (the readers'
+ * caches no longer hold it; a second block would double the footprint). */
+START_TEST(large_blocks_are_reused_in_lockstep)
+{
+	size_t len = util_private_cache_bytes() + 4096;
+	struct ipcfs_params p = arena_params(2, 4 * len, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	void *buf, *first = NULL;
+
+	tl_group(dir, &p);
+	tl_map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	for (unsigned i = 0; i < 6; i++) {
+		ck_assert_int_eq(ipcfs_reserve(a, len, &buf, 0), 0);
+		if (!first)
+			first = buf;
+		ck_assert_ptr_eq(buf, first);
+		tl_fill(buf, len, i);
+		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), len), 0);
+		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 1000), 0);
+		ck_assert(tl_check(msg.data, msg.len, i));
+		ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	}
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
+	ipcfs_leave(b);
+	ipcfs_leave(a);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
 struct stream {
 	const char *dir;
 	unsigned rank, readers, msgs;
@@ -664,6 +698,7 @@ int main(void)
 	tcase_add_test(tc, dead_senders_block_back_while_waiting_elsewhere);
 	tcase_add_test(tc, many_in_flight_bounded);
 	tcase_add_test(tc, blocks_rotate_in_lockstep);
+	tcase_add_test(tc, large_blocks_are_reused_in_lockstep);
 	tcase_add_test(tc, cuda_register_without_gpu);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
