@@ -47,6 +47,8 @@ struct chan {
 	 * from the messages that ended idle waits (adaptive waiting). */
 	struct pace pace[IPCFS_MAX_RANKS + 1];
 	uint64_t nap_late; /* how late our timed naps wake (wait_until) */
+	int (*interrupt)(void *arg); /* ipcfs_set_interrupt, or NULL */
+	void *interrupt_arg;
 };
 
 /* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
@@ -68,6 +70,8 @@ static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, boo
 		.spins = tx ? &me->tx_spins : &me->rx_spins,
 		.sleeps = tx ? &me->tx_sleeps : &me->rx_sleeps,
 		.timeouts = tx ? &me->tx_timeouts : &me->rx_timeouts,
+		.interrupt = c->interrupt,
+		.interrupt_arg = c->interrupt_arg,
 	};
 	return w;
 }

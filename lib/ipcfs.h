@@ -331,6 +331,19 @@ const char *ipcfs_state_name(int state);
  * its segment). 0, or -EINVAL for NULL. */
 int ipcfs_group_params(const struct ipcfs_member *m, struct ipcfs_params *p);
 
+/*
+ * Let the blocking calls of @m (ipcfs_recv, ipcfs_reserve, ipcfs_send,
+ * ipcfs_wait_ranks, ipcfs_build_begin) be interrupted: while one sleeps,
+ * @fn(@arg) is called in the waiting thread after a signal cuts a sleep
+ * short and at least every 50 ms of sleeping (never after a wake-up, so
+ * it costs nothing when messages flow). When it returns nonzero the call
+ * returns -EINTR and has taken nothing from the group: a message not yet
+ * returned stays queued. For runtimes whose signal handlers run outside
+ * the handler proper (Python). @fn NULL: not interruptible (the default).
+ * 0, -EINVAL for NULL @m, -ECHILD for a member of the parent process.
+ */
+int ipcfs_set_interrupt(struct ipcfs_member *m, int (*fn)(void *arg), void *arg);
+
 /* Mark the live ranks of @m's group whose process is gone as dead, so that
  * the ring slots and arena blocks they held come back now (the library's
  * own waits do it every 100 ms of one wait; a caller that waits in shorter

@@ -288,6 +288,17 @@ int ipcfs_wait_ranks(struct ipcfs_member *m, uint64_t mask, int timeout_ms)
 	return rc ? rc : chan_wait_ranks(&m->chan, mask, timeout_ms);
 }
 
+int ipcfs_set_interrupt(struct ipcfs_member *m, int (*fn)(void *arg), void *arg)
+{
+	int rc = mine(m);
+
+	if (rc)
+		return rc;
+	m->chan.interrupt = fn;
+	m->chan.interrupt_arg = fn ? arg : NULL;
+	return 0;
+}
+
 int ipcfs_reserve(struct ipcfs_member *m, size_t len, void **buf, int timeout_ms)
 {
 	int rc = mine(m);

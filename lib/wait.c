@@ -203,6 +203,21 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 	}
 }
 
+/* The length of the next sleep: to @until, at most a liveness period, and
+ * at most WAIT_INTERRUPT_NS when the waiter can be interrupted. */
+static uint64_t sleep_len(const struct waiter *w, uint64_t now, uint64_t until)
+{
+	uint64_t max = w->interrupt ? WAIT_INTERRUPT_NS : WAIT_LIVENESS_NS;
+	return until - now < max ? until - now : max;
+}
+
+/* After a sleep that ended with @rc (not a wake-up): has the caller's
+ * interrupt callback asked to stop? */
+static bool interrupted(const struct waiter *w, int rc)
+{
+	return w->interrupt && (rc == -EINTR || rc == -ETIMEDOUT) && w->interrupt(w->interrupt_arg);
+}
+
 /*
  * Paced traffic: nap on the bell until @until, announced, so that a
  * message that comes early still wakes us (sleeping with a precise timer:
@@ -229,9 +244,12 @@ static int nap(const struct waiter *w, uint64_t now, uint64_t until, uint64_t *s
 		now = wait_now_ns();
 		if (now >= until)
 			break;
-		uint64_t left = until - now < WAIT_LIVENESS_NS ? until - now : WAIT_LIVENESS_NS;
 		(*sleeps)++;
-		wait_futex_precise(w->bell, bell, (int64_t)left);
+		int slept = wait_futex_precise(w->bell, bell, (int64_t)sleep_len(w, now, until));
+		if (interrupted(w, slept)) {
+			rc = -EINTR;
+			break;
+		}
 		now = wait_now_ns();
 		if (w->check && now - last_check >= WAIT_LIVENESS_NS) {
 			w->check(w->arg);
@@ -283,9 +301,12 @@ int wait_until(const struct waiter *w, int timeout_ms)
 			rc = -ETIMEDOUT;
 			break;
 		}
-		uint64_t nap = deadline - now < WAIT_LIVENESS_NS ? deadline - now : WAIT_LIVENESS_NS;
 		sleeps++;
-		wait_futex(w->bell, bell, (int64_t)nap);
+		int slept = wait_futex(w->bell, bell, (int64_t)sleep_len(w, now, deadline));
+		if (interrupted(w, slept)) {
+			rc = -EINTR;
+			break;
+		}
 		now = wait_now_ns();
 		if (w->check && now - last_check >= WAIT_LIVENESS_NS) {
 			w->check(w->arg);

@@ -94,7 +94,18 @@ struct waiter {
 	 * plan's nap starts that much earlier. On a VM, waking an idle vCPU
 	 * from a timer takes tens of microseconds, more than any fixed guard. */
 	uint64_t *nap_late;
+	/* Optional (ipcfs_set_interrupt): asked after a sleep that a signal
+	 * cut short, and at least every WAIT_INTERRUPT_NS of sleeping;
+	 * nonzero ends the wait with -EINTR. Never asked after a wake-up, so
+	 * a message is taken without it. */
+	int (*interrupt)(void *arg);
+	void *interrupt_arg;
 };
+
+/* The longest sleep of a waiter with an interrupt callback: a signal that
+ * lands just before a sleep (not inside it, so it does not cut it short)
+ * is seen within this. */
+#define WAIT_INTERRUPT_NS 50000000ull
 
 /*
  * Wait until w->poll() says done, at most @timeout_ms (< 0: no limit; 0:
@@ -102,7 +113,7 @@ struct waiter {
  * system call. With a plan (w->plan), nap until the message is nearly
  * due. Then spin for spin_us (or to the end of the plan's window), then
  * sleep on the bell in naps of at most WAIT_LIVENESS_NS. Returns poll's
- * result, -EAGAIN or -ETIMEDOUT.
+ * result, -EAGAIN, -ETIMEDOUT or (w->interrupt said so) -EINTR.
  */
 int wait_until(const struct waiter *w, int timeout_ms);
 

@@ -22,8 +22,9 @@ keeps views holds its sender back (the sender's slot or arena block is
 not reused): the reader's `lag` in stat shows it.
 
 Signals: waits (recv, send under back pressure, wait_ranks) release the
-GIL and run Python signal handlers every ipcfs._native.SLICE_MS (50 ms),
-so Ctrl-C raises KeyboardInterrupt at once; a message not yet returned
+GIL and run Python signal handlers as soon as a signal arrives (and every
+ipcfs._native.SLICE_MS, 50 ms, at the latest), so Ctrl-C raises
+KeyboardInterrupt at once; a message not yet returned
 stays queued for the next receive.
 
 See README.md (Python) for defaults, errors and a driver/worker example.

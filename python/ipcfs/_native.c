@@ -14,15 +14,17 @@
  *            raises BufferError; the message goes back to the group when
  *            it is released or when its last reference (view) is gone.
  *
- * Waits (receive, reserve, wait for ranks) run in slices of SLICE_MS with
- * the GIL released; between slices, signal handlers run
- * (PyErr_CheckSignals), so Ctrl-C interrupts a wait within a slice and a
- * message not yet returned stays queued in the group.
+ * Waits (receive, reserve, wait for ranks) run with the GIL released, as
+ * one library call; the library asks back (ipcfs_set_interrupt(3)) when a
+ * signal cuts a sleep short and at least every SLICE_MS, and signal
+ * handlers run then (PyErr_CheckSignals), so Ctrl-C interrupts a wait at
+ * once and a message not yet returned stays queued in the group. Only a
+ * wait that runs out counts as a timeout in the group's stat.
  *
  * Threads: every field of Member and Message is read and written with the
  * GIL held. A Message released by another thread while the Member's
  * receiving thread is inside the library (rx_busy) is queued in `deferred`
- * and handed back by that thread when its slice ends, as ipcfs.h allows
+ * and handed back by that thread (its wait is interrupted for it), as ipcfs.h allows
  * one receiving thread per member.
  */
 #include "native.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * native.h - what the files of the ipcfs._native extension share (the
- * objects, the errors, the sliced waits). See _native.c for the design.
+ * objects, the errors, the interruptible waits). See _native.c for the design.
  */
 #ifndef IPCFS_PY_NATIVE_H
 #define IPCFS_PY_NATIVE_H
@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <string.h>
 #include <structmember.h>
 #include <time.h>
@@ -20,10 +21,11 @@
 #include "ipcfs.h"
 #include "objmsg.h"
 
-/* Longest time a wait keeps the GIL released before signals are checked. */
+/* How often, at most, a wait checks Python's signals while it sleeps
+ * (the library asks wait_interrupt() after every sleep a signal cuts short
+ * and at least this often: ipcfs_set_interrupt(3)). */
 #define SLICE_MS 50
-/* How often a long wait looks for ranks whose process died (as the
- * library's own waits do). */
+/* How often a long wait looks for ranks whose process died. */
 #define REAP_MS 100
 /* Copies larger than this run with the GIL released. */
 #define NOGIL_COPY 65536
@@ -41,6 +43,8 @@ typedef struct {
 	Py_ssize_t held;           /* received messages not yet released */
 	struct ipcfs_msg *deferred;
 	Py_ssize_t ndeferred, capdeferred;
+	pthread_t rx_thread;       /* the receiving thread, while rx_busy */
+	uint64_t last_reap;        /* ms, CLOCK_MONOTONIC: wait_interrupt's last reap */
 	struct ipcfs_params params;
 	PyObject *dir;
 	PyObject *weakrefs;
@@ -75,10 +79,12 @@ void member_maybe_finish(MemberObject *self);
 void member_release_msg(MemberObject *self, struct ipcfs_msg *msg);
 int parse_dest(MemberObject *self, PyObject *to, uint64_t *out);
 PyObject *ranks_text(uint64_t mask);
-/* A wait in slices (see sliced()); SLICED_FAILED: a Python error is set. */
-#define SLICED_FAILED INT_MIN
-typedef int (*wait_op)(MemberObject *self, void *arg, int slice_ms);
-int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx);
+/* A wait (see member_wait()); WAIT_FAILED: a Python error is set. */
+#define WAIT_FAILED INT_MIN
+typedef int (*wait_op)(MemberObject *self, void *arg, int timeout_ms);
+int member_wait(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx);
+/* Let the library's waits for this member be interrupted (signals, leave). */
+int member_set_interrupt(MemberObject *self);
 MessageObject *member_recv_msg(MemberObject *self, int src, int timeout_ms);
 
 /* ---- native_send.c ---- */

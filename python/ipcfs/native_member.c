@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * native_member.c - the Member type: join, leave, receive, waits in slices, stat.
+ * native_member.c - the Member type: join, leave, receive, interruptible waits, stat.
  */
 #include "native.h"
 
@@ -116,6 +116,7 @@ static int member_init(MemberObject *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	self->m = m;
+	member_set_interrupt(self);
 	self->pid = getpid();
 	self->rank = rc;
 	self->size = ipcfs_size(m);
@@ -212,53 +213,79 @@ PyObject *ranks_text(uint64_t mask)
 }
 
 /*
- * Run @op (a library wait with a timeout) in slices with the GIL released,
- * checking signals in between, until it returns something other than
- * -ETIMEDOUT/-EAGAIN or @timeout_ms (-1: for ever) passes. Returns the
- * library's result, or INT_MIN when a signal handler raised (the Python
- * error is set) or the member left meanwhile (ENOTCONN set). @rx: a
+ * Asked by the library while a wait of this member sleeps, without the GIL
+ * (ipcfs_set_interrupt(3)): after a sleep a signal cut short and at least
+ * every SLICE_MS. Takes the GIL to run Python's signal handlers; stops the
+ * wait (the library returns -EINTR, having taken nothing) when a handler
+ * raised, the member left, or releases other threads deferred wait for
+ * this receiving thread. Looks for dead ranks every REAP_MS as well.
+ */
+static int wait_interrupt(void *arg)
+{
+	MemberObject *self = arg;
+	PyGILState_STATE g = PyGILState_Ensure();
+	uint64_t now = now_ms();
+
+	if (now - self->last_reap >= REAP_MS) {
+		self->last_reap = now;
+		ipcfs_reap(self->m, NULL);
+	}
+	int stop = PyErr_CheckSignals() < 0 || self->left ||
+		   (self->ndeferred && self->rx_busy && pthread_equal(self->rx_thread, pthread_self()));
+	PyGILState_Release(g);
+	return stop;
+}
+
+int member_set_interrupt(MemberObject *self)
+{
+	return ipcfs_set_interrupt(self->m, wait_interrupt, self);
+}
+
+/*
+ * Run @op (a library wait) with the GIL released, for @timeout_ms (-1: for
+ * ever). The library asks wait_interrupt() while it sleeps; when that stops
+ * the wait, handle why (an exception, a leave, deferred releases to hand
+ * back) and go on waiting for what is left of the time. Returns the
+ * library's result, or WAIT_FAILED when a signal handler raised (the
+ * Python error is set) or the member left meanwhile (ENOTCONN set). @rx: a
  * receive-side wait (releases from other threads are deferred meanwhile).
  */
-int sliced(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx)
+int member_wait(MemberObject *self, wait_op op, void *arg, int timeout_ms, int rx)
 {
 	int rc = op(self, arg, 0); /* the fast path: no system call, GIL kept */
 	if (rc != -EAGAIN || timeout_ms == 0)
 		return rc;
-	uint64_t start = now_ms(), last_reap = start;
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms;
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		uint64_t now = now_ms();
-		if (now >= deadline)
+		int left_ms = deadline == UINT64_MAX ? -1
+			      : now >= deadline ? 0
+			      : deadline - now > INT32_MAX ? INT32_MAX : (int)(deadline - now);
+		if (left_ms == 0)
 			return -ETIMEDOUT;
-		int slice = deadline - now < SLICE_MS ? (int)(deadline - now) : SLICE_MS;
-		/* The library looks for dead ranks only after 100 ms of one
-		 * wait, which a slice never reaches: look here, as often. */
-		int reap = now - last_reap >= REAP_MS;
-		if (reap)
-			last_reap = now;
 		self->busy++;
 		self->rx_busy += rx;
+		if (rx)
+			self->rx_thread = pthread_self();
 		Py_BEGIN_ALLOW_THREADS
-		if (reap)
-			ipcfs_reap(self->m, NULL);
-		rc = op(self, arg, slice);
+		rc = op(self, arg, left_ms);
 		Py_END_ALLOW_THREADS
 		self->busy--;
 		self->rx_busy -= rx;
 		if (rx && !self->rx_busy)
 			member_drain_deferred(self);
-		if (rc != -ETIMEDOUT && rc != -EAGAIN)
+		if (rc != -EINTR)
 			return rc;
-		/* Nothing was taken from the group in this slice: a handler
-		 * that raises loses nothing. */
-		if (PyErr_CheckSignals() < 0) {
+		/* Stopped by wait_interrupt(): nothing was taken from the
+		 * group, so a handler that raises loses nothing. */
+		if (PyErr_Occurred()) {
 			member_maybe_finish(self);
-			return SLICED_FAILED;
+			return WAIT_FAILED;
 		}
 		if (self->left) {
 			member_maybe_finish(self);
 			raise_errno(-ENOTCONN, "rank %d left the group while waiting", self->rank);
-			return SLICED_FAILED;
+			return WAIT_FAILED;
 		}
 	}
 }
@@ -268,10 +295,10 @@ struct recv_arg {
 	struct ipcfs_msg *msg;
 };
 
-static int op_recv(MemberObject *self, void *arg, int slice_ms)
+static int op_recv(MemberObject *self, void *arg, int timeout_ms)
 {
 	struct recv_arg *a = arg;
-	return ipcfs_recv(self->m, a->src, a->msg, slice_ms);
+	return ipcfs_recv(self->m, a->src, a->msg, timeout_ms);
 }
 
 /* Receive one message into a new Message object, or NULL with an error. */
@@ -297,10 +324,10 @@ MessageObject *member_recv_msg(MemberObject *self, int src, int timeout_ms)
 	msg->exports = 0;
 	msg->released = 1;
 	msg->weakrefs = NULL;
-	int rc = sliced(self, op_recv, &a, timeout_ms, 1);
+	int rc = member_wait(self, op_recv, &a, timeout_ms, 1);
 	if (rc < 0) {
 		Py_DECREF(msg);
-		if (rc == SLICED_FAILED)
+		if (rc == WAIT_FAILED)
 			return NULL;
 		char from[32];
 		if (src == IPCFS_ANY)
@@ -341,10 +368,10 @@ struct wait_arg {
 	uint64_t mask;
 };
 
-static int op_wait(MemberObject *self, void *arg, int slice_ms)
+static int op_wait(MemberObject *self, void *arg, int timeout_ms)
 {
 	struct wait_arg *a = arg;
-	return ipcfs_wait_ranks(self->m, a->mask, slice_ms);
+	return ipcfs_wait_ranks(self->m, a->mask, timeout_ms);
 }
 
 static PyObject *member_wait_ranks(MemberObject *self, PyObject *args, PyObject *kw)
@@ -358,12 +385,12 @@ static PyObject *member_wait_ranks(MemberObject *self, PyObject *args, PyObject 
 		return NULL;
 	if (!member_usable(self) || !parse_dest(self, ranks, &a.mask))
 		return NULL;
-	int rc = sliced(self, op_wait, &a, timeout_ms, 1);
+	int rc = member_wait(self, op_wait, &a, timeout_ms, 1);
 	if (rc >= 0) {
 		member_maybe_finish(self);
 		Py_RETURN_NONE;
 	}
-	if (rc == SLICED_FAILED)
+	if (rc == WAIT_FAILED)
 		return NULL;
 	uint64_t want = a.mask == IPCFS_ALL ? (self->size == 64 ? ~0ull : (1ull << self->size) - 1) : a.mask;
 	uint64_t live = 0;

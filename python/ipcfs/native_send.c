@@ -9,20 +9,20 @@ struct reserve_arg {
 	void *buf;
 };
 
-static int op_reserve(MemberObject *self, void *arg, int slice_ms)
+static int op_reserve(MemberObject *self, void *arg, int timeout_ms)
 {
 	struct reserve_arg *a = arg;
-	return ipcfs_reserve(self->m, a->len, &a->buf, slice_ms);
+	return ipcfs_reserve(self->m, a->len, &a->buf, timeout_ms);
 }
 
 /* Reserve @len bytes; NULL with the error set. */
 void *member_reserve(MemberObject *self, size_t len, int timeout_ms)
 {
 	struct reserve_arg a = {len, NULL};
-	int rc = sliced(self, op_reserve, &a, timeout_ms, 0);
+	int rc = member_wait(self, op_reserve, &a, timeout_ms, 0);
 	if (rc >= 0)
 		return a.buf;
-	if (rc == SLICED_FAILED)
+	if (rc == WAIT_FAILED)
 		return NULL;
 	return reserve_error(self, rc, len, timeout_ms);
 }

@@ -51,10 +51,10 @@ struct build_arg {
 	size_t cap;
 };
 
-static int op_build_begin(MemberObject *self, void *arg, int slice_ms)
+static int op_build_begin(MemberObject *self, void *arg, int timeout_ms)
 {
 	struct build_arg *a = arg;
-	return ipcfs_build_begin(self->m, a->b, a->cap, slice_ms);
+	return ipcfs_build_begin(self->m, a->b, a->cap, timeout_ms);
 }
 
 /*
@@ -98,9 +98,9 @@ static PyObject *send_fields(MemberObject *self, PyObject *args)
 		cap += (size_t)fb;
 	}
 	struct build_arg a = {&b, cap};
-	rc = sliced(self, op_build_begin, &a, timeout_ms, 0);
+	rc = member_wait(self, op_build_begin, &a, timeout_ms, 0);
 	if (rc < 0) {
-		if (rc == SLICED_FAILED)
+		if (rc == WAIT_FAILED)
 			return NULL;
 		/* Same limits and sentences as a plain send. */
 		return reserve_error(self, rc, cap, timeout_ms);

@@ -80,6 +80,19 @@ class TestIpcfs(unittest.TestCase):
         a.leave()
         b.leave()
 
+    def test_a_long_wait_counts_one_timeout(self):
+        # The wait checks for signals every 50 ms; those checks are not
+        # timeouts (before: every 50 ms slice counted one in stat).
+        a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
+        with self.assertRaises(ipcfs.IpcfsTimeoutError):
+            b.recv(src=0, timeout_ms=400)
+        self.assertEqual(b.stat()["timeouts"], 1)
+        a.send(b"late", to=1)
+        with b.recv(src=0, timeout_ms=1000) as msg:
+            self.assertEqual(msg.bytes(), b"late")
+        a.leave()
+        b.leave()
+
     def test_recv_obj_of_a_raw_message_loses_nothing(self):
         a, b = ipcfs.join(self.g.dir, 0), ipcfs.join(self.g.dir, 1)
         a.send(b"not a pickle", to=1)

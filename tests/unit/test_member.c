@@ -2,8 +2,10 @@
 /* test_member.c - groups in plain directories, joining and leaving. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "member_int.h"
@@ -163,6 +165,89 @@ START_TEST(forked_child_gets_echild)
 }
 END_TEST
 
+/* ---- ipcfs_set_interrupt ------------------------------------------------ */
+
+static volatile sig_atomic_t alarmed;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarmed = 1;
+}
+
+static int flag_set(void *arg)
+{
+	(void)arg;
+	return alarmed;
+}
+
+static int count_asks(void *arg)
+{
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* A signal whose handler only sets a flag ends a blocked receive with
+ * -EINTR, and the message sent after it is still there. */
+START_TEST(interrupt_ends_a_blocked_receive)
+{
+	char dir[PATH_MAX];
+	struct ipcfs_msg msg;
+	struct ipcfs_rank_stat st;
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART */
+	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+	int x = 5;
+
+	tl_group(dir, NULL);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_set_interrupt(NULL, flag_set, NULL), -EINVAL);
+	ck_assert_int_eq(ipcfs_set_interrupt(b, flag_set, NULL), 0);
+	alarmed = 0;
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 20000), -EINTR);
+	ck_assert(alarmed);
+	/* A pending message is taken whatever the callback says. */
+	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, &x, sizeof(x), 0), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 1000), 0);
+	ck_assert_int_eq(*(const int *)msg.data, 5);
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	/* A flag already set before the sleep is seen at the next check. */
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 20000), -EINTR);
+	ck_assert_int_eq(ipcfs_stat_rank(b, 1, &st), 0);
+	ck_assert_uint_eq(st.timeouts, 0);
+	signal(SIGALRM, SIG_DFL);
+	ipcfs_leave(b);
+	ipcfs_leave(a);
+	tl_group_done(dir);
+}
+END_TEST
+
+/* The checks of a long wait are not timeouts: a wait that runs out counts
+ * one, however often the callback was asked. */
+START_TEST(interrupt_checks_are_not_timeouts)
+{
+	char dir[PATH_MAX];
+	struct ipcfs_msg msg;
+	struct ipcfs_rank_stat st;
+	unsigned asks = 0;
+
+	tl_group(dir, NULL);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	ck_assert_int_eq(ipcfs_set_interrupt(b, count_asks, &asks), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 400), -ETIMEDOUT);
+	ck_assert_uint_ge(asks, 3);
+	ck_assert_int_eq(ipcfs_stat_rank(b, 1, &st), 0);
+	ck_assert_uint_eq(st.timeouts, 1);
+	ck_assert_int_eq(ipcfs_set_interrupt(b, NULL, NULL), 0);
+	asks = 0;
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 100), -ETIMEDOUT);
+	ck_assert_uint_eq(asks, 0);
+	ipcfs_leave(b);
+	ipcfs_leave(a);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("member");
@@ -173,6 +258,8 @@ int main(void)
 	tcase_add_test(tc, dead_owner_taken_over);
 	tcase_add_test(tc, bad_shm_file);
 	tcase_add_test(tc, forked_child_gets_echild);
+	tcase_add_test(tc, interrupt_ends_a_blocked_receive);
+	tcase_add_test(tc, interrupt_checks_are_not_timeouts);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
