@@ -286,9 +286,12 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 	for (unsigned s = 0; s <= c->seg.ranks; s++) {
 		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
 			continue;
-		/* Only a sender that cannot be placed on our CPU (cpu_fit):
-		 * spinning where it may wake up would keep it off the CPU. */
-		if (s == c->seg.ranks || !cpu_fit_apart(&c->fit, c->me, s))
+		/* Only a sender that cannot be placed on our CPU (pinned
+		 * apart), or any sender of a group whose live ranks each have
+		 * a CPU of their own (cpu_fit): the scheduler wakes it on an
+		 * idle CPU, not on the one we spin on. With more ranks than
+		 * CPUs, spinning where it may wake would keep it off the CPU. */
+		if (s == c->seg.ranks || (!cpu_fit_apart(&c->fit, c->me, s) && cpu_fit_compete(&c->fit, &c->seg)))
 			continue;
 		if (!pace_plan(&c->pace[s], now, &nap, &spin))
 			continue;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,8 +22,21 @@
 #define BSTEPS 20
 
 static const char *group_dir;
-/* Pin the sender to CPU 0 and the reader to CPU 1 (>= 0: pinned). */
-static int pinned_apart;
+/* Where the two ranks run: anywhere, the sender on CPU 0 and the reader on
+ * CPU 1, or both on CPU 0 (they compete for it). */
+enum placement { UNPINNED, APART, SAME };
+static enum placement placement;
+
+/* Whether the reader should plan its waits (nap, then spin until the
+ * message is due): when the sender cannot wake on its CPU, or each rank
+ * can have a CPU of its own (cpu_fit); never when they share one. */
+static bool plan_expected(void)
+{
+	cpu_set_t own;
+	if (placement != UNPINNED)
+		return placement == APART;
+	return sched_getaffinity(0, sizeof(own), &own) == 0 && CPU_COUNT(&own) >= 2;
+}
 
 static void pin(int cpu)
 {
@@ -52,8 +66,8 @@ static int reader(void *arg)
 	struct ipcfs_msg msg;
 	(void)arg;
 
-	if (pinned_apart)
-		pin(1);
+	if (placement != UNPINNED)
+		pin(placement == APART ? 1 : 0);
 	if (ipcfs_join(group_dir, 1, &m) < 0)
 		return 10;
 	for (uint64_t want = 1; want <= (uint64_t)total(); want++) {
@@ -73,12 +87,12 @@ static int reader(void *arg)
 				return 14;
 			if (p->period < GAP_US * 1000ull || p->period > 4 * GAP_US * 1000ull)
 				return 15;
-			/* Pinned apart, the waits napped until the message was
+			/* With a plan, the waits napped until the message was
 			 * nearly due: naps that ran to their end taught how late
-			 * they wake. Unpinned, there is no plan (cpu_fit_apart). */
-			if (pinned_apart && member_chan(m)->nap_late == 0)
+			 * they wake. Without one, nothing napped. */
+			if (plan_expected() && member_chan(m)->nap_late == 0)
 				return 17;
-			if (!pinned_apart && member_chan(m)->nap_late != 0)
+			if (!plan_expected() && member_chan(m)->nap_late != 0)
 				return 18;
 		}
 		if (ipcfs_send(m, IPCFS_RANK_BIT(0), &v, sizeof(v), 10000))
@@ -118,7 +132,7 @@ static void paced_exchange(uint32_t spin_us)
 	tl_group(dir, &p);
 	group_dir = dir;
 	pid_t pid = tl_fork(reader, NULL);
-	if (pinned_apart)
+	if (placement != UNPINNED)
 		pin(0);
 	m = tl_join(dir, 0);
 	ck_assert_int_eq(ipcfs_wait_ranks(m, 3, 10000), 0);
@@ -159,9 +173,23 @@ START_TEST(paced_pinned_apart)
 	ck_assert_int_eq(sched_getaffinity(0, sizeof(own), &own), 0);
 	if (CPU_COUNT(&own) < 2 || !CPU_ISSET(0, &own) || !CPU_ISSET(1, &own))
 		return; /* needs CPUs 0 and 1 */
-	pinned_apart = 1;
+	placement = APART;
 	paced_exchange(50);
-	pinned_apart = 0;
+	placement = UNPINNED;
+}
+END_TEST
+
+/* Both ranks on one CPU: spinning would keep the sender off it, so the
+ * reader only sleeps; still exactly once and in order. */
+START_TEST(paced_pinned_together)
+{
+	cpu_set_t own;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(own), &own), 0);
+	if (!CPU_ISSET(0, &own))
+		return; /* needs CPU 0 */
+	placement = SAME;
+	paced_exchange(50);
+	placement = UNPINNED;
 }
 END_TEST
 
@@ -180,6 +208,7 @@ int main(void)
 	tcase_add_test(tc, paced_default_spin);
 	tcase_add_test(tc, paced_no_spin);
 	tcase_add_test(tc, paced_pinned_apart);
+	tcase_add_test(tc, paced_pinned_together);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
