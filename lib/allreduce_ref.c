@@ -25,6 +25,17 @@
 #error "the reference needs binary32 evaluation of float (FLT_EVAL_METHOD 0)"
 #endif
 
+/*
+ * The GPU's fp32 add returns the canonical NaN 0x7fffffff whatever the
+ * operands' payloads; x86 keeps the first NaN operand's payload and makes
+ * 0xffc00000 of inf - inf. Every world has two ranks or more, so every sum
+ * went through an add: a NaN sum is the canonical one on the GPU, and here.
+ */
+static float canon_nan(float acc)
+{
+	return acc != acc ? allreduce_bits_f32(0x7fffffffu) : acc;
+}
+
 float allreduce_ref_sum1(int world, int dtype, const void *const in[], size_t i)
 {
 	float acc = allreduce_load_f32(in[0], dtype, i);
@@ -32,6 +43,7 @@ float allreduce_ref_sum1(int world, int dtype, const void *const in[], size_t i)
 
 	for (int p = 1; p < world; p++)
 		acc += allreduce_load_f32(in[p], dtype, i);
+	acc = canon_nan(acc);
 	/* round to the dtype exactly as the kernel's store does */
 	allreduce_store_f32(&tmp, dtype, 0, acc);
 	return allreduce_load_f32(&tmp, dtype, 0);
@@ -46,7 +58,7 @@ static void reduce_range(int world, int dtype, const void *const in[],
 
 		for (int p = 1; p < world; p++)
 			acc += allreduce_load_f32(in[p], dtype, i);
-		allreduce_store_f32(dst, dtype, i, acc);
+		allreduce_store_f32(dst, dtype, i, canon_nan(acc));
 	}
 }
 

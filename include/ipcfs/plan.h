@@ -36,7 +36,10 @@
  * where x[p] is the element of rank p, fp32 accumulation, no FMA, no
  * reassociation. Starting from x[0] rather than 0.0f keeps -0.0 when every
  * input is -0.0. As a consequence every rank's result is bitwise identical,
- * and one-shot and two-shot give bitwise identical results.
+ * and one-shot and two-shot give bitwise identical results. NaN: the GPU's
+ * fp32 add yields the canonical NaN 0x7fffffff (no payload), so with N > 1
+ * a NaN sum is 0x7fffffff before rounding (f16/bf16: 0x7fff); the CPU
+ * reference canonicalizes the same way.
  */
 #ifndef IPCFS_ALLREDUCE_PLAN_INT_H
 #define IPCFS_ALLREDUCE_PLAN_INT_H

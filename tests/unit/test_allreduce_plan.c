@@ -756,6 +756,56 @@ START_TEST(reference_overflow_and_specials)
 }
 END_TEST
 
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+/* NaN sums are the GPU's canonical NaN whatever the payloads (x86 alone
+ * would keep a payload, or give 0xffc00000 for inf - inf); signed zeros,
+ * infinities and subnormals sum as IEEE says. */
+START_TEST(reference_nan_canonical_and_specials)
+{
+	float x[2][8], o[8];
+	const void *in[2] = { x[0], x[1] };
+	void *out[2] = { o, o };
+	float sub = allreduce_bits_f32(0x00000003u);
+
+	float a[8] = { allreduce_bits_f32(0x7fc01234u), INFINITY, -0.0f, -0.0f, sub, 1.0f,
+		       allreduce_bits_f32(0xffc00001u), INFINITY };
+	float b[8] = { 1.0f, -INFINITY, -0.0f, 0.0f, sub, allreduce_bits_f32(0x7f800001u), 2.0f,
+		       INFINITY };
+	memcpy(x[0], a, sizeof(a));
+	memcpy(x[1], b, sizeof(b));
+	FAST_IEQ(allreduce_ref_oneshot(2, ALLREDUCE_F32, 8, in, out), 0);
+	FAST_UEQ(f32_bits(o[0]), 0x7fffffffu);  /* NaN + 1 */
+	FAST_UEQ(f32_bits(o[1]), 0x7fffffffu);  /* inf - inf */
+	FAST_UEQ(f32_bits(o[2]), 0x80000000u);  /* -0 + -0 */
+	FAST_UEQ(f32_bits(o[3]), 0x00000000u);  /* -0 + 0 */
+	FAST_UEQ(f32_bits(o[4]), 0x00000006u);  /* subnormals, exact */
+	FAST_UEQ(f32_bits(o[5]), 0x7fffffffu);  /* 1 + signalling NaN */
+	FAST_UEQ(f32_bits(o[6]), 0x7fffffffu);  /* negative NaN + 2 */
+	FAST_UEQ(f32_bits(o[7]), 0x7f800000u);  /* inf + inf */
+	FAST_IEQ(allreduce_ref_twoshot(2, ALLREDUCE_F32, 8, in, out), 0);
+	FAST_UEQ(f32_bits(o[1]), 0x7fffffffu);
+	/* f16 and bf16: the canonical NaN rounds to 0x7fff. */
+	uint16_t h[2][8], ho[8];
+	const void *hin[2] = { h[0], h[1] };
+	void *hout[2] = { ho, ho };
+	for (int dt = ALLREDUCE_F16; dt <= ALLREDUCE_BF16; dt++) {
+		for (int p = 0; p < 2; p++)
+			for (int i = 0; i < 8; i++)
+				allreduce_store_f32(h[p], dt, i, 1.0f);
+		h[0][2] = dt == ALLREDUCE_F16 ? 0xfe01 : 0xffc1;
+		FAST_IEQ(allreduce_ref_oneshot(2, dt, 8, hin, hout), 0);
+		FAST_UEQ(ho[2], 0x7fff);
+		FAST(allreduce_load_f32(ho, dt, 3) == 2.0f);
+	}
+}
+END_TEST
+
 START_TEST(reference_bad_args)
 {
 	float a[8] = { 0 }, b[8] = { 0 }, c[8], d[8];
@@ -824,6 +874,7 @@ static Suite *ref_suite(void)
 	tcase_add_test(tc, reference_large);
 	tcase_add_test(tc, reference_summation_order);
 	tcase_add_test(tc, reference_overflow_and_specials);
+	tcase_add_test(tc, reference_nan_canonical_and_specials);
 	tcase_add_test(tc, reference_bad_args);
 	suite_add_tcase(s, tc);
 	return s;
