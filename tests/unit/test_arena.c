@@ -491,66 +491,21 @@ START_TEST(waits_counted_under_contention)
 }
 END_TEST
 
-/* Lockstep, one message in flight at a time: no block is the one just
- * read (its lines are still in the reader's cache), the sender alternates
- * between two (a working set that stays cached), and the space all comes
- * back. With first fit every message landed on the block just read. */
-START_TEST(blocks_rotate_in_lockstep)
+/* @n messages of @len bytes from rank 0 to rank 1 in lockstep, in an arena
+ * of @arena bytes: the block of each in @bufs. The arena is empty after. */
+static void lockstep_blocks(uint64_t arena, size_t len, unsigned n, void **bufs)
 {
-	struct ipcfs_params p = arena_params(2, 1 << 20, 8);
+	struct ipcfs_params p = arena_params(2, arena, 8);
 	char dir[PATH_MAX];
 	struct seg_map m;
 	struct ipcfs_msg msg;
-	void *buf, *prev = NULL, *first = NULL;
-	unsigned wrapped = 0;
 
 	tl_group(dir, &p);
 	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
-	for (unsigned i = 0; i < 40; i++) {
-		ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
-		ck_assert_ptr_ne(buf, prev);
-		if (!first)
-			first = buf;
-		else if (buf == first)
-			wrapped++;
-		tl_fill(buf, 100000, i);
-		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 100000), 0);
-		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 1000), 0);
-		ck_assert(tl_check(msg.data, msg.len, i));
-		ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-		prev = buf;
-	}
-	/* Two blocks in turn: the first comes back every other message. */
-	ck_assert_uint_eq(wrapped, 19);
-	ck_assert_uint_eq(tl_arena_used(&m), 0);
-	ipcfs_leave(b);
-	ipcfs_leave(a);
-	seg_unmap(&m);
-	tl_group_done(dir);
-}
-END_TEST
-
-/* A block larger than a core's private cache is reused (the readers'
- * caches no longer hold it; a second block would double the footprint). */
-START_TEST(large_blocks_are_reused_in_lockstep)
-{
-	size_t len = util_private_cache_bytes() + 4096;
-	struct ipcfs_params p = arena_params(2, 4 * len, 8);
-	char dir[PATH_MAX];
-	struct seg_map m;
-	struct ipcfs_msg msg;
-	void *buf, *first = NULL;
-
-	tl_group(dir, &p);
-	tl_map_seg(dir, &m);
-	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
-	for (unsigned i = 0; i < 6; i++) {
-		ck_assert_int_eq(ipcfs_reserve(a, len, &buf, 0), 0);
-		if (!first)
-			first = buf;
-		ck_assert_ptr_eq(buf, first);
-		tl_fill(buf, len, i);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_int_eq(ipcfs_reserve(a, len, &bufs[i], 0), 0);
+		tl_fill(bufs[i], len, i);
 		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), len), 0);
 		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 1000), 0);
 		ck_assert(tl_check(msg.data, msg.len, i));
@@ -561,6 +516,37 @@ START_TEST(large_blocks_are_reused_in_lockstep)
 	ipcfs_leave(a);
 	seg_unmap(&m);
 	tl_group_done(dir);
+}
+
+/* Lockstep with blocks that fit a private cache, one message in flight at a time: no block is the one just
+ * read (its lines are still in the reader's cache), the sender alternates
+ * between two (a working set that stays cached), and the space all comes
+ * back. With first fit every message landed on the block just read. */
+START_TEST(blocks_rotate_in_lockstep)
+{
+	void *bufs[40];
+	unsigned wrapped = 0;
+
+	lockstep_blocks(1 << 20, 100000, 40, bufs);
+	for (unsigned i = 1; i < 40; i++) {
+		ck_assert_ptr_ne(bufs[i], bufs[i - 1]);
+		wrapped += bufs[i] == bufs[0];
+	}
+	/* Two blocks in turn: the first comes back every other message. */
+	ck_assert_uint_eq(wrapped, 19);
+}
+END_TEST
+
+/* A block larger than a core's private cache is reused (the readers'
+ * caches no longer hold it; a second block would double the footprint). */
+START_TEST(large_blocks_are_reused_in_lockstep)
+{
+	size_t len = util_private_cache_bytes() + 4096;
+	void *bufs[6];
+
+	lockstep_blocks(4 * len, len, 6, bufs);
+	for (unsigned i = 1; i < 6; i++)
+		ck_assert_ptr_eq(bufs[i], bufs[0]);
 }
 END_TEST
 
