@@ -84,7 +84,7 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
  * gone) through a mapping of the channel's own. */
 int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a)
 {
-	unsigned r = g->seg.ranks;
+	unsigned r = seg_layout(&g->seg)->ranks;
 	struct seg_map own;
 	struct seg_loc l;
 	int rc = seg_loc_for(d, g->name, a, &l);
