@@ -19,6 +19,7 @@
 /* Only for arena_format(), at creation: the one call this layer makes
  * upwards, before any member can map the file. */
 #include "arena_int.h"
+#include "fault_int.h"
 #include "ipcfs/ctl_proto.h"
 #include "segment_int.h"
 #include "wait_int.h"
@@ -291,6 +292,9 @@ int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid
 		rc = bind_node(base, total, p->numa_node);
 	if (!rc)
 		rc = prefault(fd, base, total);
+	/* Tests hold a creation here: the long part is done, nothing is
+	 * published yet. */
+	FAULT_POINT("seg_prefaulted");
 	if (!rc)
 		rc = format(base, &l);
 	munmap(base, total);
