@@ -242,12 +242,11 @@ int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, co
 		rc = fsd_resolve_numa(&v, why, whylen);
 	if (rc)
 		return rc;
-	/* bcast_lock first: re-creating the segment must not pull it from
-	 * under a bcast in progress. */
+	/* bcast_lock: re-creating the segment must not pull it from under a
+	 * bcast in progress; set_attr takes the group's lock itself, only
+	 * for the short parts. */
 	pthread_mutex_lock(&g->bcast_lock);
-	pthread_mutex_lock(&g->lock);
 	rc = fsd_group_set_attr(d, g, &v, why, whylen);
-	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&g->bcast_lock);
 	return rc;
 }
