@@ -92,7 +92,7 @@ static int cmd_bcast(struct fsd_group *g, const char *text, size_t len, char *wh
 	pthread_mutex_lock(&g->bcast_lock);
 	pthread_mutex_lock(&g->lock);
 	bool removed = g->removed;
-	int timeout = (int)g->seg.timeout_ms;
+	int timeout = (int)seg_layout(&g->seg)->timeout_ms;
 	pthread_mutex_unlock(&g->lock);
 	if (removed) {
 		rc = fail(-ENOENT, why, whylen, "bcast: group destroyed");
@@ -103,7 +103,7 @@ static int cmd_bcast(struct fsd_group *g, const char *text, size_t len, char *wh
 	rc = chan_reserve(&g->ctl, len, &slot, timeout);
 	if (rc == -EMSGSIZE) {
 		fail(rc, why, whylen, "bcast: %zu bytes exceed slot_bytes %u and there is no arena",
-		     len, g->seg.slot_bytes);
+		     len, seg_layout(&g->seg)->slot_bytes);
 		goto out;
 	}
 	if (rc) {
@@ -191,8 +191,9 @@ int fsd_group_ctl(struct fsd *d, struct fsd_group *g, fuse_req_t req, const char
 		goto out;
 	}
 	if ((c.kind == FSD_CMD_JOIN || c.kind == FSD_CMD_LEAVE || c.kind == FSD_CMD_REGISTER ||
-	     c.kind == FSD_CMD_UNREGISTER) && c.rank >= g->seg.ranks) {
-		rc = fail(-ERANGE, why, whylen, "rank %u out of range 0..%u", c.rank, g->seg.ranks - 1);
+	     c.kind == FSD_CMD_UNREGISTER) && c.rank >= seg_layout(&g->seg)->ranks) {
+		rc = fail(-ERANGE, why, whylen, "rank %u out of range 0..%u", c.rank,
+			  seg_layout(&g->seg)->ranks - 1);
 		goto out;
 	}
 	switch (c.kind) {
@@ -241,12 +242,11 @@ int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, co
 		rc = fsd_resolve_numa(&v, why, whylen);
 	if (rc)
 		return rc;
-	/* bcast_lock first: re-creating the segment must not pull it from
-	 * under a bcast in progress. */
+	/* bcast_lock: re-creating the segment must not pull it from under a
+	 * bcast in progress; set_attr takes the group's lock itself, only
+	 * for the short parts. */
 	pthread_mutex_lock(&g->bcast_lock);
-	pthread_mutex_lock(&g->lock);
 	rc = fsd_group_set_attr(d, g, &v, why, whylen);
-	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&g->bcast_lock);
 	return rc;
 }

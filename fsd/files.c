@@ -26,7 +26,7 @@ static void render_members(const struct fsd_group *g, struct text *t)
 {
 	uint64_t joined = fsd_group_joined_mask(g);
 
-	for (unsigned r = 0; r < g->seg.ranks; r++) {
+	for (unsigned r = 0; r < seg_layout(&g->seg)->ranks; r++) {
 		struct ipcfs_rank_stat st;
 		if (!(joined & IPCFS_RANK_BIT(r)))
 			continue;
@@ -64,15 +64,15 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	uint64_t joined = fsd_group_joined_mask(g);
 	uint64_t stalled = 0;
 
-	for (unsigned i = 0; i <= g->seg.ranks; i++) {
+	for (unsigned i = 0; i <= seg_layout(&g->seg)->ranks; i++) {
 		rank_counters(g, i, &st);
 #define X(f, kind, metric, help) sum.f += st.f;
 		IPCFS_RANK_COUNTERS(X)
 #undef X
-		if (st.stalled_ms >= g->seg.timeout_ms)
+		if (st.stalled_ms >= seg_layout(&g->seg)->timeout_ms)
 			stalled++;
 	}
-	text_add(t, "ranks %u\nlive_members %u\njoined_members %u\n", g->seg.ranks,
+	text_add(t, "ranks %u\nlive_members %u\njoined_members %u\n", seg_layout(&g->seg)->ranks,
 		 fsd_group_live(g), (unsigned)__builtin_popcountll(joined));
 #define KV(k, v) text_add(t, "%s %llu\n", k, (unsigned long long)(v))
 #define X(f, kind, metric, help) KV(#f, sum.f);
@@ -82,7 +82,7 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("bcasts", fsd_stats_bcasts(&g->stats));
 	KV("bcast_errors", g->stats.bcast_errors);
 	KV("segment_bytes", g->seg.size);
-	KV("arena_bytes", g->seg.arena_bytes);
+	KV("arena_bytes", seg_layout(&g->seg)->arena_bytes);
 	KV("arena_used_bytes", arena_used(g));
 	KV("arena_blocks", arena_blocks(g));
 #undef KV
@@ -126,20 +126,20 @@ struct metrics_group {
 static void metrics_snapshot(struct fsd_group *g, struct metrics_group *s)
 {
 	snprintf(s->name, sizeof(s->name), "%s", g->name);
-	s->ranks = g->seg.ranks;
+	s->ranks = seg_layout(&g->seg)->ranks;
 	s->live = fsd_group_live(g);
 	s->joined = fsd_group_joined_mask(g);
 	s->joined_n = (unsigned)__builtin_popcountll(s->joined);
 	s->bcasts = fsd_stats_bcasts(&g->stats);
 	s->bcast_errors = g->stats.bcast_errors;
 	s->seg_bytes = g->seg.size;
-	s->arena_bytes = g->seg.arena_bytes;
+	s->arena_bytes = seg_layout(&g->seg)->arena_bytes;
 	s->arena_used = arena_used(g);
 	s->arena_blocks = arena_blocks(g);
 	for (unsigned i = 0; i <= s->ranks; i++) {
 		rank_counters(g, i, &s->st[i]);
 		s->joins[i] = i < s->ranks ? fsd_stats_joins(&g->seg, i) : 0;
-		if (s->st[i].stalled_ms >= g->seg.timeout_ms)
+		if (s->st[i].stalled_ms >= seg_layout(&g->seg)->timeout_ms)
 			s->stalled++;
 	}
 }

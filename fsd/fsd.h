@@ -30,8 +30,10 @@
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
  *                       (mkdir, rmdir, create, destroy)
- *   group->bcast_lock   serializes bcasts and segment re-creation (a bcast
- *                       uses the mapping without holding group->lock)
+ *   group->bcast_lock   serializes bcasts, attribute changes and segment
+ *                       re-creation (a bcast uses the mapping without
+ *                       holding group->lock; a re-creation builds the new
+ *                       segment holding bcast_lock alone)
  *   fsd->lock           the list of groups, the daemon-wide error log
  *   group->lock         the rest of struct fsd_group (each field says)
  *   fsd->ev_lock        the parked reads of events files (events.c): who
@@ -153,6 +155,7 @@ struct fsd_group {
 	uid_t uid;
 	gid_t gid;
 	struct fsd_attrs attrs;
+	uint64_t attrs_gen;             /* bumped at each change of attrs */
 	char seg_path[PATH_MAX];        /* for display: where members find it */
 	struct seg_map seg;             /* always mapped while the group exists (segfile.c) */
 	struct chan ctl;                /* the control sender (bcast_lock), on its own mapping */
@@ -216,8 +219,9 @@ int fsd_group_create(struct fsd *d, const char *name, uid_t uid, gid_t gid,
 /* Destroy: -EPERM unless @uid is the owner or 0, -EBUSY with live members. */
 int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, size_t whylen);
 
-/* Change one attribute (caller holds bcast_lock and lock): -EBUSY once a
- * member joined; re-creates the segment when the value lives there. */
+/* Change one attribute (caller holds bcast_lock, not lock): -EBUSY once a
+ * member joined; re-creates the segment when the value lives there,
+ * building the new one without holding lock. */
 int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
 		       char *why, size_t whylen);
 /* Rewrite the group's state file (caller holds lock): 0 or -errno, and a
@@ -236,6 +240,31 @@ unsigned fsd_group_live(const struct fsd_group *g);
 
 /* ---- segfile.c: a group's segment and its mapping ---------------------- */
 
+/* Where a segment lives: a directory descriptor and a name in it. */
+struct fsd_seg_loc {
+	int dirfd;      /* the state directory's, or one of ours (own) */
+	bool own;
+	char name[FSD_NAME_MAX + 32];
+	char path[PATH_MAX];
+};
+
+/* A segment built and not installed yet: mapped, its file under a
+ * temporary name beside where it goes. Its holder installs it
+ * (fsd_seg_replace) or discards it. */
+struct fsd_seg_new {
+	struct fsd_seg_loc loc;
+	char tmp[FSD_NAME_MAX + 40];
+	struct seg_map map;
+};
+
+/* Build a segment for @a of group @name owned by @uid/@gid: -errno with
+ * the reason in @why. Takes no lock and touches no group: the long part
+ * of a re-creation (a large arena is pre-faulted here). */
+int fsd_seg_build(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+		  const struct fsd_attrs *a, struct fsd_seg_new *n, char *why, size_t whylen);
+/* Unmap and remove a segment built and not installed. */
+void fsd_seg_discard(struct fsd_seg_new *n);
+
 /* Create the segment for @a (where its attributes put it, which becomes
  * g->seg_path) and map it into @out: -errno with the reason in @why. */
 int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
@@ -250,11 +279,11 @@ void fsd_seg_release(struct fsd_group *g);
 /* Remove the file of @g's segment; change its mode. */
 void fsd_seg_remove(struct fsd *d, struct fsd_group *g);
 int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode);
-/* Replace g->seg by a segment for @next, once no member can join the old
- * one (caller holds bcast_lock and lock, nobody joined): -EBUSY when a
- * member is joining. */
+/* Replace g->seg by @fresh, built for @next, once no member can join the
+ * old one (caller holds bcast_lock and lock, nobody joined): -EBUSY when a
+ * member is joining. @fresh is installed or discarded. */
 int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
-		    char *why, size_t whylen);
+		    struct fsd_seg_new *fresh, char *why, size_t whylen);
 /* Resolve numa_node auto:PCI through sysfs; checks a node exists. */
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen);
 

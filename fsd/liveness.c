@@ -145,7 +145,7 @@ void fsd_members_transition(struct fsd_group *g, unsigned r, int state, pid_t pi
 
 void fsd_members_adopt(struct fsd_group *g)
 {
-	for (unsigned r = 0; r < g->seg.ranks; r++)
+	for (unsigned r = 0; r < seg_layout(&g->seg)->ranks; r++)
 		g->members.seen_state[r] = fsd_owner(g, r, &g->members.seen_pid[r]);
 	memset(g->members.stall_seen, 0, sizeof(g->members.stall_seen));
 }
@@ -170,7 +170,7 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 {
 	if (g->removed)
 		return;
-	for (unsigned r = 0; r < g->seg.ranks; r++) {
+	for (unsigned r = 0; r < seg_layout(&g->seg)->ranks; r++) {
 		pid_t pid;
 		int st = fsd_owner(g, r, &pid);
 
@@ -194,13 +194,13 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
  * once per stall. */
 static void scan_stalls(struct fsd_group *g)
 {
-	uint64_t now = wait_now_ns(), limit = (uint64_t)g->seg.timeout_ms * 1000000u;
-	for (unsigned i = 0; i <= g->seg.ranks; i++) {
+	uint64_t now = wait_now_ns(), limit = (uint64_t)seg_layout(&g->seg)->timeout_ms * 1000000u;
+	for (unsigned i = 0; i <= seg_layout(&g->seg)->ranks; i++) {
 		uint64_t since = seg_stall_since(&g->seg, i);
 		if (!since || now <= since || now - since < limit || g->members.stall_seen[i] == since)
 			continue;
 		g->members.stall_seen[i] = since;
-		if (i == g->seg.ranks)
+		if (i == seg_layout(&g->seg)->ranks)
 			fsd_event_post(g, "stalled rank=ctl ms=%llu",
 				       (unsigned long long)((now - since) / 1000000u));
 		else
@@ -211,7 +211,7 @@ static void scan_stalls(struct fsd_group *g)
 
 void fsd_members_exited(struct fsd_group *g, unsigned r, uint32_t gen)
 {
-	if (!g->removed && r < g->seg.ranks && g->members.watch[r].pidfd >= 0 &&
+	if (!g->removed && r < seg_layout(&g->seg)->ranks && g->members.watch[r].pidfd >= 0 &&
 	    (g->members.watch[r].gen & 0xffffffu) == gen)
 		rank_died(g, r, g->members.watch[r].pid);
 }

@@ -150,7 +150,7 @@ static void node_stat(struct fsd *d, fuse_ino_t ino, const struct fsd_node *n,
 	st->st_gid = g->gid;
 	st->st_mode = group_node_mode(n->kind, g->attrs.mode);
 	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
-	uint64_t created = g->seg.hdr ? g->seg.hdr->created_ns : 0;
+	uint64_t created = g->seg.hdr ? seg_layout(&g->seg)->created_ns : 0;
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = (time_t)(created / 1000000000u);
 	if (n->kind == FSD_N_GPU_REC) {
 		const struct fsd_gpu_name *gn = fsd_gpu_find_id(&g->gpu, n->nid);

@@ -526,12 +526,11 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 	return rc;
 }
 
-int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
-		       char *why, size_t whylen)
+/* Whether @v may change @g's attributes now, and what they become (caller
+ * holds lock). */
+static int attr_next(struct fsd_group *g, const struct fsd_attr_value *v, struct fsd_attrs *next,
+		     char *why, size_t whylen)
 {
-	struct fsd_attrs next = g->attrs;
-	int rc;
-
 	if (g->removed) {
 		snprintf(why, whylen, "group %s was destroyed", g->name);
 		return -ENOENT;
@@ -541,26 +540,90 @@ int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr
 			 fsd_attr_name(v->attr));
 		return -EBUSY;
 	}
-	fsd_attrs_set(&next, v);
-	rc = fsd_attrs_check(&next, why, whylen);
-	if (rc)
-		return rc;
+	*next = g->attrs;
+	fsd_attrs_set(next, v);
+	return fsd_attrs_check(next, why, whylen);
+}
+
+/* Make @next @g's attributes (caller holds lock, attr_next passed):
+ * with @fresh, the segment built for them, replacing the old one (used up
+ * either way). */
+static int attr_commit(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
+		       const struct fsd_attrs *next, struct fsd_seg_new *fresh, char *why,
+		       size_t whylen)
+{
+	int rc;
+
 	/* The state file first: a value it cannot keep is not taken. A crash
 	 * before the segment is replaced leaves the old segment, whose
 	 * layout wins when the group is adopted. */
-	if ((rc = save_state(d, g, &next))) {
+	if ((rc = save_state(d, g, next))) {
 		snprintf(why, whylen, "%s: cannot write the state file: %s", fsd_attr_name(v->attr),
 			 strerror(-rc));
+		if (fresh)
+			fsd_seg_discard(fresh);
 		return rc;
 	}
-	if (fsd_attr_in_segment(v->attr))
-		rc = fsd_seg_replace(d, g, &next, why, whylen);
-	else if (v->attr == FSD_ATTR_MODE && (rc = fsd_seg_chmod(d, g, next.p.mode)))
+	if (fresh)
+		rc = fsd_seg_replace(d, g, next, fresh, why, whylen);
+	else if (v->attr == FSD_ATTR_MODE && (rc = fsd_seg_chmod(d, g, next->p.mode)))
 		snprintf(why, whylen, "cannot chmod the segment: %s", strerror(-rc));
 	if (rc) {
 		fsd_group_save(d, g); /* back to what is in force */
 		return rc;
 	}
-	g->attrs = next;
+	g->attrs = *next;
+	g->attrs_gen++;
 	return 0;
+}
+
+int fsd_group_set_attr(struct fsd *d, struct fsd_group *g, const struct fsd_attr_value *v,
+		       char *why, size_t whylen)
+{
+	struct fsd_attrs next;
+	struct fsd_seg_new fresh;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	rc = attr_next(g, v, &next, why, whylen);
+	if (rc || !fsd_attr_in_segment(v->attr)) {
+		if (!rc)
+			rc = attr_commit(d, g, v, &next, NULL, why, whylen);
+		pthread_mutex_unlock(&g->lock);
+		return rc;
+	}
+	uint64_t gen = g->attrs_gen;
+	uid_t uid = g->uid;
+	gid_t gid = g->gid;
+	pthread_mutex_unlock(&g->lock);
+
+	/* Build the new segment without the group's lock: pre-faulting a large
+	 * arena takes long, and every reader of the group's files (stat,
+	 * members) and the liveness scan take that lock. Our caller's
+	 * bcast_lock keeps out every other change of the segment and the
+	 * attributes meanwhile (attribute writes, bcast, destroy); members
+	 * may still join the old segment, which the check below sees. */
+	rc = fsd_seg_build(d, g->name, uid, gid, &next, &fresh, why, whylen);
+	if (rc)
+		return rc;
+
+	pthread_mutex_lock(&g->lock);
+	/* What attr_next decided on may have changed meanwhile: decide again,
+	 * on the attributes now in force. A member that joined the old
+	 * segment freezes them (-EBUSY); one that joins from here on is
+	 * refused by fsd_seg_replace's retirement of the old ranks and joins
+	 * the new segment. */
+	struct fsd_attrs again;
+	rc = attr_next(g, v, &again, why, whylen);
+	if (!rc && g->attrs_gen != gen) {
+		snprintf(why, whylen, "%s: the attributes changed meanwhile; write it again",
+			 fsd_attr_name(v->attr));
+		rc = -EBUSY;
+	}
+	if (rc)
+		fsd_seg_discard(&fresh);
+	else
+		rc = attr_commit(d, g, v, &next, &fresh, why, whylen);
+	pthread_mutex_unlock(&g->lock);
+	return rc;
 }

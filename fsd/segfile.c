@@ -33,15 +33,7 @@ void fsd_seg_release(struct fsd_group *g)
 	seg_unmap(&g->seg);
 }
 
-/* Where a segment lives: a directory descriptor and a name in it. */
-struct seg_loc {
-	int dirfd;      /* the state directory's, or one of ours (own) */
-	bool own;
-	char name[FSD_NAME_MAX + 32];
-	char path[PATH_MAX];
-};
-
-static void seg_loc_close(struct seg_loc *l)
+static void seg_loc_close(struct fsd_seg_loc *l)
 {
 	if (l->own && l->dirfd >= 0)
 		close(l->dirfd);
@@ -53,7 +45,7 @@ static void seg_loc_close(struct seg_loc *l)
  * (named after the state directory too, so that two daemons never share
  * a file). -ENODEV: no such mount. */
 static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_attrs *a,
-		       struct seg_loc *l)
+		       struct fsd_seg_loc *l)
 {
 	char dir[PATH_MAX];
 	/* A short id of the state directory: two daemons never share a file. */
@@ -84,9 +76,9 @@ static int seg_loc_for(const struct fsd *d, const char *name, const struct fsd_a
  * gone) through a mapping of the channel's own. */
 int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a)
 {
-	unsigned r = g->seg.ranks;
+	unsigned r = seg_layout(&g->seg)->ranks;
 	struct seg_map own;
-	struct seg_loc l;
+	struct fsd_seg_loc l;
 	int rc = seg_loc_for(d, g->name, a, &l);
 	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDWR);
 
@@ -111,7 +103,7 @@ int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs
 /* Remove the segment of @g (located by its current attributes). */
 void fsd_seg_remove(struct fsd *d, struct fsd_group *g)
 {
-	struct seg_loc l;
+	struct fsd_seg_loc l;
 
 	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
 		unlinkat(l.dirfd, l.name, 0);
@@ -121,7 +113,7 @@ void fsd_seg_remove(struct fsd *d, struct fsd_group *g)
 /* Change the mode of @g's segment, never through a link. */
 int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
 {
-	struct seg_loc l;
+	struct fsd_seg_loc l;
 	int rc = seg_loc_for(d, g->name, &g->attrs, &l);
 	int fd = rc ? rc : fsd_open_file(l.dirfd, l.name, O_RDONLY);
 
@@ -136,7 +128,7 @@ int fsd_seg_chmod(struct fsd *d, struct fsd_group *g, mode_t mode)
 /* Map the existing segment of @g without following a link. */
 int fsd_seg_adopt(struct fsd *d, struct fsd_group *g)
 {
-	struct seg_loc l;
+	struct fsd_seg_loc l;
 	int rc = seg_loc_for(d, g->name, &g->attrs, &l), fd;
 
 	if (rc) {
@@ -153,49 +145,18 @@ int fsd_seg_adopt(struct fsd *d, struct fsd_group *g)
 	return rc;
 }
 
-static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
-			   struct seg_map *out, char *why, size_t whylen);
-
-/* Create the segment for @a (at seg_loc_for(@a), which becomes
- * g->seg_path): built under a temporary name and renamed, so that `shm`
- * never names a half-made file, and a failed re-creation leaves the old
- * segment in place. Maps it into @out. */
-int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
-			struct seg_map *out, char *why, size_t whylen)
+/* Create the file of @n (a temporary name beside @n->loc.name) for @a,
+ * owned by @uid/@gid, and map it. */
+static int build_at(struct fsd_seg_new *n, const struct fsd_attrs *a, uid_t uid, gid_t gid,
+		    char *why, size_t whylen)
 {
-	struct seg_loc l;
-	int rc = seg_loc_for(d, g->name, a, &l);
-
-	if (rc == -ENODEV) {
-		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
-			 a->p.hugepage_kb);
-		return rc;
-	}
-	if (!rc)
-		rc = make_segment_at(&l, g, a, out, why, whylen);
-	seg_loc_close(&l);
-	if (rc)
-		return rc;
-	if (strcmp(l.path, g->seg_path)) {
-		/* Moved (huge pages switched on or off): the old file goes;
-		 * nobody has joined, or attributes could not change. */
-		if (g->seg_path[0])
-			fsd_seg_remove(d, g);
-		snprintf(g->seg_path, sizeof(g->seg_path), "%s", l.path);
-	}
-	return 0;
-}
-
-static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct fsd_attrs *a,
-			   struct seg_map *out, char *why, size_t whylen)
-{
-	char tmp[sizeof(l->name) + 8];
+	struct fsd_seg_loc *l = &n->loc;
 	int rc, fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.new", l->name);
+	snprintf(n->tmp, sizeof(n->tmp), "%s.new", l->name);
 	/* A leftover of a crash during creation, or a planted name. */
-	unlinkat(l->dirfd, tmp, 0);
-	rc = seg_create_at(l->dirfd, tmp, &a->p, g->uid, g->gid);
+	unlinkat(l->dirfd, n->tmp, 0);
+	rc = seg_create_at(l->dirfd, n->tmp, &a->p, uid, gid);
 	if (rc) {
 		if (rc == -ENOMEM && a->p.hugepage_kb)
 			snprintf(why, whylen,
@@ -205,19 +166,76 @@ static int make_segment_at(struct seg_loc *l, struct fsd_group *g, const struct 
 			snprintf(why, whylen, "cannot create the segment: %s", strerror(-rc));
 		return rc;
 	}
-	fd = fsd_open_file(l->dirfd, tmp, O_RDWR);
-	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, out);
+	fd = fsd_open_file(l->dirfd, n->tmp, O_RDWR);
+	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, &n->map);
 	if (fd >= 0)
 		close(fd);
-	if (!rc && renameat(l->dirfd, tmp, l->dirfd, l->name) != 0) {
-		rc = -errno;
-		seg_unmap(out);
-	}
 	if (rc) {
-		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
-		unlinkat(l->dirfd, tmp, 0);
+		snprintf(why, whylen, "cannot map the new segment: %s", strerror(-rc));
+		unlinkat(l->dirfd, n->tmp, 0);
 	}
 	return rc;
+}
+
+int fsd_seg_build(struct fsd *d, const char *name, uid_t uid, gid_t gid,
+		  const struct fsd_attrs *a, struct fsd_seg_new *n, char *why, size_t whylen)
+{
+	int rc = seg_loc_for(d, name, a, &n->loc);
+
+	memset(&n->map, 0, sizeof(n->map));
+	n->tmp[0] = '\0';
+	if (rc == -ENODEV)
+		snprintf(why, whylen, "hugepages: no hugetlbfs mounted with %u KiB pages",
+			 a->p.hugepage_kb);
+	if (!rc)
+		rc = build_at(n, a, uid, gid, why, whylen);
+	if (rc)
+		seg_loc_close(&n->loc);
+	return rc;
+}
+
+void fsd_seg_discard(struct fsd_seg_new *n)
+{
+	seg_unmap(&n->map);
+	if (n->loc.dirfd >= 0 && n->tmp[0])
+		unlinkat(n->loc.dirfd, n->tmp, 0);
+	seg_loc_close(&n->loc);
+}
+
+/* Give the built segment @n its name (over the file there, which members
+ * then no longer find), and make it the one @g's `shm` names; its mapping
+ * moves to @out. Discards @n on failure. */
+static int seg_install(struct fsd *d, struct fsd_group *g, struct fsd_seg_new *n,
+		       struct seg_map *out, char *why, size_t whylen)
+{
+	if (renameat(n->loc.dirfd, n->tmp, n->loc.dirfd, n->loc.name) != 0) {
+		int rc = -errno;
+		snprintf(why, whylen, "cannot install the segment: %s", strerror(-rc));
+		fsd_seg_discard(n);
+		return rc;
+	}
+	seg_loc_close(&n->loc);
+	*out = n->map;
+	if (strcmp(n->loc.path, g->seg_path)) {
+		/* Moved (huge pages switched on or off): the old file goes;
+		 * nobody has joined, or attributes could not change. */
+		if (g->seg_path[0])
+			fsd_seg_remove(d, g);
+		snprintf(g->seg_path, sizeof(g->seg_path), "%s", n->loc.path);
+	}
+	return 0;
+}
+
+/* Create the segment for @a (at seg_loc_for(@a), which becomes
+ * g->seg_path): built under a temporary name and renamed, so that `shm`
+ * never names a half-made file. Maps it into @out. */
+int fsd_seg_make(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *a,
+		 struct seg_map *out, char *why, size_t whylen)
+{
+	struct fsd_seg_new n;
+	int rc = fsd_seg_build(d, g->name, g->uid, g->gid, a, &n, why, whylen);
+
+	return rc ? rc : seg_install(d, g, &n, out, why, whylen);
 }
 
 int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
@@ -252,36 +270,34 @@ int fsd_resolve_numa(struct fsd_attr_value *v, char *why, size_t whylen)
 }
 
 /*
- * Close the segment @g serves to joiners before replacing it: a member
- * that opened it (through `shm`) just before the replacement would
- * otherwise claim a rank in a file nobody serves any more. Every member
- * rank that no live process holds is claimed for the daemon itself, not
- * gone live (no joined or live bit): a later claim there fails with
- * EBUSY, and the joiner joins again through `shm`. False, with nothing
- * changed, if a joiner claimed a rank first: the attributes are then
- * frozen as for a joined member. @saved: the words taken, for
- * unretire_ranks.
+ * Replace @g's segment by @fresh, built for @next (caller holds bcast_lock
+ * and lock, nobody joined), once no member can join the old one: every
+ * member rank that no live process holds is claimed for the daemon itself
+ * first (seg_retire_ranks), so that a member that opened the old file
+ * through `shm` just before gets EBUSY and joins again, finding the new
+ * one. -EBUSY, nothing changed, if a joiner claimed a rank first: the
+ * attributes are then frozen as for a joined member. @fresh is used up
+ * either way.
  */
-/* Replace @g's segment by one made for @next (caller holds bcast_lock and
- * lock, nobody joined). */
 int fsd_seg_replace(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *next,
-			   char *why, size_t whylen)
+		    struct fsd_seg_new *fresh, char *why, size_t whylen)
 {
 	uint64_t saved[IPCFS_MAX_RANKS];
-	struct seg_map fresh;
+	struct seg_map m;
 	int rc;
 
 	if (!seg_retire_ranks(&g->seg, getpid(), saved)) {
+		fsd_seg_discard(fresh);
 		snprintf(why, whylen, "a member is joining; attributes are frozen");
 		return -EBUSY;
 	}
-	rc = fsd_seg_make(d, g, next, &fresh, why, whylen);
+	rc = seg_install(d, g, fresh, &m, why, whylen);
 	if (rc) {
 		seg_unretire_ranks(&g->seg, getpid(), saved);
 		return rc;
 	}
 	fsd_seg_release(g);
-	g->seg = fresh;
+	g->seg = m;
 	rc = fsd_seg_claim_ctl(d, g, next);
 	if (rc) { /* a fresh segment: its control ring is free */
 		snprintf(why, whylen, "cannot claim the control ring");

@@ -40,7 +40,7 @@ void fsd_stats_bcast_done(struct fsd_stats *s, int rc)
 
 void fsd_stats_reset(struct fsd_stats *s, const struct seg_map *seg)
 {
-	for (unsigned i = 0; i <= seg->ranks; i++)
+	for (unsigned i = 0; i <= seg_layout(seg)->ranks; i++)
 		seg_rank_stat(seg, i, &s->base[i]);
 	s->base_bcasts = s->bcasts;
 }
@@ -57,7 +57,7 @@ uint64_t fsd_stats_joins(const struct seg_map *seg, unsigned r)
 
 void fsd_stats_arena(const struct seg_map *seg, struct arena_stat *a)
 {
-	if (seg->arena_bytes)
+	if (seg_layout(seg)->arena_bytes)
 		arena_stat(seg, a);
 	else
 		memset(a, 0, sizeof(*a));

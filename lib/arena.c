@@ -39,6 +39,12 @@
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/* Bytes of the arena region (the segment's checked layout). */
+static inline uint64_t arena_size(const struct seg_map *m)
+{
+	return seg_layout(m)->arena_bytes;
+}
+
 static uint64_t round64(uint64_t v)
 {
 	return (v + 63) & ~(uint64_t)63;
@@ -54,7 +60,7 @@ struct blk {
  * that is a whole number of lines and ends inside the arena. */
 static bool blk_read(const struct seg_map *m, uint64_t off, struct blk *out)
 {
-	if (off % 64 || off >= m->arena_bytes || m->arena_bytes - off < ARENA_MIN_BLOCK)
+	if (off % 64 || off >= arena_size(m) || arena_size(m) - off < ARENA_MIN_BLOCK)
 		return false;
 	struct arena_block *b = arena_block_at(m, off);
 	uint64_t magic = LD(b->magic);
@@ -64,7 +70,7 @@ static bool blk_read(const struct seg_map *m, uint64_t off, struct blk *out)
 	out->owner = LD(b->owner);
 	out->state = atomic_load_explicit(&b->state, memory_order_relaxed);
 	return magic == ARENA_MAGIC && out->size >= ARENA_MIN_BLOCK && out->size % 64 == 0 &&
-	       out->size <= m->arena_bytes - off;
+	       out->size <= arena_size(m) - off;
 }
 
 /* Subtract from a counter under the lock, never below zero: a holder that
@@ -243,7 +249,7 @@ static bool repair(struct seg_map *m)
 	uint64_t off = 0, prev = 0, used = 0, blocks = 0;
 	struct blk b;
 
-	while (off < m->arena_bytes) {
+	while (off < arena_size(m)) {
 		if (!blk_read(m, off, &b))
 			return false;
 		ST(arena_block_at(m, off)->prev_size, prev);
@@ -265,11 +271,11 @@ int arena_format(struct seg_map *m)
 
 	memset(a, 0, sizeof(*a));
 	atomic_store_explicit(&a->gen, 1, memory_order_relaxed);
-	if (m->arena_bytes >= ARENA_MIN_BLOCK) {
+	if (arena_size(m) >= ARENA_MIN_BLOCK) {
 		struct arena_block *b = arena_block_at(m, 0);
 		memset(b, 0, sizeof(*b));
 		b->magic = ARENA_MAGIC;
-		b->size = m->arena_bytes;
+		b->size = arena_size(m);
 	}
 	return 0;
 }
@@ -294,7 +300,7 @@ static uint64_t free_locked(struct seg_map *m, uint64_t off, const struct blk *b
 	atomic_store_explicit(&h->holders, 0, memory_order_relaxed);
 	atomic_store_explicit(&h->state, ARENA_FREE, memory_order_relaxed);
 
-	bool merge_next = next < m->arena_bytes && blk_read(m, next, &n) && n.state == ARENA_FREE;
+	bool merge_next = next < arena_size(m) && blk_read(m, next, &n) && n.state == ARENA_FREE;
 	if (merge_next)
 		size += n.size; /* both checked: the sum ends inside the arena */
 	bool merge_prev = off > 0 && b->prev_size <= off && blk_read(m, off - b->prev_size, &p) &&
@@ -308,7 +314,7 @@ static uint64_t free_locked(struct seg_map *m, uint64_t off, const struct blk *b
 		ST(arena_block_at(m, next)->magic, 0);
 	if (merge_prev)
 		ST(h->magic, 0);
-	if (start + size < m->arena_bytes)
+	if (start + size < arena_size(m))
 		ST(arena_block_at(m, start + size)->prev_size, size);
 	return start + size;
 }
@@ -351,7 +357,7 @@ static int find_locked(struct seg_map *m, uint64_t size, uint64_t avoid_off, uin
 	struct blk b;
 	bool any = false;
 
-	for (uint64_t off = 0; off < m->arena_bytes; off += b.size) {
+	for (uint64_t off = 0; off < arena_size(m); off += b.size) {
 		if (!blk_read(m, off, &b)) {
 			atomic_store_explicit(&arena_state(m)->broken, 1, memory_order_relaxed);
 			return -EIO;
@@ -391,7 +397,7 @@ static void carve_locked(struct seg_map *m, struct fit *f)
 	n->magic = ARENA_MAGIC;
 	n->size = rest;
 	n->prev_size = head;
-	if (f->off + f->b.size < m->arena_bytes)
+	if (f->off + f->b.size < arena_size(m))
 		ST(arena_block_at(m, f->off + f->b.size)->prev_size, rest);
 	ST(arena_block_at(m, f->off)->size, head);
 	f->b = (struct blk){ .size = rest, .prev_size = head, .state = ARENA_FREE };
@@ -415,7 +421,7 @@ static void take_locked(struct seg_map *m, unsigned owner, uint64_t size, uint64
 		n->magic = ARENA_MAGIC;
 		n->size = b.size - size;
 		n->prev_size = size;
-		if (off + b.size < m->arena_bytes)
+		if (off + b.size < arena_size(m))
 			ST(arena_block_at(m, off + b.size)->prev_size, b.size - size);
 		ST(h->size, size);
 		b.size = size;
@@ -445,7 +451,7 @@ int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len,
 
 	if (size < ARENA_MIN_BLOCK)
 		size = ARENA_MIN_BLOCK;
-	if (len > m->arena_bytes || size > m->arena_bytes)
+	if (len > arena_size(m) || size > arena_size(m))
 		return -ENOMEM; /* can never fit, even in an empty arena */
 	rc = lock(m);
 	if (rc)
@@ -500,7 +506,7 @@ int arena_check_ref(const struct seg_map *m, const struct arena_ref *ref)
 {
 	struct blk b;
 
-	if (ref->off % 64 || ref->off >= m->arena_bytes)
+	if (ref->off % 64 || ref->off >= arena_size(m))
 		return -EBADMSG;
 	/* Acquire: pairs with arena_publish; the header read next is the
 	 * one published with that state. */
@@ -516,7 +522,7 @@ void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank
 {
 	struct blk b;
 
-	if (ref->off % 64 || ref->off >= m->arena_bytes || m->arena_bytes - ref->off < ARENA_HDR)
+	if (ref->off % 64 || ref->off >= arena_size(m) || arena_size(m) - ref->off < ARENA_HDR)
 		return;
 	struct arena_block *h = arena_block_at(m, ref->off);
 	uint64_t bit = IPCFS_RANK_BIT(rank);
@@ -571,11 +577,11 @@ void arena_sweep(struct seg_map *m, unsigned rank)
 	bool freed = false;
 	struct blk b;
 
-	if (m->arena_bytes < ARENA_MIN_BLOCK || lock(m))
+	if (arena_size(m) < ARENA_MIN_BLOCK || lock(m))
 		return;
 	/* Each step moves forward by a checked size (>= ARENA_MIN_BLOCK), or
 	 * past a merged block that ends beyond it: the walk ends. */
-	for (uint64_t off = 0; off < m->arena_bytes;) {
+	for (uint64_t off = 0; off < arena_size(m);) {
 		if (!blk_read(m, off, &b)) {
 			atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
 			break;
@@ -615,7 +621,7 @@ void arena_stat(const struct seg_map *m, struct arena_stat *st)
 {
 	const struct seg_arena *a = arena_state(m);
 
-	st->bytes = m->arena_bytes;
+	st->bytes = arena_size(m);
 	st->used_bytes = atomic_load_explicit(&a->used_bytes, memory_order_relaxed);
 	st->blocks = atomic_load_explicit(&a->blocks, memory_order_relaxed);
 	st->allocs = atomic_load_explicit(&a->allocs, memory_order_relaxed);

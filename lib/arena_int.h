@@ -123,12 +123,12 @@ void arena_count_wait(struct seg_map *m);
 /* Payload address of the block at @off. */
 static inline void *arena_data(const struct seg_map *m, uint64_t off)
 {
-	return (char *)m->base + m->arena_off + off + ARENA_HDR;
+	return (char *)m->base + seg_layout(m)->arena_off + off + ARENA_HDR;
 }
 
 static inline struct arena_block *arena_block_at(const struct seg_map *m, uint64_t off)
 {
-	return (struct arena_block *)((char *)m->base + m->arena_off + off);
+	return (struct arena_block *)((char *)m->base + seg_layout(m)->arena_off + off);
 }
 
 static inline struct seg_arena *arena_state(const struct seg_map *m)

@@ -54,14 +54,14 @@ static bool slot_ref(struct seg_slot *sl, struct arena_ref *ref)
 int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 {
 	memset(c, 0, sizeof(*c));
-	c->map_words = (seg->slots + 63) / 64;
-	c->heldmap = calloc((size_t)(seg->ranks + 1) * c->map_words, sizeof(uint64_t));
+	c->map_words = (seg_layout(seg)->slots + 63) / 64;
+	c->heldmap = calloc((size_t)(seg_layout(seg)->ranks + 1) * c->map_words, sizeof(uint64_t));
 	if (!c->heldmap)
 		return -ENOMEM;
 	c->seg = *seg;
 	c->me = me;
-	c->mybit = me < seg->ranks ? IPCFS_RANK_BIT(me) : 0;
-	c->valid = seg->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(seg->ranks) - 1;
+	c->mybit = me < seg_layout(seg)->ranks ? IPCFS_RANK_BIT(me) : 0;
+	c->valid = seg_group_mask(seg);
 	c->asym = wait_asym_register();
 	struct seg_rank *r = seg_rank(&c->seg, me);
 	c->txpos = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -70,7 +70,7 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 	 * it (after every such slot, at most a lap), or the first message of
 	 * this incarnation would overwrite it before anyone read it. A clean
 	 * head finds the slot at head holding an older lap, or nothing. */
-	for (unsigned i = 0; i < seg->slots; i++) {
+	for (unsigned i = 0; i < seg_layout(seg)->slots; i++) {
 		/* Acquire: pairs with the publish of that slot (chan_commit). */
 		uint64_t seq = atomic_load_explicit(&seg_slot(&c->seg, me, c->txpos)->seq,
 						    memory_order_acquire);
@@ -88,7 +88,7 @@ int chan_init(struct chan *c, const struct seg_map *seg, unsigned me)
 	if (atomic_load_explicit(&sl->seq, memory_order_acquire) == (SEG_SEQ_BUSY | (c->txpos + 1)) &&
 	    slot_ref(sl, &ref))
 		arena_reclaim(&c->seg, &ref);
-	for (unsigned s = 0; s <= seg->ranks; s++)
+	for (unsigned s = 0; s <= seg_layout(seg)->ranks; s++)
 		c->cur[s] = atomic_load_explicit(&r->released[s], memory_order_relaxed);
 	return 0;
 }
@@ -106,10 +106,10 @@ void chan_fini(struct chan *c)
  * so keep the sender from reusing it. */
 static uint64_t slot_holders(struct chan *c, uint64_t pos)
 {
-	if (pos < c->seg.slots)
+	if (pos < seg_layout(&c->seg)->slots)
 		return 0; /* first lap: the slot never held a message */
 	struct seg_slot *sl = seg_slot(&c->seg, c->me, pos);
-	uint64_t old = pos - c->seg.slots;
+	uint64_t old = pos - seg_layout(&c->seg)->slots;
 	/* Relaxed: we wrote dest ourselves when we published `old` (but any
 	 * member may have written over it since: only ranks of the group
 	 * count). */
@@ -171,7 +171,7 @@ static int claim_slot(struct chan *c, int timeout_ms)
 		return rc;
 	/* Every live reader has released the old message: if its block is
 	 * still held, only ranks that are gone hold it. */
-	if (c->txpos >= c->seg.slots && slot_ref(sl, &old))
+	if (c->txpos >= seg_layout(&c->seg)->slots && slot_ref(sl, &old))
 		arena_reclaim(&c->seg, &old);
 	c->reserved = true;
 	c->space_ok = false;
@@ -266,12 +266,12 @@ static int alloc_block(struct chan *c, size_t len, int timeout_ms)
 
 int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms)
 {
-	bool big = len > c->seg.slot_bytes;
+	bool big = len > seg_layout(&c->seg)->slot_bytes;
 	int rc;
 
 	if (!buf)
 		return -EINVAL;
-	if (big && !c->seg.arena_bytes)
+	if (big && !seg_layout(&c->seg)->arena_bytes)
 		return -EMSGSIZE;
 	if (!c->reserved && (rc = claim_slot(c, timeout_ms)))
 		return rc;
@@ -352,7 +352,7 @@ int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind)
 
 	if (!c->reserved || kind > KIND_MAX)
 		return -EINVAL;
-	if (c->res_block ? len > c->res.cap : len > c->seg.slot_bytes)
+	if (c->res_block ? len > c->res.cap : len > seg_layout(&c->seg)->slot_bytes)
 		return -EINVAL;
 	if (dest == IPCFS_ALL) {
 		dest = live & c->valid & ~c->mybit;

@@ -20,7 +20,7 @@
 
 struct chan {
 	struct seg_map seg;
-	unsigned me;      /* ring and rank index; seg.ranks for the control sender */
+	unsigned me;      /* ring and rank index; seg_layout(&seg)->ranks for the control sender */
 	uint64_t mybit;   /* bit in dest masks; 0 for the control sender */
 	uint64_t valid;   /* bits of the group's ranks */
 	uint64_t txpos;   /* next position to publish in my ring */
@@ -66,7 +66,7 @@ static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, boo
 		.waiting = tx ? &me->tx_waiting : &me->rx_waiting,
 		.bell = tx ? &me->tx_bell : &me->rx_bell,
 		.yield = cpu_fit_compete(&c->fit, &c->seg),
-		.spin_us = c->seg.spin_us,
+		.spin_us = seg_layout(&c->seg)->spin_us,
 		.spins = tx ? &me->tx_spins : &me->rx_spins,
 		.sleeps = tx ? &me->tx_sleeps : &me->rx_sleeps,
 		.timeouts = tx ? &me->tx_timeouts : &me->rx_timeouts,

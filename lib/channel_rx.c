@@ -16,8 +16,8 @@
 static int ring_of(const struct chan *c, int src)
 {
 	if (src == IPCFS_SRC_CTL)
-		return (int)c->seg.ranks;
-	if (src < 0 || (unsigned)src >= c->seg.ranks || (unsigned)src == c->me)
+		return (int)seg_layout(&c->seg)->ranks;
+	if (src < 0 || (unsigned)src >= seg_layout(&c->seg)->ranks || (unsigned)src == c->me)
 		return -1;
 	return src;
 }
@@ -30,7 +30,7 @@ static uint64_t *held_map(struct chan *c, unsigned ring)
 /* Note that we hold position @pos of @ring (a view handed out). */
 static void hold(struct chan *c, unsigned ring, uint64_t pos)
 {
-	uint64_t i = pos & (c->seg.slots - 1);
+	uint64_t i = pos & (seg_layout(&c->seg)->slots - 1);
 	held_map(c, ring)[i / 64] |= (uint64_t)1 << (i % 64);
 	c->held[ring]++;
 }
@@ -52,7 +52,7 @@ static void release_ring(struct chan *c, unsigned ring)
 		const uint64_t *map = held_map(c, ring);
 		upto = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
 		for (;; upto++) {
-			uint64_t i = upto & (c->seg.slots - 1);
+			uint64_t i = upto & (seg_layout(&c->seg)->slots - 1);
 			if (map[i / 64] & ((uint64_t)1 << (i % 64)))
 				break;
 		}
@@ -84,7 +84,8 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
 	uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
 	const void *data = seg_slot_data(sl);
 	struct arena_ref ref;
-	bool bad = len > c->seg.slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX || (dest & ~c->valid);
+	bool bad = len > seg_layout(&c->seg)->slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX ||
+		   (dest & ~c->valid);
 
 	if (!bad && (kind & KIND_ARENA)) {
 		/* Copied out before it is checked: what we check is what we
@@ -104,7 +105,7 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
 	msg->data = data;
 	msg->len = (kind & KIND_ARENA) ? ref.len : len;
 	msg->kind = kind & ~KIND_ARENA;
-	msg->src = s == c->seg.ranks ? IPCFS_SRC_CTL : (int)s;
+	msg->src = s == seg_layout(&c->seg)->ranks ? IPCFS_SRC_CTL : (int)s;
 	msg->seq = p + 1;
 	/* What release needs, from the copies checked here: it never reads
 	 * the slot again (see chan_release). */
@@ -119,7 +120,7 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
  */
 static int try_ring(struct chan *c, unsigned s, struct ipcfs_msg *msg)
 {
-	const uint64_t slots = c->seg.slots;
+	const uint64_t slots = seg_layout(&c->seg)->slots;
 	uint64_t p = c->cur[s];
 	int rc = 0;
 
@@ -203,7 +204,7 @@ static int look(struct chan *c, unsigned s, struct recv_arg *a)
  * control sender (the daemon) may always come back. */
 static bool sender_gone(const struct chan *c, unsigned s)
 {
-	if (s == c->seg.ranks)
+	if (s == seg_layout(&c->seg)->ranks)
 		return false;
 	uint64_t w = atomic_load_explicit(&seg_rank(&c->seg, s)->owner, memory_order_acquire);
 	int st = SEG_OWNER_STATE(w);
@@ -214,7 +215,7 @@ static int poll_recv(void *arg, bool full)
 {
 	struct recv_arg *a = arg;
 	struct chan *c = a->c;
-	unsigned n = c->seg.ranks + 1;
+	unsigned n = seg_layout(&c->seg)->ranks + 1;
 	int rc;
 
 	if (a->ring >= 0) {
@@ -230,7 +231,7 @@ static int poll_recv(void *arg, bool full)
 	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
 	unsigned s = c->rr;
 	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
-		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
+		if (s == c->me || (s < seg_layout(&c->seg)->ranks && !(joined & IPCFS_RANK_BIT(s))))
 			continue;
 		rc = look(c, s, a);
 		if (rc) {
@@ -283,7 +284,7 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 	bool any = false;
 	uint64_t nap, spin;
 
-	for (unsigned s = 0; s <= c->seg.ranks; s++) {
+	for (unsigned s = 0; s <= seg_layout(&c->seg)->ranks; s++) {
 		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
 			continue;
 		/* Only a sender that cannot be placed on our CPU (pinned
@@ -291,7 +292,8 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 		 * a CPU of their own (cpu_fit): the scheduler wakes it on an
 		 * idle CPU, not on the one we spin on. With more ranks than
 		 * CPUs, spinning where it may wake would keep it off the CPU. */
-		if (s == c->seg.ranks || (!cpu_fit_apart(&c->fit, c->me, s) && cpu_fit_compete(&c->fit, &c->seg)))
+		if (s == seg_layout(&c->seg)->ranks ||
+		    (!cpu_fit_apart(&c->fit, c->me, s) && cpu_fit_compete(&c->fit, &c->seg)))
 			continue;
 		if (!pace_plan(&c->pace[s], now, &nap, &spin))
 			continue;
@@ -314,7 +316,7 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 	struct recv_arg a = { .c = c, .ring = -1, .msg = msg };
 	int rc;
 
-	if (!msg || c->me >= c->seg.ranks)
+	if (!msg || c->me >= seg_layout(&c->seg)->ranks)
 		return -EINVAL;
 	if (src != IPCFS_ANY) {
 		a.ring = ring_of(c, src);
@@ -356,9 +358,9 @@ int chan_release(struct chan *c, struct ipcfs_msg *msg)
 		return -EINVAL;
 	unsigned ring = (unsigned)(msg->priv[0] >> PRIV_RING_SHIFT);
 	uint64_t pos = msg->priv[0] & (((uint64_t)1 << PRIV_RING_SHIFT) - 1);
-	if (ring > c->seg.ranks || ring == c->me)
+	if (ring > seg_layout(&c->seg)->ranks || ring == c->me)
 		return -EINVAL;
-	uint64_t i = pos & (c->seg.slots - 1);
+	uint64_t i = pos & (seg_layout(&c->seg)->slots - 1);
 	uint64_t *word = &held_map(c, ring)[i / 64], bit = (uint64_t)1 << (i % 64);
 	/* Only a view we hand out and have not taken back. */
 	if (pos >= c->cur[ring] || !(*word & bit))
@@ -370,7 +372,7 @@ int chan_release(struct chan *c, struct ipcfs_msg *msg)
 	const char *arena = arena_data(&c->seg, 0);
 	const char *data = msg->data;
 	if (msg->priv[1]) {
-		if (data < arena || (uint64_t)(data - arena) >= c->seg.arena_bytes ||
+		if (data < arena || (uint64_t)(data - arena) >= seg_layout(&c->seg)->arena_bytes ||
 		    (uint64_t)(data - arena) % 64)
 			return -EINVAL;
 		struct arena_ref ref = { .off = (uint64_t)(data - arena), .len = msg->len,

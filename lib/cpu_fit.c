@@ -76,7 +76,7 @@ bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m)
 	}
 	static _Thread_local cpu_set_t sets[IPCFS_MAX_RANKS];
 	unsigned n = 0;
-	for (unsigned r = 0; r < m->ranks && r < IPCFS_MAX_RANKS; r++) {
+	for (unsigned r = 0; r < seg_layout(m)->ranks && r < IPCFS_MAX_RANKS; r++) {
 		if (!(live & IPCFS_RANK_BIT(r)))
 			continue;
 		/* Relaxed: only the pid is used, as a hint (see mask_of). */

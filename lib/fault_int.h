@@ -6,7 +6,8 @@
  * names that point, so that a test can make a real process die at a
  * chosen instruction of the protocol; a test may also set a hook, called
  * at every point with its name, to act inside a call (mark a peer gone at
- * the worst moment). In every other build it is nothing.
+ * the worst moment), or hold a point while a file exists
+ * ($IPCFS_FAULT_GATE=NAME:PATH). In every other build it is nothing.
  */
 #ifndef IPCFS_FAULT_INT_H
 #define IPCFS_FAULT_INT_H

@@ -188,7 +188,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 	rc = seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_POPULATE, &seg);
 	if (rc)
 		return rc;
-	if (rank >= (int)seg.ranks) {
+	if (rank >= (int)seg_layout(&seg)->ranks) {
 		rc = -EINVAL;
 		goto fail_unmap;
 	}
@@ -196,7 +196,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 		rc = seg_claim(&seg, (unsigned)rank, pid);
 	} else {
 		rc = -EBUSY;
-		for (unsigned r = 0; r < seg.ranks && rc; r++)
+		for (unsigned r = 0; r < seg_layout(&seg)->ranks && rc; r++)
 			if (!(rc = seg_claim(&seg, r, pid)))
 				rank = (int)r;
 	}
@@ -252,7 +252,8 @@ int ipcfs_leave(struct ipcfs_member *m)
 		return rc;
 	chan_unreserve(&m->chan);
 	if (m->cuda_registered)
-		cuda_host_unregister((char *)m->chan.seg.base + m->chan.seg.arena_off);
+		cuda_host_unregister((char *)m->chan.seg.base +
+				     seg_layout(&m->chan.seg)->arena_off);
 	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
 	if (m->ctl[0]) {
 		/* The daemon only records it; the group is already left. */
@@ -271,7 +272,7 @@ int ipcfs_rank(const struct ipcfs_member *m)
 
 int ipcfs_size(const struct ipcfs_member *m)
 {
-	return m ? (int)m->chan.seg.ranks : -EINVAL;
+	return m ? (int)seg_layout(&m->chan.seg)->ranks : -EINVAL;
 }
 
 int ipcfs_live(const struct ipcfs_member *m, uint64_t *mask)
@@ -313,12 +314,12 @@ int ipcfs_commit(struct ipcfs_member *m, uint64_t dest, size_t len)
 
 int ipcfs_arena_register_cuda(struct ipcfs_member *m)
 {
-	if (!m || !m->chan.seg.arena_bytes)
+	if (!m || !seg_layout(&m->chan.seg)->arena_bytes)
 		return -EINVAL;
 	if (m->cuda_registered)
 		return 0;
-	int rc = cuda_host_register((char *)m->chan.seg.base + m->chan.seg.arena_off,
-				    m->chan.seg.arena_bytes);
+	int rc = cuda_host_register((char *)m->chan.seg.base + seg_layout(&m->chan.seg)->arena_off,
+				    seg_layout(&m->chan.seg)->arena_bytes);
 	m->cuda_registered = rc == 0;
 	return rc;
 }
@@ -379,8 +380,8 @@ int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_st
 	if (!m || !st)
 		return -EINVAL;
 	if (rank == IPCFS_SRC_CTL)
-		return seg_rank_stat(&m->chan.seg, m->chan.seg.ranks, st);
-	if (rank < 0 || (unsigned)rank >= m->chan.seg.ranks)
+		return seg_rank_stat(&m->chan.seg, seg_layout(&m->chan.seg)->ranks, st);
+	if (rank < 0 || (unsigned)rank >= seg_layout(&m->chan.seg)->ranks)
 		return -EINVAL;
 	return seg_rank_stat(&m->chan.seg, (unsigned)rank, st);
 }

@@ -22,7 +22,7 @@ bool seg_owner_gone(const struct seg_map *m, unsigned idx)
 
 void seg_wake_all(struct seg_map *m)
 {
-	for (unsigned i = 0; i <= m->ranks; i++) {
+	for (unsigned i = 0; i <= seg_layout(m)->ranks; i++) {
 		struct seg_rank *r = seg_rank(m, i);
 		/* Bump the bells so that a sleeper that is just about to wait
 		 * sees a changed value and returns at once. */
@@ -55,7 +55,7 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 							SEG_OWNER(how, SEG_OWNER_PID(w)),
 							memory_order_acq_rel,
 							memory_order_acquire));
-	if (idx < m->ranks) {
+	if (idx < seg_layout(m)->ranks) {
 		/* seq_cst: senders read the live mask with seq_cst when they
 		 * decide whom a slot waits for. */
 		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
@@ -100,13 +100,16 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 	struct seg_rank *rk = seg_rank(seg, r);
 
 	atomic_store_explicit(&rk->starttime, proc_starttime(pid), memory_order_relaxed);
-	for (unsigned s = 0; s <= seg->ranks; s++) {
+	/* Relaxed, a hint (seg_rank.cpu): the CPU of the rank's previous
+	 * process says nothing of this one's. */
+	atomic_store_explicit(&rk->cpu, SEG_CPU_UNKNOWN, memory_order_relaxed);
+	for (unsigned s = 0; s <= seg_layout(seg)->ranks; s++) {
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
 		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);
 	}
 	seg_count(&rk->joins, 1);
 	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
-	if (r < seg->ranks) { /* the control sender is in no mask */
+	if (r < seg_layout(seg)->ranks) { /* the control sender is in no mask */
 		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
 					 memory_order_seq_cst);
 		/* seq_cst, after the released stores: a sender that sees our
@@ -119,7 +122,7 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 
 uint64_t membership_reap(struct seg_map *m, uint64_t mask)
 {
-	uint64_t valid = m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1, marked = 0;
+	uint64_t valid = seg_group_mask(m), marked = 0;
 
 	/* The mask may come from shared memory: only ranks of the group. */
 	for (mask &= valid; mask; mask &= mask - 1) {
@@ -147,22 +150,17 @@ void seg_owner_read(const struct seg_map *m, unsigned idx, struct seg_owner *o)
 	o->starttime = atomic_load_explicit(&r->starttime, memory_order_relaxed);
 }
 
-static uint64_t group_bits(const struct seg_map *m)
-{
-	return m->ranks == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(m->ranks) - 1;
-}
-
 uint64_t seg_joined_mask(const struct seg_map *m)
 {
 	/* Acquire: pairs with the seq_cst fetch_or of seg_go_live. */
-	return atomic_load_explicit(&m->hdr->joined, memory_order_acquire) & group_bits(m);
+	return atomic_load_explicit(&m->hdr->joined, memory_order_acquire) & seg_group_mask(m);
 }
 
 uint64_t seg_live_mask(const struct seg_map *m)
 {
 	/* Acquire: pairs with the seq_cst updates of seg_go_live and
 	 * seg_mark_gone_pid. */
-	return atomic_load_explicit(&m->hdr->live, memory_order_acquire) & group_bits(m);
+	return atomic_load_explicit(&m->hdr->live, memory_order_acquire) & seg_group_mask(m);
 }
 
 uint64_t seg_stall_since(const struct seg_map *m, unsigned idx)
@@ -182,7 +180,7 @@ bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved)
 	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
 	unsigned r;
 
-	for (r = 0; r < m->ranks; r++) {
+	for (r = 0; r < seg_layout(m)->ranks; r++) {
 		_Atomic uint64_t *w = &seg_rank(m, r)->owner;
 		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
 		saved[r] = atomic_load_explicit(w, memory_order_acquire);
@@ -193,7 +191,7 @@ bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved)
 							     memory_order_acquire))
 			break;
 	}
-	if (r == m->ranks)
+	if (r == seg_layout(m)->ranks)
 		return true;
 	while (r-- > 0) {
 		uint64_t expect = mine;
@@ -208,7 +206,7 @@ void seg_unretire_ranks(struct seg_map *m, pid_t pid, const uint64_t *saved)
 {
 	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
 
-	for (unsigned r = 0; r < m->ranks; r++) {
+	for (unsigned r = 0; r < seg_layout(m)->ranks; r++) {
 		uint64_t expect = mine;
 		/* Release: pairs with the acquire of the next claimer. */
 		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],

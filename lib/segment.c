@@ -19,6 +19,7 @@
 /* Only for arena_format(), at creation: the one call this layer makes
  * upwards, before any member can map the file. */
 #include "arena_int.h"
+#include "fault_int.h"
 #include "ipcfs/ctl_proto.h"
 #include "segment_int.h"
 #include "wait_int.h"
@@ -72,16 +73,18 @@ int ipcfs_params_check(const struct ipcfs_params *p)
 }
 
 /* The layout of @p: every offset, computed in one place for create and
- * validate. Returns false on overflow or a segment beyond SEG_BYTES_MAX. */
-static bool layout(const struct ipcfs_params *p, struct seg_map *l, uint64_t *total)
+ * validate (created_ns left 0). False on overflow or a segment beyond
+ * SEG_BYTES_MAX. */
+static bool layout_of(const struct ipcfs_params *p, struct seg_layout *l)
 {
 	uint64_t stride = SEG_LINE + (uint64_t)p->slot_bytes;
 	uint64_t nrings = (uint64_t)p->ranks + 1;
 
-	l->ranks = p->ranks;
-	l->slots = p->slots;
-	l->slot_bytes = p->slot_bytes;
-	l->slot_stride = (uint32_t)stride;
+	*l = (struct seg_layout){ .ranks = p->ranks, .slots = p->slots,
+				  .slot_bytes = p->slot_bytes, .slot_stride = (uint32_t)stride,
+				  .spin_us = p->spin_us, .timeout_ms = p->timeout_ms,
+				  .numa_node = p->numa_node, .mode = p->mode,
+				  .hugepage_kb = p->hugepage_kb, .arena_bytes = p->arena_bytes };
 	l->rank_stride = round_up(sizeof(struct seg_rank), SEG_LINE);
 	l->rank_off = SEG_PAGE;
 	l->ring_off = round_up(l->rank_off + nrings * l->rank_stride, SEG_PAGE);
@@ -89,22 +92,35 @@ static bool layout(const struct ipcfs_params *p, struct seg_map *l, uint64_t *to
 	if (l->ring_bytes > SEG_BYTES_MAX / nrings)
 		return false;
 	l->arena_off = round_up(l->ring_off + nrings * l->ring_bytes, SEG_PAGE);
-	l->arena_bytes = p->arena_bytes;
 	if (p->arena_bytes > SEG_BYTES_MAX || l->arena_off + p->arena_bytes > SEG_BYTES_MAX)
 		return false;
-	*total = l->arena_off + p->arena_bytes;
+	l->total_bytes = l->arena_off + p->arena_bytes;
 	/* A file on hugetlbfs is sized in whole huge pages. */
 	if (p->hugepage_kb)
-		*total = round_up(*total, (uint64_t)p->hugepage_kb * 1024);
+		l->total_bytes = round_up(l->total_bytes, (uint64_t)p->hugepage_kb * 1024);
 	return true;
+}
+
+/* The parameters @l was made with: what layout_of took from them. */
+static void layout_params(const struct seg_layout *l, struct ipcfs_params *p)
+{
+	ipcfs_params_init(p);
+	p->ranks = l->ranks;
+	p->slots = l->slots;
+	p->slot_bytes = l->slot_bytes;
+	p->spin_us = l->spin_us;
+	p->timeout_ms = l->timeout_ms;
+	p->numa_node = l->numa_node;
+	p->mode = l->mode;
+	p->hugepage_kb = l->hugepage_kb;
+	p->arena_bytes = l->arena_bytes;
 }
 
 uint64_t seg_layout_size(const struct ipcfs_params *p)
 {
-	struct seg_map l;
-	uint64_t total;
+	struct seg_layout l;
 
-	return layout(p, &l, &total) ? total : 0;
+	return layout_of(p, &l) ? l.total_bytes : 0;
 }
 
 /* Bind [base, base+len) to @node: pages faulted later come from it. On a
@@ -209,9 +225,39 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	return seg_create_at(AT_FDCWD, path, p, uid, gid);
 }
 
+/* Every rank's CPU starts unknown (seg_rank.cpu). */
+static void ranks_format(const struct seg_map *m)
+{
+	for (unsigned r = 0; r <= seg_layout(m)->ranks; r++)
+		atomic_store_explicit(&seg_rank(m, r)->cpu, SEG_CPU_UNKNOWN, memory_order_relaxed);
+}
+
+/* Write the header and format what lies behind it of the mapped file
+ * @base, laid out as @l; the magic last. */
+static int format(void *base, const struct seg_layout *l)
+{
+	struct seg_hdr *h = base;
+	struct seg_map sm = { .base = base, .size = l->total_bytes, .hdr = h, .checked = *l };
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	h->abi = IPCFS_ABI;
+	h->hdr_bytes = sizeof(*h);
+	h->layout = *l;
+	h->layout.created_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	ranks_format(&sm);
+	rc = arena_format(&sm);
+	if (rc)
+		return rc;
+	/* Release: a process that sees the magic sees the whole header. */
+	__atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid_t uid, gid_t gid)
 {
-	struct seg_map l;
+	struct seg_layout l;
 	uint64_t total;
 	void *base;
 	int fd, rc;
@@ -219,8 +265,9 @@ int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid
 	rc = ipcfs_params_check(p);
 	if (rc)
 		return rc;
-	if (!layout(p, &l, &total))
+	if (!layout_of(p, &l))
 		return -ERANGE;
+	total = l.total_bytes;
 	if ((uint64_t)(size_t)total != total)
 		return -ERANGE;
 
@@ -245,43 +292,14 @@ int seg_create_at(int dirfd, const char *path, const struct ipcfs_params *p, uid
 		rc = bind_node(base, total, p->numa_node);
 	if (!rc)
 		rc = prefault(fd, base, total);
-	if (rc) {
-		munmap(base, total);
-		goto fail;
-	}
-
-	struct seg_hdr *h = base;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	h->abi = IPCFS_ABI;
-	h->hdr_bytes = sizeof(*h);
-	h->ranks = l.ranks;
-	h->slots = l.slots;
-	h->slot_bytes = l.slot_bytes;
-	h->slot_stride = l.slot_stride;
-	h->spin_us = p->spin_us;
-	h->timeout_ms = p->timeout_ms;
-	h->numa_node = p->numa_node;
-	h->mode = p->mode;
-	h->hugepage_kb = p->hugepage_kb;
-	h->total_bytes = total;
-	h->rank_off = l.rank_off;
-	h->rank_stride = l.rank_stride;
-	h->ring_off = l.ring_off;
-	h->ring_bytes = l.ring_bytes;
-	h->arena_off = l.arena_off;
-	h->arena_bytes = l.arena_bytes;
-	h->created_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	struct seg_map sm = { .base = base, .size = total, .hdr = h, .ranks = l.ranks,
-			      .arena_off = l.arena_off, .arena_bytes = l.arena_bytes };
-	rc = arena_format(&sm);
-	if (rc) {
-		munmap(base, total);
-		goto fail;
-	}
-	/* Release: a process that sees the magic sees the whole header. */
-	__atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
+	/* Tests hold a creation here: the long part is done, nothing is
+	 * published yet. */
+	FAULT_POINT("seg_prefaulted");
+	if (!rc)
+		rc = format(base, &l);
 	munmap(base, total);
+	if (rc)
+		goto fail;
 	close(fd);
 	return 0;
 fail:
@@ -290,52 +308,35 @@ fail:
 	return rc;
 }
 
-/* Check every header field against the layout recomputed from the few
- * that define it: whatever a corrupt header says, the pointers we derive
- * stay inside the mapping. */
+/* Copy the header's layout once out of shared memory, check the copy
+ * against the layout recomputed from the parameters it names, and keep
+ * only the checked copy: whatever a corrupt (or concurrently scribbled)
+ * header says, the pointers we derive stay inside the mapping. */
 static int validate(struct seg_map *m)
 {
 	const struct seg_hdr *h = m->hdr;
+	struct seg_layout got, want;
 	struct ipcfs_params p;
-	struct seg_map l;
-	uint64_t total;
+	uint32_t abi, hdr_bytes;
 
 	if (m->size < SEG_PAGE)
 		return -EBADMSG;
-	/* Acquire: pairs with the release store of the magic in seg_create. */
+	/* Acquire: pairs with the release store of the magic in format(). */
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SEG_MAGIC)
 		return -EBADMSG;
-	if (h->abi != IPCFS_ABI)
+	/* Each read once: only these copies are checked and used. */
+	abi = __atomic_load_n(&h->abi, __ATOMIC_RELAXED);
+	hdr_bytes = __atomic_load_n(&h->hdr_bytes, __ATOMIC_RELAXED);
+	if (abi != IPCFS_ABI)
 		return -EPROTO;
-	ipcfs_params_init(&p);
-	p.ranks = h->ranks;
-	p.slots = h->slots;
-	p.slot_bytes = h->slot_bytes;
-	p.spin_us = h->spin_us;
-	p.timeout_ms = h->timeout_ms;
-	p.numa_node = h->numa_node;
-	p.mode = h->mode;
-	p.arena_bytes = h->arena_bytes;
-	p.hugepage_kb = h->hugepage_kb;
-	if (h->hdr_bytes != sizeof(*h) || ipcfs_params_check(&p) || !layout(&p, &l, &total))
+	memcpy(&got, (const void *)&h->layout, sizeof(got));
+	layout_params(&got, &p);
+	if (hdr_bytes != sizeof(*h) || ipcfs_params_check(&p) || !layout_of(&p, &want))
 		return -EBADMSG;
-	if (h->slot_stride != l.slot_stride || h->rank_off != l.rank_off ||
-	    h->rank_stride != l.rank_stride || h->ring_off != l.ring_off ||
-	    h->ring_bytes != l.ring_bytes || h->arena_off != l.arena_off ||
-	    h->total_bytes != total || total != m->size)
+	want.created_ns = got.created_ns;
+	if (memcmp(&want, &got, sizeof(got)) != 0 || got.total_bytes != m->size)
 		return -EBADMSG;
-	m->ranks = l.ranks;
-	m->slots = l.slots;
-	m->slot_bytes = l.slot_bytes;
-	m->slot_stride = l.slot_stride;
-	m->spin_us = p.spin_us;
-	m->timeout_ms = p.timeout_ms;
-	m->rank_off = l.rank_off;
-	m->rank_stride = l.rank_stride;
-	m->ring_off = l.ring_off;
-	m->ring_bytes = l.ring_bytes;
-	m->arena_off = l.arena_off;
-	m->arena_bytes = l.arena_bytes;
+	m->checked = got;
 	return 0;
 }
 
@@ -387,16 +388,7 @@ void seg_unmap(struct seg_map *m)
 
 void seg_params(const struct seg_map *m, struct ipcfs_params *p)
 {
-	ipcfs_params_init(p);
-	p->ranks = m->ranks;
-	p->slots = m->slots;
-	p->slot_bytes = m->slot_bytes;
-	p->spin_us = m->spin_us;
-	p->timeout_ms = m->timeout_ms;
-	p->numa_node = m->hdr->numa_node;
-	p->mode = m->hdr->mode;
-	p->arena_bytes = m->arena_bytes;
-	p->hugepage_kb = m->hdr->hugepage_kb;
+	layout_params(seg_layout(m), p);
 }
 
 /* Messages addressed to rank @idx and not yet released, over all rings. */
@@ -405,9 +397,9 @@ static uint64_t rank_lag(const struct seg_map *m, unsigned idx)
 	struct seg_rank *me = seg_rank(m, idx);
 	uint64_t bit = IPCFS_RANK_BIT(idx), lag = 0;
 
-	for (unsigned s = 0; s <= m->ranks; s++) {
+	for (unsigned s = 0; s <= seg_layout(m)->ranks; s++) {
 		uint64_t from = atomic_load_explicit(&me->released[s], memory_order_relaxed);
-		for (uint64_t i = 0; i < m->slots; i++) {
+		for (uint64_t i = 0; i < seg_layout(m)->slots; i++) {
 			struct seg_slot *sl = seg_slot(m, s, i);
 			/* Acquire: the dest read next belongs to (at least) the
 			 * message this seq published. A racing sender makes the
@@ -427,12 +419,12 @@ int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat 
 	struct seg_rank *r;
 	uint64_t w, since;
 
-	if (idx > m->ranks)
+	if (idx > seg_layout(m)->ranks)
 		return -EINVAL;
 	r = seg_rank(m, idx);
 	memset(st, 0, sizeof(*st));
 	w = atomic_load_explicit(&r->owner, memory_order_acquire);
-	st->rank = idx == m->ranks ? IPCFS_SRC_CTL : (int)idx;
+	st->rank = idx == seg_layout(m)->ranks ? IPCFS_SRC_CTL : (int)idx;
 	st->state = SEG_OWNER_STATE(w);
 	st->pid = SEG_OWNER_PID(w);
 #define LD(f) atomic_load_explicit(&r->f, memory_order_relaxed)
@@ -457,7 +449,7 @@ int seg_rank_stat(const struct seg_map *m, unsigned idx, struct ipcfs_rank_stat 
 		uint64_t now = wait_now_ns();
 		st->stalled_ms = now > since ? (now - since) / 1000000u : 0;
 	}
-	if (idx < m->ranks)
+	if (idx < seg_layout(m)->ranks)
 		st->lag = rank_lag(m, idx);
 	return 0;
 }

@@ -32,6 +32,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -58,11 +59,16 @@
  * places it, so that this layer needs nothing from the one above. */
 #define SEG_ARENA_STATE 256u
 
-struct seg_hdr {
-	/* Written once by seg_create, before any member maps the file. */
-	uint64_t magic;
-	uint32_t abi;
-	uint32_t hdr_bytes;
+/*
+ * The segment's shape and the parameters it was made with: written once
+ * by seg_create (layout_of computes it from the parameters), before the
+ * magic is published, and never changed after. A mapper copies it once
+ * out of shared memory (validate), checks the copy against the layout
+ * recomputed from its parameters and from then on uses only that copy,
+ * through seg_layout(): a later corruption of the header cannot move a
+ * pointer. No implicit padding (memcmp compares it whole).
+ */
+struct seg_layout {
 	uint32_t ranks;
 	uint32_t slots;
 	uint32_t slot_bytes;
@@ -80,7 +86,15 @@ struct seg_hdr {
 	uint64_t ring_bytes; /* bytes of one ring */
 	uint64_t arena_off;
 	uint64_t arena_bytes;
-	uint64_t created_ns; /* CLOCK_REALTIME at creation */
+	uint64_t created_ns; /* CLOCK_REALTIME at creation; not derived */
+};
+
+struct seg_hdr {
+	/* Written once by seg_create, before any member maps the file. */
+	uint64_t magic;
+	uint32_t abi;
+	uint32_t hdr_bytes;
+	struct seg_layout layout;
 
 	/* Membership, changed at join, leave and death. */
 	alignas(SEG_LINE) _Atomic uint64_t live;   /* ranks now live */
@@ -103,6 +117,13 @@ struct seg_rank {
 	 * bump and wake it only when rx_waiting is set. */
 	alignas(SEG_LINE) _Atomic uint32_t rx_waiting;
 	_Atomic uint32_t rx_bell;
+	/* The CPU the rank last ran on (sched_getcpu), or SEG_CPU_UNKNOWN:
+	 * written by the rank alone, with a relaxed store, when it goes to
+	 * wait; read relaxed by the others (a sender's waiter spins only when
+	 * the sender runs on another CPU). A hint, ordered with nothing: a
+	 * stale value costs a spin or a nap, never a message. Set to unknown
+	 * at creation and when a process takes the rank (seg_go_live). */
+	_Atomic uint32_t cpu;
 
 	/* The rank sleeps on tx_bell while waiting for ring space; readers
 	 * releasing one of its slots wake it only when tx_waiting is set. */
@@ -154,18 +175,29 @@ struct seg_slot {
 	uint64_t reserved;
 };
 
+/* The CPU of a rank that has not said yet (seg_rank.cpu). */
+#define SEG_CPU_UNKNOWN UINT32_MAX
+
 _Static_assert(sizeof(struct seg_slot) == SEG_SLOT_HDR, "slot header size");
 _Static_assert(sizeof(struct seg_hdr) <= SEG_PAGE, "header fits a page");
+_Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no padding");
 
-/* The layout of each ABI: whoever changes seg_hdr, seg_rank, seg_slot or
- * the arena's room must bump IPCFS_ABI and add a row, so that a segment of
- * another layout is refused as another ABI (-EPROTO), not as corrupt. */
-#define SEG_LAYOUT_OF_ABI(abi, hdr, rank, slot, arena)                                     \
-	(IPCFS_ABI != (abi) || (sizeof(struct seg_hdr) == (hdr) &&                           \
-				sizeof(struct seg_rank) == (rank) &&                         \
-				sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
-_Static_assert(IPCFS_ABI == 2, "a new ABI needs its row below");
-_Static_assert(SEG_LAYOUT_OF_ABI(2, 448, 1024, 32, 256),
+/* The layout of each ABI: whoever changes seg_hdr, seg_layout, seg_rank,
+ * seg_slot or the arena's room must bump IPCFS_ABI and add a row, so that
+ * a segment of another layout is refused as another ABI (-EPROTO), not as
+ * corrupt. Sizes alone miss a field added into padding (seg_rank.cpu in
+ * ABI 3), so a row also names where the last fields of each part lie.
+ * History: ABI 1, a 384-byte header with a pthread mutex in the arena's
+ * state; ABI 2, the sizes of ABI 3 without seg_rank.cpu. */
+#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_cpu, rank_released, slot, arena) \
+	(IPCFS_ABI != (abi) ||                                                              \
+	 (sizeof(struct seg_hdr) == (hdr) && sizeof(struct seg_layout) == (layout) &&        \
+	  offsetof(struct seg_hdr, live) == (hdr_live) && sizeof(struct seg_rank) == (rank) && \
+	  offsetof(struct seg_rank, cpu) == (rank_cpu) &&                                    \
+	  offsetof(struct seg_rank, released) == (rank_released) &&                          \
+	  sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
+_Static_assert(IPCFS_ABI == 3, "a new ABI needs its row below");
+_Static_assert(SEG_LAYOUT_OF_ABI(3, 448, 104, 128, 1024, 72, 448, 32, 256),
 	       "the segment layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* A mapping of a segment, validated. */
@@ -173,16 +205,16 @@ struct seg_map {
 	void *base;
 	size_t size;
 	struct seg_hdr *hdr;
-	/* Copies of the immutable header fields, taken once and validated,
-	 * so that a later corruption of the header cannot move a pointer. */
-	uint32_t ranks;
-	uint32_t slots;
-	uint32_t slot_bytes;
-	uint32_t slot_stride;
-	uint32_t spin_us;
-	uint32_t timeout_ms;
-	uint64_t rank_off, rank_stride, ring_off, ring_bytes, arena_off, arena_bytes;
+	/* The header's layout, copied once and checked (validate): read it
+	 * through seg_layout(), never through hdr. */
+	struct seg_layout checked;
 };
+
+/* The checked layout of a mapped segment. */
+static inline const struct seg_layout *seg_layout(const struct seg_map *m)
+{
+	return &m->checked;
+}
 
 /* Total bytes of a segment for @p; 0 if it would overflow. */
 uint64_t seg_layout_size(const struct ipcfs_params *p);
@@ -218,13 +250,25 @@ void seg_params(const struct seg_map *m, struct ipcfs_params *p);
 
 static inline struct seg_rank *seg_rank(const struct seg_map *m, unsigned idx)
 {
-	return (struct seg_rank *)((char *)m->base + m->rank_off + (uint64_t)idx * m->rank_stride);
+	const struct seg_layout *l = seg_layout(m);
+
+	return (struct seg_rank *)((char *)m->base + l->rank_off + (uint64_t)idx * l->rank_stride);
+}
+
+/* The bits of the group's ranks in a rank mask. */
+static inline uint64_t seg_group_mask(const struct seg_map *m)
+{
+	unsigned n = seg_layout(m)->ranks;
+
+	return n == 64 ? ~(uint64_t)0 : IPCFS_RANK_BIT(n) - 1;
 }
 
 static inline struct seg_slot *seg_slot(const struct seg_map *m, unsigned ring, uint64_t pos)
 {
-	return (struct seg_slot *)((char *)m->base + m->ring_off + (uint64_t)ring * m->ring_bytes +
-				   (pos & (m->slots - 1)) * (uint64_t)m->slot_stride);
+	const struct seg_layout *l = seg_layout(m);
+
+	return (struct seg_slot *)((char *)m->base + l->ring_off + (uint64_t)ring * l->ring_bytes +
+				   (pos & (l->slots - 1)) * (uint64_t)l->slot_stride);
 }
 
 static inline void *seg_slot_data(struct seg_slot *s)

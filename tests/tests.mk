@@ -15,6 +15,10 @@ $(FAULT_LIBA): $(FAULT_OBJS)
 TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
 # ... and sees the fault points' declarations (fault_set_hook).
 $(BUILD)/tests/unit/test_death.o: CFLAGS += -DIPCFS_FAULT_INJECT
+# The daemon on that library: a shell test holds a segment's creation at a
+# point while a file exists (IPCFS_FAULT_GATE, lib/fault_int.h).
+$(eval $(call prog,tests/ipcfsd-fault,$(FSD_OBJS) $(FAULT_LIBA),$(FUSE_LIBS)))
+TEST_HELPERS += $(BUILD)/tests/ipcfsd-fault
 
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)

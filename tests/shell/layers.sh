@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Layers point one way: no two objects of lib/ (or of fsd/) call into each
 # other (a symbol defined in A used by B and one defined in B used by A),
-# and no file there is over 700 lines. Reads the objects of $BUILD with nm.
+# no file there is over 700 lines and no function over 80 (from the line
+# of its opening brace to that of its closing one, both at column 0, as
+# the code is written). Reads the objects of $BUILD with nm.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -42,7 +44,22 @@ for dir in lib fsd; do
 	for f in "$top/$dir"/*.[ch]; do
 		n=$(wc -l < "$f")
 		[ "$n" -le 700 ] || { echo "layers: $dir/$(basename "$f") has $n lines (700 at most)"; fail=1; }
+		# A function opens with "{" alone at column 0 after its
+		# signature (or at the end of a signature line at column 0)
+		# and closes with "}" at column 0.
+		long=$(awk -v f="$dir/$(basename "$f")" '
+			start == 0 && (/^\{/ || /^[A-Za-z_].*\)[ \t]*\{[ \t]*$/) {
+				start = FNR; name = /^\{/ ? prev : $0; next
+			}
+			start && /^\}/ {
+				if (FNR - start + 1 > 80)
+					printf "layers: %s:%d: %s has %d lines (80 at most)\n",
+					       f, start, name, FNR - start + 1
+				start = 0
+			}
+			{ prev = $0 }' "$f")
+		[ -z "$long" ] || { echo "$long"; fail=1; }
 	done
 done
-[ $fail = 0 ] && echo "layers: lib/ and fsd/ call one way, every file at most 700 lines"
+[ $fail = 0 ] && echo "layers: lib/ and fsd/ call one way, every file at most 700 lines, every function at most 80"
 exit $fail

@@ -324,7 +324,7 @@ START_TEST(corrupt_references)
 	struct arena_ref *ref[6];
 	for (int i = 0; i < 6; i++)
 		ref[i] = seg_slot_data(seg_slot(&m, 0, (uint64_t)i));
-	ref[0]->off = m.arena_bytes + 64;   /* outside the arena */
+	ref[0]->off = seg_layout(&m)->arena_bytes + 64;   /* outside the arena */
 	ref[1]->off += 8;                   /* not a block */
 	ref[2]->gen += 1;                   /* another generation */
 	ref[3]->len = 1 << 20;              /* beyond the block */

@@ -418,7 +418,7 @@ START_TEST(corrupt_slot_skipped)
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), -EAGAIN);
 	/* Garbage everywhere in the ring: never a crash, only errors. */
 	uint64_t x = 42;
-	for (uint64_t i = 0; i < m.slots; i++) {
+	for (uint64_t i = 0; i < seg_layout(&m)->slots; i++) {
 		struct seg_slot *sl = seg_slot(&m, 0, i);
 		atomic_store(&sl->seq, tl_rand(&x));
 		atomic_store(&sl->dest, tl_rand(&x));
@@ -457,10 +457,10 @@ START_TEST(garbage_ring_waits_out_the_timeout)
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
 	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, &m), 0);
-	for (uint64_t i = 0; i < m.slots; i++) {
+	for (uint64_t i = 0; i < seg_layout(&m)->slots; i++) {
 		struct seg_slot *sl = seg_slot(&m, 0, i);
 		/* A sequence number that cannot live in its slot. */
-		atomic_store(&sl->seq, (tl_rand(&x) >> 2) * m.slots + i + 2);
+		atomic_store(&sl->seq, (tl_rand(&x) >> 2) * seg_layout(&m)->slots + i + 2);
 		atomic_store(&sl->dest, tl_rand(&x));
 	}
 	for (int i = 0; i < 3; i++) {
@@ -492,9 +492,9 @@ START_TEST(control_ring)
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 2);
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
 	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE, &m), 0);
-	ck_assert_int_eq(seg_claim(&m, m.ranks, getpid()), 0);
-	seg_go_live(&m, m.ranks, getpid());
-	ck_assert_int_eq(chan_init(&ctl, &m, m.ranks), 0);
+	ck_assert_int_eq(seg_claim(&m, seg_layout(&m)->ranks, getpid()), 0);
+	seg_go_live(&m, seg_layout(&m)->ranks, getpid());
+	ck_assert_int_eq(chan_init(&ctl, &m, seg_layout(&m)->ranks), 0);
 	ck_assert_int_eq(chan_reserve(&ctl, 5, &buf, 0), 0);
 	memcpy(buf, "hello", 5);
 	ck_assert_int_eq(chan_commit(&ctl, IPCFS_ALL, 5, 0), 0);

@@ -53,11 +53,11 @@ static int daemon_attach(const char *dir, struct chan *c)
 
 	if (rc || (rc = seg_map_path(path, SEG_MAP_WRITE, &seg)))
 		return rc;
-	rc = seg_claim(&seg, seg.ranks, getpid());
+	rc = seg_claim(&seg, seg_layout(&seg)->ranks, getpid());
 	if (rc)
 		return rc;
-	seg_go_live(&seg, seg.ranks, getpid());
-	return chan_init(c, &seg, seg.ranks);
+	seg_go_live(&seg, seg_layout(&seg)->ranks, getpid());
+	return chan_init(c, &seg, seg_layout(&seg)->ranks);
 }
 
 /* One round of the daemon's work: a broadcast of @len bytes, statistics,
@@ -74,7 +74,7 @@ static void daemon_round(struct chan *c, size_t len, unsigned dead)
 			chan_unreserve(c);
 	}
 	arena_stat(&c->seg, &as);
-	for (unsigned i = 0; i <= c->seg.ranks; i++)
+	for (unsigned i = 0; i <= seg_layout(&c->seg)->ranks; i++)
 		seg_rank_stat(&c->seg, i, &st);
 	arena_sweep(&c->seg, dead);
 }
@@ -196,7 +196,8 @@ START_TEST(block_header_garbage_then_death)
 	ck_assert_int_eq(ipcfs_recv(c, 1, &msg, 1000), 0);
 	ck_assert_int_eq(ipcfs_release(c, &msg), 0);
 	uint64_t second = 0;
-	for (uint64_t off = 0; off < m.arena_bytes; off += arena_block_at(&m, off)->size) {
+	for (uint64_t off = 0; off < seg_layout(&m)->arena_bytes;
+	     off += arena_block_at(&m, off)->size) {
 		if (atomic_load(&arena_block_at(&m, off)->state) == ARENA_RESERVED) {
 			second = off;
 			break;
@@ -209,7 +210,7 @@ START_TEST(block_header_garbage_then_death)
 	/* The daemon notices the death and sweeps rank 1's blocks. */
 	run_daemon(dir, 2);
 	/* Another wild value: a size that runs past the arena. */
-	arena_block_at(&m, 0)->size = m.arena_bytes * 2;
+	arena_block_at(&m, 0)->size = seg_layout(&m)->arena_bytes * 2;
 	run_daemon(dir, 2);
 	ipcfs_leave(c);
 	seg_unmap(&m);
@@ -236,6 +237,7 @@ static int scribble(void *arg)
 	if (member_segment_path(s->dir, path, sizeof(path)) ||
 	    seg_map_path(path, SEG_MAP_WRITE, &m))
 		return 1;
+	uint64_t rings = seg_layout(&m)->ranks + 1;
 	for (;;) {
 		uint64_t v = tl_rand(&rnd);
 		unsigned char *at;
@@ -244,22 +246,23 @@ static int scribble(void *arg)
 			at = lock_area(&m) + tl_rand(&rnd) % 128;
 			break;
 		case 1: /* a block header, at any 8-byte place of the arena */
-			at = (unsigned char *)arena_block_at(&m, 0) + (tl_rand(&rnd) % (m.arena_bytes / 8)) * 8;
+			at = (unsigned char *)arena_block_at(&m, 0) +
+			     (tl_rand(&rnd) % (seg_layout(&m)->arena_bytes / 8)) * 8;
 			break;
 		case 2: /* a slot header of any ring */
-			at = (unsigned char *)seg_slot(&m, (unsigned)(tl_rand(&rnd) % (m.ranks + 1)),
+			at = (unsigned char *)seg_slot(&m, (unsigned)(tl_rand(&rnd) % rings),
 						       tl_rand(&rnd)) +
 			     (tl_rand(&rnd) % 4) * 8;
 			break;
 		default: /* a rank's state (owner, head, released) */
-			at = (unsigned char *)seg_rank(&m, (unsigned)(tl_rand(&rnd) % (m.ranks + 1))) +
-			     (tl_rand(&rnd) % (m.rank_stride / 8)) * 8;
+			at = (unsigned char *)seg_rank(&m, (unsigned)(tl_rand(&rnd) % rings)) +
+			     (tl_rand(&rnd) % (seg_layout(&m)->rank_stride / 8)) * 8;
 			break;
 		}
 		/* Whole words, sometimes small numbers (offsets, sizes and
 		 * ranks that look plausible). */
 		if (v & 1)
-			v = (v >> 1) % (2 * m.arena_bytes);
+			v = (v >> 1) % (2 * seg_layout(&m)->arena_bytes);
 		memcpy(at, &v, 8);
 		if ((v & 63) == 0)
 			sched_yield();

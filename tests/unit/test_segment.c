@@ -87,14 +87,24 @@ START_TEST(layout_is_aligned)
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
 	ck_assert_int_eq(seg_map_path(path, 0, &m), 0);
 	ck_assert_uint_eq(m.size, seg_layout_size(&p));
-	ck_assert_uint_eq(m.rank_off % SEG_PAGE, 0);
-	ck_assert_uint_eq(m.ring_off % SEG_PAGE, 0);
-	ck_assert_uint_eq(m.arena_off % SEG_PAGE, 0);
-	ck_assert_uint_eq(m.rank_stride % SEG_LINE, 0);
-	ck_assert_uint_eq(m.slot_stride, 192 + SEG_LINE);
-	ck_assert_uint_ge(m.ring_off, m.rank_off + 6 * m.rank_stride);
-	ck_assert_uint_ge(m.arena_off, m.ring_off + 6 * m.ring_bytes);
-	ck_assert_uint_eq(m.arena_off + 8192, m.size);
+	const struct seg_layout *l = seg_layout(&m);
+	ck_assert_uint_eq(l->rank_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(l->ring_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(l->arena_off % SEG_PAGE, 0);
+	ck_assert_uint_eq(l->rank_stride % SEG_LINE, 0);
+	ck_assert_uint_eq(l->slot_stride, 192 + SEG_LINE);
+	ck_assert_uint_ge(l->ring_off, l->rank_off + 6 * l->rank_stride);
+	ck_assert_uint_ge(l->arena_off, l->ring_off + 6 * l->ring_bytes);
+	ck_assert_uint_eq(l->arena_off + 8192, m.size);
+	ck_assert_uint_eq(l->total_bytes, m.size);
+	/* The parameters come back as they were given. */
+	struct ipcfs_params back;
+	seg_params(&m, &back);
+	ck_assert_int_eq(memcmp(&back, &p, sizeof(p)), 0);
+	/* Every rank's CPU (the control sender's too) is unknown until the
+	 * rank says it. */
+	for (unsigned r = 0; r <= p.ranks; r++)
+		ck_assert_uint_eq(atomic_load(&seg_rank(&m, r)->cpu), SEG_CPU_UNKNOWN);
 	/* Every slot's payload is 32-byte aligned. */
 	for (unsigned s = 0; s <= p.ranks; s++)
 		for (uint64_t i = 0; i < p.slots; i++)
@@ -145,21 +155,26 @@ START_TEST(corrupt_header_rejected)
 	 * bytes with a pthread mutex in the arena's state) is another ABI,
 	 * not a corrupt segment. */
 	CORRUPT((h->abi = 1, h->hdr_bytes = 384), -EPROTO);
+	/* ABI 2 had this header's sizes but no seg_rank.cpu (0 there, not
+	 * unknown): its segments are another ABI too. */
+	CORRUPT(h->abi = 2, -EPROTO);
+	CORRUPT(h->layout.pad = 1, -EBADMSG);
+	CORRUPT(h->layout.mode = 010000, -EBADMSG);
 	CORRUPT(h->hdr_bytes = 12, -EBADMSG);
-	CORRUPT(h->ranks = 0, -EBADMSG);
-	CORRUPT(h->ranks = 1000, -EBADMSG);
-	CORRUPT(h->ranks = 9, -EBADMSG);
-	CORRUPT(h->slots = 63, -EBADMSG);
-	CORRUPT(h->slots = 128, -EBADMSG);
-	CORRUPT(h->slot_bytes = 1 << 30, -EBADMSG);
-	CORRUPT(h->slot_stride = 64, -EBADMSG);
-	CORRUPT(h->rank_off = 0, -EBADMSG);
-	CORRUPT(h->ring_off = (uint64_t)1 << 60, -EBADMSG);
-	CORRUPT(h->ring_bytes += 64, -EBADMSG);
-	CORRUPT(h->arena_off -= 4096, -EBADMSG);
-	CORRUPT(h->arena_bytes = 4096, -EBADMSG);
-	CORRUPT(h->total_bytes *= 2, -EBADMSG);
-	CORRUPT(h->timeout_ms = 0, -EBADMSG);
+	CORRUPT(h->layout.ranks = 0, -EBADMSG);
+	CORRUPT(h->layout.ranks = 1000, -EBADMSG);
+	CORRUPT(h->layout.ranks = 9, -EBADMSG);
+	CORRUPT(h->layout.slots = 63, -EBADMSG);
+	CORRUPT(h->layout.slots = 128, -EBADMSG);
+	CORRUPT(h->layout.slot_bytes = 1 << 30, -EBADMSG);
+	CORRUPT(h->layout.slot_stride = 64, -EBADMSG);
+	CORRUPT(h->layout.rank_off = 0, -EBADMSG);
+	CORRUPT(h->layout.ring_off = (uint64_t)1 << 60, -EBADMSG);
+	CORRUPT(h->layout.ring_bytes += 64, -EBADMSG);
+	CORRUPT(h->layout.arena_off -= 4096, -EBADMSG);
+	CORRUPT(h->layout.arena_bytes = 4096, -EBADMSG);
+	CORRUPT(h->layout.total_bytes *= 2, -EBADMSG);
+	CORRUPT(h->layout.timeout_ms = 0, -EBADMSG);
 #undef CORRUPT
 	/* Restored, it maps again. */
 	m = tl_join(dir, 0);
@@ -170,6 +185,24 @@ START_TEST(corrupt_header_rejected)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
 	munmap(h, size);
+	tl_group_done(dir);
+}
+END_TEST
+
+/* A rank's CPU (seg_rank.cpu) is its own process's: a process that takes
+ * the rank starts unknown, whatever the previous one said. */
+START_TEST(cpu_unknown_when_taken)
+{
+	char dir[PATH_MAX];
+	struct seg_map m;
+
+	tl_group(dir, NULL);
+	tl_map_seg(dir, &m);
+	atomic_store(&seg_rank(&m, 1)->cpu, 3);
+	struct ipcfs_member *a = tl_join(dir, 1);
+	ck_assert_uint_eq(atomic_load(&seg_rank(&m, 1)->cpu), SEG_CPU_UNKNOWN);
+	ipcfs_leave(a);
+	seg_unmap(&m);
 	tl_group_done(dir);
 }
 END_TEST
@@ -186,16 +219,18 @@ START_TEST(numa_policy_bound)
 	ck_assert_int_eq(member_segment_path(dir, path, sizeof(path)), 0);
 	/* Populated, as a member maps it: move_pages reports mapped pages. */
 	ck_assert_int_eq(seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_POPULATE, &m), 0);
-	ck_assert_int_eq(m.hdr->numa_node, 0);
+	ck_assert_int_eq(seg_layout(&m)->numa_node, 0);
 	/* The shared policy recorded on the file is what a new mapping sees. */
 	int mode = -1;
 	unsigned long mask[16] = { 0 };
-	ck_assert_int_eq(get_mempolicy(&mode, mask, sizeof(mask) * 8, (char *)m.base + m.ring_off,
+	ck_assert_int_eq(get_mempolicy(&mode, mask, sizeof(mask) * 8,
+				       (char *)m.base + seg_layout(&m)->ring_off,
 				       MPOL_F_ADDR), 0);
 	ck_assert_int_eq(mode, MPOL_BIND);
 	ck_assert_uint_eq(mask[0], 1);
 	/* And the pages are there. */
-	void *pages[4] = { m.base, (char *)m.base + m.rank_off, (char *)m.base + m.ring_off,
+	void *pages[4] = { m.base, (char *)m.base + seg_layout(&m)->rank_off,
+			   (char *)m.base + seg_layout(&m)->ring_off,
 			   (char *)m.base + m.size - 4096 };
 	int status[4];
 	ck_assert_int_eq(move_pages(0, 4, pages, NULL, status, 0), 0);
@@ -345,6 +380,7 @@ int main(void)
 	tcase_add_test(tc, params_out_of_range);
 	tcase_add_test(tc, layout_is_aligned);
 	tcase_add_test(tc, corrupt_header_rejected);
+	tcase_add_test(tc, cpu_unknown_when_taken);
 	tcase_add_test(tc, numa_policy_bound);
 	tcase_add_test(tc, process_start_time);
 	tcase_add_test(tc, hugepages_backed);
