@@ -277,23 +277,30 @@ static void check_senders(void *arg)
 }
 
 /* The plan of the earliest sender due among those awaited (pace_plan). */
+/* May a plan spin for sender @s's next message (cpu_fit_may_spin)? */
+static bool may_spin_for(struct chan *c, unsigned s, uint32_t mycpu)
+{
+	/* Relaxed: a hint (segment_int.h); a stale one costs a spin or a
+	 * nap, never a message. */
+	uint32_t cpu = atomic_load_explicit(&seg_rank(&c->seg, s)->cpu, memory_order_relaxed);
+
+	cpu_fit_compete(&c->fit, &c->seg); /* the verdict, cached */
+	return cpu_fit_may_spin(&c->fit, c->me, s, cpu, mycpu);
+}
+
 static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *spin_until)
 {
 	struct recv_arg *a = arg;
 	struct chan *c = a->c;
 	bool any = false;
 	uint64_t nap, spin;
+	int cpu = sched_getcpu();
+	uint32_t mycpu = cpu >= 0 ? (uint32_t)cpu : SEG_CPU_UNKNOWN;
 
 	for (unsigned s = 0; s <= seg_layout(&c->seg)->ranks; s++) {
 		if (s == c->me || (a->ring >= 0 && (unsigned)a->ring != s))
 			continue;
-		/* Only a sender that cannot be placed on our CPU (pinned
-		 * apart), or any sender of a group whose live ranks each have
-		 * a CPU of their own (cpu_fit): the scheduler wakes it on an
-		 * idle CPU, not on the one we spin on. With more ranks than
-		 * CPUs, spinning where it may wake would keep it off the CPU. */
-		if (s == seg_layout(&c->seg)->ranks ||
-		    (!cpu_fit_apart(&c->fit, c->me, s) && cpu_fit_compete(&c->fit, &c->seg)))
+		if (s == seg_layout(&c->seg)->ranks || !may_spin_for(c, s, mycpu))
 			continue;
 		if (!pace_plan(&c->pace[s], now, &nap, &spin))
 			continue;
@@ -336,6 +343,7 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		w.nap_late = &c->nap_late;
 		w.arg = &a;
 		seg_count(&me->waits, 1);
+		chan_note_cpu(me);
 		/* With no time to wait, one corrupt slot skipped is the
 		 * answer (the next call goes on after it). */
 		rc = a.bad && timeout_ms == 0 ? -EBADMSG : wait_until(&w, timeout_ms);

@@ -101,3 +101,13 @@ bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b)
 	CPU_AND(&both, &f->sets[a], &f->sets[b]);
 	return CPU_COUNT(&both) == 0;
 }
+
+bool cpu_fit_may_spin(const struct cpu_fit *f, unsigned me, unsigned s, uint32_t s_cpu,
+		      uint32_t my_cpu)
+{
+	if (!f->valid)
+		return false;
+	if (cpu_fit_apart(f, me, s) || !f->compete)
+		return true;
+	return s_cpu != SEG_CPU_UNKNOWN && my_cpu != SEG_CPU_UNKNOWN && s_cpu != my_cpu;
+}

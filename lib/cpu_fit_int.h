@@ -55,4 +55,16 @@ bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m);
  * sender may be placed on the CPU it spins on. */
 bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b);
 
+/*
+ * Whether receiver @me may spin for sender @s's next message (a paced
+ * plan), by the verdict cached by the last cpu_fit_compete(): when they
+ * are apart; when the live ranks do not compete (each has a CPU of its
+ * own, so the scheduler wakes the sender on an idle CPU, not on ours);
+ * and, when they compete, only when the sender last waited on a CPU
+ * (@s_cpu, seg_rank.cpu) other than ours (@my_cpu), both known: it wakes
+ * where it slept, and a competing waiter's spin yields in every round.
+ */
+bool cpu_fit_may_spin(const struct cpu_fit *f, unsigned me, unsigned s, uint32_t s_cpu,
+		      uint32_t my_cpu);
+
 #endif
