@@ -245,7 +245,11 @@ int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, co
 	 * under a bcast in progress. */
 	pthread_mutex_lock(&g->bcast_lock);
 	pthread_mutex_lock(&g->lock);
-	rc = fsd_group_set_attr(d, g, &v, why, whylen);
+	/* The nodes hold every rank exactly once: ranks may not leave them. */
+	if (a == FSD_ATTR_RANKS && g->cluster.n)
+		rc = fsd_cluster_check_ranks(&g->cluster, (unsigned)v.u, why, whylen);
+	if (!rc)
+		rc = fsd_group_set_attr(d, g, &v, why, whylen);
 	pthread_mutex_unlock(&g->lock);
 	pthread_mutex_unlock(&g->bcast_lock);
 	return rc;
@@ -271,4 +275,31 @@ int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, cha
 		fsd_attrs_set(&attrs, &c.attrs[i]);
 	}
 	return fsd_group_create(d, c.name, ctx->uid, ctx->gid, &attrs, why, whylen);
+}
+
+int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const char *buf,
+			    size_t len, char *why, size_t whylen)
+{
+	struct fsd_cluster next, before;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->removed) {
+		rc = fail(-ENOENT, why, whylen, "group destroyed");
+		goto out;
+	}
+	next = before = g->cluster;
+	rc = self ? fsd_cluster_parse_self(buf, len, &next, next.self, why, whylen)
+		  : fsd_cluster_parse_nodes_partial(buf, len, g->attrs.p.ranks, &next, why, whylen);
+	if (rc)
+		goto out; /* 1: valid so far, ranks missing: nothing changes yet */
+	/* Kept in the state file, or not made. */
+	g->cluster = next;
+	if ((rc = fsd_group_save(d, g))) {
+		g->cluster = before;
+		fail(rc, why, whylen, "cannot write the state file: %s", strerror(-rc));
+	}
+out:
+	pthread_mutex_unlock(&g->lock);
+	return rc;
 }

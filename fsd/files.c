@@ -315,6 +315,17 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 	case FSD_N_SHM:
 		text_add(t, "%s\n", g->seg_path);
 		return 0;
+	case FSD_N_NODES:
+		for (unsigned i = 0; i < g->cluster.n; i++) {
+			char line[FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200];
+			fsd_cluster_format_node(&g->cluster.node[i], line, sizeof(line));
+			text_add(t, "%s", line);
+		}
+		return 0;
+	case FSD_N_NODE:
+		if (g->cluster.self[0])
+			text_add(t, "%s\n", g->cluster.self);
+		return 0;
 	case FSD_N_MEMBERS:
 		render_members(g, t);
 		return 0;

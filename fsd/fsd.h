@@ -26,6 +26,7 @@
  *   gpu_store.c   struct fsd_gpu_store: the GPU records
  *   parse.c       what users write: names, values, commands
  *   log.c         the daemon's log and the error_log files
+ *   cluster.c     the nodes and node files of a group spanning machines (pure)
  *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
@@ -63,6 +64,7 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
+#include "cluster.h"
 #include "parse_int.h"
 #include "segment_int.h"
 #include "state.h"
@@ -163,6 +165,7 @@ struct fsd_group {
 	struct fsd_stats stats;         /* stats.c, lock */
 	struct fsd_gpu_store gpu;       /* gpu_store.c, lock */
 	struct fsd_errlog errs;         /* log.c, lock */
+	struct fsd_cluster cluster;     /* nodes and node (cluster.c), lock */
 };
 
 struct fsd {
@@ -335,6 +338,12 @@ int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, co
 			 size_t len, char *why, size_t whylen);
 int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, char *why,
 		 size_t whylen);
+/* A write to a group's nodes (@self false) or node (@self true) file:
+ * checked (cluster.h), kept in the state file, or -errno and nothing
+ * changed. nodes: 1 when the text is valid so far but leaves ranks on no
+ * node (openfiles.c gathers the next writes of the same open file). */
+int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const char *buf,
+			    size_t len, char *why, size_t whylen);
 
 /* ---- files.c: everything read ------------------------------------------ */
 
@@ -345,6 +354,7 @@ enum fsd_kind {
 	FSD_N_ROOT_METRICS,
 	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
 	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
+	FSD_N_NODES, FSD_N_NODE,
 };
 
 struct fsd_node {
@@ -391,6 +401,7 @@ void fsd_group_error(struct fsd *d, struct fsd_group *g, const char *where, cons
 
 void fsd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fsd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fsd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

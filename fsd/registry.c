@@ -130,6 +130,7 @@ static void state_of(const struct fsd_group *g, struct fsd_state *st)
 	st->attrs = g->attrs;
 	st->stats = g->stats;
 	st->gpu = g->gpu;
+	st->cluster = g->cluster;
 }
 
 static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs);
@@ -231,6 +232,7 @@ static int load_state(struct fsd *d, struct fsd_group *g)
 		g->attrs = st->attrs;
 		g->stats = st->stats;
 		g->gpu = st->gpu; /* taken over: not cleared */
+		g->cluster = st->cluster;
 	}
 	free(st);
 	return rc;
