@@ -1,0 +1,122 @@
+#!/bin/bash
+# Two machines simulated on one: network namespaces a and b joined by a
+# veth pair (10.9.0.1, 10.9.0.2), each with its own mount namespace, its
+# own /dev/shm, ipcfsd and ipcfs-bridge. A group of 4 ranks, 0-1 on a and
+# 2-3 on b: a broadcast from rank 0 reaches the local rank 1 and the
+# remote ranks 2 and 3 exactly once and in order, with back-pressure
+# (a ring of 8 slots, thousands of messages); unicast from b to a; a
+# payload of 3 MiB through both arenas arrives whole. Traffic only on the
+# veth pair; everything bounded in time; skipped (77) without netns.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
+BRIDGE=$BUILD/ipcfs-bridge
+IPCFS=$BUILD/ipcfs
+[ -x "$BRIDGE" ] || fail "$BRIDGE is not built"
+NA=ipcfs-a.$$
+NB=ipcfs-b.$$
+ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
+CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
+ip netns add "$NB" || fail "second namespace"
+ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
+ip -n "$NA" addr add 10.9.0.1/24 dev va && ip -n "$NB" addr add 10.9.0.2/24 dev vb &&
+	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
+	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+
+N=3000          # broadcast messages
+M=500           # unicast messages
+head -c $((3 << 20)) /dev/urandom > "$TMP/big.bin"
+export TMP IPCFSD BRIDGE IPCFS MEMBER N M
+
+# One node, run inside its namespaces: daemon, group, bridge, its part.
+cat > "$TMP/node.sh" <<'NODE'
+set -u
+me=$1
+T=$TMP/$me
+mkdir -p "$T/mnt" "$T/state"
+chmod 711 "$T/state"
+mount -t tmpfs -o size=128m tmpfs /dev/shm || exit 10
+"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+dpid=$!
+for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+G=$T/mnt/groups/g
+mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
+	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
+	echo "$me" > "$G/node" || exit 11
+"$BRIDGE" "$G" 2>>"$T/bridge.log" &
+bpid=$!
+await() { for i in $(seq 400); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
+live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
+rc=0
+if [ "$me" = b ]; then
+	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 2 recv > "$T/r2.out" &
+	r2=$!
+	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 3 recv > "$T/r3.out" &
+	r3=$!
+	for i in $(seq 100); do live 2 && live 3 && break; sleep 0.05; done
+	touch "$TMP/b.joined"
+	wait $r2 || rc=20
+	wait $r3 || rc=21
+	# Unicast to a's rank 1 once it is there.
+	await a.r1
+	seq 1 "$M" | timeout 30 "$IPCFS" send --rank 2 --to 1 "$G" || rc=22
+	# A large payload from a's rank 0 to our rank 3.
+	timeout 30 "$IPCFS" recv --rank 3 --from 0 --count 1 --raw "$G" > "$T/big.out" &
+	big=$!
+	for i in $(seq 100); do live 3 && break; sleep 0.05; done
+	touch "$TMP/b.r3"
+	wait $big || rc=23
+	touch "$TMP/b.done"
+	await a.done
+else
+	await b.joined
+	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 1 recv > "$T/r1.out" &
+	r1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	"$MEMBER" -n "$N" -w 0,1,2,3 -t 20000 "$G" 0 send > "$T/s0.out" || rc=30
+	wait $r1 || rc=31
+	awk '$1 == 0 { for (i = 2; i <= NF; i++) if ($i ~ /^stalls=/) print substr($i, 8) }' "$G/members" > "$T/stalls"
+	timeout 30 "$IPCFS" recv --rank 1 --from 2 --count "$M" "$G" > "$T/u1.out" &
+	u1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	touch "$TMP/a.r1"
+	wait $u1 || rc=32
+	await b.r3
+	timeout 30 "$IPCFS" send --rank 0 --to 3 --whole "$G" "$TMP/big.bin" || rc=33
+	await b.done
+	touch "$TMP/a.done"
+fi
+kill -TERM $bpid
+wait $bpid || rc=40
+fusermount3 -u "$T/mnt"
+wait $dpid
+exit $rc
+NODE
+
+ip netns exec "$NA" timeout 120 bash "$TMP/node.sh" a &
+pa=$!
+BGPIDS="$BGPIDS $pa"
+ip netns exec "$NB" timeout 120 bash "$TMP/node.sh" b &
+pb=$!
+BGPIDS="$BGPIDS $pb"
+ra=0 rb=0
+wait $pa || ra=$?
+wait $pb || rb=$?
+if [ $ra != 0 ] || [ $rb != 0 ]; then
+	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 3 "$f"; done >&2
+	fail "node a exited $ra, node b exited $rb"
+fi
+
+want=$(seq 0 $((N - 1)) | sed 's/^/0: msg /')
+for f in a/r1 b/r2 b/r3; do
+	expect_eq "$(cat "$TMP/$f.out" | grep -v '^joined')" "$want" "$f: every broadcast once, in order"
+done
+ok "broadcast: local rank 1 and remote ranks 2, 3 got $N messages once, in order"
+[ "$(cat "$TMP/a/stalls")" -gt 0 ] || fail "the sender never waited for ring space (stalls 0)"
+ok "back-pressure: the sender waited for the remote readers (stalls $(cat "$TMP/a/stalls"))"
+expect_eq "$(cat "$TMP/a/u1.out")" "$(seq 1 "$M")" "unicast b -> a"
+ok "unicast: $M messages from rank 2 (b) to rank 1 (a) once, in order"
+cmp -s "$TMP/big.bin" "$TMP/b/big.out" || fail "3 MiB payload differs after the bridge"
+ok "a 3 MiB payload through both arenas arrived whole"
+grep -q "bridging" "$TMP/a/bridge.log" || fail "bridge a did not start"
