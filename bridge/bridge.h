@@ -29,7 +29,7 @@
 #include "ipcfs.h"
 
 #define WIRE_MAGIC 0x49504231u /* "IPB1" */
-enum { WIRE_DATA = 1, WIRE_ACK = 2 };
+enum { WIRE_DATA = 1, WIRE_ACK = 2, WIRE_HB = 3 };
 
 /* The header frame of every wire message (host byte order: both ends are
  * the same build on the same architecture, checked by the magic). */
@@ -41,7 +41,8 @@ struct wire_hdr {
 	uint64_t w;       /* wire number in the stream (src, receiving node), from 1 */
 	uint64_t base;    /* DATA: every w <= base was acked already */
 	uint64_t q;       /* DATA: the sender's own sequence number */
-	uint64_t dest;    /* DATA: the addressed ranks of the receiving node */
+	uint64_t dest;    /* DATA: the addressed ranks of the receiving node;
+	                     HB: the sending node's live ranks */
 	uint32_t kind;    /* DATA: IPCFS_KIND_* */
 	uint32_t pad;
 	uint64_t len;     /* DATA: payload bytes (the next frame) */
@@ -96,7 +97,11 @@ struct peer {
 	/* Inbound thread only: per remote sender, the incarnation and the
 	 * last wire number delivered. */
 	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
-	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes; /* atomically */
+	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
+	/* Network thread only. */
+	uint64_t heard_ns;            /* last frame from that node */
+	uint64_t rtt_ns;              /* send to ack, smoothed (1/8) */
+	bool up;
 };
 
 struct bridge {
@@ -131,8 +136,9 @@ void *bridge_proxy_main(void *arg);   /* arg: &b->rq[r], rank from it */
 /* The network thread: move every ready message to the wire (caller holds
  * nothing); @send is called for each under b->lock. */
 void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *));
-/* Node @node acked stream (src) up to @w. */
-void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w);
+/* Node @node acked stream (src) up to @w: the newest entry acked's send
+ * time in *@sent_ns (0 if none). */
+void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns);
 /* Entries of @node not acked, sent before @before_ns: resend them all
  * (under b->lock) in wire order. */
 void bridge_resend(struct bridge *b, unsigned node, uint64_t before_ns,
@@ -144,6 +150,9 @@ void bridge_out_fini(struct bridge *b);
 extern struct bridge *bridge_self;
 
 /* net.c */
+/* Listen and connect (before joining anything: a node that cannot listen
+ * changes nothing in the group), then run until b->stop. */
+int bridge_net_open(struct bridge *b);
 int bridge_net_run(struct bridge *b);
 void *bridge_peer_main(void *arg);
 void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w);

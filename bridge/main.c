@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,11 +181,20 @@ int main(int argc, char **argv)
 	struct bridge *b = &B;
 	int rc, opt;
 
-	while ((opt = getopt(argc, argv, "vh")) != -1) {
-		if (opt == 'v')
+	while ((opt = getopt(argc, argv, "vp:h")) != -1) {
+		if (opt == 'v') {
 			b->verbose++;
-		else
+		} else if (opt == 'p') {
+			/* Started by ipcfsd: end with it. A daemon that died
+			 * starts a new bridge when it comes back, which could
+			 * not join the ranks this one would keep. */
+			pid_t parent = (pid_t)strtol(optarg, NULL, 10);
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() != parent)
+				return 1;
+		} else {
 			goto usage;
+		}
 	}
 	if (argc - optind != 1)
 		goto usage;
@@ -208,7 +218,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rc = b->kick_fd < 0 ? -errno : start(b);
+	rc = b->kick_fd < 0 ? -errno : bridge_net_open(b);
+	if (!rc)
+		rc = start(b);
 	if (!rc) {
 		bridge_log(b, "bridging %s: local ranks %#llx, remote %#llx", b->dir,
 			   (unsigned long long)b->local, (unsigned long long)b->remote);
@@ -218,7 +230,7 @@ int main(int argc, char **argv)
 	close(b->kick_fd);
 	return rc ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: ipcfs-bridge [-v] GROUPDIR\n"
+	fprintf(stderr, "usage: ipcfs-bridge [-v] [-p PARENT] GROUPDIR\n"
 			"  carry the messages of the group in GROUPDIR (its nodes and node files\n"
 			"  set) between this machine and the other nodes, until SIGTERM or SIGINT\n");
 	return 2;

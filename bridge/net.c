@@ -7,6 +7,7 @@
  * acks). An inbound thread per other node sends its messages locally.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,6 +18,9 @@
 #include "member_int.h"
 
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
+#define HB_NS (200 * 1000000ull)      /* heartbeat period */
+#define REPORT_NS (500 * 1000000ull)  /* counters to the group's bridge file */
+#define SILENT_NS (3000 * 1000000ull) /* a node not heard from for so long is down */
 
 static void *zctx;
 static void *router;
@@ -117,13 +121,27 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 	return 0;
 }
 
-/* [node name][header][payload] from another node's DEALER. */
+/* [node name][header] heartbeat: the node is there (its live ranks are
+ * in dest). */
+static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
+{
+	struct peer *p = &b->peer[node];
+
+	(void)h;
+	if (!p->up)
+		bridge_log(b, "node %s is up", b->cl.node[node].name);
+	p->up = true;
+}
+
+/* [node name][header][payload] from another node's DEALER (a heartbeat
+ * has no payload). */
 static void on_router(struct bridge *b)
 {
-	zmq_msg_t id, f, *payload;
+	zmq_msg_t id, f, *payload = NULL;
 	struct wire_hdr h;
 	char name[FSD_NODE_NAME_MAX + 1];
 	int node = -1;
+	bool ok = false;
 
 	zmq_msg_init(&id);
 	if (zmq_msg_recv(&id, router, ZMQ_DONTWAIT) < 0) {
@@ -137,11 +155,21 @@ static void on_router(struct bridge *b)
 		node = fsd_cluster_find(&b->cl, name);
 	}
 	zmq_msg_close(&id);
+	if (node < 0 || node == b->self) {
+		drain(router);
+		return;
+	}
+	b->peer[node].heard_ns = bridge_now_ns();
 	zmq_msg_init(&f);
-	bool ok = more(router) && zmq_msg_recv(&f, router, ZMQ_DONTWAIT) >= 0 && node >= 0 &&
-		  node != b->self && read_hdr(b, &f, &h, WIRE_DATA) == 0 &&
-		  (IPCFS_RANK_BIT(h.src) & b->cl.node[node].ranks) && !(h.dest & ~b->local) &&
-		  h.kind <= IPCFS_KIND_TYPED && more(router);
+	bool got = more(router) && zmq_msg_recv(&f, router, ZMQ_DONTWAIT) >= 0;
+	if (got && !more(router) && read_hdr(b, &f, &h, WIRE_HB) == 0) {
+		zmq_msg_close(&f);
+		on_heartbeat(b, node, &h);
+		return;
+	}
+	ok = got && read_hdr(b, &f, &h, WIRE_DATA) == 0 &&
+	     (IPCFS_RANK_BIT(h.src) & b->cl.node[node].ranks) && !(h.dest & ~b->local) &&
+	     h.kind <= IPCFS_KIND_TYPED && more(router);
 	zmq_msg_close(&f);
 	payload = ok ? malloc(sizeof(*payload)) : NULL;
 	if (payload) {
@@ -155,8 +183,7 @@ static void on_router(struct bridge *b)
 	}
 	drain(router);
 	if (!ok || !payload) {
-		if (b->verbose)
-			bridge_log(b, "dropped a malformed message (node %d)", node);
+		bridge_log(b, "dropped a malformed message from node %s", name);
 		return;
 	}
 	struct inmsg *im = calloc(1, sizeof(*im));
@@ -183,8 +210,14 @@ static void on_dealer(struct bridge *b, unsigned n)
 
 	zmq_msg_init(&f);
 	if (zmq_msg_recv(&f, dealer[n], ZMQ_DONTWAIT) >= 0 && !more(dealer[n]) &&
-	    read_hdr(b, &f, &h, WIRE_ACK) == 0)
-		bridge_acked(b, n, h.src, h.w);
+	    read_hdr(b, &f, &h, WIRE_ACK) == 0) {
+		uint64_t sent, now = bridge_now_ns();
+		struct peer *p = &b->peer[n];
+		p->heard_ns = now;
+		bridge_acked(b, n, h.src, h.w, &sent);
+		if (sent && now > sent)
+			p->rtt_ns = p->rtt_ns ? p->rtt_ns - p->rtt_ns / 8 + (now - sent) / 8 : now - sent;
+	}
 	zmq_msg_close(&f);
 	drain(dealer[n]);
 }
@@ -229,14 +262,71 @@ static int open_sockets(struct bridge *b)
 	return 0;
 }
 
+/* Tell every other node we are here and which of our ranks are live;
+ * note the nodes not heard from for SILENT_NS. */
+static void heartbeat(struct bridge *b, uint64_t now)
+{
+	uint64_t live = 0;
+
+	for (uint64_t m = b->remote; m && !live; m &= m - 1)
+		ipcfs_live(b->m[__builtin_ctzll(m)], &live);
+	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_HB, .epoch = b->epoch,
+			      .dest = live & b->local };
+	for (unsigned n = 0; n < b->cl.n; n++) {
+		struct peer *p = &b->peer[n];
+		if (!dealer[n])
+			continue;
+		zmq_send(dealer[n], &h, sizeof(h), ZMQ_DONTWAIT);
+		if (p->up && now - p->heard_ns > SILENT_NS) {
+			p->up = false;
+			bridge_log(b, "node %s silent for %llu ms: down", b->cl.node[n].name,
+				   (unsigned long long)((now - p->heard_ns) / 1000000));
+		}
+	}
+}
+
+/* Our counters per remote node, into the group's bridge file (the daemon
+ * shows them in bridge and stat; it takes them from its child only). */
+static void report(struct bridge *b)
+{
+	char buf[FSD_NODES_MAX * 200], path[sizeof(b->dir) + 8];
+	size_t o = 0;
+
+	for (unsigned n = 0; n < b->cl.n; n++) {
+		struct peer *p = &b->peer[n];
+		if (!dealer[n])
+			continue;
+		int k = snprintf(buf + o, sizeof(buf) - o,
+				 "%s up=%d tx_msgs=%llu tx_bytes=%llu rx_msgs=%llu rx_bytes=%llu "
+				 "acked=%llu rtt_us=%llu\n", b->cl.node[n].name, p->up,
+				 (unsigned long long)__atomic_load_n(&p->tx_msgs, __ATOMIC_RELAXED),
+				 (unsigned long long)__atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED),
+				 (unsigned long long)__atomic_load_n(&p->rx_msgs, __ATOMIC_RELAXED),
+				 (unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED),
+				 (unsigned long long)__atomic_load_n(&p->acked, __ATOMIC_RELAXED),
+				 (unsigned long long)(p->rtt_ns / 1000));
+		if (k > 0 && (size_t)k < sizeof(buf) - o)
+			o += (size_t)k;
+	}
+	snprintf(path, sizeof(path), "%s/bridge", b->dir);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, buf, o) < 0 && b->verbose)
+		bridge_log(b, "cannot report counters: %s", strerror(errno));
+	close(fd);
+}
+
+int bridge_net_open(struct bridge *b)
+{
+	return open_sockets(b);
+}
+
 int bridge_net_run(struct bridge *b)
 {
 	zmq_pollitem_t it[FSD_NODES_MAX + 2];
 	unsigned who[FSD_NODES_MAX + 2], n = 0;
-	int rc = open_sockets(b);
 
-	if (rc)
-		return rc;
 	it[n++] = (zmq_pollitem_t){ .socket = router, .events = ZMQ_POLLIN };
 	it[n++] = (zmq_pollitem_t){ .fd = b->kick_fd, .events = ZMQ_POLLIN };
 	for (unsigned i = 0; i < b->cl.n; i++) {
@@ -245,7 +335,7 @@ int bridge_net_run(struct bridge *b)
 			it[n++] = (zmq_pollitem_t){ .socket = dealer[i], .events = ZMQ_POLLIN };
 		}
 	}
-	uint64_t last_resend = bridge_now_ns();
+	uint64_t last_resend = bridge_now_ns(), last_hb = 0, last_report = 0;
 	while (!atomic_load(&b->stop)) {
 		if (zmq_poll(it, (int)n, 100) < 0 && errno != EINTR)
 			break;
@@ -276,6 +366,14 @@ int bridge_net_run(struct bridge *b)
 		bridge_flush(b, send_entry);
 		send_acks(b);
 		uint64_t now = bridge_now_ns();
+		if (now - last_hb >= HB_NS) {
+			last_hb = now;
+			heartbeat(b, now);
+		}
+		if (now - last_report >= REPORT_NS) {
+			last_report = now;
+			report(b);
+		}
 		if (now - last_resend > RESEND_NS / 4) {
 			last_resend = now;
 			for (unsigned i = 0; i < b->cl.n; i++)

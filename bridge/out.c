@@ -153,10 +153,11 @@ void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *
 	pthread_mutex_unlock(&b->lock);
 }
 
-void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w)
+void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns)
 {
 	struct entry *done = NULL, *e;
 
+	*sent_ns = 0;
 	if (src >= b->ranks || node >= b->cl.n)
 		return;
 	pthread_mutex_lock(&b->lock);
@@ -167,6 +168,8 @@ void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w)
 			s->tail = NULL;
 		e->next = done;
 		done = e;
+		*sent_ns = e->sent_ns;
+		__atomic_fetch_add(&b->peer[node].acked, 1, __ATOMIC_RELAXED);
 	}
 	if (w > s->acked_w && w <= s->next_w)
 		s->acked_w = w;

@@ -27,6 +27,7 @@
  *   parse.c       what users write: names, values, commands
  *   log.c         the daemon's log and the error_log files
  *   cluster.c     the nodes and node files of a group spanning machines (pure)
+ *   bridge.c      struct fsd_bridge: the group's ipcfs-bridge process
  *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
@@ -138,6 +139,22 @@ struct fsd_events {
 };
 
 
+/* What the daemon knows of a group's bridge (bridge.c), group->lock. */
+struct fsd_node_stat {
+	bool reported, up;
+	uint64_t tx_msgs, tx_bytes, rx_msgs, rx_bytes, acked, rtt_us;
+};
+
+struct fsd_bridge {
+	pid_t pid;                      /* our child, 0 if none */
+	bool stopping;                  /* SIGTERM sent */
+	unsigned starts;
+	int last_status;                /* wait status of its last exit */
+	uint64_t started_ns, next_ns;   /* CLOCK_MONOTONIC: started, may start again */
+	unsigned backoff_ms;
+	struct fsd_node_stat node[FSD_NODES_MAX]; /* as it last reported, by node index */
+};
+
 struct fsd_group {
 	struct fsd_group *next;         /* protected by fsd->lock */
 	unsigned refs;                  /* protected by fsd->lock; the list counts one */
@@ -166,6 +183,7 @@ struct fsd_group {
 	struct fsd_gpu_store gpu;       /* gpu_store.c, lock */
 	struct fsd_errlog errs;         /* log.c, lock */
 	struct fsd_cluster cluster;     /* nodes and node (cluster.c), lock */
+	struct fsd_bridge bridge;       /* bridge.c, lock */
 };
 
 struct fsd {
@@ -328,6 +346,22 @@ void fsd_members_adopt(struct fsd_group *g);
 /* Thread group id of thread @tid (/proc/TID/status), or -errno. */
 pid_t fsd_tgid_of(pid_t tid);
 
+/* ---- bridge.c: the group's ipcfs-bridge ------------------------------------- */
+
+struct text;
+/* Start, reap, restart or stop the bridge as the group's nodes and node
+ * say (caller holds g->lock; every scan). */
+void fsd_bridge_scan(struct fsd *d, struct fsd_group *g);
+/* SIGTERM every bridge and reap it (SIGKILL after 3 s): at exit. */
+void fsd_bridges_stop(struct fsd *d);
+/* Counters written to the bridge file by the bridge (@writer): -EPERM
+ * from anyone else, -EINVAL if malformed. Takes g->lock. */
+int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
+		      size_t whylen);
+/* The bridge file; its lines in stat (caller holds g->lock). */
+void fsd_bridge_render(const struct fsd_group *g, struct text *t);
+void fsd_bridge_stat(const struct fsd_group *g, struct text *t);
+
 /* ---- ctl.c: everything written ---------------------------------------- */
 
 /* Handle a write to a group's ctl, an attribute or the daemon-wide ctl.
@@ -354,7 +388,7 @@ enum fsd_kind {
 	FSD_N_ROOT_METRICS,
 	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
 	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
-	FSD_N_NODES, FSD_N_NODE,
+	FSD_N_NODES, FSD_N_NODE, FSD_N_BRIDGE,
 };
 
 struct fsd_node {

@@ -1,11 +1,14 @@
 #!/bin/bash
 # Two machines simulated on one: network namespaces a and b joined by a
 # veth pair (10.9.0.1, 10.9.0.2), each with its own mount namespace, its
-# own /dev/shm, ipcfsd and ipcfs-bridge. A group of 4 ranks, 0-1 on a and
-# 2-3 on b: a broadcast from rank 0 reaches the local rank 1 and the
-# remote ranks 2 and 3 exactly once and in order, with back-pressure
-# (a ring of 8 slots, thousands of messages); unicast from b to a; a
-# payload of 3 MiB through both arenas arrives whole. Traffic only on the
+# own /dev/shm and ipcfsd, which starts ipcfs-bridge once nodes and node
+# are written. A group of 4 ranks, 0-1 on a and 2-3 on b: a broadcast
+# from rank 0 reaches the local rank 1 and the remote ranks 2 and 3
+# exactly once and in order, with back-pressure (a ring of 8 slots,
+# thousands of messages); unicast from b to a; a payload of 3 MiB through
+# both arenas arrives whole; members shows each rank's node, bridge and
+# stat the counters per remote node; a bridge killed with SIGKILL is
+# restarted by its daemon and carries messages again. Traffic only on the
 # veth pair; everything bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
 
@@ -28,6 +31,7 @@ N=3000          # broadcast messages
 M=500           # unicast messages
 head -c $((3 << 20)) /dev/urandom > "$TMP/big.bin"
 export TMP IPCFSD BRIDGE IPCFS MEMBER N M
+export IPCFS_BRIDGE=$BRIDGE
 
 # One node, run inside its namespaces: daemon, group, bridge, its part.
 cat > "$TMP/node.sh" <<'NODE'
@@ -44,8 +48,10 @@ G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
 	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
 	echo "$me" > "$G/node" || exit 11
-"$BRIDGE" "$G" 2>>"$T/bridge.log" &
-bpid=$!
+bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
+for i in $(seq 100); do [ "$(bpid)" != 0 ] && break; sleep 0.05; done
+bpid=$(bpid)
+[ "$bpid" != 0 ] || exit 13
 await() { for i in $(seq 400); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
 live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
 rc=0
@@ -67,6 +73,15 @@ if [ "$me" = b ]; then
 	for i in $(seq 100); do live 3 && break; sleep 0.05; done
 	touch "$TMP/b.r3"
 	wait $big || rc=23
+	# After a's bridge was killed and restarted: another broadcast.
+	"$MEMBER" -n 100 -s 0 -t 20000 "$G" 2 recv > "$T/k2.out" &
+	k2=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.k2"
+	wait $k2 || rc=24
+	cp "$G/members" "$T/members"
+	cp "$G/stat" "$T/stat"
+	cp "$G/bridge" "$T/bridge"
 	touch "$TMP/b.done"
 	await a.done
 else
@@ -84,13 +99,22 @@ else
 	wait $u1 || rc=32
 	await b.r3
 	timeout 30 "$IPCFS" send --rank 0 --to 3 --whole "$G" "$TMP/big.bin" || rc=33
+	# Kill our bridge: the daemon starts another, which joins again.
+	kill -9 "$bpid"
+	for i in $(seq 200); do [ "$(bpid)" != 0 ] && [ "$(bpid)" != "$bpid" ] && break; sleep 0.05; done
+	[ "$(bpid)" != "$bpid" ] && [ "$(bpid)" != 0 ] || rc=34
+	bpid=$(bpid)
+	echo "$bpid" > "$T/newpid"
+	await b.k2
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	"$MEMBER" -n 100 -w 0,2 -t 20000 "$G" 0 send > /dev/null || rc=35
+	cp "$G/bridge" "$T/bridge"
 	await b.done
 	touch "$TMP/a.done"
 fi
-kill -TERM $bpid
-wait $bpid || rc=40
 fusermount3 -u "$T/mnt"
-wait $dpid
+wait $dpid || rc=40
+kill -0 "$bpid" 2>/dev/null && rc=41 # the daemon stopped its bridge
 exit $rc
 NODE
 
@@ -104,7 +128,7 @@ ra=0 rb=0
 wait $pa || ra=$?
 wait $pb || rb=$?
 if [ $ra != 0 ] || [ $rb != 0 ]; then
-	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 3 "$f"; done >&2
+	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 6 "$f"; done >&2
 	fail "node a exited $ra, node b exited $rb"
 fi
 
@@ -119,4 +143,22 @@ expect_eq "$(cat "$TMP/a/u1.out")" "$(seq 1 "$M")" "unicast b -> a"
 ok "unicast: $M messages from rank 2 (b) to rank 1 (a) once, in order"
 cmp -s "$TMP/big.bin" "$TMP/b/big.out" || fail "3 MiB payload differs after the bridge"
 ok "a 3 MiB payload through both arenas arrived whole"
-grep -q "bridging" "$TMP/a/bridge.log" || fail "bridge a did not start"
+expect_eq "$(grep -v '^joined' "$TMP/b/k2.out")" "$(seq 0 99 | sed 's/^/0: msg /')" \
+	"after a's bridge was killed and restarted"
+grep -q "bridge started (pid $(cat "$TMP/a/newpid"))" "$TMP/a/daemon.log" || fail "no restart in a's log"
+grep -q "bridge (pid [0-9]*) killed by signal 9" "$TMP/a/daemon.log" || fail "the kill is not in a's log"
+ok "a bridge killed with SIGKILL is restarted by its daemon and carries messages again"
+for r in 0 1 2 3; do
+	want=a; [ $r -ge 2 ] && want=b
+	expect_eq "$(member_field "$TMP/b/members" $r node)" $want "members: node of rank $r"
+done
+expect_eq "$(awk '$1 == "state" { print $2 }' "$TMP/b/bridge")" running "bridge file state"
+[ "$(kv "$TMP/b/stat" node.a.rx_msgs)" -ge $((N + 1)) ] || fail "stat node.a.rx_msgs: $(cat "$TMP/b/stat")"
+[ "$(kv "$TMP/b/stat" node.a.tx_msgs)" -ge "$M" ] || fail "stat node.a.tx_msgs"
+expect_eq "$(kv "$TMP/b/stat" node.a.up)" 1 "stat node.a.up"
+ok "members shows the node of each rank; bridge and stat the counters per remote node"
+# A broadcast crosses the network once per remote node: b received N (+1
+# large, +100 after the restart) messages from a for its two ranks, not 2N.
+rx=$(kv "$TMP/b/stat" node.a.rx_msgs)
+[ "$rx" -lt $((2 * N)) ] || fail "b received $rx messages from a for $N broadcasts to two ranks"
+ok "a broadcast to two ranks of b crossed once ($rx messages for $N broadcasts)"
