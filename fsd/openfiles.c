@@ -81,7 +81,8 @@ static int write_nodes(struct fsd *d, struct fsd_fh *fh, const char *buf, size_t
 									: "out of memory");
 		rc = len > FSD_NODES_TEXT_MAX ? -EINVAL : -ENOMEM;
 	} else {
-		memcpy(text, fh->pending, len - size);
+		if (len > size) /* pending is NULL when there is nothing before */
+			memcpy(text, fh->pending, len - size);
 		memcpy(text + len - size, buf, size);
 		rc = fsd_group_cluster_write(d, fh->g, false, text, len, why, whylen);
 	}
