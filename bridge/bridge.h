@@ -62,6 +62,7 @@ struct entry {
 	 * whoever drops it to 0 hands the views back (bridge_entry_put). */
 	_Atomic int holds;
 	struct ipcfs_msg view[IPCFS_MAX_RANKS];
+	unsigned vgen[IPCFS_MAX_RANKS]; /* the proxy incarnation each view is of */
 };
 
 /* Stream (local sender, remote node), bridge->lock. */
@@ -71,11 +72,34 @@ struct stream {
 	uint64_t next_w, acked_w;
 };
 
-/* Views a proxy thread must release (filled by other threads). */
+/* Views a proxy thread must release (filled by other threads), each with
+ * the incarnation of the proxy it belongs to. */
+struct relv {
+	struct ipcfs_msg msg;
+	unsigned gen;
+};
+
 struct relq {
 	pthread_mutex_t mu;
-	struct ipcfs_msg *v;
+	struct relv *v;
 	size_t n, cap;
+};
+
+/*
+ * A proxy's life: it is joined while its rank is live on its node (as
+ * that node's heartbeats say, or as a message from it proves) and left
+ * when not (the rank left or died there, or the node went silent), so
+ * that local readers see remote ranks come and go as local ones: -EPIPE
+ * after the last message of a gone sender. Only the proxy thread joins
+ * and leaves (it alone receives through the member); the inbound thread
+ * sends through it, counted in busy, never holding mu while it waits.
+ */
+struct proxy {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool want;                    /* mu: should be joined */
+	unsigned busy;                /* mu: inbound sends in progress */
+	unsigned gen;                 /* proxy thread: incarnations left so far */
 };
 
 /* What one inbound thread receives from the network thread. */
@@ -86,6 +110,7 @@ struct inmsg {
 };
 
 struct bridge;
+struct seg_map;
 
 struct peer {
 	struct bridge *b;
@@ -100,6 +125,7 @@ struct peer {
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
 	/* Network thread only. */
 	uint64_t heard_ns;            /* last frame from that node */
+	uint64_t live;                /* its live ranks, from its heartbeats */
 	uint64_t rtt_ns;              /* send to ack, smoothed (1/8) */
 	bool up;
 };
@@ -114,6 +140,7 @@ struct bridge {
 	struct ipcfs_member *m[IPCFS_MAX_RANKS]; /* proxies (remote ranks) */
 	pthread_t proxy[IPCFS_MAX_RANKS];
 	struct relq rq[IPCFS_MAX_RANKS];
+	struct proxy px[IPCFS_MAX_RANKS];
 	struct peer peer[FSD_NODES_MAX];
 	pthread_mutex_t lock;         /* streams */
 	struct stream st[IPCFS_MAX_RANKS][FSD_NODES_MAX];
@@ -123,6 +150,7 @@ struct bridge {
 	unsigned *ack_node;
 	size_t nacks, cap_acks;
 	int kick_fd;                  /* eventfd: sends or acks to do */
+	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
 	_Atomic bool stop;
 	int verbose;
 };
@@ -156,6 +184,8 @@ int bridge_net_open(struct bridge *b);
 int bridge_net_run(struct bridge *b);
 void *bridge_peer_main(void *arg);
 void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w);
+/* Queue @im for the inbound thread of @node (in order with its data). */
+void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im);
 void bridge_net_close(void);
 
 #endif

@@ -19,6 +19,8 @@
 #include <zmq.h>
 
 #include "bridge.h"
+#include "member_int.h"
+#include "segment_int.h"
 
 static struct bridge B;
 
@@ -113,16 +115,18 @@ static void on_signal(int sig)
 
 static int start(struct bridge *b)
 {
+	static struct seg_map seg;
+	char path[4096];
 	int rc;
 
-	for (uint64_t m = b->remote; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		rc = ipcfs_join(b->dir, (int)r, &b->m[r]);
-		if (rc < 0) {
-			bridge_log(b, "cannot join rank %u as its proxy: %s", r, strerror(-rc));
-			return rc;
-		}
+	/* The proxies join as the other nodes say their ranks are live;
+	 * what ours are, heartbeats say from this mapping. */
+	if ((rc = member_segment_path(b->dir, path, sizeof(path))) ||
+	    (rc = seg_map_path(path, 0, &seg))) {
+		bridge_log(b, "cannot map the group's segment: %s", strerror(-rc));
+		return rc;
 	}
+	b->seg = &seg;
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		if ((int)n == b->self)
 			continue;
@@ -145,7 +149,11 @@ static void stop(struct bridge *b)
 	for (uint64_t m = b->remote; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
 		if (b->proxy[r]) {
-			ipcfs_interrupt(b->m[r]);
+			pthread_mutex_lock(&b->px[r].mu);
+			if (b->m[r])
+				ipcfs_interrupt(b->m[r]);
+			pthread_cond_broadcast(&b->px[r].cv);
+			pthread_mutex_unlock(&b->px[r].mu);
 			pthread_join(b->proxy[r], NULL);
 		}
 	}
@@ -159,7 +167,8 @@ static void stop(struct bridge *b)
 		pthread_join(p->thread, NULL);
 		for (struct inmsg *im = p->head, *next; im; im = next) {
 			next = im->next;
-			zmq_msg_close(im->zmsg);
+			if (im->zmsg)
+				zmq_msg_close(im->zmsg);
 			free(im->zmsg);
 			free(im);
 		}
@@ -172,6 +181,8 @@ static void stop(struct bridge *b)
 			ipcfs_leave(b->m[r]);
 		free(b->rq[r].v);
 	}
+	if (b->seg)
+		seg_unmap(b->seg);
 	free(b->acks);
 	free(b->ack_node);
 }
@@ -199,6 +210,8 @@ int main(int argc, char **argv)
 	if (argc - optind != 1)
 		goto usage;
 	snprintf(b->dir, sizeof(b->dir), "%s", argv[optind]);
+	if (getenv("IPCFS_BRIDGE_VERBOSE"))
+		b->verbose++;
 	b->self = -1;
 	bridge_self = b;
 	if ((rc = configure(b)))
@@ -207,8 +220,11 @@ int main(int argc, char **argv)
 		b->epoch = bridge_now_ns() ^ (uint64_t)getpid() << 40;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->ack_mu, NULL);
-	for (unsigned i = 0; i < IPCFS_MAX_RANKS; i++)
+	for (unsigned i = 0; i < IPCFS_MAX_RANKS; i++) {
 		pthread_mutex_init(&b->rq[i].mu, NULL);
+		pthread_mutex_init(&b->px[i].mu, NULL);
+		pthread_cond_init(&b->px[i].cv, NULL);
+	}
 	for (unsigned n = 0; n < FSD_NODES_MAX; n++) {
 		pthread_mutex_init(&b->peer[n].mu, NULL);
 		pthread_cond_init(&b->peer[n].cv, NULL);

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "bridge.h"
 #include "member_int.h"
+#include "segment_int.h"
 
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
 #define HB_NS (200 * 1000000ull)      /* heartbeat period */
@@ -123,14 +125,42 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 
 /* [node name][header] heartbeat: the node is there (its live ranks are
  * in dest). */
+static void post_live(struct bridge *b, unsigned node, uint64_t live)
+{
+	struct inmsg *im = calloc(1, sizeof(*im));
+	if (!im)
+		abort();
+	im->h.type = WIRE_HB;
+	im->h.dest = live;
+	bridge_peer_push(b, node, im);
+}
+
 static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 {
 	struct peer *p = &b->peer[node];
+	uint64_t live = h->dest & b->cl.node[node].ranks;
 
-	(void)h;
 	if (!p->up)
 		bridge_log(b, "node %s is up", b->cl.node[node].name);
+	/* Through the inbound queue: after the messages that came before. */
+	if (!p->up || live != p->live)
+		post_live(b, (unsigned)node, live);
 	p->up = true;
+	p->live = live;
+}
+
+void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im)
+{
+	struct peer *p = &b->peer[node];
+
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = im;
+	else
+		p->head = im;
+	p->tail = im;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* [node name][header][payload] from another node's DEALER (a heartbeat
@@ -191,15 +221,7 @@ static void on_router(struct bridge *b)
 		abort();
 	im->h = h;
 	im->zmsg = payload;
-	struct peer *p = &b->peer[node];
-	pthread_mutex_lock(&p->mu);
-	if (p->tail)
-		p->tail->next = im;
-	else
-		p->head = im;
-	p->tail = im;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	bridge_peer_push(b, (unsigned)node, im);
 }
 
 /* An ack from node @n on its DEALER. */
@@ -266,10 +288,8 @@ static int open_sockets(struct bridge *b)
  * note the nodes not heard from for SILENT_NS. */
 static void heartbeat(struct bridge *b, uint64_t now)
 {
-	uint64_t live = 0;
-
-	for (uint64_t m = b->remote; m && !live; m &= m - 1)
-		ipcfs_live(b->m[__builtin_ctzll(m)], &live);
+	/* Acquire: pairs with the joins' and leaves' updates of live. */
+	uint64_t live = atomic_load_explicit(&b->seg->hdr->live, memory_order_acquire);
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_HB, .epoch = b->epoch,
 			      .dest = live & b->local };
 	for (unsigned n = 0; n < b->cl.n; n++) {
@@ -279,8 +299,10 @@ static void heartbeat(struct bridge *b, uint64_t now)
 		zmq_send(dealer[n], &h, sizeof(h), ZMQ_DONTWAIT);
 		if (p->up && now - p->heard_ns > SILENT_NS) {
 			p->up = false;
-			bridge_log(b, "node %s silent for %llu ms: down", b->cl.node[n].name,
-				   (unsigned long long)((now - p->heard_ns) / 1000000));
+			p->live = 0;
+			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",
+				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
+			post_live(b, n, 0);
 		}
 	}
 }
@@ -399,9 +421,61 @@ void bridge_net_close(void)
 /* ---- inbound -------------------------------------------------------------- */
 
 /* Send @im locally through the proxy of its sender; false if stopped. */
+static bool deliver_by(struct bridge *b, struct ipcfs_member *m, struct inmsg *im);
+
+/* A message from @src proves it live on its node: its proxy joins if it
+ * has not yet (the heartbeat saying so may come later). Then send. */
 static bool deliver(struct bridge *b, struct inmsg *im)
 {
-	struct ipcfs_member *m = b->m[im->h.src];
+	struct proxy *p = &b->px[im->h.src];
+	struct ipcfs_member *m;
+	bool ok = true;
+
+	pthread_mutex_lock(&p->mu);
+	p->want = true;
+	pthread_cond_broadcast(&p->cv);
+	if (b->verbose && !b->m[im->h.src])
+		bridge_log(b, "rank %u sends (w %llu): its proxy joins", im->h.src,
+			   (unsigned long long)im->h.w);
+	while (!(m = b->m[im->h.src]) && !atomic_load(&b->stop)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec++;
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	if (m)
+		p->busy++;
+	pthread_mutex_unlock(&p->mu);
+	if (!m)
+		return false;
+	ok = deliver_by(b, m, im);
+	pthread_mutex_lock(&p->mu);
+	p->busy--;
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+/* The remote node's live ranks changed (@live; 0: the node went silent):
+ * proxies join and leave to match. */
+static void apply_live(struct bridge *b, unsigned node, uint64_t live)
+{
+	if (b->verbose)
+		bridge_log(b, "node %s: live ranks %#llx", b->cl.node[node].name,
+			   (unsigned long long)live);
+	for (uint64_t m = b->cl.node[node].ranks; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		struct proxy *p = &b->px[r];
+		pthread_mutex_lock(&p->mu);
+		p->want = (live & IPCFS_RANK_BIT(r)) != 0;
+		pthread_cond_broadcast(&p->cv);
+		if (b->m[r] && !p->want)
+			ipcfs_interrupt(b->m[r]);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+static bool deliver_by(struct bridge *b, struct ipcfs_member *m, struct inmsg *im)
+{
 	zmq_msg_t *z = im->zmsg;
 	uint64_t live, dest = im->h.dest;
 	void *buf;
@@ -452,6 +526,11 @@ void *bridge_peer_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		if (!im)
 			return NULL;
+		if (im->h.type == WIRE_HB) {
+			apply_live(b, p->node, im->h.dest);
+			free(im);
+			continue;
+		}
 		struct wire_hdr *h = &im->h;
 		unsigned s = h->src;
 		/* Another incarnation of the sending bridge (or of us): what it

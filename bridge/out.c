@@ -15,24 +15,26 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge.h"
 
 struct bridge *bridge_self;
 
-static void relq_push(struct relq *q, const struct ipcfs_msg *v)
+static void relq_push(struct relq *q, const struct ipcfs_msg *v, unsigned gen)
 {
 	pthread_mutex_lock(&q->mu);
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? 2 * q->cap : 64;
-		struct ipcfs_msg *nv = realloc(q->v, cap * sizeof(*nv));
+		struct relv *nv = realloc(q->v, cap * sizeof(*nv));
 		if (!nv)
 			abort(); /* bounded by the ring: a few KiB */
 		q->v = nv;
 		q->cap = cap;
 	}
-	q->v[q->n++] = *v;
+	q->v[q->n].msg = *v;
+	q->v[q->n++].gen = gen;
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -45,8 +47,12 @@ void bridge_entry_put(struct entry *e)
 		return;
 	for (uint64_t m = e->dest; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
-		relq_push(&b->rq[r], &e->view[r]);
-		ipcfs_interrupt(b->m[r]);
+		relq_push(&b->rq[r], &e->view[r], e->vgen[r]);
+		/* Under the proxy's lock: it leaves (frees m) holding it. */
+		pthread_mutex_lock(&b->px[r].mu);
+		if (b->m[r])
+			ipcfs_interrupt(b->m[r]);
+		pthread_mutex_unlock(&b->px[r].mu);
 	}
 	free(e);
 }
@@ -55,7 +61,7 @@ void bridge_entry_put(struct entry *e)
 static void release_due(struct bridge *b, unsigned r)
 {
 	struct relq *q = &b->rq[r];
-	struct ipcfs_msg *v;
+	struct relv *v;
 	size_t n;
 
 	pthread_mutex_lock(&q->mu);
@@ -64,8 +70,10 @@ static void release_due(struct bridge *b, unsigned r)
 	q->v = NULL;
 	q->n = q->cap = 0;
 	pthread_mutex_unlock(&q->mu);
+	/* Views of a proxy incarnation that left were released by its leave. */
 	for (size_t i = 0; i < n; i++)
-		ipcfs_release(b->m[r], &v[i]);
+		if (b->m[r] && v[i].gen == b->px[r].gen)
+			ipcfs_release(b->m[r], &v[i].msg);
 	free(v);
 }
 
@@ -95,7 +103,72 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 		*pp = e;
 	}
 	e->view[r] = *msg;
+	e->vgen[r] = b->px[r].gen;
 	e->arrived |= IPCFS_RANK_BIT(r);
+}
+
+/* Proxy @r leaves (its rank is gone on its node): the messages not yet
+ * sent stop waiting for it, those sent keep their other views. */
+static void retire(struct bridge *b, unsigned r)
+{
+	int node = fsd_cluster_node_of(&b->cl, r);
+
+	pthread_mutex_lock(&b->lock);
+	for (unsigned src = 0; src < b->ranks; src++) {
+		struct entry **pp = &b->st[src][node].pending, *e;
+		while ((e = *pp)) {
+			e->dest &= ~IPCFS_RANK_BIT(r);
+			e->arrived &= ~IPCFS_RANK_BIT(r);
+			if (!e->dest) {
+				*pp = e->next;
+				free(e); /* never sent: no frame reads it */
+				continue;
+			}
+			pp = &e->next;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	/* Releases what it holds, in the entries on the wire too (their
+	 * views of this incarnation are skipped when acked). */
+	struct ipcfs_member *m = b->m[r];
+	__atomic_store_n(&b->m[r], NULL, __ATOMIC_RELEASE);
+	b->px[r].gen++;
+	ipcfs_leave(m);
+	bridge_log(b, "rank %u left (gone on its node)", r);
+	bridge_kick(b);
+}
+
+/* Join or leave as the proxy's state says; false while it is not joined. */
+static bool settle(struct bridge *b, unsigned r)
+{
+	struct proxy *p = &b->px[r];
+	bool joined;
+
+	pthread_mutex_lock(&p->mu);
+	if (b->m[r] && !p->want && !p->busy)
+		retire(b, r);
+	if (!b->m[r] && p->want && !atomic_load(&b->stop)) {
+		struct ipcfs_member *m;
+		int rc = ipcfs_join(b->dir, (int)r, &m);
+		if (rc >= 0) {
+			__atomic_store_n(&b->m[r], m, __ATOMIC_RELEASE);
+			bridge_log(b, "rank %u joined (live on its node)", r);
+		} else {
+			bridge_log(b, "cannot join rank %u as its proxy: %s", r, strerror(-rc));
+		}
+		pthread_cond_broadcast(&p->cv);
+	}
+	joined = b->m[r] != NULL;
+	if (!joined) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000;
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return joined;
 }
 
 void *bridge_proxy_main(void *arg)
@@ -107,6 +180,8 @@ void *bridge_proxy_main(void *arg)
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		struct ipcfs_msg msg;
 		uint64_t dest;
+		if (!settle(b, r))
+			continue;
 		release_due(b, r);
 		int rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 200);
 		if (rc == -EPIPE) {
@@ -114,7 +189,7 @@ void *bridge_proxy_main(void *arg)
 			continue;
 		}
 		if (rc)
-			continue; /* -EINTR (releases due), timeouts, a corrupt slot skipped */
+			continue; /* -EINTR (releases due, a change), timeouts, a corrupt slot */
 		/* The daemon's bcasts reach each machine's ranks from its own
 		 * daemon; a view whose dest is unreadable is not forwarded. */
 		if (msg.src == IPCFS_SRC_CTL || ipcfs_msg_dest(b->m[r], &msg, &dest)) {
@@ -126,7 +201,8 @@ void *bridge_proxy_main(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		bridge_kick(b);
 	}
-	release_due(b, r);
+	if (b->m[r])
+		release_due(b, r);
 	return NULL;
 }
 

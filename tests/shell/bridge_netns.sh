@@ -73,8 +73,12 @@ if [ "$me" = b ]; then
 	for i in $(seq 100); do live 3 && break; sleep 0.05; done
 	touch "$TMP/b.r3"
 	wait $big || rc=23
-	# After a's bridge was killed and restarted: another broadcast.
-	"$MEMBER" -n 100 -s 0 -t 20000 "$G" 2 recv > "$T/k2.out" &
+	touch "$TMP/b.big"
+	# After a's bridge was killed and restarted: another broadcast (the
+	# proxy of a's rank 0 that sent the payload gone first, or -w 0
+	# would see it and recv end with EPIPE when it goes).
+	for i in $(seq 100); do live 0 || break; sleep 0.05; done
+	"$MEMBER" -n 100 -s 0 -w 0 -t 20000 "$G" 2 recv > "$T/k2.out" &
 	k2=$!
 	for i in $(seq 100); do live 2 && break; sleep 0.05; done
 	touch "$TMP/b.k2"
@@ -82,6 +86,28 @@ if [ "$me" = b ]; then
 	cp "$G/members" "$T/members"
 	cp "$G/stat" "$T/stat"
 	cp "$G/bridge" "$T/bridge"
+	# A remote process killed: a's reader of rank 3 gets EPIPE.
+	"$MEMBER" -t 20000 "$G" 3 hold > /dev/null &
+	h3=$!
+	for i in $(seq 100); do live 3 && break; sleep 0.05; done
+	touch "$TMP/b.h3"
+	await a.d1
+	kill -9 $h3
+	wait $h3
+	# A partition: rank 2 waits for a's rank 0; the link goes down for
+	# longer than the node timeout, then up; a's reader of rank 2 got
+	# EPIPE meanwhile, and after it a's rank 0 reaches our rank 2.
+	# (the proxy of a's earlier rank 0 gone first: -w 0 waits for the next)
+	for i in $(seq 100); do live 0 || break; sleep 0.05; done
+	"$MEMBER" -n 50 -s 0 -w 0 -t 40000 "$G" 2 recv > "$T/p2.out" &
+	p2=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.p2"
+	await a.p1
+	ip link set vb down
+	await a.part
+	ip link set vb up
+	wait $p2 || rc=25
 	touch "$TMP/b.done"
 	await a.done
 else
@@ -99,7 +125,9 @@ else
 	wait $u1 || rc=32
 	await b.r3
 	timeout 30 "$IPCFS" send --rank 0 --to 3 --whole "$G" "$TMP/big.bin" || rc=33
-	# Kill our bridge: the daemon starts another, which joins again.
+	# Kill our bridge (once it carried the payload): the daemon starts
+	# another, which joins again.
+	await b.big
 	kill -9 "$bpid"
 	for i in $(seq 200); do [ "$(bpid)" != 0 ] && [ "$(bpid)" != "$bpid" ] && break; sleep 0.05; done
 	[ "$(bpid)" != "$bpid" ] && [ "$(bpid)" != 0 ] || rc=34
@@ -109,6 +137,22 @@ else
 	for i in $(seq 100); do live 2 && break; sleep 0.05; done
 	"$MEMBER" -n 100 -w 0,2 -t 20000 "$G" 0 send > /dev/null || rc=35
 	cp "$G/bridge" "$T/bridge"
+	await b.h3
+	for i in $(seq 100); do live 3 && break; sleep 0.05; done
+	"$MEMBER" -n 1 -s 3 -t 20000 "$G" 1 recv > "$T/d1.out" &
+	d1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	touch "$TMP/a.d1"
+	wait $d1
+	await b.p2
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	"$MEMBER" -n 1 -s 2 -t 30000 "$G" 1 recv > "$T/p1.out" &
+	p1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	touch "$TMP/a.p1"
+	wait $p1
+	touch "$TMP/a.part"
+	"$MEMBER" -n 50 -w 0,2 -t 30000 "$G" 0 send > /dev/null || rc=36
 	await b.done
 	touch "$TMP/a.done"
 fi
@@ -129,6 +173,7 @@ wait $pa || ra=$?
 wait $pb || rb=$?
 if [ $ra != 0 ] || [ $rb != 0 ]; then
 	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 6 "$f"; done >&2
+	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
 	fail "node a exited $ra, node b exited $rb"
 fi
 
@@ -148,6 +193,12 @@ expect_eq "$(grep -v '^joined' "$TMP/b/k2.out")" "$(seq 0 99 | sed 's/^/0: msg /
 grep -q "bridge started (pid $(cat "$TMP/a/newpid"))" "$TMP/a/daemon.log" || fail "no restart in a's log"
 grep -q "bridge (pid [0-9]*) killed by signal 9" "$TMP/a/daemon.log" || fail "the kill is not in a's log"
 ok "a bridge killed with SIGKILL is restarted by its daemon and carries messages again"
+expect_eq "$(grep -v '^joined' "$TMP/a/d1.out")" "EPIPE: recv" "a's reader of b's rank 3 after its process was killed"
+ok "a remote process killed: the reader of its rank gets EPIPE"
+expect_eq "$(grep -v '^joined' "$TMP/a/p1.out")" "EPIPE: recv" "a's reader of b's rank 2 during a partition"
+grep -q "node b silent for [0-9]* ms: down" "$TMP/a/daemon.log" || fail "a did not see b go silent"
+expect_eq "$(grep -v '^joined' "$TMP/b/p2.out")" "$(seq 0 49 | sed 's/^/0: msg /')" "after the partition healed"
+ok "a partition: readers of the silent node's ranks get EPIPE; healed, messages flow again"
 for r in 0 1 2 3; do
 	want=a; [ $r -ge 2 ] && want=b
 	expect_eq "$(member_field "$TMP/b/members" $r node)" $want "members: node of rank $r"
