@@ -153,6 +153,7 @@ struct bridge {
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
 	_Atomic bool stop;
 	int verbose;
+	uint64_t silent_ns;           /* node_timeout_ms: a node silent so long is down */
 };
 
 uint64_t bridge_now_ns(void);

@@ -87,6 +87,10 @@ static int configure(struct bridge *b)
 		return rc;
 	}
 	b->ranks = (unsigned)strtoul(text, NULL, 10);
+	/* A plain group directory has no such file: the default. */
+	b->silent_ns = 3000 * 1000000ull;
+	if (!read_file(b->dir, "node_timeout_ms", text, sizeof(text), &len) && strtoul(text, NULL, 10))
+		b->silent_ns = strtoull(text, NULL, 10) * 1000000ull;
 	if ((rc = read_file(b->dir, "nodes", text, sizeof(text), &len)) ||
 	    (rc = fsd_cluster_parse_nodes(text, len, b->ranks, &b->cl, why, sizeof(why)))) {
 		fprintf(stderr, "ipcfs-bridge: %s/nodes: %s\n", b->dir, rc == -ENOENT ? strerror(-rc) : why);

@@ -22,7 +22,6 @@
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
 #define HB_NS (200 * 1000000ull)      /* heartbeat period */
 #define REPORT_NS (500 * 1000000ull)  /* counters to the group's bridge file */
-#define SILENT_NS (3000 * 1000000ull) /* a node not heard from for so long is down */
 
 static void *zctx;
 static void *router;
@@ -297,7 +296,7 @@ static void heartbeat(struct bridge *b, uint64_t now)
 		if (!dealer[n])
 			continue;
 		zmq_send(dealer[n], &h, sizeof(h), ZMQ_DONTWAIT);
-		if (p->up && now - p->heard_ns > SILENT_NS) {
+		if (p->up && now - p->heard_ns > b->silent_ns) {
 			p->up = false;
 			p->live = 0;
 			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",

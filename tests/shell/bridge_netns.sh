@@ -13,6 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+# ZeroMQ (Debian's libzmq, not instrumented) hands messages and their
+# memory between its threads and ours through its own lock-free queues,
+# which ThreadSanitizer cannot see: it would report races that are not.
+case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
 command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
 BRIDGE=$BUILD/ipcfs-bridge
 IPCFS=$BUILD/ipcfs
@@ -46,6 +50,7 @@ dpid=$!
 for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
+	echo 1500 > "$G/node_timeout_ms" &&
 	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
 	echo "$me" > "$G/node" || exit 11
 bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
@@ -196,7 +201,8 @@ ok "a bridge killed with SIGKILL is restarted by its daemon and carries messages
 expect_eq "$(grep -v '^joined' "$TMP/a/d1.out")" "EPIPE: recv" "a's reader of b's rank 3 after its process was killed"
 ok "a remote process killed: the reader of its rank gets EPIPE"
 expect_eq "$(grep -v '^joined' "$TMP/a/p1.out")" "EPIPE: recv" "a's reader of b's rank 2 during a partition"
-grep -q "node b silent for [0-9]* ms: down" "$TMP/a/daemon.log" || fail "a did not see b go silent"
+grep -q "node b silent for \(1[5-9]\|2[0-9]\)[0-9][0-9] ms: down" "$TMP/a/daemon.log" ||
+	fail "a did not see b go silent after node_timeout_ms 1500: $(grep silent "$TMP/a/daemon.log")"
 expect_eq "$(grep -v '^joined' "$TMP/b/p2.out")" "$(seq 0 49 | sed 's/^/0: msg /')" "after the partition healed"
 ok "a partition: readers of the silent node's ranks get EPIPE; healed, messages flow again"
 for r in 0 1 2 3; do

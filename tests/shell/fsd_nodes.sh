@@ -12,6 +12,10 @@ echo 4 > "$A/ranks"
 expect_eq "$(cat "$A/nodes")" "" "nodes unset by default"
 expect_eq "$(cat "$A/node")" "" "node unset by default"
 expect_eq "$(stat -c %a "$A/nodes")" 660 "nodes mode follows mode"
+expect_eq "$(cat "$A/node_timeout_ms")" 3000 "node_timeout_ms default"
+expect_write "$A/node_timeout_ms" 99 ERANGE
+echo 1500 > "$A/node_timeout_ms" || fail "write node_timeout_ms"
+expect_eq "$(cat "$A/node_timeout_ms")" 1500 "node_timeout_ms read back"
 
 printf 'a  tcp://198.51.100.1:7100 0,1\n# comment\n\nb\ttcp://198.51.100.2:7100 3,2\n' > "$A/nodes" ||
 	fail "write nodes"
@@ -67,6 +71,7 @@ stop_daemon
 start_daemon
 expect_eq "$(cat "$A/nodes")" "$good" "nodes after a restart"
 expect_eq "$(cat "$A/node")" "b" "node after a restart"
+expect_eq "$(cat "$A/node_timeout_ms")" 1500 "node_timeout_ms after a restart"
 ok "kept across a restart"
 
 # Cleared by writing an empty line (truncating alone changes nothing).
