@@ -48,7 +48,10 @@ static void send_entry(struct bridge *b, struct entry *e)
 	if (zmq_send(s, &h, sizeof(h), ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof(h))
 		return; /* sent again after RESEND_NS */
 	if (e->len) {
-		atomic_fetch_add_explicit(&e->holds, 1, memory_order_relaxed);
+		/* Release: pairs with the acq_rel put in free_frame, which runs
+		 * in ZeroMQ's thread: what the proxies filed in @e (under
+		 * b->lock, which we hold) happens before it reads @e. */
+		atomic_fetch_add_explicit(&e->holds, 1, memory_order_release);
 		zmq_msg_init_data(&m, (void *)e->data, e->len, free_frame, e);
 	} else {
 		zmq_msg_init(&m);

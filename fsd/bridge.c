@@ -141,6 +141,9 @@ void fsd_bridges_stop(struct fsd *d)
 		for (int t = 0; pid && t < 300; t++) {
 			int status;
 			if (waitpid(pid, &status, WNOHANG) == pid) {
+				if (status)
+					fsd_log(LOG_WARNING, "%s: bridge (pid %d) stopped with status %d",
+						g->name, (int)pid, status);
 				pid = 0;
 				break;
 			}

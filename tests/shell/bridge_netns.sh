@@ -219,3 +219,15 @@ ok "members shows the node of each rank; bridge and stat the counters per remote
 rx=$(kv "$TMP/b/stat" node.a.rx_msgs)
 [ "$rx" -lt $((2 * N)) ] || fail "b received $rx messages from a for $N broadcasts to two ranks"
 ok "a broadcast to two ranks of b crossed once ($rx messages for $N broadcasts)"
+# The bridges are the daemons' children: what a sanitizer found in them is
+# in the daemons' logs, and so is an exit that was not asked for.
+for n in a b; do
+	if grep -a -q "AddressSanitizer\|LeakSanitizer\|runtime error\|ThreadSanitizer" "$TMP/$n/daemon.log"; then
+		grep -a -m1 -A20 "Sanitizer\|runtime error" "$TMP/$n/daemon.log" >&2
+		[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
+		fail "a sanitizer report in node $n's log"
+	fi
+	grep -a "bridge (pid [0-9]*) \(exited with\|stopped with status\)" "$TMP/$n/daemon.log" >&2 &&
+		fail "a bridge of node $n ended on its own"
+done
+ok "no sanitizer report, no bridge ended on its own"
