@@ -71,6 +71,7 @@ endef
 # ---- one fragment per kind of artifact ---------------------------------------
 include tools/tools.mk
 include fsd/fsd.mk
+include bridge/bridge.mk
 -include kernels/kernels.mk
 include tools/bench/bench.mk
 -include python/python.mk

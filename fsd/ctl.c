@@ -272,3 +272,30 @@ int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, cha
 	}
 	return fsd_group_create(d, c.name, ctx->uid, ctx->gid, &attrs, why, whylen);
 }
+
+int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const char *buf,
+			    size_t len, char *why, size_t whylen)
+{
+	struct fsd_cluster next, before;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->removed) {
+		rc = fail(-ENOENT, why, whylen, "group destroyed");
+		goto out;
+	}
+	next = before = g->cluster;
+	rc = self ? fsd_cluster_parse_self(buf, len, &next, next.self, why, whylen)
+		  : fsd_cluster_parse_nodes_partial(buf, len, g->attrs.p.ranks, &next, why, whylen);
+	if (rc)
+		goto out; /* 1: valid so far, ranks missing: nothing changes yet */
+	/* Kept in the state file, or not made. */
+	g->cluster = next;
+	if ((rc = fsd_group_save(d, g))) {
+		g->cluster = before;
+		fail(rc, why, whylen, "cannot write the state file: %s", strerror(-rc));
+	}
+out:
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}

@@ -37,7 +37,11 @@ static void render_members(const struct fsd_group *g, struct text *t)
 #define X(f, kind, metric, help) text_add(t, " " #f "=%llu", (unsigned long long)st.f);
 		IPCFS_RANK_COUNTERS(X)
 #undef X
-		text_add(t, " stalled_ms=%llu\n", (unsigned long long)st.stalled_ms);
+		text_add(t, " stalled_ms=%llu", (unsigned long long)st.stalled_ms);
+		int node = fsd_cluster_node_of(&g->cluster, r);
+		if (node >= 0)
+			text_add(t, " node=%s", g->cluster.node[node].name);
+		text_add(t, "\n");
 	}
 }
 
@@ -86,6 +90,7 @@ static void render_group_stat(const struct fsd_group *g, struct text *t)
 	KV("arena_used_bytes", arena_used(g));
 	KV("arena_blocks", arena_blocks(g));
 #undef KV
+	fsd_bridge_stat(g, t);
 }
 
 static void render_root_stat(struct fsd *d, struct text *t)
@@ -314,6 +319,20 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 		return 0;
 	case FSD_N_SHM:
 		text_add(t, "%s\n", g->seg_path);
+		return 0;
+	case FSD_N_NODES:
+		for (unsigned i = 0; i < g->cluster.n; i++) {
+			char line[FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200];
+			fsd_cluster_format_node(&g->cluster.node[i], line, sizeof(line));
+			text_add(t, "%s", line);
+		}
+		return 0;
+	case FSD_N_NODE:
+		if (g->cluster.self[0])
+			text_add(t, "%s\n", g->cluster.self);
+		return 0;
+	case FSD_N_BRIDGE:
+		fsd_bridge_render(g, t);
 		return 0;
 	case FSD_N_MEMBERS:
 		render_members(g, t);

@@ -26,6 +26,8 @@
  *   gpu_store.c   struct fsd_gpu_store: the GPU records
  *   parse.c       what users write: names, values, commands
  *   log.c         the daemon's log and the error_log files
+ *   cluster.c     the nodes and node files of a group spanning machines (pure)
+ *   bridge.c      struct fsd_bridge: the group's ipcfs-bridge process
  *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
@@ -65,6 +67,7 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
+#include "cluster.h"
 #include "parse_int.h"
 #include "segment_int.h"
 #include "state.h"
@@ -138,6 +141,22 @@ struct fsd_events {
 };
 
 
+/* What the daemon knows of a group's bridge (bridge.c), group->lock. */
+struct fsd_node_stat {
+	bool reported, up;
+	uint64_t tx_msgs, tx_bytes, rx_msgs, rx_bytes, acked, rtt_us;
+};
+
+struct fsd_bridge {
+	pid_t pid;                      /* our child, 0 if none */
+	bool stopping;                  /* SIGTERM sent */
+	unsigned starts;
+	int last_status;                /* wait status of its last exit */
+	uint64_t started_ns, next_ns;   /* CLOCK_MONOTONIC: started, may start again */
+	unsigned backoff_ms;
+	struct fsd_node_stat node[FSD_NODES_MAX]; /* as it last reported, by node index */
+};
+
 struct fsd_group {
 	struct fsd_group *next;         /* protected by fsd->lock */
 	unsigned refs;                  /* protected by fsd->lock; the list counts one */
@@ -166,6 +185,8 @@ struct fsd_group {
 	struct fsd_stats stats;         /* stats.c, lock */
 	struct fsd_gpu_store gpu;       /* gpu_store.c, lock */
 	struct fsd_errlog errs;         /* log.c, lock */
+	struct fsd_cluster cluster;     /* nodes and node (cluster.c), lock */
+	struct fsd_bridge bridge;       /* bridge.c, lock */
 };
 
 struct fsd {
@@ -354,6 +375,22 @@ void fsd_members_adopt(struct fsd_group *g);
 /* Thread group id of thread @tid (/proc/TID/status), or -errno. */
 pid_t fsd_tgid_of(pid_t tid);
 
+/* ---- bridge.c: the group's ipcfs-bridge ------------------------------------- */
+
+struct text;
+/* Start, reap, restart or stop the bridge as the group's nodes and node
+ * say (caller holds g->lock; every scan). */
+void fsd_bridge_scan(struct fsd *d, struct fsd_group *g);
+/* SIGTERM every bridge and reap it (SIGKILL after 3 s): at exit. */
+void fsd_bridges_stop(struct fsd *d);
+/* Counters written to the bridge file by the bridge (@writer): -EPERM
+ * from anyone else, -EINVAL if malformed. Takes g->lock. */
+int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
+		      size_t whylen);
+/* The bridge file; its lines in stat (caller holds g->lock). */
+void fsd_bridge_render(const struct fsd_group *g, struct text *t);
+void fsd_bridge_stat(const struct fsd_group *g, struct text *t);
+
 /* ---- ctl.c: everything written ---------------------------------------- */
 
 /* Handle a write to a group's ctl, an attribute or the daemon-wide ctl.
@@ -364,6 +401,12 @@ int fsd_group_attr_write(struct fsd *d, struct fsd_group *g, enum fsd_attr a, co
 			 size_t len, char *why, size_t whylen);
 int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, char *why,
 		 size_t whylen);
+/* A write to a group's nodes (@self false) or node (@self true) file:
+ * checked (cluster.h), kept in the state file, or -errno and nothing
+ * changed. nodes: 1 when the text is valid so far but leaves ranks on no
+ * node (openfiles.c gathers the next writes of the same open file). */
+int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const char *buf,
+			    size_t len, char *why, size_t whylen);
 
 /* ---- files.c: everything read ------------------------------------------ */
 
@@ -374,6 +417,7 @@ enum fsd_kind {
 	FSD_N_ROOT_METRICS,
 	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
 	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
+	FSD_N_NODES, FSD_N_NODE, FSD_N_BRIDGE,
 };
 
 struct fsd_node {
@@ -420,6 +464,7 @@ void fsd_group_error(struct fsd *d, struct fsd_group *g, const char *where, cons
 
 void fsd_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fsd_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fsd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fsd_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -33,9 +33,14 @@ $(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o
 
 # The state file's unit test: the parser and formatter with the GPU store
 # and the counter names they use.
-FSD_STATE_OBJS := $(BUILD)/fsd/state.o $(BUILD)/fsd/text.o $(BUILD)/fsd/gpu_store.o $(BUILD)/fsd/parse.o
+FSD_STATE_OBJS := $(BUILD)/fsd/state.o $(BUILD)/fsd/text.o $(BUILD)/fsd/gpu_store.o $(BUILD)/fsd/parse.o \
+		  $(BUILD)/fsd/cluster.o
 TEST_EXTRA_OBJS_test_fsd_state := $(FSD_STATE_OBJS)
 $(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)
+
+# The nodes and node files of a group spanning machines (pure).
+TEST_EXTRA_OBJS_test_fsd_cluster := $(BUILD)/fsd/cluster.o
+$(BUILD)/tests/test_fsd_cluster: $(BUILD)/fsd/cluster.o
 
 # ---- fuzzing the daemon's parsers -------------------------------------------
 # Targets in tests/fuzz/fuzz_NAME.c (instrumented; libipcfs, which parse.c
@@ -46,7 +51,7 @@ $(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)
 # make check replays every corpus and crash through the same targets built
 # with the ordinary compiler (tests/fuzz/replay.c, tests/shell/fsd_fuzz.sh).
 FSD_FUZZ := fsd_state fsd_ctl
-FSD_FUZZ_SRCS_fsd_state := fsd/state.c fsd/text.c fsd/gpu_store.c fsd/parse.c
+FSD_FUZZ_SRCS_fsd_state := fsd/state.c fsd/text.c fsd/gpu_store.c fsd/parse.c fsd/cluster.c
 FSD_FUZZ_SRCS_fsd_ctl := fsd/parse.c
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang

@@ -206,6 +206,9 @@ static int mount_and_serve(struct fsd *d, struct fuse_args *args,
 		ret = serve(d, opts, max_threads);
 	fsd_liveness_stop(d);
 	fuse_session_unmount(d->se);
+	/* After the unmount: a stopping bridge's last writes to the tree fail
+	 * at once instead of waiting for a loop that ended. */
+	fsd_bridges_stop(d);
 out_signals:
 	fuse_remove_signal_handlers(d->se);
 out_session:

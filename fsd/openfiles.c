@@ -22,6 +22,11 @@ struct fsd_fh {
 	pthread_mutex_t lock;            /* reads and writes through one fd */
 	char *snap;                      /* content rendered at the last read of offset 0 */
 	size_t snap_len;
+	/* nodes: what this fd wrote so far while it leaves ranks on no node
+	 * (a shell writes line by line); applied once whole. */
+	char *pending;
+	size_t pending_len;
+	char pending_why[FSD_WHY_MAX];
 };
 
 /* Open files are listed so that those the kernel never releases (a release
@@ -57,8 +62,66 @@ static void fh_free(struct fsd *d, struct fsd_fh *fh)
 		fsd_events_release(fh->reader);
 	fsd_group_put(d, fh->g);
 	free(fh->snap);
+	free(fh->pending);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);
+}
+
+/* A write to nodes: the text so far through this fd (a write at offset 0
+ * starts afresh), applied as soon as it is whole (cluster.h). */
+static int write_nodes(struct fsd *d, struct fsd_fh *fh, const char *buf, size_t size, off_t off,
+		       char *why, size_t whylen)
+{
+	size_t len = (off == 0 || !fh->pending ? 0 : fh->pending_len) + size;
+	char *text = len > FSD_NODES_TEXT_MAX ? NULL : malloc(len ? len : 1);
+	int rc;
+
+	if (!text) {
+		snprintf(why, whylen, "nodes: %s", len > FSD_NODES_TEXT_MAX ? "longer than the limit"
+									: "out of memory");
+		rc = len > FSD_NODES_TEXT_MAX ? -EINVAL : -ENOMEM;
+	} else {
+		if (len > size) /* pending is NULL when there is nothing before */
+			memcpy(text, fh->pending, len - size);
+		memcpy(text + len - size, buf, size);
+		rc = fsd_group_cluster_write(d, fh->g, false, text, len, why, whylen);
+	}
+	free(fh->pending);
+	fh->pending = NULL;
+	if (rc == 1) {
+		fh->pending = text;
+		fh->pending_len = len;
+		snprintf(fh->pending_why, sizeof(fh->pending_why), "%s", why);
+		return 0;
+	}
+	free(text);
+	return rc;
+}
+
+/* close(2) of a nodes file left incomplete fails (and says why); nothing
+ * was applied. */
+void fsd_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fsd_fh *fh = (struct fsd_fh *)(uintptr_t)fi->fh;
+	char text[FSD_NODES_TEXT_MAX + 1], why[FSD_WHY_MAX + 48];
+	size_t len = 0;
+	(void)ino;
+
+	pthread_mutex_lock(&fh->lock);
+	if (fh->pending) {
+		len = fh->pending_len < 200 ? fh->pending_len : 200;
+		memcpy(text, fh->pending, len);
+		snprintf(why, sizeof(why), "closed while incomplete, not applied: %s", fh->pending_why);
+		free(fh->pending);
+		fh->pending = NULL;
+	}
+	pthread_mutex_unlock(&fh->lock);
+	if (len) {
+		fsd_group_error(fsd_of(req), fh->g, "nodes", text, len, -EINVAL, why);
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fuse_reply_err(req, 0);
 }
 
 void fsd_tree_close(struct fsd *d)
@@ -197,6 +260,8 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct fsd *d = fsd_of(req);
 	struct fsd_fh *fh = (struct fsd_fh *)(uintptr_t)fi->fh;
 	const char *where = fh->node.kind == FSD_N_ATTR ? fsd_attr_name((enum fsd_attr)fh->node.attr)
+			  : fh->node.kind == FSD_N_NODES ? "nodes" : fh->node.kind == FSD_N_NODE ? "node"
+			  : fh->node.kind == FSD_N_BRIDGE ? "bridge"
 			  : "ctl";
 	char why[FSD_WHY_MAX] = "";
 	int rc;
@@ -206,8 +271,8 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	atomic_fetch_add_explicit(&d->commands, 1, memory_order_relaxed);
 	/* One command per write(2) whatever the offset, as in sysfs and
 	 * cgroupfs: `echo CMD >> ctl` from many shells writes at the size the
-	 * kernel last saw, and a kept O_APPEND descriptor further on. */
-	(void)off;
+	 * kernel last saw, and a kept O_APPEND descriptor further on. (nodes
+	 * alone gathers the lines of one open file: write_nodes.) */
 	if (size > FSD_WRITE_MAX) {
 		snprintf(why, sizeof(why), "write of %zu bytes: the limit is %d", size, FSD_WRITE_MAX);
 		rc = -EINVAL;
@@ -218,6 +283,13 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	} else if (fh->node.kind == FSD_N_ATTR) {
 		rc = fsd_group_attr_write(d, fh->g, (enum fsd_attr)fh->node.attr, buf, size, why,
 					  sizeof(why));
+	} else if (fh->node.kind == FSD_N_NODES) {
+		rc = write_nodes(d, fh, buf, size, off, why, sizeof(why));
+	} else if (fh->node.kind == FSD_N_BRIDGE) {
+		rc = fsd_bridge_report(fh->g, fsd_tgid_of(fuse_req_ctx(req)->pid), buf, size, why,
+				       sizeof(why));
+	} else if (fh->node.kind == FSD_N_NODE) {
+		rc = fsd_group_cluster_write(d, fh->g, true, buf, size, why, sizeof(why));
 	} else {
 		snprintf(why, sizeof(why), "not writable");
 		rc = -EACCES;

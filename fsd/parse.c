@@ -28,6 +28,7 @@ static const char *const attr_names[FSD_ATTR_COUNT] = {
 	[FSD_ATTR_NUMA_NODE] = "numa_node", [FSD_ATTR_HUGEPAGES] = "hugepages",
 	[FSD_ATTR_SPIN_US] = "spin_us",     [FSD_ATTR_TIMEOUT_MS] = "timeout_ms",
 	[FSD_ATTR_ALGO] = "algo",           [FSD_ATTR_MODE] = "mode",
+	[FSD_ATTR_NODE_TIMEOUT_MS] = "node_timeout_ms",
 };
 
 _Static_assert(FSD_ALGO_NCCL + 1 == CTL_ALGO_COUNT, "enum fsd_algo follows ctl_algo_names");
@@ -56,6 +57,7 @@ void fsd_attrs_init(struct fsd_attrs *a)
 	a->p.mode = a->mode & 0666;
 	a->hugepages = FSD_HUGE_NONE;
 	a->algo = FSD_ALGO_AUTO;
+	a->node_timeout_ms = 3000;
 }
 
 const char *fsd_attr_name(enum fsd_attr a)
@@ -222,6 +224,7 @@ static const struct attr_spec {
 	[FSD_ATTR_ALGO] = { K_WORD, .words = ctl_algo_names, .nwords = CTL_ALGO_COUNT,
 			    .list = "auto, oneshot, twoshot, nccl" },
 	[FSD_ATTR_MODE] = { K_OCTAL, 0, 0777 },
+	[FSD_ATTR_NODE_TIMEOUT_MS] = { K_U64, 100, 3600000 },
 };
 
 /* Octal, 1 to 4 digits, as chmod takes it; no setuid, setgid or sticky. */
@@ -334,6 +337,7 @@ void fsd_attrs_set(struct fsd_attrs *at, const struct fsd_attr_value *v)
 				  : at->hugepages == FSD_HUGE_1G ? 1048576 : 0;
 		break;
 	case FSD_ATTR_ALGO: at->algo = (int)v->u; break;
+	case FSD_ATTR_NODE_TIMEOUT_MS: at->node_timeout_ms = (uint32_t)v->u; break;
 	case FSD_ATTR_NUMA_NODE:
 		at->p.numa_node = (int32_t)v->i;
 		memcpy(at->numa_pci, v->pci, sizeof(at->numa_pci));
@@ -380,6 +384,7 @@ int fsd_attr_format(const struct fsd_attrs *at, enum fsd_attr a, char *buf, size
 		n = snprintf(buf, size, "%s\n", ctl_algo_names[(unsigned)at->algo % CTL_ALGO_COUNT]);
 		break;
 	case FSD_ATTR_MODE: n = snprintf(buf, size, "%04o\n", at->mode); break;
+	case FSD_ATTR_NODE_TIMEOUT_MS: n = snprintf(buf, size, "%u\n", at->node_timeout_ms); break;
 	default: n = snprintf(buf, size, "?\n"); break;
 	}
 	return n < 0 ? 0 : (size_t)n >= size ? (int)size - 1 : n;

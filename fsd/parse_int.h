@@ -43,6 +43,7 @@ enum fsd_attr {
 	FSD_ATTR_TIMEOUT_MS,
 	FSD_ATTR_ALGO,
 	FSD_ATTR_MODE,
+	FSD_ATTR_NODE_TIMEOUT_MS, /* a group spanning machines: a silent node's ranks leave */
 	FSD_ATTR_COUNT
 };
 
@@ -56,6 +57,7 @@ struct fsd_attrs {
 	int hugepages;         /* enum fsd_hugepages */
 	int algo;              /* enum fsd_algo */
 	char numa_pci[FSD_PCI_MAX]; /* set when numa_node was given as auto:PCI */
+	uint32_t node_timeout_ms;   /* read by ipcfs-bridge (default 3000) */
 };
 
 /* One parsed attribute value. numa_node "auto:PCI" leaves the node to be

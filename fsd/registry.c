@@ -25,6 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "fsd.h"
 
 uint64_t fsd_group_joined_mask(const struct fsd_group *g)
@@ -130,6 +131,7 @@ static void state_of(const struct fsd_group *g, struct fsd_state *st)
 	st->attrs = g->attrs;
 	st->stats = g->stats;
 	st->gpu = g->gpu;
+	st->cluster = g->cluster;
 }
 
 static int save_state(struct fsd *d, struct fsd_group *g, const struct fsd_attrs *attrs);
@@ -231,6 +233,7 @@ static int load_state(struct fsd *d, struct fsd_group *g)
 		g->attrs = st->attrs;
 		g->stats = st->stats;
 		g->gpu = st->gpu; /* taken over: not cleared */
+		g->cluster = st->cluster;
 	}
 	free(st);
 	return rc;
@@ -539,6 +542,12 @@ static int attr_next(struct fsd_group *g, const struct fsd_attr_value *v, struct
 		snprintf(why, whylen, "%s: a member has joined; attributes are frozen",
 			 fsd_attr_name(v->attr));
 		return -EBUSY;
+	}
+	/* The nodes hold every rank exactly once: ranks may not leave them. */
+	if (v->attr == FSD_ATTR_RANKS && g->cluster.n) {
+		int rc = fsd_cluster_check_ranks(&g->cluster, (unsigned)v->u, why, whylen);
+		if (rc)
+			return rc;
 	}
 	*next = g->attrs;
 	fsd_attrs_set(next, v);

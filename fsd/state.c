@@ -62,6 +62,13 @@ char *fsd_state_format(const struct fsd_state *st, size_t *len)
 		text_add(&t, "numa_pci %s\n", st->attrs.numa_pci);
 	text_add(&t, "bcasts %llu\n", (unsigned long long)st->stats.bcasts);
 	format_base(&t, &st->stats);
+	for (unsigned i = 0; i < st->cluster.n; i++) {
+		char line[FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200];
+		fsd_cluster_format_node(&st->cluster.node[i], line, sizeof(line));
+		text_add(&t, "nodes %s", line);
+	}
+	if (st->cluster.self[0])
+		text_add(&t, "node %s\n", st->cluster.self);
 	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
 		const struct fsd_gpu_name *n = st->gpu.names[i];
 		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
@@ -155,9 +162,18 @@ static int parse_gpu(struct line *l, struct fsd_gpu_store *g, char *why, size_t 
 	return fsd_gpu_store(g, nm, (unsigned)r, hex, hlen);
 }
 
+/* The nodes and node lines, gathered to be checked together at the end
+ * (the ranks they must cover may come later in the file). */
+struct cluster_lines {
+	struct text nodes;
+	char self[FSD_NODE_NAME_MAX + 1];
+	unsigned self_line, first_line;
+};
+
 /* One line after the header: 0, 1 for uid and 2 for gid (required), or
  * -errno with the reason in @why. */
-static int parse_line(struct line *l, struct fsd_state *st, char *why, size_t whylen)
+static int parse_line(struct line *l, struct fsd_state *st, struct cluster_lines *cl,
+		      unsigned lineno, char *why, size_t whylen)
 {
 	const char *key;
 	size_t klen;
@@ -192,14 +208,56 @@ static int parse_line(struct line *l, struct fsd_state *st, char *why, size_t wh
 		return parse_base(l, &st->stats);
 	if (is(key, klen, "gpu"))
 		return parse_gpu(l, &st->gpu, why, whylen);
+	if (is(key, klen, "nodes")) {
+		if (!cl->first_line)
+			cl->first_line = lineno;
+		text_add(&cl->nodes, "%.*s\n", (int)(l->len - l->pos), l->s + l->pos);
+		return 0;
+	}
+	if (is(key, klen, "node")) {
+		struct fsd_cluster none = { 0 };
+		int rc = fsd_cluster_parse_self(l->s + l->pos, l->len - l->pos, &none, cl->self,
+						why, whylen);
+		cl->self_line = rc ? 0 : lineno;
+		return rc;
+	}
 	snprintf(why, whylen, "unknown key");
 	return -EINVAL;
+}
+
+/* The nodes lines, checked together as a write of the nodes file is, then
+ * the node line against them: what fails is skipped whole (and counted). */
+static void parse_cluster(struct fsd_state *st, struct cluster_lines *cl, unsigned *skipped,
+			  char *why, size_t whylen)
+{
+	char cwhy[FSD_WHY_MAX] = "out of memory";
+	int rc = 0;
+
+	if (cl->first_line) {
+		rc = cl->nodes.oom ? -ENOMEM
+				   : fsd_cluster_parse_nodes(cl->nodes.buf, cl->nodes.len,
+							     st->attrs.p.ranks, &st->cluster, cwhy,
+							     sizeof(cwhy));
+		if (rc && (*skipped)++ == 0)
+			snprintf(why, whylen, "line %u skipped: %s", cl->first_line, cwhy);
+	}
+	free(cl->nodes.buf);
+	if (!cl->self_line)
+		return;
+	if (st->cluster.n && fsd_cluster_find(&st->cluster, cl->self) < 0) {
+		if ((*skipped)++ == 0)
+			snprintf(why, whylen, "line %u skipped: node %s is not one of the nodes",
+				 cl->self_line, cl->self);
+		return;
+	}
+	memcpy(st->cluster.self, cl->self, sizeof(cl->self));
 }
 
 int fsd_state_parse(const char *buf, size_t len, struct fsd_state *st, unsigned *skipped,
 		    char *why, size_t whylen)
 {
 	unsigned have = 0, lineno = 0;
+	struct cluster_lines cl = { 0 };
 	size_t pos = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -222,12 +280,13 @@ int fsd_state_parse(const char *buf, size_t len, struct fsd_state *st, unsigned 
 			snprintf(lwhy, sizeof(lwhy), "NUL byte");
 			l.len = 0;
 		}
-		int rc = l.len ? parse_line(&l, st, lwhy, sizeof(lwhy)) : -EINVAL;
+		int rc = l.len ? parse_line(&l, st, &cl, lineno, lwhy, sizeof(lwhy)) : -EINVAL;
 		if (rc > 0)
 			have |= (unsigned)rc;
 		else if (rc < 0 && (*skipped)++ == 0)
 			snprintf(why, whylen, "line %u skipped: %s", lineno, lwhy);
 	}
+	parse_cluster(st, &cl, skipped, why, whylen);
 	if (lineno == 0 || have != 3) {
 		snprintf(why, whylen, "%s", lineno == 0 ? "empty state file" : "no uid or gid line");
 		fsd_state_clear(st);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cluster.h"
 #include "ipcfs.h"
 #include "parse_int.h"
 
@@ -77,6 +78,7 @@ struct fsd_state {
 	struct fsd_attrs attrs;
 	struct fsd_stats stats;         /* bcast_errors is not kept */
 	struct fsd_gpu_store gpu;
+	struct fsd_cluster cluster;     /* nodes and node */
 };
 
 /*
@@ -90,6 +92,9 @@ struct fsd_state {
  *   bcasts N | base_bcasts N
  *   base I NAME=N ...              reset-stat baseline of rank index I
  *   gpu NAME RANK HEX              a GPU record, as `register` takes it
+ *   nodes NAME tcp://ADDR:PORT RANKS  one line of the nodes file (cluster.h),
+ *                                  all of them checked together at the end
+ *   node NAME                      the node file
  *
  * -EBADMSG (reason in @why) without the first line, uid or gid. Any other
  * malformed or unknown line is skipped (a newer daemon's key, a damaged

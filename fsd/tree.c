@@ -264,6 +264,7 @@ const struct fuse_lowlevel_ops fsd_ops = {
 	.link = op_link,
 	.open = fsd_op_open,
 	.release = fsd_op_release,
+	.flush = fsd_op_flush,
 	.read = fsd_op_read,
 	.write = fsd_op_write,
 	.poll = fsd_op_poll,

@@ -40,6 +40,7 @@ static void scan_all(struct fsd *d)
 	for (unsigned i = 0; i < n; i++) {
 		pthread_mutex_lock(&v[i]->lock);
 		fsd_scan_group(d, v[i]);
+		fsd_bridge_scan(d, v[i]);
 		pthread_mutex_unlock(&v[i]->lock);
 	}
 	fsd_groups_put(d, v, n);

@@ -51,6 +51,9 @@ struct chan {
 	uint64_t nap_late; /* how late our timed naps wake (wait_until) */
 	int (*interrupt)(void *arg); /* ipcfs_set_interrupt, or NULL */
 	void *interrupt_arg;
+	/* Set by ipcfs_interrupt() (any thread), taken by the receive it
+	 * ends with -EINTR. */
+	_Atomic bool interrupted;
 };
 
 /* Kinds defined so far (IPCFS_KIND_*), and the flag of a slot whose
@@ -104,6 +107,11 @@ void chan_unreserve(struct chan *c);
 int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind);
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms);
 int chan_release(struct chan *c, struct ipcfs_msg *msg);
+/* End a receive of @c waiting in another thread with -EINTR (or the next
+ * one, when none waits). */
+void chan_interrupt(struct chan *c);
+/* The destination mask a held view @msg was published with. */
+int chan_msg_dest(const struct chan *c, const struct ipcfs_msg *msg, uint64_t *dest);
 int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms);
 /* Whether a wait of @c yields its CPU in each spin round because the live
  * ranks compete for CPUs (cpu_fit_int.h), rather than pausing. */

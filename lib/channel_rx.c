@@ -218,6 +218,12 @@ static int poll_recv(void *arg, bool full)
 	unsigned n = seg_layout(&c->seg)->ranks + 1;
 	int rc;
 
+	/* Relaxed load first (one process-local line); the exchange takes
+	 * the interrupt once. Pairs with chan_interrupt's store. */
+	if (atomic_load_explicit(&c->interrupted, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&c->interrupted, false, memory_order_acquire))
+		return -EINTR;
+
 	if (a->ring >= 0) {
 		a->got = a->ring;
 		rc = look(c, (unsigned)a->ring, a);
@@ -423,4 +429,34 @@ int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms)
 	w.arg = &a;
 	int rc = wait_until(&w, timeout_ms);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- other threads -------------------------------------------------------- */
+
+void chan_interrupt(struct chan *c)
+{
+	struct seg_rank *me = seg_rank(&c->seg, c->me);
+
+	/* seq_cst store, then the bell: a receiver that sleeps on the bell
+	 * either sees the bell moved (and polls again, seeing the flag) or
+	 * is woken by the wake below. */
+	atomic_store_explicit(&c->interrupted, true, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&me->rx_bell, 1, memory_order_seq_cst);
+	wait_futex_wake(&me->rx_bell);
+}
+
+int chan_msg_dest(const struct chan *c, const struct ipcfs_msg *msg, uint64_t *dest)
+{
+	if (!msg || !msg->data || !dest)
+		return -EINVAL;
+	unsigned ring = (unsigned)(msg->priv[0] >> PRIV_RING_SHIFT);
+	uint64_t pos = msg->priv[0] & (((uint64_t)1 << PRIV_RING_SHIFT) - 1);
+	if (ring > seg_layout(&c->seg)->ranks || ring == c->me || pos >= c->cur[ring])
+		return -EINVAL;
+	/* A held view's slot is not reused before it is released (its
+	 * sender waits for us), so dest is the word it was read with;
+	 * masked to the group's ranks as deliver() checked it. */
+	*dest = atomic_load_explicit(&seg_slot(&c->seg, ring, pos)->dest, memory_order_relaxed) &
+		c->valid;
+	return 0;
 }

@@ -229,6 +229,15 @@ int ipcfs_recv(struct ipcfs_member *m, int src, struct ipcfs_msg *msg, int timeo
  * @msg is not a view held by @m. */
 int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg);
 
+/* From any thread: make the ipcfs_recv() of @m that waits now in another
+ * thread (or, if none waits, the next one) return -EINTR, so that its
+ * thread can do other work (release views, stop). 0, -EINVAL for NULL. */
+int ipcfs_interrupt(struct ipcfs_member *m);
+
+/* The ranks a view held by @m was addressed to (IPCFS_ALL resolved to the
+ * ranks it reached), into *@dest. -EINVAL if @msg is not a held view. */
+int ipcfs_msg_dest(const struct ipcfs_member *m, const struct ipcfs_msg *msg, uint64_t *dest);
+
 /* ---- typed messages ------------------------------------------------------
  *
  * A typed message (kind IPCFS_KIND_TYPED) is a header and named fields, each

@@ -375,6 +375,19 @@ int ipcfs_release(struct ipcfs_member *m, struct ipcfs_msg *msg)
 	return rc ? rc : chan_release(&m->chan, msg);
 }
 
+int ipcfs_interrupt(struct ipcfs_member *m)
+{
+	if (!m)
+		return -EINVAL;
+	chan_interrupt(&m->chan);
+	return 0;
+}
+
+int ipcfs_msg_dest(const struct ipcfs_member *m, const struct ipcfs_msg *msg, uint64_t *dest)
+{
+	return m ? chan_msg_dest(&m->chan, msg, dest) : -EINVAL;
+}
+
 int ipcfs_stat_rank(const struct ipcfs_member *m, int rank, struct ipcfs_rank_stat *st)
 {
 	if (!m || !st)

@@ -9,6 +9,8 @@ pkgs=(gcc make pkg-config libnuma-dev check libsubunit-dev libfuse3-dev fuse3
       python3 python3-numpy mandoc jq prometheus)
 # The Spin model of the ring protocol (tests/shell/model_spin.sh).
 pkgs+=(spin)
+# ipcfs-bridge, the bridge of a group between machines (ZeroMQ).
+pkgs+=(libzmq3-dev iproute2)
 # The Python module: its C extension, pip install ./python, torch tensors.
 pkgs+=(python3-dev python3-setuptools python3-pip python3-torch)
 if [ "${1:-}" = "--bench" ]; then

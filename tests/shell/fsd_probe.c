@@ -3,7 +3,7 @@
  * fsd_probe - one system call on a file of the tree, and its errno, for
  * the daemon's shell tests.
  *
- *   fsd_probe write FILE DATA [OFFSET]  one write(2) (pwrite at OFFSET)
+ *   fsd_probe write FILE DATA [OFFSET]  one write(2) (pwrite at OFFSET), then close(2)
  *   fsd_probe writex FILE HEX [OFFSET]  the same with bytes given in hex
  *   fsd_probe writen FILE N CHAR        one write of N times CHAR
  *   fsd_probe read FILE                 one read of 64 KiB; -n: O_NONBLOCK
@@ -92,7 +92,10 @@ int main(int argc, char **argv)
 		} else {
 			ssize_t n = off >= 0 ? pwrite(fd, data, len, (off_t)off) : write(fd, data, len);
 			err = n < 0 ? errno : (size_t)n != len ? EIO : 0;
-			close(fd);
+			/* close(2) reports what a file checks when whole
+			 * (nodes, fsd_op_flush). */
+			if (close(fd) != 0 && !err)
+				err = errno;
 		}
 		if (data != argv[3])
 			free(data);

@@ -44,6 +44,11 @@ static void full_state(struct fsd_state *st)
 	ck_assert_int_eq(fsd_gpu_store(&st->gpu, "buf", 0, "c0ffee", 6), 0);
 	ck_assert_int_eq(fsd_gpu_store(&st->gpu, "buf", 63, "00", 2), 0);
 	ck_assert_int_eq(fsd_gpu_store(&st->gpu, "w.2", 1, "abcdef01", 8), 0);
+	char why2[160];
+	static const char nodes[] = "a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-4\n";
+	ck_assert_int_eq(fsd_cluster_parse_nodes(nodes, strlen(nodes), 5, &st->cluster, why2,
+						 sizeof(why2)), 0);
+	snprintf(st->cluster.self, sizeof(st->cluster.self), "b");
 }
 
 START_TEST(round_trip)
@@ -71,6 +76,7 @@ START_TEST(round_trip)
 	n = fsd_gpu_find(&b.gpu, "w.2", 3);
 	ck_assert_ptr_nonnull(n);
 	ck_assert_str_eq(n->rec[1], "abcdef01");
+	ck_assert_int_eq(memcmp(&a.cluster, &b.cluster, sizeof(a.cluster)), 0);
 	/* Formatting what was read gives the same bytes. */
 	size_t len2;
 	char *buf2 = fsd_state_format(&b, &len2);
@@ -114,11 +120,29 @@ START_TEST(older_and_damaged)
 	ck_assert_str_eq(why, "line 4 skipped: ranks 99 out of range 1..64");
 	ck_assert_uint_eq(st.attrs.p.ranks, 8);
 	ck_assert_uint_eq(st.attrs.p.slots, 32);
+	ck_assert_uint_eq(st.cluster.n, 0);
 	ck_assert_uint_eq(st.stats.bcasts, 0);
 	ck_assert_uint_eq(st.stats.base[1].sent, 2);
 	ck_assert_ptr_null(fsd_gpu_find(&st.gpu, "buf", 3));
 	ck_assert_ptr_nonnull(fsd_gpu_find(&st.gpu, "ok", 2));
 	fsd_state_clear(&st);
+
+	/* The nodes lines are checked together: a rank twice skips them all
+	 * (as one line); a node line naming no node is skipped too. */
+	ck_assert_int_eq(parse("ipcfs-state 1\nuid 1\ngid 1\nranks 2\n"
+			       "nodes a tcp://10.0.0.1:1 0\nnodes b tcp://10.0.0.2:1 0\nnode b\n",
+			       &st, &skipped), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_str_eq(why, "line 5 skipped: rank 0 on two nodes (the second: b)");
+	ck_assert_uint_eq(st.cluster.n, 0);
+	ck_assert_str_eq(st.cluster.self, "b");
+	ck_assert_int_eq(parse("ipcfs-state 1\nuid 1\ngid 1\nranks 2\nnode c\n"
+			       "nodes a tcp://10.0.0.1:1 0\nnodes b tcp://10.0.0.2:1 1\n",
+			       &st, &skipped), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_str_eq(why, "line 5 skipped: node c is not one of the nodes");
+	ck_assert_uint_eq(st.cluster.n, 2);
+	ck_assert_str_eq(st.cluster.self, "");
 }
 END_TEST
 

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bridge.h - ipcfs-bridge: one process per group and machine that carries
+ * the group's messages between machines over ZeroMQ.
+ *
+ * In the local segment the bridge is every rank of the other nodes (a
+ * proxy member each). Outbound, a proxy thread per remote rank receives
+ * what local senders address to it and files it, still held, under the
+ * stream (sender, node); once every addressed proxy of that node has it,
+ * the message is sent once to that node, zero-copy from the ring or the
+ * arena, with a per-stream wire number. It stays held until the node acks
+ * it (after its local send returned): back-pressure reaches the sender
+ * through its ring, and what was not acked is sent again (go-back-N).
+ * Inbound, a thread per remote node sends each message locally through
+ * the proxy of its original sender, in wire order, dropping duplicates.
+ *
+ * Files: main.c (configuration, members, threads), out.c (streams,
+ * releases), net.c (the ZeroMQ loop and the inbound side).
+ */
+#ifndef IPCFS_BRIDGE_H
+#define IPCFS_BRIDGE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "ipcfs.h"
+
+#define WIRE_MAGIC 0x49504231u /* "IPB1" */
+enum { WIRE_DATA = 1, WIRE_ACK = 2, WIRE_HB = 3 };
+
+/* The header frame of every wire message (host byte order: both ends are
+ * the same build on the same architecture, checked by the magic). */
+struct wire_hdr {
+	uint32_t magic;
+	uint16_t type;
+	uint16_t src;     /* original sender rank */
+	uint64_t epoch;   /* sending bridge's incarnation */
+	uint64_t w;       /* wire number in the stream (src, receiving node), from 1 */
+	uint64_t base;    /* DATA: every w <= base was acked already */
+	uint64_t q;       /* DATA: the sender's own sequence number */
+	uint64_t dest;    /* DATA: the addressed ranks of the receiving node;
+	                     HB: the sending node's live ranks */
+	uint32_t kind;    /* DATA: IPCFS_KIND_* */
+	uint32_t pad;
+	uint64_t len;     /* DATA: payload bytes (the next frame) */
+};
+
+/* One message of a local sender to one remote node, held (one view per
+ * addressed proxy) until that node acks it. */
+struct entry {
+	struct entry *next;
+	unsigned src, node;
+	uint64_t q, w, dest, arrived;
+	const void *data;
+	size_t len;
+	uint32_t kind;
+	uint64_t sent_ns;
+	/* 1 for the ack awaited, plus one per frame ZeroMQ still reads:
+	 * whoever drops it to 0 hands the views back (bridge_entry_put). */
+	_Atomic int holds;
+	struct ipcfs_msg view[IPCFS_MAX_RANKS];
+	unsigned vgen[IPCFS_MAX_RANKS]; /* the proxy incarnation each view is of */
+};
+
+/* Stream (local sender, remote node), bridge->lock. */
+struct stream {
+	struct entry *pending;        /* by q: not every addressed proxy has it yet */
+	struct entry *inflight, *tail; /* by w: sent, not acked */
+	uint64_t next_w, acked_w;
+};
+
+/* Views a proxy thread must release (filled by other threads), each with
+ * the incarnation of the proxy it belongs to. */
+struct relv {
+	struct ipcfs_msg msg;
+	unsigned gen;
+};
+
+struct relq {
+	pthread_mutex_t mu;
+	struct relv *v;
+	size_t n, cap;
+};
+
+/*
+ * A proxy's life: it is joined while its rank is live on its node (as
+ * that node's heartbeats say, or as a message from it proves) and left
+ * when not (the rank left or died there, or the node went silent), so
+ * that local readers see remote ranks come and go as local ones: -EPIPE
+ * after the last message of a gone sender. Only the proxy thread joins
+ * and leaves (it alone receives through the member); the inbound thread
+ * sends through it, counted in busy, never holding mu while it waits.
+ */
+struct proxy {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool want;                    /* mu: should be joined */
+	unsigned busy;                /* mu: inbound sends in progress */
+	unsigned gen;                 /* proxy thread: incarnations left so far */
+};
+
+/* What one inbound thread receives from the network thread. */
+struct inmsg {
+	struct inmsg *next;
+	struct wire_hdr h;
+	void *zmsg;                   /* zmq_msg_t *, the payload */
+};
+
+struct bridge;
+struct seg_map;
+
+struct peer {
+	struct bridge *b;
+	unsigned node;
+	pthread_t thread;
+	pthread_mutex_t mu;           /* the queue */
+	pthread_cond_t cv;
+	struct inmsg *head, *tail;
+	/* Inbound thread only: per remote sender, the incarnation and the
+	 * last wire number delivered. */
+	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
+	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
+	/* Network thread only. */
+	uint64_t heard_ns;            /* last frame from that node */
+	uint64_t live;                /* its live ranks, from its heartbeats */
+	uint64_t rtt_ns;              /* send to ack, smoothed (1/8) */
+	bool up;
+};
+
+struct bridge {
+	char dir[4096];
+	struct fsd_cluster cl;
+	int self;
+	unsigned ranks;
+	uint64_t local, remote;       /* masks */
+	uint64_t epoch;
+	struct ipcfs_member *m[IPCFS_MAX_RANKS]; /* proxies (remote ranks) */
+	pthread_t proxy[IPCFS_MAX_RANKS];
+	struct relq rq[IPCFS_MAX_RANKS];
+	struct proxy px[IPCFS_MAX_RANKS];
+	struct peer peer[FSD_NODES_MAX];
+	pthread_mutex_t lock;         /* streams */
+	struct stream st[IPCFS_MAX_RANKS][FSD_NODES_MAX];
+	/* Acks for the network thread to send (inbound threads post them). */
+	pthread_mutex_t ack_mu;
+	struct wire_hdr *acks;
+	unsigned *ack_node;
+	size_t nacks, cap_acks;
+	int kick_fd;                  /* eventfd: sends or acks to do */
+	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
+	_Atomic bool stop;
+	int verbose;
+	uint64_t silent_ns;           /* node_timeout_ms: a node silent so long is down */
+};
+
+uint64_t bridge_now_ns(void);
+void bridge_kick(struct bridge *b);
+__attribute__((format(printf, 2, 3))) void bridge_log(struct bridge *b, const char *fmt, ...);
+
+/* out.c */
+void *bridge_proxy_main(void *arg);   /* arg: &b->rq[r], rank from it */
+/* The network thread: move every ready message to the wire (caller holds
+ * nothing); @send is called for each under b->lock. */
+void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *));
+/* Node @node acked stream (src) up to @w: the newest entry acked's send
+ * time in *@sent_ns (0 if none). */
+void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns);
+/* Entries of @node not acked, sent before @before_ns: resend them all
+ * (under b->lock) in wire order. */
+void bridge_resend(struct bridge *b, unsigned node, uint64_t before_ns,
+		   void (*send)(struct bridge *, struct entry *));
+/* Drop a hold of @e; the last hands its views back. */
+void bridge_entry_put(struct entry *e);
+/* Release everything still held (at exit, proxy threads stopped). */
+void bridge_out_fini(struct bridge *b);
+extern struct bridge *bridge_self;
+
+/* net.c */
+/* Listen and connect (before joining anything: a node that cannot listen
+ * changes nothing in the group), then run until b->stop. */
+int bridge_net_open(struct bridge *b);
+int bridge_net_run(struct bridge *b);
+void *bridge_peer_main(void *arg);
+void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w);
+/* Queue @im for the inbound thread of @node (in order with its data). */
+void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im);
+void bridge_net_close(void);
+
+#endif

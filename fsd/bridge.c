@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bridge.c - the ipcfs-bridge process of each group spanning machines
+ * (struct fsd_bridge): started when the group's nodes and node are set,
+ * restarted after it exits (backoff 0.5 s doubling to 30 s, back to 0.5 s
+ * after a run of a minute), stopped with SIGTERM when they are cleared or
+ * the daemon exits. Its counters per remote node, which it writes to the
+ * group's bridge file, show in that file and in stat.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsd.h"
+#include "text.h"
+#include "wait_int.h"
+
+#define BACKOFF_MIN_MS 500u
+#define BACKOFF_MAX_MS 30000u
+#define STABLE_NS (60 * 1000000000ull)
+
+extern char **environ;
+
+/* Where ipcfs-bridge is: $IPCFS_BRIDGE, else beside ipcfsd. */
+static int bridge_path(char *out, size_t size)
+{
+	const char *env = getenv("IPCFS_BRIDGE");
+	char self[PATH_MAX];
+
+	if (env && *env)
+		return snprintf(out, size, "%s", env) < (int)size ? 0 : -ENAMETOOLONG;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	return snprintf(out, size, "%s/ipcfs-bridge", self) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+static bool wanted(const struct fsd_group *g)
+{
+	return !g->removed && g->cluster.n && g->cluster.self[0];
+}
+
+/* Start it (caller holds g->lock): its stdout and stderr are ours (the
+ * daemon's log when in the foreground), nothing else of ours is open. */
+static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
+{
+	struct fsd_bridge *b = &g->bridge;
+	char path[PATH_MAX], dir[PATH_MAX + FSD_NAME_MAX + 16];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int rc = bridge_path(path, sizeof(path));
+
+	char parent[16];
+	snprintf(dir, sizeof(dir), "%s/groups/%s", d->mountpoint, g->name);
+	snprintf(parent, sizeof(parent), "%d", (int)getpid());
+	char *argv[] = { path, "-p", parent, dir, NULL };
+	if (!rc) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		rc = -posix_spawn(&pid, path, &fa, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	b->starts++;
+	if (rc) {
+		fsd_log(LOG_ERR, "%s: cannot start %s: %s", g->name, path, strerror(-rc));
+		b->last_status = -rc << 8;
+		b->next_ns = now + (uint64_t)b->backoff_ms * 1000000u;
+		b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+		return;
+	}
+	b->pid = pid;
+	b->started_ns = now;
+	memset(b->node, 0, sizeof(b->node));
+	fsd_log(LOG_INFO, "%s: bridge started (pid %d) as node %s", g->name, (int)pid,
+		g->cluster.self);
+	fsd_event_post(g, "bridge started pid=%d", (int)pid);
+}
+
+/* It exited with @status: when to start it again. */
+static void exited(struct fsd_group *g, int status, uint64_t now)
+{
+	struct fsd_bridge *b = &g->bridge;
+
+	if (!b->backoff_ms || now - b->started_ns > STABLE_NS)
+		b->backoff_ms = BACKOFF_MIN_MS;
+	b->next_ns = now + (uint64_t)b->backoff_ms * 1000000u;
+	b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+	b->last_status = status;
+	if (WIFSIGNALED(status))
+		fsd_log(LOG_WARNING, "%s: bridge (pid %d) killed by signal %d", g->name, (int)b->pid,
+			WTERMSIG(status));
+	else
+		fsd_log(LOG_WARNING, "%s: bridge (pid %d) exited with %d", g->name, (int)b->pid,
+			WEXITSTATUS(status));
+	fsd_event_post(g, "bridge exited pid=%d status=%d", (int)b->pid, status);
+	b->pid = 0;
+	b->stopping = false;
+}
+
+void fsd_bridge_scan(struct fsd *d, struct fsd_group *g)
+{
+	struct fsd_bridge *b = &g->bridge;
+	uint64_t now = wait_now_ns();
+	int status;
+
+	if (b->pid && waitpid(b->pid, &status, WNOHANG) == b->pid)
+		exited(g, status, now);
+	if (b->pid && !wanted(g) && !b->stopping) {
+		kill(b->pid, SIGTERM);
+		b->stopping = true;
+	}
+	if (!b->pid && wanted(g) && now >= b->next_ns)
+		start(d, g, now);
+	if (!wanted(g) && !b->pid)
+		b->next_ns = 0, b->backoff_ms = 0;
+}
+
+void fsd_bridges_stop(struct fsd *d)
+{
+	unsigned n;
+	struct fsd_group **v = fsd_groups_get(d, &n);
+
+	for (unsigned i = 0; v && i < n; i++) {
+		struct fsd_group *g = v[i];
+		pthread_mutex_lock(&g->lock);
+		pid_t pid = g->bridge.pid;
+		if (pid)
+			kill(pid, SIGTERM);
+		/* Up to 3 s for it to leave its ranks, then SIGKILL. */
+		for (int t = 0; pid && t < 300; t++) {
+			int status;
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				if (status)
+					fsd_log(LOG_WARNING, "%s: bridge (pid %d) stopped with status %d",
+						g->name, (int)pid, status);
+				pid = 0;
+				break;
+			}
+			usleep(10 * 1000);
+		}
+		if (pid) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		g->bridge.pid = 0;
+		pthread_mutex_unlock(&g->lock);
+	}
+	if (v)
+		fsd_groups_put(d, v, n);
+}
+
+/* ---- what the bridge reports, and what the files show ------------------------ */
+
+static const char *const stat_keys[] = { "up", "tx_msgs", "tx_bytes", "rx_msgs", "rx_bytes",
+					 "acked", "rtt_us" };
+#define NKEYS (sizeof(stat_keys) / sizeof(stat_keys[0]))
+
+/* "NODE key=N ..." per line: a remote node's counters. */
+static int report_line(struct fsd_group *g, const char *s, size_t len, char *why, size_t whylen)
+{
+	const char *end = s + len, *sp = memchr(s, ' ', len);
+	char name[FSD_NODE_NAME_MAX + 1];
+	uint64_t v[NKEYS] = { 0 };
+
+	if (!sp || (size_t)(sp - s) > FSD_NODE_NAME_MAX)
+		return snprintf(why, whylen, "bridge: not NODE key=N ..."), -EINVAL;
+	memcpy(name, s, (size_t)(sp - s));
+	name[sp - s] = '\0';
+	int n = fsd_cluster_find(&g->cluster, name);
+	if (n < 0)
+		return snprintf(why, whylen, "bridge: no node %s", name), -EINVAL;
+	for (const char *w = sp + 1; w < end;) {
+		const char *we = memchr(w, ' ', (size_t)(end - w)), *eq;
+		if (!we)
+			we = end;
+		eq = memchr(w, '=', (size_t)(we - w));
+		for (size_t k = 0; eq && k < NKEYS; k++)
+			if (strlen(stat_keys[k]) == (size_t)(eq - w) && !memcmp(w, stat_keys[k], (size_t)(eq - w)) &&
+			    fsd_parse_u64(eq + 1, (size_t)(we - eq - 1), &v[k]))
+				return snprintf(why, whylen, "bridge: %s is not a number", stat_keys[k]), -EINVAL;
+		w = we + 1;
+	}
+	struct fsd_node_stat *st = &g->bridge.node[n];
+	st->up = v[0] != 0;
+	st->tx_msgs = v[1];
+	st->tx_bytes = v[2];
+	st->rx_msgs = v[3];
+	st->rx_bytes = v[4];
+	st->acked = v[5];
+	st->rtt_us = v[6];
+	st->reported = true;
+	return 0;
+}
+
+int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
+		      size_t whylen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	if (!g->bridge.pid || writer != g->bridge.pid) {
+		snprintf(why, whylen, "bridge: only the group's bridge (pid %d) writes here",
+			 (int)g->bridge.pid);
+		rc = -EPERM;
+	}
+	for (size_t pos = 0; !rc && pos < len;) {
+		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - s) : len - pos;
+		pos += l + 1;
+		if (l)
+			rc = report_line(g, s, l, why, whylen);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+void fsd_bridge_render(const struct fsd_group *g, struct text *t)
+{
+	const struct fsd_bridge *b = &g->bridge;
+	const char *state = b->pid ? (b->stopping ? "stopping" : "running")
+			  : wanted(g) ? "restarting" : "off";
+
+	text_add(t, "state %s\npid %d\nstarts %u\n", state, (int)b->pid, b->starts);
+	if (b->starts && !b->pid)
+		text_add(t, "last_exit %d\n", b->last_status);
+	for (unsigned n = 0; n < g->cluster.n; n++) {
+		const struct fsd_node_stat *s = &b->node[n];
+		if (!s->reported)
+			continue;
+		text_add(t, "node %s up=%d tx_msgs=%llu tx_bytes=%llu rx_msgs=%llu rx_bytes=%llu "
+			 "acked=%llu rtt_us=%llu\n", g->cluster.node[n].name, s->up,
+			 (unsigned long long)s->tx_msgs, (unsigned long long)s->tx_bytes,
+			 (unsigned long long)s->rx_msgs, (unsigned long long)s->rx_bytes,
+			 (unsigned long long)s->acked, (unsigned long long)s->rtt_us);
+	}
+}
+
+void fsd_bridge_stat(const struct fsd_group *g, struct text *t)
+{
+	for (unsigned n = 0; n < g->cluster.n; n++) {
+		const struct fsd_node_stat *s = &g->bridge.node[n];
+		const char *nm = g->cluster.node[n].name;
+		if (!s->reported)
+			continue;
+		text_add(t, "node.%s.up %d\nnode.%s.tx_msgs %llu\nnode.%s.tx_bytes %llu\n"
+			 "node.%s.rx_msgs %llu\nnode.%s.rx_bytes %llu\nnode.%s.rtt_us %llu\n", nm, s->up,
+			 nm, (unsigned long long)s->tx_msgs, nm, (unsigned long long)s->tx_bytes, nm,
+			 (unsigned long long)s->rx_msgs, nm, (unsigned long long)s->rx_bytes, nm,
+			 (unsigned long long)s->rtt_us);
+	}
+}
