@@ -37,7 +37,7 @@
 
 bool chan_cpus_compete(struct chan *c)
 {
-	return cpu_fit_compete(&c->fit, &c->seg);
+	return cpu_fit_compete(&c->fit[0], &c->seg);
 }
 
 /* The arena reference a slot of ours carries, if its message was in the

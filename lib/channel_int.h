@@ -32,7 +32,9 @@ struct chan {
 	struct arena_res res;
 	struct arena_res arena_last; /* our previous arena block (not reused next) */
 	unsigned rr;      /* next ring that IPCFS_ANY looks at first */
-	struct cpu_fit fit; /* do the live ranks compete for CPUs (cached) */
+	/* Do the live ranks compete for CPUs (cached)? One cache per
+	 * direction: a sending and a receiving thread may wait at once. */
+	struct cpu_fit fit[2]; /* [0]: receive-side waits, [1]: send-side */
 	bool asym;        /* registered for membarrier: publish with plain stores */
 	/* Sender: the last released[me] read from each reader. It only
 	 * grows, so a cached value is a safe lower bound and the reader's
@@ -84,7 +86,7 @@ static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, boo
 	struct waiter w = {
 		.waiting = tx ? &me->tx_waiting : &me->rx_waiting,
 		.bell = tx ? &me->tx_bell : &me->rx_bell,
-		.yield = cpu_fit_compete(&c->fit, &c->seg),
+		.yield = cpu_fit_compete(&c->fit[tx], &c->seg),
 		.spin_us = seg_layout(&c->seg)->spin_us,
 		.spins = tx ? &me->tx_spins : &me->rx_spins,
 		.sleeps = tx ? &me->tx_sleeps : &me->rx_sleeps,
@@ -113,8 +115,9 @@ void chan_interrupt(struct chan *c);
 /* The destination mask a held view @msg was published with. */
 int chan_msg_dest(const struct chan *c, const struct ipcfs_msg *msg, uint64_t *dest);
 int chan_wait_ranks(struct chan *c, uint64_t mask, int timeout_ms);
-/* Whether a wait of @c yields its CPU in each spin round because the live
- * ranks compete for CPUs (cpu_fit_int.h), rather than pausing. */
+/* Whether a receive of @c yields its CPU in each spin round because the
+ * live ranks compete for CPUs (cpu_fit_int.h), rather than pausing. Call
+ * from the receiving thread. */
 bool chan_cpus_compete(struct chan *c);
 
 #endif

@@ -290,8 +290,8 @@ static bool may_spin_for(struct chan *c, unsigned s, uint32_t mycpu)
 	 * nap, never a message. */
 	uint32_t cpu = atomic_load_explicit(&seg_rank(&c->seg, s)->cpu, memory_order_relaxed);
 
-	cpu_fit_compete(&c->fit, &c->seg); /* the verdict, cached */
-	return cpu_fit_may_spin(&c->fit, c->me, s, cpu, mycpu);
+	cpu_fit_compete(&c->fit[0], &c->seg); /* the verdict, cached */
+	return cpu_fit_may_spin(&c->fit[0], c->me, s, cpu, mycpu);
 }
 
 static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *spin_until)

@@ -710,6 +710,68 @@ START_TEST(threads_ping_pong)
 }
 END_TEST
 
+/* One member, a sending and a receiving thread at once (as ipcfs.h
+ * allows), both waiting: rank 0 streams to rank 1, which echoes every
+ * message back. (Their waits once shared one CPU-fit cache: a data race
+ * ThreadSanitizer reports.) */
+struct duplex {
+	struct ipcfs_member *m;
+	int iters, err;
+};
+
+static void *duplex_send(void *arg)
+{
+	struct duplex *d = arg;
+	for (int i = 0; i < d->iters && !d->err; i++)
+		if (ipcfs_send(d->m, IPCFS_RANK_BIT(1), &i, sizeof(i), 10000))
+			d->err = 1;
+	return NULL;
+}
+
+static void *duplex_echo(void *arg)
+{
+	struct duplex *d = arg;
+	struct ipcfs_msg msg;
+	for (int i = 0; i < d->iters && !d->err; i++) {
+		if (ipcfs_recv(d->m, 0, &msg, 10000)) {
+			d->err = 2;
+			break;
+		}
+		int v = *(const int *)msg.data;
+		ipcfs_release(d->m, &msg);
+		if (v != i || ipcfs_send(d->m, IPCFS_RANK_BIT(0), &v, sizeof(v), 10000))
+			d->err = 3;
+	}
+	return NULL;
+}
+
+START_TEST(threads_send_and_receive_on_one_member)
+{
+	struct ipcfs_params p = small(2, 4, 64);
+	char dir[PATH_MAX];
+	struct ipcfs_msg msg;
+	pthread_t ts, te;
+	int iters = (int)scaled(20000);
+
+	tl_group(dir, &p);
+	struct duplex a = { tl_join(dir, 0), iters, 0 }, b = { tl_join(dir, 1), iters, 0 };
+	ck_assert_int_eq(pthread_create(&ts, NULL, duplex_send, &a), 0);
+	ck_assert_int_eq(pthread_create(&te, NULL, duplex_echo, &b), 0);
+	for (int i = 0; i < iters; i++) {
+		ck_assert_int_eq(ipcfs_recv(a.m, 1, &msg, 10000), 0);
+		ck_assert_int_eq(*(const int *)msg.data, i);
+		ipcfs_release(a.m, &msg);
+	}
+	pthread_join(ts, NULL);
+	pthread_join(te, NULL);
+	ck_assert_int_eq(a.err, 0);
+	ck_assert_int_eq(b.err, 0);
+	ipcfs_leave(a.m);
+	ipcfs_leave(b.m);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("channel");
@@ -722,6 +784,7 @@ int main(void)
 	tcase_add_test(basic, garbage_ring_waits_out_the_timeout);
 	tcase_add_test(basic, control_ring);
 	tcase_add_test(basic, threads_ping_pong);
+	tcase_add_test(basic, threads_send_and_receive_on_one_member);
 	suite_add_tcase(s, basic);
 
 	TCase *peers = tcase_create("peers");
