@@ -91,7 +91,9 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
 		 * use, whatever the memory says later. */
 		memcpy(&ref, data, sizeof(ref));
 		bad = len != sizeof(ref) || arena_check_ref(&c->seg, &ref);
-		data = arena_data(&c->seg, ref.off);
+		/* Only a checked offset makes a pointer (an unchecked one may
+		 * point anywhere, or overflow the address). */
+		data = bad ? NULL : arena_data(&c->seg, ref.off);
 		len = 0;
 	}
 	if (bad) {
@@ -227,7 +229,9 @@ static int poll_recv(void *arg, bool full)
 		rc = look(c, (unsigned)a->ring, a);
 		return rc ? rc : -EPIPE;
 	}
-	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
+	/* Only ranks of the group: any member may have written bits beyond
+	 * it, and the ranks found below index the rank table. */
+	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire) & c->valid;
 	unsigned s = c->rr;
 	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
 		if (s == c->me || (s < c->seg.ranks && !(joined & IPCFS_RANK_BIT(s))))
