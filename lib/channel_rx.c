@@ -48,13 +48,17 @@ static void release_ring(struct chan *c, unsigned ring)
 
 	if (c->held[ring]) {
 		/* Positions held lie in [released, cur): scan from the last
-		 * published frontier; amortized, each position once. */
+		 * published frontier; amortized, each position once. The
+		 * frontier is read back from shared memory, where anyone may
+		 * have changed it: at most one lap, so that the scan ends. */
 		const uint64_t *map = held_map(c, ring);
-		upto = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
-		for (;; upto++) {
-			uint64_t i = upto & (c->seg.slots - 1);
-			if (map[i / 64] & ((uint64_t)1 << (i % 64)))
+		uint64_t from = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
+		for (uint64_t k = 0; k < c->seg.slots; k++) {
+			uint64_t i = (from + k) & (c->seg.slots - 1);
+			if (map[i / 64] & ((uint64_t)1 << (i % 64))) {
+				upto = from + k;
 				break;
+			}
 		}
 	}
 	/* Release: our reads of the payloads below `upto` happen before the
@@ -84,7 +88,12 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
 	uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
 	const void *data = seg_slot_data(sl);
 	struct arena_ref ref;
-	bool bad = len > c->seg.slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX || (dest & ~c->valid);
+	uint64_t i = p & (c->seg.slots - 1);
+	/* A slot we still hold a view of cannot carry a new message (its
+	 * sender waits for our release): a seq saying so is garbage, and
+	 * holding the slot twice would lose count of what we hold. */
+	bool bad = len > c->seg.slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX ||
+		   (dest & ~c->valid) || (held_map(c, s)[i / 64] & ((uint64_t)1 << (i % 64)));
 
 	if (!bad && (kind & KIND_ARENA)) {
 		/* Copied out before it is checked: what we check is what we

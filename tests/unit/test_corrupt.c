@@ -79,12 +79,65 @@ START_TEST(joined_beyond_the_group)
 }
 END_TEST
 
+struct twice_arg {
+	const char *dir;
+};
+
+/* In a child, as the receive may never return before the fix. */
+static int held_twice_child(void *arg)
+{
+	const char *dir = ((struct twice_arg *)arg)->dir;
+	struct ipcfs_msg first, second;
+	struct seg_map m;
+	char data[8] = "abcdefg";
+
+	tl_map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	guard(dir, a);
+	if (ipcfs_send(b, IPCFS_RANK_BIT(0), data, sizeof(data), 0) ||
+	    ipcfs_recv(a, 1, &first, 0))
+		return 2;
+	/* We hold position 0 (slot 0). The hostile sender claims that
+	 * position 1 (slot 1) went to someone else and that position 2 -
+	 * slot 0 again, which cannot be reused while we hold it - is ours. */
+	struct seg_slot *s1 = seg_slot(&m, 1, 1), *s0 = seg_slot(&m, 1, 0);
+	atomic_store(&s1->dest, IPCFS_RANK_BIT(1));
+	atomic_store(&s1->seq, 2);
+	atomic_store(&s0->seq, 3);
+	int rc = ipcfs_recv(a, 1, &second, 0);
+	if (rc == 0)
+		ipcfs_release(a, &second);
+	/* Giving back the first view must end (it looped for ever when the
+	 * slot was counted as held twice). */
+	if (ipcfs_release(a, &first))
+		return 3;
+	ipcfs_leave(b);
+	ipcfs_leave(a);
+	seg_unmap(&m);
+	return rc == -EBADMSG ? 0 : 4;
+}
+
+/* A seq that hands out a slot we still hold (the fuzzer: a hang in
+ * release_ring): refused, and releases still end. */
+START_TEST(slot_held_twice)
+{
+	struct ipcfs_params p = small_params(0);
+	char dir[PATH_MAX];
+
+	tl_group(dir, &p);
+	struct twice_arg t = { dir };
+	ck_assert_int_eq(tl_wait(tl_fork(held_twice_child, &t), 20), 0);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt");
 	TCase *tc = tcase_create("receiver");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, joined_beyond_the_group);
+	tcase_add_test(tc, slot_held_twice);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
