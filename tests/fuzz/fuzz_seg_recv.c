@@ -67,7 +67,10 @@ static struct {
 	unsigned ntable;
 	struct ipcfs_msg held[NMEM][HELD_MAX];
 	unsigned nheld[NMEM];
+	bool trace;             /* $IPCFS_FUZZ_TRACE: say what each call returned */
 } F;
+
+#define TRACE(...) (F.trace ? fprintf(stderr, __VA_ARGS__) : 0)
 
 /* ---- the input, read as a program -------------------------------------- */
 
@@ -310,6 +313,7 @@ static void do_recv(struct in *in)
 	if (F.nheld[who] == HELD_MAX)
 		return;
 	int rc = ipcfs_recv(F.mem[who], src, &msg, 0);
+	TRACE("recv %u from %d: %d\n", who, src, rc);
 	allowed("ipcfs_recv", rc);
 	if (rc)
 		return;
@@ -327,6 +331,7 @@ static void do_release(struct in *in)
 		return;
 	unsigned k = get8(in) % F.nheld[who];
 	int rc = ipcfs_release(F.mem[who], &F.held[who][k]);
+	TRACE("release %u: %d\n", who, rc);
 	if (rc && rc != -EINVAL)
 		die("ipcfs_release", rc);
 	F.held[who][k] = F.held[who][--F.nheld[who]];
@@ -346,6 +351,7 @@ static void do_send(struct in *in)
 		char tmp[65 + 127 * 97];
 		memset(tmp, 'x', len);
 		rc = ipcfs_send(F.mem[who], dest, tmp, len, 0);
+		TRACE("send %u %zu bytes to %#llx: %d\n", who, len, (unsigned long long)dest, rc);
 		allowed("ipcfs_send", rc);
 		return;
 	}
@@ -544,6 +550,7 @@ static void setup(void)
 	struct ipcfs_params p;
 	struct seg_map sm;
 
+	F.trace = getenv("IPCFS_FUZZ_TRACE") != NULL;
 	F.pid = getpid();
 	F.dead = fork();
 	if (F.dead == 0)
