@@ -21,6 +21,13 @@ for t in "$@"; do
 	mkdir -p "$corpus" tests/fuzz/crashes
 	rm -rf "$work" && mkdir -p "$work/new" "$work/min"
 	before=$(ls tests/fuzz/crashes | grep -c "^$t-")
+	# Past crashes first, under clang's sanitizers too (some undefined
+	# behaviour only they see; make check replays them with gcc).
+	past=(tests/fuzz/crashes/"$t"-*)
+	if [ -e "${past[0]}" ] && ! "$bin" "${past[@]}" >"$work/past.log" 2>&1; then
+		echo "fuzz: $t: a past crash crashes again (see $work/past.log)" >&2
+		failed+=("$t")
+	fi
 	# -timeout: an input that runs for 10 s is a hang (every wait in the
 	# targets has a zero timeout); -rss_limit_mb: a leak.
 	# shellcheck disable=SC2086
