@@ -15,6 +15,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 failed=()
 summary=()
+# Longest input per target (-max_len, for fuzzing and for the corpus): the
+# text parsers reach all their code with short inputs, and long ones only
+# bloat the corpus; the others need room (a GPU record is 722 bytes).
+max_len() {
+	case $1 in
+	fsd_state | fsd_attrs) echo 256 ;;
+	*) echo 4096 ;;
+	esac
+}
 for t in "$@"; do
 	bin=$BUILD/fuzz/fuzz_$t corpus=tests/fuzz/corpus/$t work=$BUILD/fuzz/work_$t
 	[ -x "$bin" ] || { echo "fuzz: $bin is not built" >&2; exit 1; }
@@ -31,12 +40,13 @@ for t in "$@"; do
 	# -timeout: an input that runs for 10 s is a hang (every wait in the
 	# targets has a zero timeout); -rss_limit_mb: a leak.
 	# shellcheck disable=SC2086
-	"$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+	"$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
 		-print_final_stats=1 -artifact_prefix="tests/fuzz/crashes/$t-" \
 		${FUZZ_OPTS:-} "$work/new" "$corpus" >"$work/log" 2>&1
 	rc=$?
 	# Minimise corpus and new finds together into min/, then replace.
-	if "$bin" -merge=1 "$work/min" "$corpus" "$work/new" >"$work/merge.log" 2>&1; then
+	if "$bin" -merge=1 -max_len="$(max_len "$t")" "$work/min" "$corpus" "$work/new" \
+		>"$work/merge.log" 2>&1; then
 		rm -f "$corpus"/* && cp "$work/min"/* "$corpus"/ 2>/dev/null
 	else
 		echo "fuzz: $t: merge failed (see $work/merge.log)" >&2
