@@ -3,12 +3,14 @@
 # tools/tools.mk (ipcfs command, demo, unit file), fsd/fsd.mk (ipcfsd),
 # kernels/kernels.mk (libipcfs_cuda.so), tools/bench/bench.mk (every
 # benchmark contender), python/python.mk (the Python extension),
-# tests/tests.mk (every test program, helper and stand-in).
+# tests/tests.mk (every test program, helper and stand-in), tests/fuzz/fuzz.mk
+# (libFuzzer targets and their replay in make check).
 #
 #   make [all]          build everything that can be built here
 #   make check          install missing packages, build, run every test
 #   make demo           install missing packages, build, run the demo
 #   make bench          the benchmarks (never part of check)
+#   make fuzz           run every libFuzzer target FUZZ_SECONDS (30) seconds (clang)
 #   make check-gpu      the GPU tests only (exit 77: skipped without a device)
 #   make bench-gpu      the GPU all-reduce benchmark (skips without a device)
 #   make install        PREFIX=/usr/local DESTDIR=
@@ -76,6 +78,7 @@ include bridge/bridge.mk
 include tools/bench/bench.mk
 -include python/python.mk
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 
 
 .PHONY: all check check-build check-gpu bench-gpu deps demo bench install uninstall clean

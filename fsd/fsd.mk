@@ -26,9 +26,9 @@ ALL += $(FSD_TEST_HELPERS)
 # rule adds $(TEST_EXTRA_OBJS_<name>) when the top-level Makefile honours it;
 # the prerequisite below makes sure the object is built either way).
 TEST_EXTRA_OBJS_test_fsd_parse := $(BUILD)/fsd/parse.o
-# Tests and fuzz targets of the daemon's parsers include its headers by
-# name (no ../ paths).
-$(BUILD)/tests/unit/test_fsd_%.o $(BUILD)/tests/fuzz/fuzz_fsd_%.o: CFLAGS += -Ifsd
+# Tests of the daemon's parsers include its headers by name (no ../
+# paths); its fuzz targets: tests/fuzz/fuzz.mk.
+$(BUILD)/tests/unit/test_fsd_%.o: CFLAGS += -Ifsd
 $(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o
 
 # The state file's unit test: the parser and formatter with the GPU store
@@ -41,40 +41,3 @@ $(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)
 # The nodes and node files of a group spanning machines (pure).
 TEST_EXTRA_OBJS_test_fsd_cluster := $(BUILD)/fsd/cluster.o
 $(BUILD)/tests/test_fsd_cluster: $(BUILD)/fsd/cluster.o
-
-# ---- fuzzing the daemon's parsers -------------------------------------------
-# Targets in tests/fuzz/fuzz_NAME.c (instrumented; libipcfs, which parse.c
-# takes the parameter limits from, is linked as built), each with a corpus in
-# tests/fuzz/corpus/NAME/; inputs that crashed once stay in tests/fuzz/crashes/.
-#   make fuzz-fsd [FUZZ_SECONDS=30]   run each target with libFuzzer (clang),
-#                                     merging what it finds into the corpus
-# make check replays every corpus and crash through the same targets built
-# with the ordinary compiler (tests/fuzz/replay.c, tests/shell/fsd_fuzz.sh).
-FSD_FUZZ := fsd_state fsd_ctl
-FSD_FUZZ_SRCS_fsd_state := fsd/state.c fsd/text.c fsd/gpu_store.c fsd/parse.c fsd/cluster.c
-FSD_FUZZ_SRCS_fsd_ctl := fsd/parse.c
-FUZZ_SECONDS ?= 30
-FUZZ_CC ?= clang
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	       -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ifsd
-
-$(foreach t,$(FSD_FUZZ),$(eval $(call prog,tests/replay_$(t),$(BUILD)/tests/fuzz/fuzz_$(t).o $(BUILD)/tests/fuzz/replay.o $(patsubst %.c,$(BUILD)/%.o,$(FSD_FUZZ_SRCS_$(t))),)))
-ALL += $(FSD_FUZZ:%=$(BUILD)/tests/replay_%)
-
-define fuzz_target
-$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FSD_FUZZ_SRCS_$(1)) $(LIBA)
-	@mkdir -p $$(@D)
-	@$$(if $$(Q),echo "  FUZZCC  $$@")
-	$$(Q)$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ $$^ $$(LDLIBS_LIB)
-endef
-$(foreach t,$(FSD_FUZZ),$(eval $(call fuzz_target,$(t))))
-
-.PHONY: fuzz-fsd
-fuzz-fsd: $(FSD_FUZZ:%=$(BUILD)/fuzz/fuzz_%)
-	$(Q)for t in $(FSD_FUZZ); do \
-		mkdir -p $(BUILD)/fuzz/new_$$t tests/fuzz/crashes && \
-		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=tests/fuzz/crashes/$$t- \
-			$(BUILD)/fuzz/new_$$t tests/fuzz/corpus/$$t || exit 1; \
-		$(BUILD)/fuzz/fuzz_$$t -merge=1 tests/fuzz/corpus/$$t $(BUILD)/fuzz/new_$$t || exit 1; \
-	done

@@ -180,6 +180,10 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 /* Check an unsigned value against [lo, hi]: -ERANGE with a reason. */
 int fsd_parse_hex(const char *s, size_t len, char *why, size_t whylen)
 {
+	/* Never empty: the state file writes a record as the last word of
+	 * its line, and an empty one would not read back. */
+	if (len == 0)
+		return why_set(-EINVAL, why, whylen, "register: HEXRECORD is empty");
 	if (len > FSD_HEX_MAX)
 		return why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
 			       FSD_HEX_MAX);

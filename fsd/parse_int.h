@@ -131,7 +131,7 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 /* Decimal digits only, no sign, no spaces: -EINVAL if malformed, -ERANGE
  * beyond 64 bits. */
 int fsd_parse_u64(const char *s, size_t len, uint64_t *out);
-/* A GPU record: an even number of hex digits, at most FSD_HEX_MAX. */
+/* A GPU record: an even number (not 0) of hex digits, at most FSD_HEX_MAX. */
 int fsd_parse_hex(const char *s, size_t len, char *why, size_t whylen);
 
 /* Copy @len bytes of @s into @out as printable text (\xNN escapes, at most

@@ -48,13 +48,17 @@ static void release_ring(struct chan *c, unsigned ring)
 
 	if (c->held[ring]) {
 		/* Positions held lie in [released, cur): scan from the last
-		 * published frontier; amortized, each position once. */
+		 * published frontier; amortized, each position once. The
+		 * frontier is read back from shared memory, where anyone may
+		 * have changed it: at most one lap, so that the scan ends. */
 		const uint64_t *map = held_map(c, ring);
-		upto = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
-		for (;; upto++) {
-			uint64_t i = upto & (seg_layout(&c->seg)->slots - 1);
-			if (map[i / 64] & ((uint64_t)1 << (i % 64)))
+		uint64_t from = atomic_load_explicit(&me->released[ring], memory_order_relaxed);
+		for (uint64_t k = 0; k < seg_layout(&c->seg)->slots; k++) {
+			uint64_t i = (from + k) & (seg_layout(&c->seg)->slots - 1);
+			if (map[i / 64] & ((uint64_t)1 << (i % 64))) {
+				upto = from + k;
 				break;
+			}
 		}
 	}
 	/* Release: our reads of the payloads below `upto` happen before the
@@ -84,15 +88,21 @@ static int deliver(struct chan *c, unsigned s, uint64_t p, uint64_t dest, struct
 	uint32_t kind = atomic_load_explicit(&sl->kind, memory_order_relaxed);
 	const void *data = seg_slot_data(sl);
 	struct arena_ref ref;
+	uint64_t i = p & (seg_layout(&c->seg)->slots - 1);
+	/* A slot we still hold a view of cannot carry a new message (its
+	 * sender waits for our release): a seq saying so is garbage, and
+	 * holding the slot twice would lose count of what we hold. */
 	bool bad = len > seg_layout(&c->seg)->slot_bytes || (kind & ~KIND_ARENA) > KIND_MAX ||
-		   (dest & ~c->valid);
+		   (dest & ~c->valid) || (held_map(c, s)[i / 64] & ((uint64_t)1 << (i % 64)));
 
 	if (!bad && (kind & KIND_ARENA)) {
 		/* Copied out before it is checked: what we check is what we
 		 * use, whatever the memory says later. */
 		memcpy(&ref, data, sizeof(ref));
 		bad = len != sizeof(ref) || arena_check_ref(&c->seg, &ref);
-		data = arena_data(&c->seg, ref.off);
+		/* Only a checked offset makes a pointer (an unchecked one may
+		 * point anywhere, or overflow the address). */
+		data = bad ? NULL : arena_data(&c->seg, ref.off);
 		len = 0;
 	}
 	if (bad) {
@@ -234,7 +244,9 @@ static int poll_recv(void *arg, bool full)
 		rc = look(c, (unsigned)a->ring, a);
 		return rc ? rc : -EPIPE;
 	}
-	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire);
+	/* Only ranks of the group: any member may have written bits beyond
+	 * it, and the ranks found below index the rank table. */
+	uint64_t joined = atomic_load_explicit(&c->seg.hdr->joined, memory_order_acquire) & c->valid;
 	unsigned s = c->rr;
 	for (unsigned i = 0; i < n; i++, s = s + 1 == n ? 0 : s + 1) {
 		if (s == c->me || (s < seg_layout(&c->seg)->ranks && !(joined & IPCFS_RANK_BIT(s))))

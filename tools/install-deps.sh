@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/install-deps.sh [--bench] - install the Debian packages that the
+# tools/install-deps.sh [--bench|--fuzz] - install the Debian packages that the
 # build and the tests need, if any is missing. Run by `make check`, `make
 # demo` and `make bench`; safe to run again (it installs nothing when all
 # are present). Needs root (or sudo) only when something is missing.
@@ -16,6 +16,10 @@ pkgs+=(python3-dev python3-setuptools python3-pip python3-torch)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(libopenmpi-dev openmpi-bin libzmq3-dev)
 	pkgs+=(python3-zmq python3-msgpack) # the Python benchmark's contenders
+fi
+# make fuzz: clang and its libFuzzer runtime (make check needs neither).
+if [ "${1:-}" = "--fuzz" ]; then
+	pkgs+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -113,10 +113,11 @@ START_TEST(older_and_damaged)
 			       "gpu buf 64 00\n"
 			       "gpu buf 1 0g\n"
 			       "gpu buf 1 abc\n"
+			       "gpu buf 2  \n"          /* an empty record (fuzz_fsd_state) */
 			       "gpu ok 1 ab\n"
 			       "frobnicate 1\n"
 			       "\n", &st, &skipped), 0);
-	ck_assert_uint_eq(skipped, 10);
+	ck_assert_uint_eq(skipped, 11);
 	ck_assert_str_eq(why, "line 4 skipped: ranks 99 out of range 1..64");
 	ck_assert_uint_eq(st.attrs.p.ranks, 8);
 	ck_assert_uint_eq(st.attrs.p.slots, 32);
