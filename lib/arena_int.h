@@ -30,6 +30,7 @@
 #define IPCFS_ARENA_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "segment_int.h"
@@ -79,6 +80,19 @@ struct arena_block {
 };
 
 _Static_assert(sizeof(struct arena_block) == ARENA_HDR, "block header size");
+
+/* The arena's part of the segment layout of each ABI (segment_int.h,
+ * SEG_LAYOUT_OF_ABI, has the rest, below this layer): whoever changes
+ * seg_arena or arena_block bumps IPCFS_ABI and adds a row. */
+#define ARENA_LAYOUT_OF_ABI(abi, state, state_waits, block, block_holders)               \
+	(IPCFS_ABI != (abi) ||                                                            \
+	 (sizeof(struct seg_arena) == (state) &&                                           \
+	  offsetof(struct seg_arena, waits) == (state_waits) &&                            \
+	  sizeof(struct arena_block) == (block) &&                                         \
+	  offsetof(struct arena_block, holders) == (block_holders)))
+_Static_assert(IPCFS_ABI == 3, "a new ABI needs its row below too");
+_Static_assert(ARENA_LAYOUT_OF_ABI(3, 192, 136, 64, 32),
+	       "the arena's layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* What a ring message of an arena block carries (its payload). */
 struct arena_ref {

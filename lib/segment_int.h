@@ -187,8 +187,9 @@ _Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no p
  * a segment of another layout is refused as another ABI (-EPROTO), not as
  * corrupt. Sizes alone miss a field added into padding (seg_rank.cpu in
  * ABI 3), so a row also names where the last fields of each part lie.
- * History: ABI 1, a 384-byte header with a pthread mutex in the arena's
- * state; ABI 2, the sizes of ABI 3 without seg_rank.cpu. */
+ * The arena's own structures have their row in arena_int.h. History: ABI
+ * 1, a 384-byte header with a pthread mutex in the arena's state; ABI 2,
+ * the sizes of ABI 3 without seg_rank.cpu. */
 #define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_cpu, rank_released, slot, arena) \
 	(IPCFS_ABI != (abi) ||                                                              \
 	 (sizeof(struct seg_hdr) == (hdr) && sizeof(struct seg_layout) == (layout) &&        \
