@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,12 +59,21 @@ static int total(void)
 	return STEPS + ODD + BSTEPS * BURST;
 }
 
+/* Exit statuses of the reader that say only what it learnt of the pace
+ * (14, 15, 17): the sender judges them by how regular its own steps really
+ * were. Every other nonzero status fails the test. */
+static bool pace_only(int status)
+{
+	return status == 14 || status == 15 || status == 17;
+}
+
 /* Rank 1: receives every message in order and acks each; exit status says
  * what went wrong. */
 static int reader(void *arg)
 {
 	struct ipcfs_member *m;
 	struct ipcfs_msg msg;
+	int pace_verdict = 0;
 	(void)arg;
 
 	if (placement != UNPINNED)
@@ -84,14 +94,15 @@ static int reader(void *arg)
 			/* The regular part taught the pace of rank 0. */
 			struct pace *p = &member_chan(m)->pace[0];
 			if (p->samples < PACE_MIN_SAMPLES)
-				return 14;
-			if (p->period < GAP_US * 1000ull || p->period > 4 * GAP_US * 1000ull)
-				return 15;
+				pace_verdict = 14;
+			else if (p->period < GAP_US * 1000ull || p->period > 4 * GAP_US * 1000ull)
+				pace_verdict = 15;
 			/* With a plan, the waits napped until the message was
 			 * nearly due: naps that ran to their end taught how late
 			 * they wake. Without one, nothing napped. */
-			if (plan_expected() && member_chan(m)->nap_late == 0)
-				return 17;
+			else if (plan_expected() && member_chan(m)->nap_late == 0)
+				pace_verdict = 17;
+			/* Never a nap without a plan, however loaded the machine. */
 			if (!plan_expected() && member_chan(m)->nap_late != 0)
 				return 18;
 		}
@@ -99,7 +110,7 @@ static int reader(void *arg)
 			return 16;
 	}
 	ipcfs_leave(m);
-	return 0;
+	return pace_verdict;
 }
 
 static void send_one(struct ipcfs_member *m, uint64_t v)
@@ -136,10 +147,20 @@ static void paced_exchange(uint32_t spin_us)
 		pin(0);
 	m = tl_join(dir, 0);
 	ck_assert_int_eq(ipcfs_wait_ranks(m, 3, 10000), 0);
+	/* How regular the steps really were: on a loaded machine a sleep of
+	 * GAP_US may last several times that, and then nothing regular was
+	 * there to learn. */
+	unsigned regular = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < STEPS; i++) {
 		pause_us(GAP_US);
 		send_one(m, ++v);
 		ack(m, v);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		regular += us <= GAP_US * 3 / 2;
+		t0 = t1;
 	}
 	for (int i = 0; i < ODD; i++) {
 		pause_us((long)(tl_rand(&seed) % 4000));
@@ -153,7 +174,12 @@ static void paced_exchange(uint32_t spin_us)
 		for (int k = BURST - 1; k >= 0; k--)
 			ack(m, v - (uint64_t)k);
 	}
-	ck_assert_int_eq(tl_wait(pid, 60), 0);
+	int status = tl_wait(pid, 60);
+	if (pace_only(status) && regular < STEPS * 9 / 10)
+		fprintf(stderr, "paced: reader's pace not judged (status %d): only %u of %d steps "
+			"were regular on this loaded machine\n", status, regular, STEPS);
+	else
+		ck_assert_int_eq(status, 0);
 	ipcfs_leave(m);
 	tl_group_done(dir);
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(saved), &saved), 0);
