@@ -44,6 +44,11 @@ me=$1
 T=$TMP/$me
 mkdir -p "$T/mnt" "$T/state"
 chmod 711 "$T/state"
+# This mount namespace began as a copy of the host's, with every FUSE mount
+# of the tests running beside this one: let go of those copies (ip netns
+# exec made / a slave, so this stays here), or their daemons could not
+# exit after their own unmount until this namespace ends.
+awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
 mount -t tmpfs -o size=128m tmpfs /dev/shm || exit 10
 "$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
 dpid=$!
