@@ -38,3 +38,8 @@ $(CUDA_EMU_SO): $(BUILD)/tests/emu/emu_stream.o $(BUILD)/tests/emu/emu_nccl.o
 $(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o $(BUILD)/tests/emu/gpu_faults.o,))
 TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
 
+
+# ---- the soak (make soak; a short one in make check: tests/shell/soak.sh) ----
+SOAK_OBJS := $(patsubst tests/soak/%.c,$(BUILD)/tests/soak/%.o,$(wildcard tests/soak/*.c))
+$(eval $(call prog,tests/soak_driver,$(SOAK_OBJS),))
+TEST_HELPERS += $(BUILD)/tests/soak_driver
