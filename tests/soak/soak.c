@@ -2,7 +2,7 @@
 /*
  * soak - a soak of ipcfs through its mount, bounded by a duration.
  *
- *   soak [-d SECONDS] [-c CYCLES] [-s SLACK_MS] [-l DAEMON_LOG] IPCFSD MNT STATEDIR
+ *   soak [-v] [-d SECONDS] [-c CYCLES] [-s SLACK_MS] [-l DAEMON_LOG] IPCFSD MNT STATEDIR
  *
  * Mounts its own ipcfsd on MNT (state in STATEDIR), then:
  *  1. CYCLES join/leave cycles on one group with nothing else running: the
@@ -20,7 +20,8 @@
  *     then the logs are checked (soak_check.c): exactly once, in order,
  *     to every reader that lived to the end, and no blocking call longer
  *     than its timeout plus SLACK_MS.
- * Prints one summary line; exits 1 on any violation, 2 on a setup error.
+ * Prints one summary line (-v: a line per epoch too); exits 1 on any
+ * violation, 2 on a setup error.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +47,7 @@ static char *logs;
 static size_t logs_bytes;
 static struct soak_fsd fsd;
 static uint64_t rng;
+static int verbose;
 
 /* What the summary reports. */
 static struct {
@@ -420,10 +422,14 @@ static void epoch(uint64_t until)
 	for (unsigned g = 0; g < ngrps; g++)
 		make_group(g);
 	run(until);
+	uint64_t t[5];
+	t[0] = soak_now_ns();
 	set_phase(PH_STOP_SEND);
 	await_flag(offsetof(struct soak_inc, send_done), "done sending", 20);
+	t[1] = soak_now_ns();
 	set_phase(PH_DRAIN);
 	await_flag(offsetof(struct soak_inc, drained), "drained", 30);
+	t[2] = soak_now_ns();
 	set_phase(PH_LEAVE);
 	for (uint64_t t = soak_now_ns() + 20000000000ull; soak_now_ns() < t;) {
 		int left = 0;
@@ -441,10 +447,16 @@ static void epoch(uint64_t until)
 			waitpid(sh->inc[i].pid, NULL, 0);
 		}
 	ensure_daemon();
+	t[3] = soak_now_ns();
 	for (unsigned g = 0; g < ngrps; g++) {
 		close_group(g);
 		tot.violations += soak_check_group(sh, ninc, (int)g, &ch, &rq);
 	}
+	t[4] = soak_now_ns();
+	if (verbose)
+		printf("soak: epoch %u: %u incarnations; stop %.2f s, drain %.2f s, leave %.2f s, close and check %.2f s\n",
+		       sh->epoch, ninc, (t[1] - t[0]) / 1e9, (t[2] - t[1]) / 1e9, (t[3] - t[2]) / 1e9,
+		       (t[4] - t[3]) / 1e9);
 	tot.checked += ch;
 	tot.required += rq;
 	for (unsigned i = 0; i < ninc; i++) {
@@ -467,8 +479,9 @@ int main(int argc, char **argv)
 	uint64_t t0, end;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:c:s:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:c:s:l:v")) != -1) {
 		switch (opt) {
+		case 'v': verbose = 1; break;
 		case 'd': duration = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': ncycles = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 's': slack_ms = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -477,7 +490,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: soak [-d SECONDS] [-c CYCLES] [-s SLACK_MS] [-l LOG] IPCFSD MNT STATEDIR\n");
+		fprintf(stderr, "usage: soak [-v] [-d SECONDS] [-c CYCLES] [-s SLACK_MS] [-l LOG] IPCFSD MNT STATEDIR\n");
 		return 2;
 	}
 	fsd = (struct soak_fsd){ .exe = argv[optind], .mnt = argv[optind + 1],

@@ -14,7 +14,7 @@ SOAK=$BUILD/tests/soak_driver
 # the daemon) goes with it if this script is interrupted.
 SPID=
 trap 'rc_=$?; [ -n "$SPID" ] && kill -9 -- -"$SPID" 2>/dev/null; (exit $rc_); cleanup' EXIT
-setsid "$SOAK" -d "$SECS" -c "${SOAK_CYCLES:-10000}" -s "${SOAK_SLACK_MS:-2000}" -l "$LOG" \
+setsid "$SOAK" ${SOAK_VERBOSE:+-v} -d "$SECS" -c "${SOAK_CYCLES:-10000}" -s "${SOAK_SLACK_MS:-2000}" -l "$LOG" \
 	"$IPCFSD" "$MNT" "$STATE" &
 SPID=$!
 rc=0
