@@ -10,14 +10,34 @@
 #include "membership_int.h"
 #include "wait_int.h"
 
+void seg_rank_lock_adopt(const struct seg_map *m, unsigned idx)
+{
+	/* Relaxed: the caller read the owner word with acquire first. */
+	seg_live_lock_take(m, idx, atomic_load_explicit(&seg_rank(m, idx)->joins, memory_order_relaxed));
+}
+
+/* A rank's owner is judged by its pid from its own PID namespace, by its
+ * liveness lock (segment_int.h) from any other: the pid is exact (a child
+ * forked without exec shares the lock, not the pid), the lock is the only
+ * thing that means the same everywhere. */
 bool seg_owner_gone(const struct seg_map *m, unsigned idx)
 {
 	struct seg_rank *r = seg_rank(m, idx);
 	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
-	uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
-	uint64_t have = proc_starttime(SEG_OWNER_PID(w));
+	/* Relaxed: stored by the claimer before its compare-and-swap, which
+	 * the acquire above saw (C1). */
+	uint64_t ns = atomic_load_explicit(&r->pidns, memory_order_relaxed);
 
-	return have == 0 || (want != 0 && have != want);
+	if (proc_pid_visible(ns)) {
+		uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
+		uint64_t have = proc_starttime(SEG_OWNER_PID(w));
+		return have == 0 || (want != 0 && have != want);
+	}
+	/* Another namespace: its pid means nothing here. Its incarnation's
+	 * byte, or the next one while a new claim has not stored joins yet
+	 * (C2). Cannot tell (no descriptor): not gone. */
+	uint64_t gen = atomic_load_explicit(&r->joins, memory_order_relaxed);
+	return seg_live_lock_held(m, idx, gen, (gen & 0xffffffffu) == 0xffffffffu ? 1 : 2) == 0;
 }
 
 void seg_wake_all(struct seg_map *m)
@@ -60,6 +80,10 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 		 * decide whom a slot waits for. */
 		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
 	}
+	/* The liveness lock of the incarnation marked gone, if this
+	 * descriptor holds it (our own leave, or a rank the daemon claimed
+	 * for a shell); for anyone else's a no-op. */
+	seg_live_lock_drop(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed));
 	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
 	/* Its arena blocks come back: bits in published blocks cleared,
@@ -69,27 +93,50 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 	return true;
 }
 
-/* Take rank @r for this process: CAS its owner word from any non-live
- * state, or from a live one whose process is gone. */
+/* Take rank @r for this process: its next incarnation's liveness lock,
+ * then a CAS of its owner word from any non-live state, or from a live
+ * one whose process is gone. */
 int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 {
 	struct seg_rank *rk = seg_rank(seg, r);
-	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
 
 	for (;;) {
-		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
-			if (!seg_owner_gone(seg, r))
-				return -EBUSY;
-			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
-			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		/* Acquire: pairs with the release store of joins below (C2). */
+		uint64_t gen = atomic_load_explicit(&rk->joins, memory_order_acquire) + 1;
+		int rc = seg_live_lock_take(seg, r, gen);
+
+		if (rc == -EAGAIN) /* a claim under way, or a live owner */
+			return -EBUSY;
+		if (atomic_load_explicit(&rk->joins, memory_order_acquire) + 1 != gen) {
+			seg_live_lock_drop(seg, r, gen); /* claimed meanwhile: look again */
 			continue;
 		}
+		uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
+			if (!seg_owner_gone(seg, r)) {
+				seg_live_lock_drop(seg, r, gen);
+				return -EBUSY;
+			}
+			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
+			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		}
+		/* C1: relaxed, published by the CAS (release) below: whoever
+		 * sees us live judges us in our namespace. Only we write it
+		 * now: every other claimer of this incarnation failed on its
+		 * byte. */
+		atomic_store_explicit(&rk->pidns, proc_pidns(), memory_order_relaxed);
 		/* acq_rel: we see what the previous owner did; a competing
 		 * claimer fails and sees us. */
-		if (atomic_compare_exchange_weak_explicit(&rk->owner, &w,
-							  SEG_OWNER(IPCFS_STATE_LIVE, pid),
-							  memory_order_acq_rel, memory_order_acquire))
+		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE &&
+		    atomic_compare_exchange_strong_explicit(&rk->owner, &w,
+							    SEG_OWNER(IPCFS_STATE_LIVE, pid),
+							    memory_order_acq_rel, memory_order_acquire)) {
+			/* C2: release, after the CAS: a judge that sees the old
+			 * count tests its byte and ours (seg_owner_gone). */
+			atomic_store_explicit(&rk->joins, gen, memory_order_release);
 			return 0;
+		}
+		seg_live_lock_drop(seg, r, gen);
 	}
 }
 
@@ -104,7 +151,6 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
 		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);
 	}
-	seg_count(&rk->joins, 1);
 	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
 	if (r < seg->ranks) { /* the control sender is in no mask */
 		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
@@ -177,41 +223,58 @@ uint64_t seg_joins(const struct seg_map *m, unsigned idx)
 	return atomic_load_explicit(&seg_rank(m, idx)->joins, memory_order_relaxed);
 }
 
+/* Undo the retirement of ranks below @n: words back, locks dropped. */
+static void unretire(struct seg_map *m, unsigned n, pid_t pid, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
+
+	for (unsigned r = 0; r < n; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer; only
+		 * ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
+							memory_order_release, memory_order_relaxed);
+		/* Relaxed: joins does not change while we hold the rank. */
+		seg_live_lock_drop(m, r, atomic_load_explicit(&seg_rank(m, r)->joins, memory_order_relaxed) + 1);
+	}
+}
+
 bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved)
 {
 	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
 	unsigned r;
 
 	for (r = 0; r < m->ranks; r++) {
-		_Atomic uint64_t *w = &seg_rank(m, r)->owner;
+		struct seg_rank *rk = seg_rank(m, r);
+		/* Acquire: pairs with the release store of joins in seg_claim. */
+		uint64_t gen = atomic_load_explicit(&rk->joins, memory_order_acquire) + 1;
+		/* The byte a joiner would take next, as a claim of ours: a
+		 * joiner of another namespace then finds it held too. */
+		if (seg_live_lock_take(m, r, gen) == -EAGAIN)
+			break;
 		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
-		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		saved[r] = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE) {
+			seg_live_lock_drop(m, r, gen);
+			break;
+		}
+		/* C1 (seg_claim): ours is the pid in the word now. */
+		atomic_store_explicit(&rk->pidns, proc_pidns(), memory_order_relaxed);
 		/* R1: acq_rel, the partner of seg_claim's CAS on the same
 		 * word: of a joiner's claim and ours exactly one wins. */
-		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
-		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
-							     memory_order_acquire))
+		if (!atomic_compare_exchange_strong_explicit(&rk->owner, &saved[r], mine,
+							     memory_order_acq_rel, memory_order_acquire)) {
+			seg_live_lock_drop(m, r, gen);
 			break;
+		}
 	}
 	if (r == m->ranks)
 		return true;
-	while (r-- > 0) {
-		uint64_t expect = mine;
-		/* Only ours: nobody else can have replaced our live claim. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
-							memory_order_release, memory_order_relaxed);
-	}
+	unretire(m, r, pid, saved);
 	return false;
 }
 
 void seg_unretire_ranks(struct seg_map *m, pid_t pid, const uint64_t *saved)
 {
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
-
-	for (unsigned r = 0; r < m->ranks; r++) {
-		uint64_t expect = mine;
-		/* Release: pairs with the acquire of the next claimer. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
-							memory_order_release, memory_order_relaxed);
-	}
+	unretire(m, m->ranks, pid, saved);
 }

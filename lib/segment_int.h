@@ -96,8 +96,13 @@ struct seg_rank {
 	 * ticks since boot, /proc/PID/stat field 22) against pid reuse. */
 	alignas(SEG_LINE) _Atomic uint64_t owner;
 	_Atomic uint64_t starttime;
+	/* Claims of this rank so far; the current owner's incarnation, which
+	 * names its liveness lock (membership.c). */
 	_Atomic uint64_t joins;
 	_Atomic uint64_t changed_ns;
+	/* PID namespace of the owner's pid (proc_pidns of the claimer), 0:
+	 * unknown. Only a process of the same namespace may judge it by pid. */
+	_Atomic uint64_t pidns;
 
 	/* The rank sleeps on rx_bell while waiting for a message; senders
 	 * bump and wake it only when rx_waiting is set. */
@@ -182,7 +187,29 @@ struct seg_map {
 	uint32_t spin_us;
 	uint32_t timeout_ms;
 	uint64_t rank_off, rank_stride, ring_off, ring_bytes, arena_off, arena_bytes;
+	/* Our own descriptor of the file (has_fd), whose open file
+	 * description holds the liveness locks of the ranks this mapping
+	 * claimed and tests everyone else's (membership.c). */
+	bool has_fd;
+	int fd;
+	/* The rank this process holds through this mapping + 1 (0: none):
+	 * who it is when it takes the arena's lock (arena.c). */
+	unsigned holder_id;
 };
+
+/*
+ * Liveness locks: a rank's owner holds an open-file-description lock on
+ * the byte of its incarnation @gen (the rank's joins after its claim),
+ * past the end of the file, through its mapping's descriptor; the kernel
+ * drops it when the process dies, in whatever PID namespace (segment.c).
+ * take: 0, -EAGAIN (another open file description holds it), or another
+ * -errno (no descriptor, a file system without such locks). held: 1 if
+ * another open file description holds one of bytes @gen..@gen+@n-1, 0 if
+ * not, -errno if it cannot be told.
+ */
+int seg_live_lock_take(const struct seg_map *m, unsigned idx, uint64_t gen);
+void seg_live_lock_drop(const struct seg_map *m, unsigned idx, uint64_t gen);
+int seg_live_lock_held(const struct seg_map *m, unsigned idx, uint64_t gen, unsigned n);
 
 /* Total bytes of a segment for @p; 0 if it would overflow. */
 uint64_t seg_layout_size(const struct ipcfs_params *p);

@@ -15,6 +15,8 @@ $(FAULT_LIBA): $(FAULT_OBJS)
 TEST_EXTRA_OBJS_test_death := $(FAULT_LIBA)
 # ... and sees the fault points' declarations (fault_set_hook).
 $(BUILD)/tests/unit/test_death.o: CFLAGS += -DIPCFS_FAULT_INJECT
+TEST_EXTRA_OBJS_test_pidns := $(FAULT_LIBA)
+$(BUILD)/tests/unit/test_pidns.o: CFLAGS += -DIPCFS_FAULT_INJECT
 
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
