@@ -245,6 +245,9 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 		}
 		fsd_members_transition(g, r, st, pid);
 	}
+	/* A member killed inside its own leave, or a marker killed half way:
+	 * nobody else may be left to finish it. */
+	membership_finish(&g->seg);
 	scan_stalls(g);
 }
 

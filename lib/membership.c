@@ -7,6 +7,7 @@
 
 #include "proc_int.h"
 #include "arena_int.h"
+#include "fault_int.h"
 #include "membership_int.h"
 #include "wait_int.h"
 
@@ -58,6 +59,35 @@ bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
 	return seg_mark_gone_pid(m, idx, 0, how);
 }
 
+/* The rest of the departure of rank @idx's incarnation @gen, after its
+ * owner word says gone: out of the live mask, its liveness lock dropped
+ * (if ours), its arena blocks swept, recorded complete, sleepers woken.
+ * Idempotent: a reaper may finish what a marker that died began. */
+static void depart(struct seg_map *m, unsigned idx, uint64_t gen)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+
+	if (idx < m->ranks) {
+		/* seq_cst: senders read the live mask with seq_cst when they
+		 * decide whom a slot waits for. */
+		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
+	}
+	FAULT_POINT("mark_gone_unmasked");
+	/* The liveness lock of the incarnation marked gone, if this
+	 * descriptor holds it (our own leave, or a rank the daemon claimed
+	 * for a shell); for anyone else's a no-op. */
+	seg_live_lock_drop(m, idx, gen);
+	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
+	/* Its arena blocks come back: bits in published blocks cleared,
+	 * blocks it was building freed. */
+	arena_sweep(m, idx);
+	/* D1: release, after the sweep: whoever reads it equal to joins
+	 * (acquire) sees the departure complete. */
+	atomic_store_explicit(&r->swept, gen, memory_order_release);
+	seg_wake_all(m);
+}
+
 bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 {
 	struct seg_rank *r = seg_rank(m, idx);
@@ -75,22 +105,45 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 							SEG_OWNER(how, SEG_OWNER_PID(w)),
 							memory_order_acq_rel,
 							memory_order_acquire));
-	if (idx < m->ranks) {
-		/* seq_cst: senders read the live mask with seq_cst when they
-		 * decide whom a slot waits for. */
-		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
-	}
-	/* The liveness lock of the incarnation marked gone, if this
-	 * descriptor holds it (our own leave, or a rank the daemon claimed
-	 * for a shell); for anyone else's a no-op. */
-	seg_live_lock_drop(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed));
-	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
-	/* Its arena blocks come back: bits in published blocks cleared,
-	 * blocks it was building freed. */
-	arena_sweep(m, idx);
-	seg_wake_all(m);
+	FAULT_POINT("mark_gone_state_set");
+	/* Relaxed: joins changes only at a claim, which needs the owner word
+	 * non-live and is ordered after our CAS on it. */
+	depart(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed));
 	return true;
+}
+
+/* Whether rank @r's last departure is incomplete (gen: its incarnation):
+ * its owner word says gone, its swept count is behind. */
+static bool departure_unfinished(const struct seg_map *m, unsigned r, uint64_t *gen)
+{
+	struct seg_rank *rk = seg_rank(m, r);
+	/* Acquire: pairs with the release store of joins in seg_claim. */
+	*gen = atomic_load_explicit(&rk->joins, memory_order_acquire);
+	/* Acquire: pairs with D1. */
+	if (*gen == 0 || atomic_load_explicit(&rk->swept, memory_order_acquire) == *gen)
+		return false;
+	/* Acquire: pairs with the acq_rel CAS of seg_mark_gone_pid. */
+	return SEG_OWNER_STATE(atomic_load_explicit(&rk->owner, memory_order_acquire)) !=
+	       IPCFS_STATE_LIVE;
+}
+
+void membership_finish(struct seg_map *m)
+{
+	for (unsigned r = 0; r <= m->ranks; r++) {
+		uint64_t gen;
+		if (!departure_unfinished(m, r, &gen))
+			continue;
+		/* The byte a claimer takes first: none claims the rank while
+		 * we finish (one that does finishes it itself). */
+		int rc = seg_live_lock_take(m, r, gen + 1);
+		if (rc == -EAGAIN)
+			continue;
+		uint64_t again;
+		if (departure_unfinished(m, r, &again) && again == gen)
+			depart(m, r, gen);
+		if (rc == 0)
+			seg_live_lock_drop(m, r, gen + 1);
+	}
 }
 
 /* Take rank @r for this process: its next incarnation's liveness lock,
@@ -111,7 +164,7 @@ int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 			seg_live_lock_drop(seg, r, gen); /* claimed meanwhile: look again */
 			continue;
 		}
-		uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire), prev;
 		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
 			if (!seg_owner_gone(seg, r)) {
 				seg_live_lock_drop(seg, r, gen);
@@ -119,6 +172,10 @@ int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 			}
 			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
 			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		} else if (departure_unfinished(seg, r, &prev) && prev == gen - 1) {
+			/* Its last owner's departure stopped half way: finish
+			 * it before the rank is ours (its blocks are not). */
+			depart(seg, r, prev);
 		}
 		/* C1: relaxed, published by the CAS (release) below: whoever
 		 * sees us live judges us in our namespace. Only we write it
@@ -175,6 +232,7 @@ uint64_t membership_reap(struct seg_map *m, uint64_t mask)
 		    seg_mark_gone_pid(m, r, SEG_OWNER_PID(w), IPCFS_STATE_DEAD))
 			marked |= IPCFS_RANK_BIT(r);
 	}
+	membership_finish(m);
 	return marked;
 }
 

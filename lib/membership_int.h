@@ -55,6 +55,11 @@ void seg_wake_all(struct seg_map *m);
  */
 uint64_t membership_reap(struct seg_map *m, uint64_t mask);
 
+/* Finish every departure (leave or death) whose marker died after the
+ * owner word said gone: out of the live mask, blocks swept (membership_reap
+ * calls it; so does the daemon's scan). */
+void membership_finish(struct seg_map *m);
+
 /* ---- reading membership (the daemon reads shared memory only so) ---- */
 
 /* Rank @idx's owner word and claim, each read once. */

@@ -103,6 +103,10 @@ struct seg_rank {
 	/* PID namespace of the owner's pid (proc_pidns of the claimer), 0:
 	 * unknown. Only a process of the same namespace may judge it by pid. */
 	_Atomic uint64_t pidns;
+	/* The incarnation (joins) whose departure is complete: out of the
+	 * live mask, its arena blocks swept. Behind joins while the owner
+	 * word says gone: whoever marked it died half way (membership.c). */
+	_Atomic uint64_t swept;
 
 	/* The rank sleeps on rx_bell while waiting for a message; senders
 	 * bump and wake it only when rx_waiting is set. */
