@@ -92,8 +92,10 @@ int main(int argc, char **argv)
 			pause();
 	} else if (strcmp(mode, "send") == 0 || strcmp(mode, "stream") == 0) {
 		bool forever = mode[1] == 't';
-		char *msg = calloc(1, bytes < 64 ? 64 : (size_t)bytes);
 		long i;
+		/* Reachable from here until exit (die() may exit mid-loop). */
+		static char *msg;
+		msg = calloc(1, bytes < 64 ? 64 : (size_t)bytes);
 		if (!msg)
 			die("calloc", -ENOMEM);
 		for (i = 0; (forever || i < count) && !stop; i++) {
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
 				die("send", rc);
 		}
 		printf("sent %ld\n", i);
+		free(msg);
 	} else if (strcmp(mode, "recv") == 0 || strcmp(mode, "drain") == 0) {
 		bool forever = mode[0] == 'd';
 		long i;
