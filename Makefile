@@ -143,3 +143,10 @@ clean:
 	rm -rf build build-san-*
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make soak DURATION=SECONDS: the soak (tests/soak/soak.sh); make check runs
+# a short one (tests/shell/soak.sh).
+DURATION ?= 60
+.PHONY: soak
+soak: $(ALL) $(BUILD)/tests/soak_driver
+	$(Q)BUILD=$(BUILD) tests/soak/soak.sh $(DURATION)

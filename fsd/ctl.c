@@ -42,7 +42,10 @@ static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, c
 	pid_t owner;
 	int rc;
 
-	if (fsd_owner(g, r, &owner) != IPCFS_STATE_LIVE || owner != pid) {
+	/* The writer's pid is ours; a member in another PID namespace wrote
+	 * its own there into the owner word. */
+	bool own = fsd_owner(g, r, &owner) == IPCFS_STATE_LIVE && fsd_writer_owns(g, r, pid, owner);
+	if (!own) {
 		rc = seg_claim(&g->seg, r, pid);
 		if (rc == -EBUSY) {
 			fsd_owner(g, r, &owner);
@@ -53,11 +56,13 @@ static int cmd_join(struct fsd *d, struct fsd_group *g, pid_t pid, unsigned r, c
 			return fail(rc, why, whylen, "join: cannot claim rank %u: %s", r, strerror(-rc));
 		seg_go_live(&g->seg, r, pid);
 	}
-	rc = fsd_watch_rank(d, g, r, pid);
+	if (!own)
+		owner = pid;
+	rc = fsd_watch_rank(d, g, r, owner, pid);
 	if (rc) /* the writer is gone already: the scan marks it dead */
 		fsd_log(LOG_WARNING, "%s: cannot watch pid %d of rank %u: %s", g->name, (int)pid, r,
 			strerror(-rc));
-	fsd_members_transition(g, r, IPCFS_STATE_LIVE, pid);
+	fsd_members_transition(g, r, IPCFS_STATE_LIVE, owner);
 	return 0;
 }
 
@@ -70,7 +75,7 @@ static int cmd_leave(struct fsd_group *g, pid_t pid, uid_t uid, unsigned r, char
 
 	if (st == IPCFS_STATE_FREE)
 		return fail(-ENOENT, why, whylen, "leave: rank %u never joined", r);
-	if (owner != pid && uid != 0 && uid != g->uid)
+	if (!fsd_writer_owns(g, r, pid, owner) && uid != 0 && uid != g->uid)
 		return fail(-EPERM, why, whylen, "leave: rank %u belongs to pid %d", r, (int)owner);
 	if (st == IPCFS_STATE_DEAD)
 		return fail(-ENOENT, why, whylen, "leave: rank %u is dead", r);

@@ -357,8 +357,14 @@ void fsd_members_epoll(int fd);
 /* The process watched for rank @r with generation @gen exited (caller
  * holds g->lock): marked dead unless the watch changed since. */
 void fsd_members_exited(struct fsd_group *g, unsigned r, uint32_t gen);
-/* Watch rank @r's process @pid (caller holds g->lock). */
-int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid);
+/* Watch rank @r's process, @pid in the owner word, known as @host in our
+ * PID namespace (0: @pid is ours). -EXDEV: the owner lives in another PID
+ * namespace and its pid here is unknown; each scan then asks its liveness
+ * lock (caller holds g->lock). */
+int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid, pid_t host);
+/* Whether process @writer (a pid of ours) is rank @r's owner @owner as
+ * seen in its own PID namespace. */
+bool fsd_writer_owns(const struct fsd_group *g, unsigned r, pid_t writer, pid_t owner);
 void fsd_unwatch_rank(struct fsd_group *g, unsigned r);
 /* One pass over @g: adopt live ranks nobody watches, notice left and dead
  * ones, post stalls (caller holds g->lock). */

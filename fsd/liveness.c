@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -79,7 +80,56 @@ void fsd_unwatch_rank(struct fsd_group *g, unsigned r)
 	w->pid = 0;
 }
 
-int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
+/* Whether rank @r's owner pid is a pid of our PID namespace. */
+static bool owner_in_our_ns(const struct fsd_group *g, unsigned r)
+{
+	/* Relaxed: read after the owner word (acquire) by our callers; the
+	 * claimer stored it before its CAS. */
+	uint64_t ns = atomic_load_explicit(&seg_rank(&g->seg, r)->pidns, memory_order_relaxed);
+	return proc_pid_visible(ns);
+}
+
+/* The innermost pid of process @pid (the last field of NSpid in its
+ * status) and its PID namespace; -errno. */
+static int ns_pid_of(pid_t pid, pid_t *inner, uint64_t *ns)
+{
+	char path[64], line[256];
+	struct stat st;
+	int rc = -ESRCH;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if (stat(path, &st) != 0)
+		return -errno;
+	*ns = st.st_ino;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (rc && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		char *last = strrchr(line, '\t');
+		rc = last && sscanf(last, "%d", inner) == 1 ? 0 : -EINVAL;
+	}
+	fclose(f);
+	return rc;
+}
+
+bool fsd_writer_owns(const struct fsd_group *g, unsigned r, pid_t writer, pid_t owner)
+{
+	uint64_t ns;
+	pid_t inner;
+
+	/* Relaxed: as owner_in_our_ns. */
+	uint64_t rank_ns = atomic_load_explicit(&seg_rank(&g->seg, r)->pidns, memory_order_relaxed);
+
+	/* 0: a claimer that could not tell its namespace (no /proc). */
+	if (writer == owner && (rank_ns == 0 || proc_pid_visible(rank_ns)))
+		return true;
+	return ns_pid_of(writer, &inner, &ns) == 0 && inner == owner && ns == rank_ns;
+}
+
+int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid, pid_t host)
 {
 	struct fsd_watch *w = &g->members.watch[r];
 	(void)d;
@@ -87,7 +137,9 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 	if (w->pid == pid && w->pidfd >= 0)
 		return 0;
 	fsd_unwatch_rank(g, r);
-	int fd = pidfd_open(pid);
+	if (!host && !owner_in_our_ns(g, r))
+		return -EXDEV;
+	int fd = pidfd_open(host ? host : pid);
 	if (fd < 0)
 		return fd;
 	/* The pid may have been reused before we opened it: the process must
@@ -95,11 +147,15 @@ int fsd_watch_rank(struct fsd *d, struct fsd_group *g, unsigned r, pid_t pid)
 	struct seg_owner o;
 	seg_owner_read(&g->seg, r, &o);
 	uint64_t want = o.starttime;
-	uint64_t have = proc_starttime(pid);
+	uint64_t have = proc_starttime(host ? host : pid);
 	if (have == 0 || (want && want != have)) {
 		close(fd);
 		return -ESRCH;
 	}
+	/* A rank a previous daemon claimed for a shell: its lock went with
+	 * that daemon; hold it for the shell (no-op for a library member). */
+	if (!host)
+		seg_rank_lock_adopt(&g->seg, r);
 	w->pid = pid;
 	w->pidfd = fd;
 	w->gen++;
@@ -176,8 +232,10 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 
 		if (st == IPCFS_STATE_LIVE && (g->members.watch[r].pid != pid ||
 					       g->members.watch[r].pidfd < 0)) {
-			if (fsd_watch_rank(d, g, r, pid) == -ESRCH) {
-				/* Joined and died while nobody watched. */
+			int rc = fsd_watch_rank(d, g, r, pid, 0);
+			/* Joined and died while nobody watched; or, in another
+			 * PID namespace, its liveness lock is gone. */
+			if (rc == -ESRCH || (rc == -EXDEV && seg_owner_gone(&g->seg, r))) {
 				fsd_members_transition(g, r, IPCFS_STATE_LIVE, pid);
 				rank_died(g, r, pid);
 				continue;
@@ -187,6 +245,9 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 		}
 		fsd_members_transition(g, r, st, pid);
 	}
+	/* A member killed inside its own leave, or a marker killed half way:
+	 * nobody else may be left to finish it. */
+	membership_finish(&g->seg);
 	scan_stalls(g);
 }
 

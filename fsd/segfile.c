@@ -90,6 +90,8 @@ int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs
 	if (!rc && own.size != g->seg.size) /* not the file g->seg maps */
 		rc = -ESTALE;
 	if (!rc && !(rc = seg_claim(&g->seg, r, getpid()))) {
+		/* Who the daemon is in the arena's lock, through either mapping. */
+		g->seg.holder_id = own.holder_id = r + 1;
 		seg_go_live(&g->seg, r, getpid());
 		if ((rc = chan_init(&g->ctl, &own, r)))
 			seg_mark_gone(&g->seg, r, IPCFS_STATE_LEFT);

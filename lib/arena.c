@@ -32,7 +32,7 @@
 /* Sleep between looks at whether the holder is still alive. */
 #define LOCK_NAP_NS 2000000ull
 /* Thread ids are below pid_max, at most 2^22 on Linux. */
-#define LOCK_TID_MAX (1u << 22)
+#define LOCK_TID_MAX (1u << ARENA_LOCK_RANK_SHIFT)
 
 /* Relaxed load of a plain field of shared memory, once: the compiler may
  * neither repeat it nor tear it. */
@@ -117,21 +117,49 @@ static pid_t self_tid(void)
 }
 
 /* Start time of this thread, read from /proc once per thread id. */
-static uint64_t self_start(pid_t tid)
+static uint64_t self_start(void)
 {
 	if (!cached_start)
-		cached_start = proc_starttime(tid);
+		cached_start = proc_thread_starttime();
 	return cached_start;
 }
 
-/* Whether the thread named by the lock word @holder can no longer hold it:
- * no such thread (or a value that is no thread id at all), or a thread
- * id reused since the holder took the lock. */
-static bool holder_gone(const struct seg_arena *a, uint32_t holder)
+/* The lock word that names us: our thread id and the rank this mapping
+ * holds (thread ids are unique in one PID namespace only). */
+static uint32_t self_word(const struct seg_map *m, pid_t tid)
 {
-	if (holder == 0 || holder >= LOCK_TID_MAX)
+	uint32_t id = m->holder_id <= IPCFS_MAX_RANKS + 1 ? m->holder_id : 0;
+	return (uint32_t)tid | id << ARENA_LOCK_RANK_SHIFT;
+}
+
+/* Whether the holder named by lock word @w can no longer hold it. One
+ * with a rank, in another PID namespace than ours: its rank's liveness
+ * lock for the incarnation it took the lock as is gone. Else by thread id:
+ * no such thread (or a value that is no thread id at all), or one reused
+ * since the holder took the lock. */
+static bool holder_gone(const struct seg_map *m, const struct seg_arena *a, uint32_t w)
+{
+	uint32_t tid = w & (LOCK_TID_MAX - 1), id = (w & ~ARENA_LOCK_WAITERS) >> ARENA_LOCK_RANK_SHIFT;
+
+	if (id > seg_layout(m)->ranks + 1)
+		return true; /* no rank: garbage */
+	if (id) {
+		struct seg_rank *r = seg_rank(m, id - 1);
+		/* Relaxed: a hint of where the holder lives; both answers are
+		 * safe for a holder of our namespace (its thread id is real). */
+		uint64_t ns = atomic_load_explicit(&r->pidns, memory_order_relaxed);
+		if (!proc_pid_visible(ns)) {
+			/* Relaxed: written by the holder right after its take
+			 * (L3); before that, the rank's current incarnation. */
+			uint64_t gen = atomic_load_explicit(&a->lock_gen, memory_order_relaxed);
+			if (!gen)
+				gen = atomic_load_explicit(&r->joins, memory_order_relaxed) + 1;
+			return seg_live_lock_held(m, id - 1, gen - 1, 1) == 0;
+		}
+	}
+	if (tid == 0)
 		return true;
-	uint64_t have = proc_starttime((pid_t)holder);
+	uint64_t have = proc_starttime((pid_t)tid);
 	uint64_t want = atomic_load_explicit(&a->lock_start, memory_order_relaxed);
 	return have == 0 || (want != 0 && want != have);
 }
@@ -141,11 +169,17 @@ static bool repair(struct seg_map *m);
 /* We took the lock from @old, 0 when it was free: record who holds it;
  * after a holder that is gone, check the list it may have left half
  * changed. 0 or -EIO (the arena is broken). */
-static int locked(struct seg_map *m, uint32_t old, pid_t tid)
+static int locked(struct seg_map *m, uint32_t old)
 {
 	struct seg_arena *a = arena_state(m);
+	uint64_t gen = 0;
 
-	atomic_store_explicit(&a->lock_start, self_start(tid), memory_order_relaxed);
+	if (m->holder_id && m->holder_id <= seg_layout(m)->ranks + 1)
+		gen = atomic_load_explicit(&seg_rank(m, m->holder_id - 1)->joins,
+					   memory_order_relaxed) + 1;
+	atomic_store_explicit(&a->lock_start, self_start(), memory_order_relaxed);
+	/* L3: relaxed, read by holder_gone as a hint (0: not yet). */
+	atomic_store_explicit(&a->lock_gen, gen, memory_order_relaxed);
 	if ((old & ~ARENA_LOCK_WAITERS) && !repair(m))
 		atomic_store_explicit(&a->broken, 1, memory_order_relaxed);
 	return atomic_load_explicit(&a->broken, memory_order_relaxed) ? -EIO : 0;
@@ -163,7 +197,7 @@ static void unlock(struct seg_map *m);
 static int lock(struct seg_map *m)
 {
 	struct seg_arena *a = arena_state(m);
-	pid_t tid = self_tid();
+	uint32_t me = self_word(m, self_tid());
 	uint64_t deadline = 0;
 	int rc;
 
@@ -178,14 +212,13 @@ static int lock(struct seg_map *m)
 		/* A thread never waits for a lock it holds: our own id in the
 		 * word is garbage. Liveness costs a read of /proc, so it is
 		 * asked only once spinning is over. */
-		bool take = w == 0 || holder == (uint32_t)tid ||
-			    (round >= 64 && holder_gone(a, holder));
+		bool take = w == 0 || holder == me || (round >= 64 && holder_gone(m, a, holder));
 		/* Acquire (L1): pairs with the release in unlock(), so the
 		 * previous holder's changes to the list are visible. */
-		if (take && atomic_compare_exchange_strong_explicit(&a->lock, &w, (uint32_t)tid,
+		if (take && atomic_compare_exchange_strong_explicit(&a->lock, &w, me,
 								    memory_order_acquire,
 								    memory_order_relaxed)) {
-			rc = locked(m, w, tid);
+			rc = locked(m, w);
 			if (rc)
 				unlock(m);
 			return rc;
@@ -221,15 +254,16 @@ static int lock(struct seg_map *m)
 static void unlock(struct seg_map *m)
 {
 	struct seg_arena *a = arena_state(m);
-	uint32_t tid = (uint32_t)self_tid();
+	uint32_t me = self_word(m, self_tid());
 	uint32_t w = atomic_load_explicit(&a->lock, memory_order_relaxed);
 
 	/* Cleared before the word is released (L2, see lock()). */
 	atomic_store_explicit(&a->lock_start, 0, memory_order_relaxed);
+	atomic_store_explicit(&a->lock_gen, 0, memory_order_relaxed);
 	do {
 		/* Taken from us (someone judged us gone, or scribbled on it):
 		 * it is not ours to release any more. */
-		if ((w & ~ARENA_LOCK_WAITERS) != tid)
+		if ((w & ~ARENA_LOCK_WAITERS) != me)
 			return;
 		/* Release (L1): our changes to the list before the word. */
 	} while (!atomic_compare_exchange_weak_explicit(&a->lock, &w, 0, memory_order_release,

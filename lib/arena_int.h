@@ -42,8 +42,9 @@
  * The block list and the fields marked "lock" change only under `lock`
  * (arena.c: lock()); they are read without it by statistics. */
 struct seg_arena {
-	/* 0: free; else the thread id of the holder, | ARENA_LOCK_WAITERS
-	 * while another thread sleeps on it (futex). */
+	/* 0: free; else the holder: its thread id | (the rank it holds the
+	 * segment as + 1, 0: none) << ARENA_LOCK_RANK_SHIFT, and
+	 * | ARENA_LOCK_WAITERS while another thread sleeps on it (futex). */
 	_Atomic uint32_t lock;
 	uint32_t pad;
 	/* Start time of the holder thread (proc_starttime), 0 while not
@@ -53,6 +54,10 @@ struct seg_arena {
 	_Atomic uint64_t used_bytes; /* lock: bytes of blocks not free, headers included */
 	_Atomic uint64_t blocks;     /* lock: blocks not free */
 	_Atomic uint64_t allocs, frees, reclaimed, broken; /* lock */
+	/* The holder's rank's incarnation + 1 (0 while not yet written): a
+	 * holder of another PID namespace is judged by that incarnation's
+	 * liveness lock (segment_int.h), not by its thread id. */
+	_Atomic uint64_t lock_gen;
 	/* A sender waiting for space sleeps on freed_bell; whoever frees
 	 * wakes it only when `waiting` is set (same handshake as the rings).
 	 * Changed by atomic read-modify-write, without the lock. */
@@ -62,6 +67,7 @@ struct seg_arena {
 };
 
 #define ARENA_LOCK_WAITERS (1u << 31)
+#define ARENA_LOCK_RANK_SHIFT 22 /* thread ids are below 2^22 on Linux */
 
 _Static_assert(sizeof(struct seg_arena) <= SEG_ARENA_STATE, "arena state fits its room");
 

@@ -202,6 +202,7 @@ int ipcfs_join(const char *dir, int rank, struct ipcfs_member **out)
 	}
 	if (rc)
 		goto fail_unmap;
+	seg.holder_id = (unsigned)rank + 1; /* who we are in the arena's lock */
 	seg_go_live(&seg, (unsigned)rank, pid);
 
 	m = calloc(1, sizeof(*m));

@@ -7,17 +7,38 @@
 
 #include "proc_int.h"
 #include "arena_int.h"
+#include "fault_int.h"
 #include "membership_int.h"
 #include "wait_int.h"
 
+void seg_rank_lock_adopt(const struct seg_map *m, unsigned idx)
+{
+	/* Relaxed: the caller read the owner word with acquire first. */
+	seg_live_lock_take(m, idx, atomic_load_explicit(&seg_rank(m, idx)->joins, memory_order_relaxed));
+}
+
+/* A rank's owner is judged by its pid from its own PID namespace, by its
+ * liveness lock (segment_int.h) from any other: the pid is exact (a child
+ * forked without exec shares the lock, not the pid), the lock is the only
+ * thing that means the same everywhere. */
 bool seg_owner_gone(const struct seg_map *m, unsigned idx)
 {
 	struct seg_rank *r = seg_rank(m, idx);
 	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
-	uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
-	uint64_t have = proc_starttime(SEG_OWNER_PID(w));
+	/* Relaxed: stored by the claimer before its compare-and-swap, which
+	 * the acquire above saw (C1). */
+	uint64_t ns = atomic_load_explicit(&r->pidns, memory_order_relaxed);
 
-	return have == 0 || (want != 0 && have != want);
+	if (proc_pid_visible(ns)) {
+		uint64_t want = atomic_load_explicit(&r->starttime, memory_order_relaxed);
+		uint64_t have = proc_starttime(SEG_OWNER_PID(w));
+		return have == 0 || (want != 0 && have != want);
+	}
+	/* Another namespace: its pid means nothing here. Its incarnation's
+	 * byte, or the next one while a new claim has not stored joins yet
+	 * (C2). Cannot tell (no descriptor): not gone. */
+	uint64_t gen = atomic_load_explicit(&r->joins, memory_order_relaxed);
+	return seg_live_lock_held(m, idx, gen, (gen & 0xffffffffu) == 0xffffffffu ? 1 : 2) == 0;
 }
 
 void seg_wake_all(struct seg_map *m)
@@ -38,6 +59,35 @@ bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
 	return seg_mark_gone_pid(m, idx, 0, how);
 }
 
+/* The rest of the departure of rank @idx's incarnation @gen, after its
+ * owner word says gone: out of the live mask, its liveness lock dropped
+ * (if ours), its arena blocks swept, recorded complete, sleepers woken.
+ * Idempotent: a reaper may finish what a marker that died began. */
+static void depart(struct seg_map *m, unsigned idx, uint64_t gen)
+{
+	struct seg_rank *r = seg_rank(m, idx);
+
+	if (idx < seg_layout(m)->ranks) {
+		/* seq_cst: senders read the live mask with seq_cst when they
+		 * decide whom a slot waits for. */
+		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
+	}
+	FAULT_POINT("mark_gone_unmasked");
+	/* The liveness lock of the incarnation marked gone, if this
+	 * descriptor holds it (our own leave, or a rank the daemon claimed
+	 * for a shell); for anyone else's a no-op. */
+	seg_live_lock_drop(m, idx, gen);
+	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
+	/* Its arena blocks come back: bits in published blocks cleared,
+	 * blocks it was building freed. */
+	arena_sweep(m, idx);
+	/* D1: release, after the sweep: whoever reads it equal to joins
+	 * (acquire) sees the departure complete. */
+	atomic_store_explicit(&r->swept, gen, memory_order_release);
+	seg_wake_all(m);
+}
+
 bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 {
 	struct seg_rank *r = seg_rank(m, idx);
@@ -55,41 +105,95 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 							SEG_OWNER(how, SEG_OWNER_PID(w)),
 							memory_order_acq_rel,
 							memory_order_acquire));
-	if (idx < seg_layout(m)->ranks) {
-		/* seq_cst: senders read the live mask with seq_cst when they
-		 * decide whom a slot waits for. */
-		atomic_fetch_and_explicit(&m->hdr->live, ~IPCFS_RANK_BIT(idx), memory_order_seq_cst);
-	}
-	atomic_store_explicit(&r->changed_ns, wait_now_ns(), memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
-	/* Its arena blocks come back: bits in published blocks cleared,
-	 * blocks it was building freed. */
-	arena_sweep(m, idx);
-	seg_wake_all(m);
+	FAULT_POINT("mark_gone_state_set");
+	/* Relaxed: joins changes only at a claim, which needs the owner word
+	 * non-live and is ordered after our CAS on it. */
+	depart(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed));
 	return true;
 }
 
-/* Take rank @r for this process: CAS its owner word from any non-live
- * state, or from a live one whose process is gone. */
+/* Whether rank @r's last departure is incomplete (gen: its incarnation):
+ * its owner word says gone, its swept count is behind. */
+static bool departure_unfinished(const struct seg_map *m, unsigned r, uint64_t *gen)
+{
+	struct seg_rank *rk = seg_rank(m, r);
+	/* Acquire: pairs with the release store of joins in seg_claim. */
+	*gen = atomic_load_explicit(&rk->joins, memory_order_acquire);
+	/* Acquire: pairs with D1. */
+	if (*gen == 0 || atomic_load_explicit(&rk->swept, memory_order_acquire) == *gen)
+		return false;
+	/* Acquire: pairs with the acq_rel CAS of seg_mark_gone_pid. */
+	return SEG_OWNER_STATE(atomic_load_explicit(&rk->owner, memory_order_acquire)) !=
+	       IPCFS_STATE_LIVE;
+}
+
+void membership_finish(struct seg_map *m)
+{
+	for (unsigned r = 0; r <= seg_layout(m)->ranks; r++) {
+		uint64_t gen;
+		if (!departure_unfinished(m, r, &gen))
+			continue;
+		/* The byte a claimer takes first: none claims the rank while
+		 * we finish (one that does finishes it itself). */
+		int rc = seg_live_lock_take(m, r, gen + 1);
+		if (rc == -EAGAIN)
+			continue;
+		uint64_t again;
+		if (departure_unfinished(m, r, &again) && again == gen)
+			depart(m, r, gen);
+		if (rc == 0)
+			seg_live_lock_drop(m, r, gen + 1);
+	}
+}
+
+/* Take rank @r for this process: its next incarnation's liveness lock,
+ * then a CAS of its owner word from any non-live state, or from a live
+ * one whose process is gone. */
 int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 {
 	struct seg_rank *rk = seg_rank(seg, r);
-	uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire);
 
 	for (;;) {
-		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
-			if (!seg_owner_gone(seg, r))
-				return -EBUSY;
-			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
-			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		/* Acquire: pairs with the release store of joins below (C2). */
+		uint64_t gen = atomic_load_explicit(&rk->joins, memory_order_acquire) + 1;
+		int rc = seg_live_lock_take(seg, r, gen);
+
+		if (rc == -EAGAIN) /* a claim under way, or a live owner */
+			return -EBUSY;
+		if (atomic_load_explicit(&rk->joins, memory_order_acquire) + 1 != gen) {
+			seg_live_lock_drop(seg, r, gen); /* claimed meanwhile: look again */
 			continue;
 		}
+		uint64_t w = atomic_load_explicit(&rk->owner, memory_order_acquire), prev;
+		if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE) {
+			if (!seg_owner_gone(seg, r)) {
+				seg_live_lock_drop(seg, r, gen);
+				return -EBUSY;
+			}
+			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
+			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		} else if (departure_unfinished(seg, r, &prev) && prev == gen - 1) {
+			/* Its last owner's departure stopped half way: finish
+			 * it before the rank is ours (its blocks are not). */
+			depart(seg, r, prev);
+		}
+		/* C1: relaxed, published by the CAS (release) below: whoever
+		 * sees us live judges us in our namespace. Only we write it
+		 * now: every other claimer of this incarnation failed on its
+		 * byte. */
+		atomic_store_explicit(&rk->pidns, proc_pidns(), memory_order_relaxed);
 		/* acq_rel: we see what the previous owner did; a competing
 		 * claimer fails and sees us. */
-		if (atomic_compare_exchange_weak_explicit(&rk->owner, &w,
-							  SEG_OWNER(IPCFS_STATE_LIVE, pid),
-							  memory_order_acq_rel, memory_order_acquire))
+		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE &&
+		    atomic_compare_exchange_strong_explicit(&rk->owner, &w,
+							    SEG_OWNER(IPCFS_STATE_LIVE, pid),
+							    memory_order_acq_rel, memory_order_acquire)) {
+			/* C2: release, after the CAS: a judge that sees the old
+			 * count tests its byte and ours (seg_owner_gone). */
+			atomic_store_explicit(&rk->joins, gen, memory_order_release);
 			return 0;
+		}
+		seg_live_lock_drop(seg, r, gen);
 	}
 }
 
@@ -107,7 +211,6 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);
 		atomic_store_explicit(&rk->released[s], head, memory_order_relaxed);
 	}
-	seg_count(&rk->joins, 1);
 	atomic_store_explicit(&rk->changed_ns, wait_now_ns(), memory_order_relaxed);
 	if (r < seg_layout(seg)->ranks) { /* the control sender is in no mask */
 		atomic_fetch_or_explicit(&seg->hdr->joined, IPCFS_RANK_BIT(r),
@@ -132,6 +235,7 @@ uint64_t membership_reap(struct seg_map *m, uint64_t mask)
 		    seg_mark_gone_pid(m, r, SEG_OWNER_PID(w), IPCFS_STATE_DEAD))
 			marked |= IPCFS_RANK_BIT(r);
 	}
+	membership_finish(m);
 	return marked;
 }
 
@@ -175,41 +279,58 @@ uint64_t seg_joins(const struct seg_map *m, unsigned idx)
 	return atomic_load_explicit(&seg_rank(m, idx)->joins, memory_order_relaxed);
 }
 
+/* Undo the retirement of ranks below @n: words back, locks dropped. */
+static void unretire(struct seg_map *m, unsigned n, pid_t pid, const uint64_t *saved)
+{
+	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
+
+	for (unsigned r = 0; r < n; r++) {
+		uint64_t expect = mine;
+		/* Release: pairs with the acquire of the next claimer; only
+		 * ours: nobody else can have replaced our live claim. */
+		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
+							memory_order_release, memory_order_relaxed);
+		/* Relaxed: joins does not change while we hold the rank. */
+		seg_live_lock_drop(m, r, atomic_load_explicit(&seg_rank(m, r)->joins, memory_order_relaxed) + 1);
+	}
+}
+
 bool seg_retire_ranks(struct seg_map *m, pid_t pid, uint64_t *saved)
 {
 	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
 	unsigned r;
 
 	for (r = 0; r < seg_layout(m)->ranks; r++) {
-		_Atomic uint64_t *w = &seg_rank(m, r)->owner;
+		struct seg_rank *rk = seg_rank(m, r);
+		/* Acquire: pairs with the release store of joins in seg_claim. */
+		uint64_t gen = atomic_load_explicit(&rk->joins, memory_order_acquire) + 1;
+		/* The byte a joiner would take next, as a claim of ours: a
+		 * joiner of another namespace then finds it held too. */
+		if (seg_live_lock_take(m, r, gen) == -EAGAIN)
+			break;
 		/* Acquire: pairs with the acq_rel CAS of seg_claim (R1). */
-		saved[r] = atomic_load_explicit(w, memory_order_acquire);
+		saved[r] = atomic_load_explicit(&rk->owner, memory_order_acquire);
+		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE) {
+			seg_live_lock_drop(m, r, gen);
+			break;
+		}
+		/* C1 (seg_claim): ours is the pid in the word now. */
+		atomic_store_explicit(&rk->pidns, proc_pidns(), memory_order_relaxed);
 		/* R1: acq_rel, the partner of seg_claim's CAS on the same
 		 * word: of a joiner's claim and ours exactly one wins. */
-		if (SEG_OWNER_STATE(saved[r]) == IPCFS_STATE_LIVE ||
-		    !atomic_compare_exchange_strong_explicit(w, &saved[r], mine, memory_order_acq_rel,
-							     memory_order_acquire))
+		if (!atomic_compare_exchange_strong_explicit(&rk->owner, &saved[r], mine,
+							     memory_order_acq_rel, memory_order_acquire)) {
+			seg_live_lock_drop(m, r, gen);
 			break;
+		}
 	}
 	if (r == seg_layout(m)->ranks)
 		return true;
-	while (r-- > 0) {
-		uint64_t expect = mine;
-		/* Only ours: nobody else can have replaced our live claim. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
-							memory_order_release, memory_order_relaxed);
-	}
+	unretire(m, r, pid, saved);
 	return false;
 }
 
 void seg_unretire_ranks(struct seg_map *m, pid_t pid, const uint64_t *saved)
 {
-	uint64_t mine = SEG_OWNER(IPCFS_STATE_LIVE, pid);
-
-	for (unsigned r = 0; r < seg_layout(m)->ranks; r++) {
-		uint64_t expect = mine;
-		/* Release: pairs with the acquire of the next claimer. */
-		atomic_compare_exchange_strong_explicit(&seg_rank(m, r)->owner, &expect, saved[r],
-							memory_order_release, memory_order_relaxed);
-	}
+	unretire(m, seg_layout(m)->ranks, pid, saved);
 }

@@ -14,8 +14,14 @@
 
 #include "segment_int.h"
 
-/* Whether the process owning rank @idx is gone (dead, zombie or pid reused). */
+/* Whether the process owning rank @idx is gone (dead, zombie or pid
+ * reused): by its pid in our PID namespace, by its liveness lock from
+ * another (see membership.c). */
 bool seg_owner_gone(const struct seg_map *m, unsigned idx);
+
+/* Hold rank @idx's liveness lock for its current owner if nobody does (a
+ * rank the daemon adopts that a previous daemon claimed for a shell). */
+void seg_rank_lock_adopt(const struct seg_map *m, unsigned idx);
 
 /*
  * If rank @idx is live, mark it dead (or left, when @how is
@@ -48,6 +54,11 @@ void seg_wake_all(struct seg_map *m);
  * the ranks it marked.
  */
 uint64_t membership_reap(struct seg_map *m, uint64_t mask);
+
+/* Finish every departure (leave or death) whose marker died after the
+ * owner word said gone: out of the live mask, blocks swept (membership_reap
+ * calls it; so does the daemon's scan). */
+void membership_finish(struct seg_map *m);
 
 /* ---- reading membership (the daemon reads shared memory only so) ---- */
 

@@ -8,6 +8,7 @@
 #ifndef IPCFS_PROC_INT_H
 #define IPCFS_PROC_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -15,5 +16,18 @@
  * (/proc/PID/stat field 22); 0 if it does not exist, is a zombie or
  * @pid is not a pid. */
 uint64_t proc_starttime(pid_t pid);
+
+/* Start time of the calling thread (/proc/thread-self/stat). */
+uint64_t proc_thread_starttime(void);
+
+/* The PID namespace this process lives in (inode of /proc/self/ns/pid),
+ * 0 if unknown (no /proc): pids and thread ids are comparable only
+ * between processes of the same one. */
+uint64_t proc_pidns(void);
+
+/* Whether a pid of PID namespace @ns can be looked up here: @ns is ours
+ * and our /proc is of it (not so in a namespace that kept the host's
+ * /proc: our pids mean other processes there). */
+bool proc_pid_visible(uint64_t ns);
 
 #endif

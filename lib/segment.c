@@ -361,6 +361,14 @@ int seg_map_fd(int fd, unsigned flags, struct seg_map *out)
 	}
 	out->hdr = out->base;
 	rc = validate(out);
+	/* A descriptor of our own, never inherited by a program we exec:
+	 * its open file description carries our ranks' liveness locks. */
+	if (!rc) {
+		out->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		out->has_fd = out->fd >= 0;
+		if (!out->has_fd)
+			rc = -errno;
+	}
 	if (rc)
 		seg_unmap(out);
 	return rc;
@@ -380,6 +388,10 @@ int seg_map_path(const char *path, unsigned flags, struct seg_map *out)
 
 void seg_unmap(struct seg_map *m)
 {
+	/* Closing it drops every lock it held: our ranks read as gone. */
+	if (m->has_fd)
+		close(m->fd);
+	m->has_fd = false;
 	if (m->base)
 		munmap(m->base, m->size);
 	m->base = NULL;

@@ -110,8 +110,17 @@ struct seg_rank {
 	 * ticks since boot, /proc/PID/stat field 22) against pid reuse. */
 	alignas(SEG_LINE) _Atomic uint64_t owner;
 	_Atomic uint64_t starttime;
+	/* Claims of this rank so far; the current owner's incarnation, which
+	 * names its liveness lock (membership.c). */
 	_Atomic uint64_t joins;
 	_Atomic uint64_t changed_ns;
+	/* PID namespace of the owner's pid (proc_pidns of the claimer), 0:
+	 * unknown. Only a process of the same namespace may judge it by pid. */
+	_Atomic uint64_t pidns;
+	/* The incarnation (joins) whose departure is complete: out of the
+	 * live mask, its arena blocks swept. Behind joins while the owner
+	 * word says gone: whoever marked it died half way (membership.c). */
+	_Atomic uint64_t swept;
 
 	/* The rank sleeps on rx_bell while waiting for a message; senders
 	 * bump and wake it only when rx_waiting is set. */
@@ -185,20 +194,23 @@ _Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no p
 /* The layout of each ABI: whoever changes seg_hdr, seg_layout, seg_rank,
  * seg_slot or the arena's room must bump IPCFS_ABI and add a row, so that
  * a segment of another layout is refused as another ABI (-EPROTO), not as
- * corrupt. Sizes alone miss a field added into padding (seg_rank.cpu in
- * ABI 3), so a row also names where the last fields of each part lie.
+ * corrupt. Sizes alone miss a field added into padding (seg_rank.cpu,
+ * pidns and swept in ABI 3), so a row also names where fields lie.
  * The arena's own structures have their row in arena_int.h. History: ABI
  * 1, a 384-byte header with a pthread mutex in the arena's state; ABI 2,
- * the sizes of ABI 3 without seg_rank.cpu. */
-#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_cpu, rank_released, slot, arena) \
+ * the sizes of ABI 3 without seg_rank.cpu, pidns and swept (and without
+ * the arena's lock_gen and the holder's rank in its lock word). */
+#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_swept, rank_cpu, rank_released, \
+			  slot, arena)                                                       \
 	(IPCFS_ABI != (abi) ||                                                              \
 	 (sizeof(struct seg_hdr) == (hdr) && sizeof(struct seg_layout) == (layout) &&        \
 	  offsetof(struct seg_hdr, live) == (hdr_live) && sizeof(struct seg_rank) == (rank) && \
+	  offsetof(struct seg_rank, swept) == (rank_swept) &&                                \
 	  offsetof(struct seg_rank, cpu) == (rank_cpu) &&                                    \
 	  offsetof(struct seg_rank, released) == (rank_released) &&                          \
 	  sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
 _Static_assert(IPCFS_ABI == 3, "a new ABI needs its row below");
-_Static_assert(SEG_LAYOUT_OF_ABI(3, 448, 104, 128, 1024, 72, 448, 32, 256),
+_Static_assert(SEG_LAYOUT_OF_ABI(3, 448, 104, 128, 1024, 40, 72, 448, 32, 256),
 	       "the segment layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* A mapping of a segment, validated. */
@@ -209,6 +221,14 @@ struct seg_map {
 	/* The header's layout, copied once and checked (validate): read it
 	 * through seg_layout(), never through hdr. */
 	struct seg_layout checked;
+	/* Our own descriptor of the file (has_fd), whose open file
+	 * description holds the liveness locks of the ranks this mapping
+	 * claimed and tests everyone else's (membership.c). */
+	bool has_fd;
+	int fd;
+	/* The rank this process holds through this mapping + 1 (0: none):
+	 * who it is when it takes the arena's lock (arena.c). */
+	unsigned holder_id;
 };
 
 /* The checked layout of a mapped segment. */
@@ -216,6 +236,20 @@ static inline const struct seg_layout *seg_layout(const struct seg_map *m)
 {
 	return &m->checked;
 }
+
+/*
+ * Liveness locks: a rank's owner holds an open-file-description lock on
+ * the byte of its incarnation @gen (the rank's joins after its claim),
+ * past the end of the file, through its mapping's descriptor; the kernel
+ * drops it when the process dies, in whatever PID namespace (segment.c).
+ * take: 0, -EAGAIN (another open file description holds it), or another
+ * -errno (no descriptor, a file system without such locks). held: 1 if
+ * another open file description holds one of bytes @gen..@gen+@n-1, 0 if
+ * not, -errno if it cannot be told.
+ */
+int seg_live_lock_take(const struct seg_map *m, unsigned idx, uint64_t gen);
+void seg_live_lock_drop(const struct seg_map *m, unsigned idx, uint64_t gen);
+int seg_live_lock_held(const struct seg_map *m, unsigned idx, uint64_t gen, unsigned n);
 
 /* Total bytes of a segment for @p; 0 if it would overflow. */
 uint64_t seg_layout_size(const struct ipcfs_params *p);

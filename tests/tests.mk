@@ -19,6 +19,8 @@ $(BUILD)/tests/unit/test_death.o: CFLAGS += -DIPCFS_FAULT_INJECT
 # point while a file exists (IPCFS_FAULT_GATE, lib/fault_int.h).
 $(eval $(call prog,tests/ipcfsd-fault,$(FSD_OBJS) $(FAULT_LIBA),$(FUSE_LIBS)))
 TEST_HELPERS += $(BUILD)/tests/ipcfsd-fault
+TEST_EXTRA_OBJS_test_pidns := $(FAULT_LIBA)
+$(BUILD)/tests/unit/test_pidns.o: CFLAGS += -DIPCFS_FAULT_INJECT
 
 # ---- tests -------------------------------------------------------------------
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
@@ -42,3 +44,8 @@ $(CUDA_EMU_SO): $(BUILD)/tests/emu/emu_stream.o $(BUILD)/tests/emu/emu_nccl.o
 $(eval $(call prog,tests/gpu_ranks,$(BUILD)/tests/emu/gpu_ranks.o $(BUILD)/tests/emu/gpu_faults.o,))
 TEST_HELPERS += $(CUDA_EMU_SO) $(BUILD)/tests/gpu_ranks
 
+
+# ---- the soak (make soak; a short one in make check: tests/shell/soak.sh) ----
+SOAK_OBJS := $(patsubst tests/soak/%.c,$(BUILD)/tests/soak/%.o,$(wildcard tests/soak/*.c))
+$(eval $(call prog,tests/soak_driver,$(SOAK_OBJS),))
+TEST_HELPERS += $(BUILD)/tests/soak_driver

@@ -2,7 +2,7 @@
 /*
  * fsd_member - a group member for the daemon's shell tests.
  *
- *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] DIR RANK MODE
+ *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] DIR RANK MODE
  *
  * Joins the group in DIR as RANK (-1: any) through ipcfs_join, prints
  * "joined R", waits until the ranks in RANKS (comma list) are live, then:
@@ -12,6 +12,9 @@
  *   stream  sends for ever (blocking): a sender to kill mid-stream
  *   drain   receives for ever from SRC; on an error prints
  *           "recv ERRNAME after N" and exits 3 (a dead sender: EPIPE)
+ * -d sends to rank DEST only (default every live rank); -b pads each
+ * message sent to BYTES (with NULs: readers print the text only), so that
+ * above the group's slot_bytes it goes through the arena.
  * Errors print "ERRNAME: what" and exit 2.
  */
 #include <errno.h>
@@ -41,13 +44,16 @@ static int die(const char *what, int rc)
 
 int main(int argc, char **argv)
 {
-	long count = 1, src = IPCFS_ANY, timeout = 5000;
+	long count = 1, src = IPCFS_ANY, timeout = 5000, bytes = 64;
+	uint64_t dest = IPCFS_ALL;
 	uint64_t wait_mask = 0;
 	struct ipcfs_member *m;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "n:w:s:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:s:t:d:b:")) != -1) {
 		switch (opt) {
+		case 'd': dest = IPCFS_RANK_BIT(strtol(optarg, NULL, 10) & 63); break;
+		case 'b': bytes = strtol(optarg, NULL, 10); break;
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 's': src = strtol(optarg, NULL, 10); break;
 		case 't': timeout = strtol(optarg, NULL, 10); break;
@@ -66,7 +72,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] DIR RANK MODE\n");
+		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] DIR RANK MODE\n");
 		return 2;
 	}
 	const char *dir = argv[optind], *mode = argv[optind + 2];
@@ -87,14 +93,20 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "send") == 0 || strcmp(mode, "stream") == 0) {
 		bool forever = mode[1] == 't';
 		long i;
+		/* Reachable from here until exit (die() may exit mid-loop). */
+		static char *msg;
+		msg = calloc(1, bytes < 64 ? 64 : (size_t)bytes);
+		if (!msg)
+			die("calloc", -ENOMEM);
 		for (i = 0; (forever || i < count) && !stop; i++) {
-			char msg[64];
-			int n = snprintf(msg, sizeof(msg), "msg %ld", i);
-			rc = ipcfs_send(m, IPCFS_ALL, msg, (size_t)n, forever ? -1 : (int)timeout);
+			int n = snprintf(msg, 64, "msg %ld", i);
+			rc = ipcfs_send(m, dest, msg, bytes > 64 ? (size_t)bytes : (size_t)n,
+					forever ? -1 : (int)timeout);
 			if (rc < 0)
 				die("send", rc);
 		}
 		printf("sent %ld\n", i);
+		free(msg);
 	} else if (strcmp(mode, "recv") == 0 || strcmp(mode, "drain") == 0) {
 		bool forever = mode[0] == 'd';
 		long i;

@@ -146,6 +146,72 @@ START_TEST(reader_killed_inside_release)
 }
 END_TEST
 
+/* Join rank 1, receive one arena message from rank 0 and keep it, then
+ * leave: killed at the death point inside the leave. */
+static int leave_with_a_view(void *arg)
+{
+	struct reader *rd = arg;
+	struct ipcfs_member *m;
+	struct ipcfs_msg msg;
+
+	if (ipcfs_join(rd->dir, 1, &m) < 0)
+		return 1;
+	if (ipcfs_recv(m, 0, &msg, 5000))
+		return 2;
+	setenv("IPCFS_FAULT", rd->fault, 1);
+	ipcfs_leave(m);
+	return 3; /* a victim must not get here */
+}
+
+START_TEST(killed_inside_its_own_leave)
+{
+	/* A member dies inside its own leave: after its owner word says
+	 * left, before it is out of the live mask (0), or before its blocks
+	 * are swept (1). A reaper finishes the departure: the rank is not
+	 * live, a broadcast finds nobody, the block it held comes back; and
+	 * so does the next claim of the rank. */
+	static const char *points[] = { "mark_gone_state_set", "mark_gone_unmasked" };
+	struct ipcfs_params p = death_params();
+	char dir[PATH_MAX];
+	struct seg_map m;
+	uint64_t live, gone;
+	void *buf;
+
+	tl_group(dir, &p);
+	tl_map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0);
+	for (int round = 0; round < 2; round++) {
+		struct reader rd = { dir, points[_i] };
+		pid_t pid = tl_fork(leave_with_a_view, &rd);
+		ck_assert_int_eq(ipcfs_wait_ranks(a, IPCFS_RANK_BIT(1), 10000), 0);
+		ck_assert_int_eq(ipcfs_reserve(a, 30000, &buf, 0), 0);
+		ck_assert_int_eq(ipcfs_commit(a, IPCFS_RANK_BIT(1), 30000), 0);
+		ck_assert_int_eq(tl_wait(pid, 30), 128 + SIGKILL);
+		struct seg_owner o;
+		seg_owner_read(&m, 1, &o);
+		ck_assert_int_eq(o.state, IPCFS_STATE_LEFT);
+		if (round == 0) {
+			/* A reaper finishes what the leave began. */
+			ipcfs_reap(a, &gone);
+			ipcfs_live(a, &live);
+			ck_assert_uint_eq(live, 1);
+			ck_assert_int_eq(ipcfs_reserve(a, 100, &buf, 0), 0);
+			ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 100), -ENOTCONN);
+			ck_assert_uint_eq(tl_arena_used(&m), 0);
+		} else {
+			/* The next claim of the rank does. */
+			struct ipcfs_member *b = tl_join(dir, 1);
+			ck_assert_uint_eq(tl_arena_used(&m), 0);
+			ipcfs_leave(b);
+		}
+	}
+	ipcfs_leave(a);
+	ck_assert_uint_eq(tl_arena_used(&m), 0);
+	seg_unmap(&m);
+	tl_group_done(dir);
+}
+END_TEST
+
 START_TEST(sender_killed_inside_the_allocator)
 {
 	/* Issue 14 item 3: a sender dies inside the allocator, holding its
@@ -281,6 +347,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, killed_between_publish_and_head, 0, 2);
 	tcase_add_test(tc, reader_killed_inside_release);
+	tcase_add_loop_test(tc, killed_inside_its_own_leave, 0, 2);
 	tcase_add_test(tc, sender_killed_inside_the_allocator);
 	tcase_add_test(tc, sender_killed_between_block_and_slot);
 	tcase_add_test(tc, reader_swept_during_a_commit);
