@@ -107,11 +107,12 @@ demo: deps
 bench:
 	$(Q)tools/install-deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/payload_ipcfs \
-		$(BUILD)/bench/ctl_ops $(BENCH_BINS)
+		$(BUILD)/bench/ctl_ops $(BUILD)/bench/remote_rt $(BENCH_BINS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
-	$(Q)tools/bench/run_paced.sh $(BUILD) results
+	$(Q)BENCH_PIN="$${BENCH_PIN:-0 1}" tools/bench/run_paced.sh $(BUILD) results
 	$(Q)tools/bench/run_payload.sh $(BUILD) results
 	$(Q)tools/bench/run_ctl.sh $(BUILD) results
+	$(Q)tools/bench/run_remote.sh $(BUILD) results; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ]
 
 # ---- install -----------------------------------------------------------------
 MAN_PAGES := $(wildcard man/*.[1-8])
