@@ -2,7 +2,7 @@
 # (ZeroMQ, Debian libzmq3-dev). Included by the top-level Makefile.
 
 BRIDGE_SRCS := $(wildcard bridge/*.c)
-BRIDGE_OBJS := $(BRIDGE_SRCS:bridge/%.c=$(BUILD)/bridge/%.o) $(BUILD)/fsd/cluster.o
+BRIDGE_OBJS := $(BRIDGE_SRCS:bridge/%.c=$(BUILD)/bridge/%.o) $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o
 $(BUILD)/bridge/%.o: CFLAGS += -Ifsd
 ZMQ_LIBS := $(shell pkg-config --libs libzmq 2>/dev/null || echo -lzmq)
 

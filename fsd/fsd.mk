@@ -39,5 +39,5 @@ TEST_EXTRA_OBJS_test_fsd_state := $(FSD_STATE_OBJS)
 $(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)
 
 # The nodes and node files of a group spanning machines (pure).
-TEST_EXTRA_OBJS_test_fsd_cluster := $(BUILD)/fsd/cluster.o
-$(BUILD)/tests/test_fsd_cluster: $(BUILD)/fsd/cluster.o
+TEST_EXTRA_OBJS_test_fsd_cluster := $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o
+$(BUILD)/tests/test_fsd_cluster: $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o

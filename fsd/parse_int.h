@@ -101,6 +101,11 @@ int fsd_attr_lookup(const char *name, size_t len);
  * segment is re-created when it changes). */
 int fsd_attr_in_segment(enum fsd_attr a);
 
+/* printf the reason into @why (@whylen bytes, may be NULL); returns @err,
+ * so that a parser can `return fsd_why_set(-EINVAL, why, whylen, ...)`. */
+__attribute__((format(printf, 4, 5)))
+int fsd_why_set(int err, char *why, size_t whylen, const char *fmt, ...);
+
 /* 0 if @s (@len bytes) is a valid group or buffer name, else -EINVAL. */
 int fsd_parse_name(const char *s, size_t len, char *why, size_t whylen);
 
