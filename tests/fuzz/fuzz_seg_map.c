@@ -89,12 +89,13 @@ static uint64_t getn(struct in *in, unsigned bytes)
 
 /* The header's fields: offset and width. */
 #define F(name) { offsetof(struct seg_hdr, name), sizeof(((struct seg_hdr *)0)->name) }
+#define L(name) F(layout.name)
 static const struct {
 	size_t off, width;
 } fields[] = {
-	F(magic), F(abi), F(hdr_bytes), F(ranks), F(slots), F(slot_bytes), F(slot_stride),
-	F(spin_us), F(timeout_ms), F(numa_node), F(mode), F(hugepage_kb), F(total_bytes),
-	F(rank_off), F(rank_stride), F(ring_off), F(ring_bytes), F(arena_off), F(arena_bytes),
+	F(magic), F(abi), F(hdr_bytes), L(ranks), L(slots), L(slot_bytes), L(slot_stride),
+	L(spin_us), L(timeout_ms), L(numa_node), L(mode), L(hugepage_kb), L(pad), L(total_bytes),
+	L(rank_off), L(rank_stride), L(ring_off), L(ring_bytes), L(arena_off), L(arena_bytes),
 };
 
 static uint64_t value(struct in *in, uint64_t cur)
@@ -156,16 +157,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc)
 		abort();
 	/* Everything the copies say lies inside the mapping. */
-	uint64_t nr = (uint64_t)m.ranks + 1;
-	if (m.size != len || !m.slots || (m.slots & (m.slots - 1)) ||
-	    m.slot_stride < SEG_SLOT_HDR + m.slot_bytes ||
-	    m.rank_off + nr * m.rank_stride > m.ring_off ||
-	    m.ring_bytes < (uint64_t)m.slots * m.slot_stride ||
-	    m.ring_off + nr * m.ring_bytes > m.arena_off || m.arena_off + m.arena_bytes > m.size)
+	const struct seg_layout *l = seg_layout(&m);
+	uint64_t nr = (uint64_t)l->ranks + 1;
+	if (m.size != len || !l->slots || (l->slots & (l->slots - 1)) ||
+	    l->slot_stride < SEG_SLOT_HDR + l->slot_bytes ||
+	    l->rank_off + nr * l->rank_stride > l->ring_off ||
+	    l->ring_bytes < (uint64_t)l->slots * l->slot_stride ||
+	    l->ring_off + nr * l->ring_bytes > l->arena_off || l->arena_off + l->arena_bytes > m.size)
 		abort();
 	struct ipcfs_rank_stat st;
 	struct arena_stat as;
-	for (unsigned i = 0; i <= m.ranks; i++)
+	for (unsigned i = 0; i <= l->ranks; i++)
 		if (seg_rank_stat(&m, i, &st))
 			abort();
 	arena_stat(&m, &as);

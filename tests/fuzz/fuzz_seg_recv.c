@@ -215,7 +215,7 @@ static void write_slot(struct in *in)
 	case 2: poke(in, &sl->len, false); break;
 	case 3: poke(in, &sl->kind, false); break;
 	default: /* the payload: an arena reference is words 0-2 */
-		poke(in, &words[get8(in) % (seg()->slot_bytes / 8)], true);
+		poke(in, &words[get8(in) % (seg_layout(seg())->slot_bytes / 8)], true);
 		break;
 	}
 }
@@ -231,13 +231,13 @@ static struct arena_block *pick_block(struct in *in)
 		uint64_t off = 0, want = sel & 0x7f;
 		for (unsigned k = 0; k < want; k++) {
 			uint64_t sz = __atomic_load_n(&arena_block_at(m, off)->size, __ATOMIC_RELAXED);
-			if (sz < ARENA_MIN_BLOCK || sz % 64 || sz >= m->arena_bytes - off)
+			if (sz < ARENA_MIN_BLOCK || sz % 64 || sz >= seg_layout(m)->arena_bytes - off)
 				break;
 			off += sz;
 		}
 		return arena_block_at(m, off);
 	}
-	return arena_block_at(m, (uint64_t)get8(in) * 64 % (m->arena_bytes - ARENA_HDR + 64));
+	return arena_block_at(m, (uint64_t)get8(in) * 64 % (seg_layout(m)->arena_bytes - ARENA_HDR + 64));
 }
 
 static void write_block(struct in *in)
@@ -528,15 +528,15 @@ static void table(void)
 	uint64_t v[] = {
 		0, 1, 2, 3, 7, 8, 9, 15, 16, 63, 64, 65, 127, 128, 192, 4095, 4096,
 		UINT32_MAX, UINT64_MAX, INT64_MAX, SEG_SEQ_BUSY, SEG_SEQ_BUSY | 1,
-		m->arena_bytes, m->arena_bytes - 64, m->arena_bytes - 128, m->arena_bytes + 64,
+		seg_layout(m)->arena_bytes, seg_layout(m)->arena_bytes - 64, seg_layout(m)->arena_bytes - 128, seg_layout(m)->arena_bytes + 64,
 		(uint64_t)1 << 36, 0x0f, 0x1f, 0x8000000000000000ull | 0x0f,
 		0x4b4c42414e524141ull /* ARENA_MAGIC */, ARENA_PUBLISHED, ARENA_RESERVED,
 		KIND_ARENA, KIND_ARENA | IPCFS_KIND_TYPED, ARENA_LOCK_WAITERS,
 		(uint64_t)F.pid, (uint64_t)F.dead, ARENA_LOCK_WAITERS | (uint64_t)F.pid,
 		SEG_OWNER(IPCFS_STATE_LIVE, F.pid), SEG_OWNER(IPCFS_STATE_LIVE, F.dead),
 		SEG_OWNER(IPCFS_STATE_DEAD, F.pid), SEG_OWNER(IPCFS_STATE_LEFT, F.dead),
-		SEG_OWNER(IPCFS_STATE_LIVE, 1), proc_starttime(F.pid), m->slot_bytes,
-		m->slot_bytes + 1, 24,
+		SEG_OWNER(IPCFS_STATE_LIVE, 1), proc_starttime(F.pid), seg_layout(m)->slot_bytes,
+		seg_layout(m)->slot_bytes + 1, 24,
 	};
 	_Static_assert(sizeof(v) / sizeof(v[0]) <= sizeof(F.table) / sizeof(F.table[0]),
 		       "table size");
