@@ -33,7 +33,8 @@ struct member {
 	struct ipcfs_member *m;
 	struct ipcfs_params p;
 	_Atomic int stop_recv;
-	uint64_t rng;
+	uint64_t rng;           /* the sending (main) thread's */
+	uint64_t recv_rng;      /* the receiving thread's seed, set before it starts */
 	unsigned char *small;   /* a message's bytes for ipcfs_send */
 	uint64_t last_seq[SOAK_MAX_INCS];
 };
@@ -224,7 +225,7 @@ static void *receiver(void *arg)
 	struct member *mb = arg;
 	struct soak_inc *me = mb->me;
 	_Atomic int *phase = &mb->sh->phase[me->group];
-	uint64_t rng = mb->rng ^ 0x9e3779b97f4a7c15ULL;
+	uint64_t rng = mb->recv_rng;
 
 	while (!atomic_load_explicit(&mb->stop_recv, memory_order_acquire)) {
 		int ph = atomic_load_explicit(phase, memory_order_acquire);
@@ -267,6 +268,7 @@ void soak_member_main(struct soak_shared *sh, unsigned i, const char *dir)
 	mb.me = me;
 	mb.idx = i;
 	mb.rng = soak_now_ns() ^ ((uint64_t)getpid() << 32) ^ i;
+	mb.recv_rng = mb.rng ^ 0x9e3779b97f4a7c15ULL;
 	me->t_join_start = soak_now_ns();
 	rc = ipcfs_join(dir, me->rank, &mb.m);
 	me->join_rc = rc;
