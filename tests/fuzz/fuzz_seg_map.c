@@ -25,6 +25,7 @@
 #include "arena_int.h"
 #include "channel_int.h"
 #include "segment_int.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -66,26 +67,6 @@ static void setup(void)
 		abort();
 }
 
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t get8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint64_t getn(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)get8(in) << (8 * i);
-	return v;
-}
 
 /* The header's fields: offset and width. */
 #define F(name) { offsetof(struct seg_hdr, name), sizeof(((struct seg_hdr *)0)->name) }

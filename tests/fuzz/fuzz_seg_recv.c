@@ -45,6 +45,7 @@
 #include "membership_int.h"
 #include "proc_int.h"
 #include "segment_int.h"
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -74,26 +75,6 @@ static struct {
 
 /* ---- the input, read as a program -------------------------------------- */
 
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t get8(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint64_t getn(struct in *in, unsigned bytes)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < bytes; i++)
-		v |= (uint64_t)get8(in) << (8 * i);
-	return v;
-}
 
 static void die(const char *what, int rc)
 {
