@@ -4,6 +4,7 @@
  * reaped; sleepers woken after each change. See membership_int.h.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "proc_int.h"
 #include "arena_int.h"
@@ -146,20 +147,51 @@ void membership_finish(struct seg_map *m)
 	}
 }
 
+/* Longest wait of seg_claim for another holder of a rank's next byte. */
+#define CLAIM_WAIT_MS 2000
+
+/* Whether seg_claim should try rank @r again after finding its next byte
+ * held: not while its owner is live and present, nor past CLAIM_WAIT_MS
+ * (*waited_ms so far); sleeps a millisecond first. */
+static bool claim_wait(const struct seg_map *m, unsigned r, unsigned *waited_ms)
+{
+	static const struct timespec ms = { .tv_nsec = 1000000 };
+	/* Acquire: pairs with the acq_rel CAS of seg_claim. */
+	uint64_t w = atomic_load_explicit(&seg_rank(m, r)->owner, memory_order_acquire);
+
+	if (SEG_OWNER_STATE(w) == IPCFS_STATE_LIVE && !seg_owner_gone(m, r))
+		return false;
+	if (*waited_ms >= CLAIM_WAIT_MS)
+		return false;
+	nanosleep(&ms, NULL);
+	++*waited_ms;
+	return true;
+}
+
 /* Take rank @r for this process: its next incarnation's liveness lock,
  * then a CAS of its owner word from any non-live state, or from a live
  * one whose process is gone. */
 int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 {
 	struct seg_rank *rk = seg_rank(seg, r);
+	unsigned waited_ms = 0;
 
 	for (;;) {
 		/* Acquire: pairs with the release store of joins below (C2). */
 		uint64_t gen = atomic_load_explicit(&rk->joins, memory_order_acquire) + 1;
 		int rc = seg_live_lock_take(seg, r, gen);
 
-		if (rc == -EAGAIN) /* a claim under way, or a live owner */
-			return -EBUSY;
+		if (rc == -EAGAIN) {
+			/* A live owner: busy. Otherwise another claimer or a
+			 * finisher of the last departure (membership_finish,
+			 * microseconds) holds the byte: a rank whose owner
+			 * just died must not look busy to its restarted
+			 * worker, so wait for the holder, within a bound (a
+			 * claimer that wins makes the rank live: busy). */
+			if (!claim_wait(seg, r, &waited_ms))
+				return -EBUSY;
+			continue;
+		}
 		if (atomic_load_explicit(&rk->joins, memory_order_acquire) + 1 != gen) {
 			seg_live_lock_drop(seg, r, gen); /* claimed meanwhile: look again */
 			continue;

@@ -2,6 +2,7 @@
 /* test_member.c - groups in plain directories, joining and leaving. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "member_int.h"
+#include "segment_int.h"
 #include "testlib.h"
 
 START_TEST(create_exists_and_destroy)
@@ -85,6 +87,57 @@ START_TEST(dead_owner_taken_over)
 	ck_assert_int_eq(ipcfs_stat_rank(m, 0, &st), 0);
 	ck_assert_int_eq(st.pid, getpid());
 	ipcfs_leave(m);
+	tl_group_done(dir);
+}
+END_TEST
+
+/* A finisher of rank 1's last departure holds its next byte (another open
+ * file description of ours, as the daemon's or a reaping reader's would
+ * be) for @arg milliseconds. */
+struct finisher {
+	struct seg_map seg;
+	uint64_t gen;
+	unsigned hold_ms;
+};
+
+static void *finisher_drops(void *arg)
+{
+	struct finisher *f = arg;
+	usleep(f->hold_ms * 1000);
+	seg_live_lock_drop(&f->seg, 1, f->gen);
+	return NULL;
+}
+
+/* A worker restarted the moment its predecessor's departure is being
+ * finished got -EBUSY ("held by a live process"), although nobody held
+ * the rank: the CI run of fsd_pidns.sh whose namespaced member did not
+ * join. Now the claim waits for the finisher; a live owner is still busy
+ * at once. */
+START_TEST(claim_waits_for_a_finisher)
+{
+	struct ipcfs_params p;
+	char dir[PATH_MAX];
+	struct ipcfs_member *a, *b, *x;
+	struct finisher f = { .hold_ms = 100 };
+	pthread_t t;
+
+	ipcfs_params_init(&p);
+	p.ranks = 2;
+	tl_group(dir, &p);
+	a = tl_join(dir, 0);
+	ck_assert_int_eq(ipcfs_leave(tl_join(dir, 1)), 0);
+	tl_map_seg(dir, &f.seg);
+	f.gen = atomic_load(&seg_rank(&f.seg, 1)->joins) + 1;
+	ck_assert_int_eq(seg_live_lock_take(&f.seg, 1, f.gen), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, finisher_drops, &f), 0);
+	ck_assert_int_eq(ipcfs_join(dir, 1, &b), 1);
+	pthread_join(t, NULL);
+	/* Rank 0 is live: busy even while its next byte is held. */
+	ck_assert_int_eq(seg_live_lock_take(&f.seg, 0, atomic_load(&seg_rank(&f.seg, 0)->joins) + 1), 0);
+	ck_assert_int_eq(ipcfs_join(dir, 0, &x), -EBUSY);
+	seg_unmap(&f.seg);
+	ck_assert_int_eq(ipcfs_leave(a), 0);
+	ck_assert_int_eq(ipcfs_leave(b), 0);
 	tl_group_done(dir);
 }
 END_TEST
@@ -256,6 +309,7 @@ int main(void)
 	tcase_add_test(tc, create_exists_and_destroy);
 	tcase_add_test(tc, join_ranks);
 	tcase_add_test(tc, dead_owner_taken_over);
+	tcase_add_test(tc, claim_waits_for_a_finisher);
 	tcase_add_test(tc, bad_shm_file);
 	tcase_add_test(tc, forked_child_gets_echild);
 	tcase_add_test(tc, interrupt_ends_a_blocked_receive);
