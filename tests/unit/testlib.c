@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* testlib.c - see testlib.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,9 +16,15 @@
 #include "segment_int.h"
 #include "testlib.h"
 
+/* Where this run's groups live (set by tl_run before the tests fork), so
+ * that the groups of a test that failed half way are destroyed after it:
+ * their segments would stay in /dev/shm for ever. */
+static char run_root[64] = "/tmp";
+
 void tl_group(char *dir, const struct ipcfs_params *p)
 {
-	char tmpl[] = "/tmp/ipcfs-test.XXXXXX";
+	char tmpl[128];
+	snprintf(tmpl, sizeof(tmpl), "%s/ipcfs-test.XXXXXX", run_root);
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
 	snprintf(dir, PATH_MAX, "%s/g", tmpl);
 	int rc = ipcfs_group_create(dir, p);
@@ -123,10 +130,39 @@ double tl_scale(void)
 	return v > 0 ? v : 1.0;
 }
 
+/* Destroy every group left under run_root (a test failed before its
+ * tl_group_done), then the directories. */
+static void destroy_leftovers(void)
+{
+	DIR *d = opendir(run_root);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/g", run_root, e->d_name);
+		if (ipcfs_group_destroy(path) == 0)
+			fprintf(stderr, "testlib: destroyed the group a failed test left: %s\n", path);
+		rmdir(path);
+		*strrchr(path, '/') = '\0';
+		rmdir(path);
+	}
+	closedir(d);
+	rmdir(run_root);
+}
+
 int tl_run(Suite *s)
 {
+	snprintf(run_root, sizeof(run_root), "/tmp/ipcfs-unit.XXXXXX");
+	if (!mkdtemp(run_root))
+		snprintf(run_root, sizeof(run_root), "/tmp");
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
+	if (strcmp(run_root, "/tmp") != 0)
+		destroy_leftovers();
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? 1 : 0;
