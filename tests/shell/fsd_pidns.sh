@@ -28,7 +28,7 @@ for PROCOPT in --mount-proc ""; do
 	# namespace of its own (and reaps while it waits).
 	bg "$MEMBER" "$G" 0 hold > "$TMP/m0.out"; M0=$BG
 	bg "${IN_NS[@]}" $PROCOPT "$MEMBER" -n $N -t 20000 "$G" 1 recv > "$TMP/m1.out" 2>&1; C1=$BG
-	wait_until 20 '[ "$(kv "$G/stat" live_members)" = 2 ]' || fail "$what: did not join"
+	wait_until 20 '[ "$(kv "$G/stat" live_members)" = 2 ]' || fail "$what: did not join: $(cat "$TMP/m1.out")"
 	# The receiver waits long enough to reap (every 100 ms of a wait).
 	sleep 0.5
 	for i in 0 1 2; do
@@ -50,7 +50,7 @@ for PROCOPT in --mount-proc ""; do
 	# (the host reader waiting on it reaps every 100 ms, the daemon scans);
 	# its kill -9 is noticed by both.
 	bg "${IN_NS[@]}" $PROCOPT "$MEMBER" "$G" 1 hold > "$TMP/m1.out" 2>&1; C1=$BG
-	wait_until 20 '[ "$(member_field "$G/members" 1 state)" = live ]' || fail "$what: hold did not join"
+	wait_until 20 '[ "$(member_field "$G/members" 1 state)" = live ]' || fail "$what: hold did not join: $(cat "$TMP/m1.out")"
 	bg "$MEMBER" -s 1 "$G" 0 drain > "$TMP/m0.out"; M0=$BG
 	sleep 1.5
 	expect_eq "$(member_field "$G/members" 1 state)" live "$what: held rank after 1.5 s"
@@ -65,7 +65,7 @@ done
 # After a restart the daemon knows only the pid in the owner word: it
 # adopts the member (its lock is held) and notices its death by the lock.
 bg "${IN_NS[@]}" --mount-proc "$MEMBER" "$G" 1 hold > "$TMP/m1.out" 2>&1; C1=$BG
-wait_until 20 '[ "$(member_field "$G/members" 1 state)" = live ]' || fail "hold did not join"
+wait_until 20 '[ "$(member_field "$G/members" 1 state)" = live ]' || fail "hold did not join: $(cat "$TMP/m1.out")"
 kill -9 $DPID; wait $DPID 2>/dev/null
 DPID=
 fusermount3 -u -z "$MNT" 2>/dev/null
