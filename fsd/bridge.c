@@ -48,7 +48,7 @@ static int bridge_path(char *out, size_t size)
 
 static bool wanted(const struct fsd_group *g)
 {
-	return !g->removed && g->cluster.n && g->cluster.self[0];
+	return !g->removed && !g->bridge.held && g->cluster.n && g->cluster.self[0];
 }
 
 /* Start it (caller holds g->lock): its stdout and stderr are ours (the
@@ -97,7 +97,9 @@ static void exited(struct fsd_group *g, int status, uint64_t now)
 	b->next_ns = now + (uint64_t)b->backoff_ms * 1000000u;
 	b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
 	b->last_status = status;
-	if (WIFSIGNALED(status))
+	if (b->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		fsd_log(LOG_INFO, "%s: bridge (pid %d) stopped", g->name, (int)b->pid);
+	else if (WIFSIGNALED(status))
 		fsd_log(LOG_WARNING, "%s: bridge (pid %d) killed by signal %d", g->name, (int)b->pid,
 			WTERMSIG(status));
 	else
@@ -126,38 +128,71 @@ void fsd_bridge_scan(struct fsd *d, struct fsd_group *g)
 		b->next_ns = 0, b->backoff_ms = 0;
 }
 
-void fsd_bridges_stop(struct fsd *d)
+/* Whether the only live members of @g are ranks of other nodes (the
+ * bridge's proxies; caller holds g->lock). */
+static bool only_proxies_live(const struct fsd_group *g)
 {
-	unsigned n;
-	struct fsd_group **v = fsd_groups_get(d, &n);
+	int self = fsd_cluster_find(&g->cluster, g->cluster.self);
 
-	for (unsigned i = 0; v && i < n; i++) {
-		struct fsd_group *g = v[i];
-		pthread_mutex_lock(&g->lock);
-		pid_t pid = g->bridge.pid;
-		if (pid)
-			kill(pid, SIGTERM);
-		/* Up to 3 s for it to leave its ranks, then SIGKILL. */
-		for (int t = 0; pid && t < 300; t++) {
-			int status;
-			if (waitpid(pid, &status, WNOHANG) == pid) {
-				if (status)
-					fsd_log(LOG_WARNING, "%s: bridge (pid %d) stopped with status %d",
-						g->name, (int)pid, status);
-				pid = 0;
-				break;
-			}
-			usleep(10 * 1000);
-		}
-		if (pid) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-		}
-		g->bridge.pid = 0;
-		pthread_mutex_unlock(&g->lock);
+	return self >= 0 && !(seg_live_mask(&g->seg) & g->cluster.node[self].ranks);
+}
+
+void fsd_bridge_hold(struct fsd *d, struct fsd_group *g, uid_t uid)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&g->lock);
+	if ((uid == 0 || uid == g->uid) && g->bridge.pid && only_proxies_live(g)) {
+		g->bridge.held = true;
+		fsd_bridge_scan(d, g); /* not wanted now: SIGTERM */
 	}
-	if (v)
-		fsd_groups_put(d, v, n);
+	pthread_mutex_unlock(&g->lock);
+	/* Up to 3 s for its proxies to leave (through our ctl: no lock of
+	 * ours held meanwhile), then SIGKILL: they are reaped as dead. */
+	for (int t = 0; t <= 300; t++) {
+		pthread_mutex_lock(&g->lock);
+		if (g->bridge.held && g->bridge.pid && t == 300)
+			kill(g->bridge.pid, SIGKILL);
+		if (g->bridge.held)
+			fsd_bridge_scan(d, g);
+		pid = g->bridge.held ? g->bridge.pid : 0;
+		pthread_mutex_unlock(&g->lock);
+		if (!pid)
+			return;
+		usleep(10 * 1000);
+	}
+	/* Killed: the next scans reap it. */
+}
+
+void fsd_bridge_release(struct fsd_group *g)
+{
+	g->bridge.held = false;
+}
+
+void fsd_bridge_stop(struct fsd_group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	pid_t pid = g->bridge.pid;
+	if (pid)
+		kill(pid, SIGTERM);
+	/* Up to 3 s for it to leave its ranks, then SIGKILL. */
+	for (int t = 0; pid && t < 300; t++) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (status)
+				fsd_log(LOG_WARNING, "%s: bridge (pid %d) stopped with status %d",
+					g->name, (int)pid, status);
+			pid = 0;
+			break;
+		}
+		usleep(10 * 1000);
+	}
+	if (pid) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	g->bridge.pid = 0;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* ---- what the bridge reports, and what the files show ------------------------ */

@@ -150,6 +150,7 @@ struct fsd_node_stat {
 struct fsd_bridge {
 	pid_t pid;                      /* our child, 0 if none */
 	bool stopping;                  /* SIGTERM sent */
+	bool held;                      /* an rmdir stops it: not restarted */
 	unsigned starts;
 	int last_status;                /* wait status of its last exit */
 	uint64_t started_ns, next_ns;   /* CLOCK_MONOTONIC: started, may start again */
@@ -387,8 +388,15 @@ struct text;
 /* Start, reap, restart or stop the bridge as the group's nodes and node
  * say (caller holds g->lock; every scan). */
 void fsd_bridge_scan(struct fsd *d, struct fsd_group *g);
-/* SIGTERM every bridge and reap it (SIGKILL after 3 s): at exit. */
-void fsd_bridges_stop(struct fsd *d);
+/* Before an rmdir by @uid (caller holds no lock): if @uid may remove the
+ * group and its only live members are the bridge's proxies, stop the
+ * bridge and wait for it (its proxies leave through the mount); it is
+ * not restarted until fsd_bridge_release. */
+void fsd_bridge_hold(struct fsd *d, struct fsd_group *g, uid_t uid);
+/* The rmdir failed: the bridge may start again (caller holds g->lock). */
+void fsd_bridge_release(struct fsd_group *g);
+/* SIGTERM the group's bridge and reap it (SIGKILL after 3 s): at exit. */
+void fsd_bridge_stop(struct fsd_group *g);
 /* Counters written to the bridge file by the bridge (@writer): -EPERM
  * from anyone else, -EINVAL if malformed. Takes g->lock. */
 int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,

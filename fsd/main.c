@@ -178,6 +178,18 @@ static int serve(struct fsd *d, const struct fuse_cmdline_opts *opts, int max_th
 }
 
 /* Mount, detach, watch the members and serve; 0 or 1 (the exit status). */
+/* Every group's bridge, at exit. */
+static void stop_bridges(struct fsd *d)
+{
+	unsigned n;
+	struct fsd_group **v = fsd_groups_get(d, &n);
+
+	for (unsigned i = 0; v && i < n; i++)
+		fsd_bridge_stop(v[i]);
+	if (v)
+		fsd_groups_put(d, v, n);
+}
+
 static int mount_and_serve(struct fsd *d, struct fuse_args *args,
 			   const struct fuse_cmdline_opts *opts, int max_threads)
 {
@@ -208,7 +220,7 @@ static int mount_and_serve(struct fsd *d, struct fuse_args *args,
 	fuse_session_unmount(d->se);
 	/* After the unmount: a stopping bridge's last writes to the tree fail
 	 * at once instead of waiting for a loop that ended. */
-	fsd_bridges_stop(d);
+	stop_bridges(d);
 out_signals:
 	fuse_remove_signal_handlers(d->se);
 out_session:

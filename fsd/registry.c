@@ -487,6 +487,9 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		snprintf(why, whylen, "no group %s", name);
 		return -ENOENT;
 	}
+	/* A group spanning nodes whose only live members are its bridge's
+	 * proxies can be removed: the bridge is stopped first. */
+	fsd_bridge_hold(d, g, uid);
 	pthread_mutex_lock(&g->bcast_lock);
 	pthread_mutex_lock(&g->lock);
 	if (uid != 0 && uid != g->uid) {
@@ -501,6 +504,8 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 			rc = -EBUSY;
 		}
 	}
+	if (rc)
+		fsd_bridge_release(g);
 	if (!rc) {
 		g->removed = true;
 		for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)

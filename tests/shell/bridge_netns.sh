@@ -8,8 +8,9 @@
 # thousands of messages); unicast from b to a; a payload of 3 MiB through
 # both arenas arrives whole; members shows each rank's node, bridge and
 # stat the counters per remote node; a bridge killed with SIGKILL is
-# restarted by its daemon and carries messages again. Traffic only on the
-# veth pair; everything bounded in time; skipped (77) without netns.
+# restarted by its daemon and carries messages again; rmdir of the group
+# while only remote ranks are live stops the bridge and succeeds. Traffic
+# only on the veth pair; everything bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
@@ -119,7 +120,15 @@ if [ "$me" = b ]; then
 	ip link set vb up
 	wait $p2 || rc=25
 	touch "$TMP/b.done"
+	# Our rank 3 live while a removes the group: only a's proxy of it
+	# is live there.
+	"$MEMBER" -t 20000 "$G" 3 hold > /dev/null &
+	h3=$!
+	for i in $(seq 100); do live 3 && break; sleep 0.05; done
+	touch "$TMP/b.h3b"
 	await a.done
+	kill $h3
+	wait $h3
 else
 	await b.joined
 	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 1 recv > "$T/r1.out" &
@@ -164,6 +173,21 @@ else
 	touch "$TMP/a.part"
 	"$MEMBER" -n 50 -w 0,2 -t 30000 "$G" 0 send > /dev/null || rc=36
 	await b.done
+	# rmdir: EBUSY while a local member is live (the bridge untouched);
+	# with only the proxies of b's ranks live, it stops the bridge and
+	# removes the group.
+	await b.h3b
+	for i in $(seq 100); do live 3 && break; sleep 0.05; done
+	live 3 || rc=37
+	"$MEMBER" -t 20000 "$G" 1 hold > /dev/null &
+	h1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	rmdir "$G" 2>/dev/null && rc=38
+	[ "$(bpid)" = "$bpid" ] || rc=39
+	kill $h1
+	wait $h1
+	rmdir "$G" 2> "$T/rmdir.err" || rc=42
+	kill -0 "$bpid" 2>/dev/null && rc=43
 	touch "$TMP/a.done"
 fi
 fusermount3 -u "$T/mnt"
@@ -236,3 +260,4 @@ for n in a b; do
 		fail "a bridge of node $n ended on its own"
 done
 ok "no sanitizer report, no bridge ended on its own"
+ok "rmdir: EBUSY with a local member live; with only remote ranks live it stops the bridge and removes the group"
