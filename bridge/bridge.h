@@ -61,6 +61,9 @@ struct entry {
 	/* 1 for the ack awaited, plus one per frame ZeroMQ still reads:
 	 * whoever drops it to 0 hands the views back (bridge_entry_put). */
 	_Atomic int holds;
+	/* Data frames of it that ZeroMQ has not let go of yet (it may still
+	 * read e->data): a retiring proxy waits for them (out.c). */
+	_Atomic int frames;
 	struct ipcfs_msg view[IPCFS_MAX_RANKS];
 	unsigned vgen[IPCFS_MAX_RANKS]; /* the proxy incarnation each view is of */
 };
@@ -152,6 +155,9 @@ struct bridge {
 	int kick_fd;                  /* eventfd: sends or acks to do */
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
 	_Atomic bool stop;
+	/* Set by a retiring proxy: the network thread replaces its socket to
+	 * that node, dropping the frames ZeroMQ still queues for it. */
+	_Atomic bool reset[FSD_NODES_MAX];
 	int verbose;
 	uint64_t silent_ns;           /* node_timeout_ms: a node silent so long is down */
 };
@@ -172,6 +178,8 @@ void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uin
  * (under b->lock) in wire order. */
 void bridge_resend(struct bridge *b, unsigned node, uint64_t before_ns,
 		   void (*send)(struct bridge *, struct entry *));
+/* Whether node @node is up (heard from within node_timeout_ms). */
+bool bridge_node_up(struct bridge *b, unsigned node);
 /* Drop a hold of @e; the last hands its views back. */
 void bridge_entry_put(struct entry *e);
 /* Release everything still held (at exit, proxy threads stopped). */

@@ -29,8 +29,13 @@ static void *dealer[FSD_NODES_MAX];
 
 static void free_frame(void *data, void *hint)
 {
+	struct entry *e = hint;
+
 	(void)data;
-	bridge_entry_put(hint);
+	/* Release: pairs with the acquire loads of a retiring proxy (out.c):
+	 * ZeroMQ's reads of the payload happen before its leave. */
+	atomic_fetch_sub_explicit(&e->frames, 1, memory_order_release);
+	bridge_entry_put(e);
 }
 
 /* One message on the wire, its payload read by ZeroMQ in place (caller
@@ -52,6 +57,9 @@ static void send_entry(struct bridge *b, struct entry *e)
 		 * in ZeroMQ's thread: what the proxies filed in @e (under
 		 * b->lock, which we hold) happens before it reads @e. */
 		atomic_fetch_add_explicit(&e->holds, 1, memory_order_release);
+		/* Relaxed: read under b->lock (held) or after free_frame's
+		 * release decrement. */
+		atomic_fetch_add_explicit(&e->frames, 1, memory_order_relaxed);
 		zmq_msg_init_data(&m, (void *)e->data, e->len, free_frame, e);
 	} else {
 		zmq_msg_init(&m);
@@ -147,7 +155,8 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	/* Through the inbound queue: after the messages that came before. */
 	if (!p->up || live != p->live)
 		post_live(b, (unsigned)node, live);
-	p->up = true;
+	/* Relaxed: a proxy thread only polls it (bridge_node_up). */
+	__atomic_store_n(&p->up, true, __ATOMIC_RELAXED);
 	p->live = live;
 }
 
@@ -251,6 +260,31 @@ static int set_int(void *s, int opt, int v)
 	return zmq_setsockopt(s, opt, &v, sizeof(v));
 }
 
+bool bridge_node_up(struct bridge *b, unsigned node)
+{
+	return __atomic_load_n(&b->peer[node].up, __ATOMIC_RELAXED);
+}
+
+/* The socket that sends to node @n (its acks come back on it). */
+static int open_dealer(struct bridge *b, unsigned n)
+{
+	const struct fsd_node_conf *me = &b->cl.node[b->self];
+
+	dealer[n] = zmq_socket(zctx, ZMQ_DEALER);
+	if (!dealer[n])
+		return -errno;
+	set_int(dealer[n], ZMQ_SNDHWM, 0);
+	set_int(dealer[n], ZMQ_RCVHWM, 0);
+	set_int(dealer[n], ZMQ_LINGER, 0);
+	set_int(dealer[n], ZMQ_RECONNECT_IVL, 100);
+	set_int(dealer[n], ZMQ_RECONNECT_IVL_MAX, 1000);
+	/* A connection begun during a partition: retried every second, not
+	 * after the kernel's SYN backoff (up to a minute). */
+	set_int(dealer[n], ZMQ_CONNECT_TIMEOUT, 1000);
+	zmq_setsockopt(dealer[n], ZMQ_ROUTING_ID, me->name, strlen(me->name));
+	return zmq_connect(dealer[n], b->cl.node[n].addr) ? -errno : 0;
+}
+
 static int open_sockets(struct bridge *b)
 {
 	const struct fsd_node_conf *me = &b->cl.node[b->self];
@@ -264,6 +298,10 @@ static int open_sockets(struct bridge *b)
 	set_int(router, ZMQ_SNDHWM, 0);
 	set_int(router, ZMQ_RCVHWM, 0);
 	set_int(router, ZMQ_LINGER, 0);
+	/* A node whose socket to us was replaced (its old connection may
+	 * still look alive here, after a partition) connects again with the
+	 * same routing id: the new connection takes over. */
+	set_int(router, ZMQ_ROUTER_HANDOVER, 1);
 	if (zmq_bind(router, me->addr) != 0) {
 		bridge_log(b, "cannot listen on %s: %s", me->addr, zmq_strerror(errno));
 		return -errno;
@@ -271,17 +309,9 @@ static int open_sockets(struct bridge *b)
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		if ((int)n == b->self)
 			continue;
-		dealer[n] = zmq_socket(zctx, ZMQ_DEALER);
-		if (!dealer[n])
-			return -errno;
-		set_int(dealer[n], ZMQ_SNDHWM, 0);
-		set_int(dealer[n], ZMQ_RCVHWM, 0);
-		set_int(dealer[n], ZMQ_LINGER, 0);
-		set_int(dealer[n], ZMQ_RECONNECT_IVL, 100);
-		set_int(dealer[n], ZMQ_RECONNECT_IVL_MAX, 1000);
-		zmq_setsockopt(dealer[n], ZMQ_ROUTING_ID, me->name, strlen(me->name));
-		if (zmq_connect(dealer[n], b->cl.node[n].addr) != 0)
-			return -errno;
+		int rc = open_dealer(b, n);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -300,7 +330,7 @@ static void heartbeat(struct bridge *b, uint64_t now)
 			continue;
 		zmq_send(dealer[n], &h, sizeof(h), ZMQ_DONTWAIT);
 		if (p->up && now - p->heard_ns > b->silent_ns) {
-			p->up = false;
+			__atomic_store_n(&p->up, false, __ATOMIC_RELAXED);
 			p->live = 0;
 			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
@@ -346,6 +376,30 @@ int bridge_net_open(struct bridge *b)
 	return open_sockets(b);
 }
 
+/* Replace the sockets retiring proxies asked to (poll items @it, their
+ * nodes @who, from index 2 of @n): ZeroMQ drops what the old one queued,
+ * and a new connection hands over at the other end. */
+static int reset_dealers(struct bridge *b, zmq_pollitem_t *it, const unsigned *who, unsigned n)
+{
+	for (unsigned k = 2; k < n; k++) {
+		unsigned node = who[k];
+		if (!atomic_exchange(&b->reset[node], false))
+			continue;
+		zmq_close(dealer[node]);
+		int rc = open_dealer(b, node);
+		if (rc) {
+			bridge_log(b, "cannot reconnect to node %s: %s", b->cl.node[node].name,
+				   zmq_strerror(-rc));
+			return rc;
+		}
+		if (b->verbose)
+			bridge_log(b, "socket to node %s replaced", b->cl.node[node].name);
+		it[k].socket = dealer[node];
+		it[k].revents = 0;
+	}
+	return 0;
+}
+
 int bridge_net_run(struct bridge *b)
 {
 	zmq_pollitem_t it[FSD_NODES_MAX + 2];
@@ -368,6 +422,8 @@ int bridge_net_run(struct bridge *b)
 			if (read(b->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				break;
 		}
+		if (reset_dealers(b, it, who, n))
+			return -EIO;
 		/* A message read makes the socket's fd edge-triggered: read all. */
 		for (int i = 0; i < 256 && (it[0].revents & ZMQ_POLLIN); i++) {
 			int ev = 0;

@@ -22,8 +22,11 @@
 
 struct bridge *bridge_self;
 
-static void relq_push(struct relq *q, const struct ipcfs_msg *v, unsigned gen)
+/* Hand view @v back to proxy @r's thread and wake it. */
+static void relq_push(struct bridge *b, unsigned r, const struct ipcfs_msg *v, unsigned gen)
 {
+	struct relq *q = &b->rq[r];
+
 	pthread_mutex_lock(&q->mu);
 	if (q->n == q->cap) {
 		size_t cap = q->cap ? 2 * q->cap : 64;
@@ -35,6 +38,11 @@ static void relq_push(struct relq *q, const struct ipcfs_msg *v, unsigned gen)
 	}
 	q->v[q->n].msg = *v;
 	q->v[q->n++].gen = gen;
+	/* Under q->mu, which retire takes to clear b->m[r] before it leaves
+	 * (frees) the member. Not the proxy's mu: retire holds that while
+	 * it waits for ZeroMQ, whose thread runs us. */
+	if (b->m[r])
+		ipcfs_interrupt(b->m[r]);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -47,12 +55,7 @@ void bridge_entry_put(struct entry *e)
 		return;
 	for (uint64_t m = e->dest; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
-		relq_push(&b->rq[r], &e->view[r], e->vgen[r]);
-		/* Under the proxy's lock: it leaves (frees m) holding it. */
-		pthread_mutex_lock(&b->px[r].mu);
-		if (b->m[r])
-			ipcfs_interrupt(b->m[r]);
-		pthread_mutex_unlock(&b->px[r].mu);
+		relq_push(b, r, &e->view[r], e->vgen[r]);
 	}
 	free(e);
 }
@@ -107,11 +110,85 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 	e->arrived |= IPCFS_RANK_BIT(r);
 }
 
+/* Entries a retiring proxy waits for (holding one hold on each). */
+struct waitlist {
+	struct entry **e;
+	size_t n, cap;
+};
+
+/* Take proxy @r's views out of the entries of @node on the wire (caller
+ * holds b->lock): its leave releases them and unmaps its mapping of the
+ * segment. An entry read through that mapping is read through another
+ * proxy's view of the same slot from now on; one left with no view
+ * becomes empty (header only, no destination): the remote node acks its
+ * wire number without delivering. One whose frames ZeroMQ may still be
+ * reading through our mapping goes on @wl. */
+static void unfile_sent(struct bridge *b, unsigned r, unsigned node, struct waitlist *wl)
+{
+	for (unsigned src = 0; src < b->ranks; src++) {
+		for (struct entry *e = b->st[src][node].inflight; e; e = e->next) {
+			if (!(e->dest & IPCFS_RANK_BIT(r)))
+				continue;
+			bool ours = e->len && e->data == e->view[r].data;
+			e->dest &= ~IPCFS_RANK_BIT(r);
+			if (!ours)
+				continue;
+			if (e->dest) {
+				e->data = e->view[__builtin_ctzll(e->dest)].data;
+			} else {
+				e->data = NULL;
+				e->len = 0;
+			}
+			/* Acquire: pairs with the release decrement in free_frame
+			 * (net.c): a frame let go of has finished reading. */
+			if (!atomic_load_explicit(&e->frames, memory_order_acquire))
+				continue;
+			if (wl->n == wl->cap) {
+				wl->cap = wl->cap ? 2 * wl->cap : 16;
+				wl->e = realloc(wl->e, wl->cap * sizeof(*wl->e));
+				if (!wl->e)
+					abort();
+			}
+			/* Relaxed: under b->lock, ours until we put it. */
+			atomic_fetch_add_explicit(&e->holds, 1, memory_order_relaxed);
+			wl->e[wl->n++] = e;
+		}
+	}
+}
+
+/* Until ZeroMQ has let go of every frame on @wl: a node that is down may
+ * keep them queued for ever (and send them after it comes back, from a
+ * slot reused meanwhile), so its socket is replaced, which drops them. */
+static void await_frames(struct bridge *b, unsigned node, struct waitlist *wl)
+{
+	for (unsigned ms = 0; wl->n; ms++) {
+		size_t busy = 0;
+		for (size_t i = 0; i < wl->n; i++)
+			/* Acquire: as in unfile_sent. */
+			busy += atomic_load_explicit(&wl->e[i]->frames, memory_order_acquire) != 0;
+		if (!busy)
+			break;
+		if (ms % 100 == 0 && (ms >= 1000 || !bridge_node_up(b, node))) {
+			atomic_store(&b->reset[node], true);
+			bridge_kick(b);
+		}
+		if (ms == 10000)
+			bridge_log(b, "ZeroMQ still holds %zu frames to node %s after 10 s",
+				   busy, b->cl.node[node].name);
+		usleep(1000);
+	}
+	for (size_t i = 0; i < wl->n; i++)
+		bridge_entry_put(wl->e[i]);
+	free(wl->e);
+}
+
 /* Proxy @r leaves (its rank is gone on its node): the messages not yet
- * sent stop waiting for it, those sent keep their other views. */
+ * sent stop waiting for it, those sent keep their other views; what
+ * ZeroMQ may still read of its views is let go of first. */
 static void retire(struct bridge *b, unsigned r)
 {
 	int node = fsd_cluster_node_of(&b->cl, r);
+	struct waitlist wl = { 0 };
 
 	pthread_mutex_lock(&b->lock);
 	for (unsigned src = 0; src < b->ranks; src++) {
@@ -127,11 +204,15 @@ static void retire(struct bridge *b, unsigned r)
 			pp = &e->next;
 		}
 	}
+	unfile_sent(b, r, (unsigned)node, &wl);
 	pthread_mutex_unlock(&b->lock);
+	await_frames(b, (unsigned)node, &wl);
 	/* Releases what it holds, in the entries on the wire too (their
-	 * views of this incarnation are skipped when acked). */
+	 * views of this incarnation are no longer in their dest). */
 	struct ipcfs_member *m = b->m[r];
+	pthread_mutex_lock(&b->rq[r].mu);
 	__atomic_store_n(&b->m[r], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&b->rq[r].mu);
 	b->px[r].gen++;
 	ipcfs_leave(m);
 	bridge_log(b, "rank %u left (gone on its node)", r);

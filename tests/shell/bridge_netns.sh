@@ -8,7 +8,9 @@
 # thousands of messages); unicast from b to a; a payload of 3 MiB through
 # both arenas arrives whole; members shows each rank's node, bridge and
 # stat the counters per remote node; a bridge killed with SIGKILL is
-# restarted by its daemon and carries messages again; rmdir of the group
+# restarted by its daemon and carries messages again; a partition with
+# 12 MiB queued in ZeroMQ neither crashes the bridge (views it sent from
+# were unmapped) nor delivers bytes of reused blocks; rmdir of the group
 # while only remote ranks are live stops the bridge and succeeds. Traffic
 # only on the veth pair; everything bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +37,7 @@ ip -n "$NA" addr add 10.9.0.1/24 dev va && ip -n "$NB" addr add 10.9.0.2/24 dev 
 N=3000          # broadcast messages
 M=500           # unicast messages
 head -c $((3 << 20)) /dev/urandom > "$TMP/big.bin"
+for i in $(seq 16); do printf garbage; head -c $((1 << 20)) /dev/zero | tr '\0' x; echo; done > "$TMP/garbage.txt"
 export TMP IPCFSD BRIDGE IPCFS MEMBER N M
 export IPCFS_BRIDGE=$BRIDGE
 
@@ -119,6 +122,18 @@ if [ "$me" = b ]; then
 	await a.part
 	ip link set vb up
 	wait $p2 || rc=25
+	# Messages queued in a's ZeroMQ when the link went down: rank 2
+	# reads from any sender (rank 3 holds: one stays live) until "end",
+	# through a partition long enough for a's proxies to leave.
+	"$MEMBER" -t 60000 "$G" 3 hold > /dev/null &
+	h3q=$!
+	"$MEMBER" -e -n 1000 -t 40000 "$G" 2 recv > "$T/q2.out" 2>&1 &
+	q2=$!
+	for i in $(seq 100); do live 2 && live 3 && break; sleep 0.05; done
+	touch "$TMP/b.q2"
+	wait $q2
+	kill $h3q
+	wait $h3q
 	touch "$TMP/b.done"
 	# Our rank 3 live while a removes the group: only a's proxy of it
 	# is live there.
@@ -172,6 +187,26 @@ else
 	wait $p1
 	touch "$TMP/a.part"
 	"$MEMBER" -n 50 -w 0,2 -t 30000 "$G" 0 send > /dev/null || rc=36
+	# 12 MiB to b's ranks 2 and 3 with the link down: more than TCP buffers,
+	# the rest stays queued in ZeroMQ, read from our arena in place.
+	# Once b is declared silent and the proxies left, those blocks are
+	# taken again by other messages; whatever reaches b's rank 2 after
+	# the link is back must still be what was sent to it.
+	await b.q2
+	for i in $(seq 100); do live 2 && live 3 && break; sleep 0.05; done
+	silent=$(grep -c "node b silent" "$T/daemon.log")
+	ip link set va down
+	# (it stops with ENOTCONN once the proxies left, if not before)
+	"$MEMBER" -n 12 -b 1048576 -t 10000 "$G" 0 send > "$T/q0.out" 2>&1 ||
+		grep -q '^ENOTCONN: send' "$T/q0.out" || rc=44
+	for i in $(seq 200); do [ "$(grep -c "node b silent" "$T/daemon.log")" -gt "$silent" ] && break; sleep 0.05; done
+	for i in $(seq 200); do live 2 || live 3 || break; sleep 0.05; done
+	"$MEMBER" -n 16 -s 0 -w 0 -t 20000 "$G" 1 recv > /dev/null 2> "$T/g1.err" &
+	g1=$!
+	timeout 20 "$IPCFS" send --rank 0 --to 1 "$G" "$TMP/garbage.txt" || rc=45
+	wait $g1 || rc=46
+	ip link set va up
+	echo end | timeout 30 "$IPCFS" send --rank 0 --to 2 -W 20000 "$G" || rc=47
 	await b.done
 	# rmdir: EBUSY while a local member is live (the bridge untouched);
 	# with only the proxies of b's ranks live, it stops the bridge and
@@ -234,6 +269,14 @@ grep -q "node b silent for \(1[5-9]\|2[0-9]\)[0-9][0-9] ms: down" "$TMP/a/daemon
 	fail "a did not see b go silent after node_timeout_ms 1500: $(grep silent "$TMP/a/daemon.log")"
 expect_eq "$(grep -v '^joined' "$TMP/b/p2.out")" "$(seq 0 49 | sed 's/^/0: msg /')" "after the partition healed"
 ok "a partition: readers of the silent node's ranks get EPIPE; healed, messages flow again"
+# What reached b's rank 2 of the 12 messages queued at the partition: in
+# order, each once, never another message's bytes; then the last one.
+q2=$(grep -v '^joined' "$TMP/b/q2.out")
+expect_eq "$(echo "$q2" | tail -n 1)" "0: end" "b's rank 2 after the partition: the last message"
+body=$(echo "$q2" | sed '$d')
+expect_eq "$(echo "$body" | grep -v '^0: msg [0-9]*$' | head -c 200)" "" "b's rank 2: only what rank 0 sent it"
+expect_eq "$(echo "$body" | sort -t' ' -k3,3n | uniq)" "$body" "b's rank 2: in order, each once"
+ok "messages queued in ZeroMQ across a partition: $(echo "$body" | grep -c msg) of 12 delivered intact, none with reused bytes"
 for r in 0 1 2 3; do
 	want=a; [ $r -ge 2 ] && want=b
 	expect_eq "$(member_field "$TMP/b/members" $r node)" $want "members: node of rank $r"

@@ -2,7 +2,7 @@
 /*
  * fsd_member - a group member for the daemon's shell tests.
  *
- *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] DIR RANK MODE
+ *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] DIR RANK MODE
  *
  * Joins the group in DIR as RANK (-1: any) through ipcfs_join, prints
  * "joined R", waits until the ranks in RANKS (comma list) are live, then:
@@ -14,7 +14,8 @@
  *           "recv ERRNAME after N" and exits 3 (a dead sender: EPIPE)
  * -d sends to rank DEST only (default every live rank); -b pads each
  * message sent to BYTES (with NULs: readers print the text only), so that
- * above the group's slot_bytes it goes through the arena.
+ * above the group's slot_bytes it goes through the arena. -e: recv also
+ * stops after a message "end".
  * Errors print "ERRNAME: what" and exit 2.
  */
 #include <errno.h>
@@ -45,15 +46,17 @@ static int die(const char *what, int rc)
 int main(int argc, char **argv)
 {
 	long count = 1, src = IPCFS_ANY, timeout = 5000, bytes = 64;
+	bool until_end = false;
 	uint64_t dest = IPCFS_ALL;
 	uint64_t wait_mask = 0;
 	struct ipcfs_member *m;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "n:w:s:t:d:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:s:t:d:b:e")) != -1) {
 		switch (opt) {
 		case 'd': dest = IPCFS_RANK_BIT(strtol(optarg, NULL, 10) & 63); break;
 		case 'b': bytes = strtol(optarg, NULL, 10); break;
+		case 'e': until_end = true; break;
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 's': src = strtol(optarg, NULL, 10); break;
 		case 't': timeout = strtol(optarg, NULL, 10); break;
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] DIR RANK MODE\n");
+		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] DIR RANK MODE\n");
 		return 2;
 	}
 	const char *dir = argv[optind], *mode = argv[optind + 2];
@@ -122,7 +125,10 @@ int main(int argc, char **argv)
 			}
 			if (!forever)
 				printf("%d: %.*s\n", msg.src, (int)msg.len, (const char *)msg.data);
+			bool end = until_end && msg.len == 3 && !memcmp(msg.data, "end", 3);
 			ipcfs_release(m, &msg);
+			if (end)
+				break;
 		}
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
