@@ -40,7 +40,8 @@ struct wire_hdr {
 	uint64_t epoch;   /* sending bridge's incarnation */
 	uint64_t w;       /* wire number in the stream (src, receiving node), from 1 */
 	uint64_t base;    /* DATA: every w <= base was acked already */
-	uint64_t q;       /* DATA: the sender's own sequence number */
+	uint64_t q;       /* DATA: the sender's own sequence number;
+	                     HB: the sending node's ranks marked dead */
 	uint64_t dest;    /* DATA: the addressed ranks of the receiving node;
 	                     HB: the sending node's live ranks */
 	uint32_t kind;    /* DATA: IPCFS_KIND_* */
@@ -103,6 +104,8 @@ struct proxy {
 	bool want;                    /* mu: should be joined */
 	unsigned busy;                /* mu: inbound sends in progress */
 	unsigned gen;                 /* proxy thread: incarnations left so far */
+	bool dead;                    /* mu: its rank died there (or the node is
+	                                 down): leave as dead, not left */
 };
 
 /* What one inbound thread receives from the network thread. */
@@ -128,7 +131,7 @@ struct peer {
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
 	/* Network thread only. */
 	uint64_t heard_ns;            /* last frame from that node */
-	uint64_t live;                /* its live ranks, from its heartbeats */
+	uint64_t live, dead;          /* its live and dead ranks, from its heartbeats */
 	uint64_t rtt_ns;              /* send to ack, smoothed (1/8) */
 	bool up;
 };

@@ -17,6 +17,7 @@
 
 #include "bridge.h"
 #include "member_int.h"
+#include "membership_int.h"
 #include "segment_int.h"
 
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
@@ -134,30 +135,32 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 }
 
 /* [node name][header] heartbeat: the node is there (its live ranks are
- * in dest). */
-static void post_live(struct bridge *b, unsigned node, uint64_t live)
+ * in dest, those marked dead in q). */
+static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead)
 {
 	struct inmsg *im = calloc(1, sizeof(*im));
 	if (!im)
 		abort();
 	im->h.type = WIRE_HB;
 	im->h.dest = live;
+	im->h.q = dead;
 	bridge_peer_push(b, node, im);
 }
 
 static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 {
 	struct peer *p = &b->peer[node];
-	uint64_t live = h->dest & b->cl.node[node].ranks;
+	uint64_t live = h->dest & b->cl.node[node].ranks, dead = h->q & b->cl.node[node].ranks;
 
 	if (!p->up)
 		bridge_log(b, "node %s is up", b->cl.node[node].name);
 	/* Through the inbound queue: after the messages that came before. */
-	if (!p->up || live != p->live)
-		post_live(b, (unsigned)node, live);
+	if (!p->up || live != p->live || dead != p->dead)
+		post_live(b, (unsigned)node, live, dead);
 	/* Relaxed: a proxy thread only polls it (bridge_node_up). */
 	__atomic_store_n(&p->up, true, __ATOMIC_RELAXED);
 	p->live = live;
+	p->dead = dead;
 }
 
 void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im)
@@ -321,9 +324,16 @@ static int open_sockets(struct bridge *b)
 static void heartbeat(struct bridge *b, uint64_t now)
 {
 	/* Acquire: pairs with the joins' and leaves' updates of live. */
-	uint64_t live = atomic_load_explicit(&b->seg->hdr->live, memory_order_acquire);
+	uint64_t live = atomic_load_explicit(&b->seg->hdr->live, memory_order_acquire), dead = 0;
+	/* After live: a rank out of it was marked gone first. */
+	for (uint64_t m = b->local & ~live; m; m &= m - 1) {
+		struct seg_owner o;
+		seg_owner_read(b->seg, (unsigned)__builtin_ctzll(m), &o);
+		if (o.state == IPCFS_STATE_DEAD)
+			dead |= m & -m;
+	}
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_HB, .epoch = b->epoch,
-			      .dest = live & b->local };
+			      .dest = live & b->local, .q = dead };
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		struct peer *p = &b->peer[n];
 		if (!dealer[n])
@@ -332,9 +342,11 @@ static void heartbeat(struct bridge *b, uint64_t now)
 		if (p->up && now - p->heard_ns > b->silent_ns) {
 			__atomic_store_n(&p->up, false, __ATOMIC_RELAXED);
 			p->live = 0;
+			p->dead = b->cl.node[n].ranks;
 			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
-			post_live(b, n, 0);
+			/* As if every rank there had died. */
+			post_live(b, n, 0, p->dead);
 		}
 	}
 }
@@ -513,9 +525,9 @@ static bool deliver(struct bridge *b, struct inmsg *im)
 	return ok;
 }
 
-/* The remote node's live ranks changed (@live; 0: the node went silent):
- * proxies join and leave to match. */
-static void apply_live(struct bridge *b, unsigned node, uint64_t live)
+/* The remote node's live ranks changed (@live; 0: the node went silent,
+ * its ranks in @dead): proxies join and leave to match. */
+static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead)
 {
 	if (b->verbose)
 		bridge_log(b, "node %s: live ranks %#llx", b->cl.node[node].name,
@@ -525,6 +537,7 @@ static void apply_live(struct bridge *b, unsigned node, uint64_t live)
 		struct proxy *p = &b->px[r];
 		pthread_mutex_lock(&p->mu);
 		p->want = (live & IPCFS_RANK_BIT(r)) != 0;
+		p->dead = (dead & IPCFS_RANK_BIT(r)) != 0;
 		pthread_cond_broadcast(&p->cv);
 		if (b->m[r] && !p->want)
 			ipcfs_interrupt(b->m[r]);
@@ -585,7 +598,7 @@ void *bridge_peer_main(void *arg)
 		if (!im)
 			return NULL;
 		if (im->h.type == WIRE_HB) {
-			apply_live(b, p->node, im->h.dest);
+			apply_live(b, p->node, im->h.dest, im->h.q);
 			free(im);
 			continue;
 		}

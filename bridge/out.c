@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "member_int.h"
 
 struct bridge *bridge_self;
 
@@ -214,8 +215,11 @@ static void retire(struct bridge *b, unsigned r)
 	__atomic_store_n(&b->m[r], NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&b->rq[r].mu);
 	b->px[r].gen++;
-	ipcfs_leave(m);
-	bridge_log(b, "rank %u left (gone on its node)", r);
+	/* Its rank died there, or its node is down: dead here too (the
+	 * daemon says died); a rank that left there leaves. */
+	bool dead = b->px[r].dead;
+	member_leave_as(m, dead ? IPCFS_STATE_DEAD : IPCFS_STATE_LEFT);
+	bridge_log(b, "rank %u %s (on its node)", r, dead ? "dead" : "left");
 	bridge_kick(b);
 }
 

@@ -239,6 +239,11 @@ fail_unmap:
 
 int ipcfs_leave(struct ipcfs_member *m)
 {
+	return member_leave_as(m, IPCFS_STATE_LEFT);
+}
+
+int member_leave_as(struct ipcfs_member *m, int how)
+{
 	char cmd[64];
 	int rc = mine(m);
 
@@ -255,8 +260,9 @@ int ipcfs_leave(struct ipcfs_member *m)
 	if (m->cuda_registered)
 		cuda_host_unregister((char *)m->chan.seg.base +
 				     seg_layout(&m->chan.seg)->arena_off);
-	seg_mark_gone(&m->chan.seg, m->chan.me, IPCFS_STATE_LEFT);
-	if (m->ctl[0]) {
+	seg_mark_gone(&m->chan.seg, m->chan.me, how);
+	/* Dead: the daemon's scan finds the state and says so (died). */
+	if (m->ctl[0] && how == IPCFS_STATE_LEFT) {
 		/* The daemon only records it; the group is already left. */
 		ctl_fmt_leave(cmd, sizeof(cmd), m->chan.me);
 		ctl_send(m->ctl, cmd);

@@ -23,6 +23,10 @@ struct chan *member_chan(struct ipcfs_member *m);
 const char *member_dir(const struct ipcfs_member *m);
 
 /* ipcfs_commit() with a message kind (IPCFS_KIND_*). */
+/* ipcfs_leave, the rank marked @how (IPCFS_STATE_LEFT, or _DEAD for a
+ * member that stands for a process that died elsewhere: the bridge's
+ * proxies). */
+int member_leave_as(struct ipcfs_member *m, int how);
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind);
 
 #endif

@@ -68,6 +68,7 @@ bpid=$(bpid)
 [ "$bpid" != 0 ] || exit 13
 await() { for i in $(seq 400); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
 live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
+state() { awk -v r="$1" '$1 == r { for (i = 2; i <= NF; i++) if ($i ~ /^state=/) print substr($i, 7) }' "$G/members"; }
 rc=0
 if [ "$me" = b ]; then
 	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 2 recv > "$T/r2.out" &
@@ -178,6 +179,8 @@ else
 	for i in $(seq 100); do live 1 && break; sleep 0.05; done
 	touch "$TMP/a.d1"
 	wait $d1
+	for i in $(seq 100); do [ "$(state 3)" != live ] && break; sleep 0.05; done
+	state 3 > "$T/d1.state"
 	await b.p2
 	for i in $(seq 100); do live 2 && break; sleep 0.05; done
 	"$MEMBER" -n 1 -s 2 -t 30000 "$G" 1 recv > "$T/p1.out" &
@@ -185,6 +188,8 @@ else
 	for i in $(seq 100); do live 1 && break; sleep 0.05; done
 	touch "$TMP/a.p1"
 	wait $p1
+	for i in $(seq 100); do [ "$(state 2)" != live ] && break; sleep 0.05; done
+	state 2 > "$T/p1.state"
 	touch "$TMP/a.part"
 	"$MEMBER" -n 50 -w 0,2 -t 30000 "$G" 0 send > /dev/null || rc=36
 	# 12 MiB to b's ranks 2 and 3 with the link down: more than TCP buffers,
@@ -263,12 +268,14 @@ grep -q "bridge started (pid $(cat "$TMP/a/newpid"))" "$TMP/a/daemon.log" || fai
 grep -q "bridge (pid [0-9]*) killed by signal 9" "$TMP/a/daemon.log" || fail "the kill is not in a's log"
 ok "a bridge killed with SIGKILL is restarted by its daemon and carries messages again"
 expect_eq "$(grep -v '^joined' "$TMP/a/d1.out")" "EPIPE: recv" "a's reader of b's rank 3 after its process was killed"
-ok "a remote process killed: the reader of its rank gets EPIPE"
+expect_eq "$(cat "$TMP/a/d1.state")" dead "a's members: b's rank 3 after its process was killed"
+ok "a remote process killed: the reader of its rank gets EPIPE, members says dead"
 expect_eq "$(grep -v '^joined' "$TMP/a/p1.out")" "EPIPE: recv" "a's reader of b's rank 2 during a partition"
 grep -q "node b silent for \(1[5-9]\|2[0-9]\)[0-9][0-9] ms: down" "$TMP/a/daemon.log" ||
 	fail "a did not see b go silent after node_timeout_ms 1500: $(grep silent "$TMP/a/daemon.log")"
 expect_eq "$(grep -v '^joined' "$TMP/b/p2.out")" "$(seq 0 49 | sed 's/^/0: msg /')" "after the partition healed"
-ok "a partition: readers of the silent node's ranks get EPIPE; healed, messages flow again"
+expect_eq "$(cat "$TMP/a/p1.state")" dead "a's members: b's rank 2 during a partition"
+ok "a partition: readers of the silent node's ranks get EPIPE, members says dead; healed, messages flow again"
 # What reached b's rank 2 of the 12 messages queued at the partition: in
 # order, each once, never another message's bytes; then the last one.
 q2=$(grep -v '^joined' "$TMP/b/q2.out")
