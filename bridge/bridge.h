@@ -11,11 +11,12 @@
  * arena, with a per-stream wire number. It stays held until the node acks
  * it (after its local send returned): back-pressure reaches the sender
  * through its ring, and what was not acked is sent again (go-back-N).
- * Inbound, a thread per remote node sends each message locally through
- * the proxy of its original sender, in wire order, dropping duplicates.
+ * Inbound, each message is sent locally through the proxy of its original
+ * sender, in wire order, dropping duplicates: by the network thread when
+ * that needs no waiting, else by a thread per remote node.
  *
  * Files: main.c (configuration, members, threads), out.c (streams,
- * releases), net.c (the ZeroMQ loop and the inbound side).
+ * releases), net.c (the ZeroMQ loop), in.c (the inbound side).
  */
 #ifndef IPCFS_BRIDGE_H
 #define IPCFS_BRIDGE_H
@@ -28,7 +29,8 @@
 #include "cluster.h"
 #include "ipcfs.h"
 
-#define WIRE_MAGIC 0x49504231u /* "IPB1" */
+#define WIRE_MAGIC 0x49504232u /* "IPB2" */
+#define WIRE_HAS_ACK 1u          /* flags: DATA carries an ack (ack_src, ack_w) */
 enum { WIRE_DATA = 1, WIRE_ACK = 2, WIRE_HB = 3 };
 
 /* The header frame of every wire message (host byte order: both ends are
@@ -45,8 +47,17 @@ struct wire_hdr {
 	uint64_t dest;    /* DATA: the addressed ranks of the receiving node;
 	                     HB: the sending node's live ranks */
 	uint32_t kind;    /* DATA: IPCFS_KIND_* */
-	uint32_t pad;
+	uint16_t ack_src; /* DATA with WIRE_HAS_ACK: the receiving node acks */
+	uint16_t flags;   /* ... its stream (ack_src, sending node) up to ack_w */
 	uint64_t len;     /* DATA: payload bytes (the next frame) */
+	uint64_t ack_w;
+};
+
+/* An ack owed to a node for the stream (its rank, us): ack.c, ack_mu. */
+struct owed {
+	uint64_t w;                   /* the last wire number delivered in order */
+	uint64_t since_ns;            /* owed since */
+	unsigned count;               /* messages since the last ack */
 };
 
 /* One message of a local sender to one remote node, held (one view per
@@ -125,6 +136,7 @@ struct peer {
 	pthread_mutex_t mu;           /* the queue */
 	pthread_cond_t cv;
 	struct inmsg *head, *tail;
+	unsigned queued;              /* mu: pushed, not finished by the inbound thread */
 	/* Inbound thread only: per remote sender, the incarnation and the
 	 * last wire number delivered. */
 	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
@@ -150,11 +162,13 @@ struct bridge {
 	struct peer peer[FSD_NODES_MAX];
 	pthread_mutex_t lock;         /* streams */
 	struct stream st[IPCFS_MAX_RANKS][FSD_NODES_MAX];
-	/* Acks for the network thread to send (inbound threads post them). */
+	/* Acks owed (ack.c): posted by the network and inbound threads,
+	 * taken by whoever sends data to that node next, or sent alone. */
 	pthread_mutex_t ack_mu;
-	struct wire_hdr *acks;
-	unsigned *ack_node;
-	size_t nacks, cap_acks;
+	uint64_t owed_mask[FSD_NODES_MAX];
+	struct owed owed[FSD_NODES_MAX][IPCFS_MAX_RANKS];
+	unsigned release_batch;       /* views handed back before a proxy is woken */
+	size_t slot_payload;          /* larger messages are in the arena */
 	int kick_fd;                  /* eventfd: sends or acks to do */
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
 	_Atomic bool stop;
@@ -174,6 +188,9 @@ void *bridge_proxy_main(void *arg);   /* arg: &b->rq[r], rank from it */
 /* The network thread: move every ready message to the wire (caller holds
  * nothing); @send is called for each under b->lock. */
 void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *));
+/* The same for the streams to @node only. */
+void bridge_flush_node(struct bridge *b, unsigned node,
+		       void (*send)(struct bridge *, struct entry *));
 /* Node @node acked stream (src) up to @w: the newest entry acked's send
  * time in *@sent_ns (0 if none). */
 void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns);
@@ -194,10 +211,30 @@ extern struct bridge *bridge_self;
  * changes nothing in the group), then run until b->stop. */
 int bridge_net_open(struct bridge *b);
 int bridge_net_run(struct bridge *b);
+/* From a proxy thread: send what became ready for @node (any thread). */
+void bridge_send_ready(struct bridge *b, unsigned node);
+void bridge_net_close(void);
+
+/* ack.c */
+/* Stream (@src of @node, us) delivered up to @w (@dup: a duplicate came,
+ * ack at once); @from_net: called by the network thread. */
+void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w, bool dup,
+		     bool from_net);
+/* An ack owed to @node, to ride on a message to it: false if none. */
+bool bridge_ack_take(struct bridge *b, unsigned node, unsigned *src, uint64_t *w);
+/* Send (@send) the acks that are due; ns until the next one is (or
+ * UINT64_MAX). */
+uint64_t bridge_acks_due(struct bridge *b, uint64_t now,
+			 void (*send)(struct bridge *, unsigned node, unsigned src, uint64_t w));
+
+/* in.c */
 void *bridge_peer_main(void *arg);
-void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w);
 /* Queue @im for the inbound thread of @node (in order with its data). */
 void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im);
-void bridge_net_close(void);
+/* A data message @im of @node, from the network thread: delivered now if
+ * nothing makes it wait, else queued; @im is ours. */
+void bridge_peer_take(struct bridge *b, unsigned node, struct inmsg *im);
+/* Free what is queued for @node (its thread stopped). */
+void bridge_peer_drop_all(struct bridge *b, unsigned node);
 
 #endif

@@ -131,6 +131,9 @@ static int start(struct bridge *b)
 		return rc;
 	}
 	b->seg = &seg;
+	/* A quarter of the ring may wait in a proxy's release queue. */
+	b->release_batch = seg_layout(&seg)->slots / 4 ? seg_layout(&seg)->slots / 4 : 1;
+	b->slot_payload = seg_layout(&seg)->slot_bytes;
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		if ((int)n == b->self)
 			continue;
@@ -169,13 +172,7 @@ static void stop(struct bridge *b)
 		pthread_cond_broadcast(&p->cv);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->thread, NULL);
-		for (struct inmsg *im = p->head, *next; im; im = next) {
-			next = im->next;
-			if (im->zmsg)
-				zmq_msg_close(im->zmsg);
-			free(im->zmsg);
-			free(im);
-		}
+		bridge_peer_drop_all(b, n);
 	}
 	bridge_net_close();
 	bridge_out_fini(b);
@@ -187,8 +184,6 @@ static void stop(struct bridge *b)
 	}
 	if (b->seg)
 		seg_unmap(b->seg);
-	free(b->acks);
-	free(b->ack_node);
 }
 
 int main(int argc, char **argv)

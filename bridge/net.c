@@ -4,7 +4,7 @@
  * the sockets: a ROUTER bound to this node's address receives the other
  * nodes' messages (and sends them acks); one DEALER per other node, whose
  * routing id is this node's name, sends them ours (and receives their
- * acks). An inbound thread per other node sends its messages locally.
+ * acks). Their messages are delivered locally by in.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,14 @@
 static void *zctx;
 static void *router;
 static void *dealer[FSD_NODES_MAX];
+/* A DEALER is used by the network thread (acks, heartbeats, resends, its
+ * replacement) and by the proxy threads, which send what they complete
+ * themselves (one thread hand-off less per message): each use holds its
+ * lock (ZeroMQ allows a socket to move between threads across a full
+ * fence). Taken after b->lock, never before it. The network thread
+ * polls the socket's ZMQ_FD, not the socket. */
+static pthread_mutex_t dealer_mu[FSD_NODES_MAX];
+static int dealer_fd[FSD_NODES_MAX];
 
 static void free_frame(void *data, void *hint)
 {
@@ -40,8 +48,8 @@ static void free_frame(void *data, void *hint)
 }
 
 /* One message on the wire, its payload read by ZeroMQ in place (caller
- * holds b->lock). */
-static void send_entry(struct bridge *b, struct entry *e)
+ * holds b->lock and dealer_mu[e->node]). */
+static void send_entry_locked(struct bridge *b, struct entry *e)
 {
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_DATA, .src = (uint16_t)e->src,
 			      .epoch = b->epoch, .w = e->w, .q = e->q, .dest = e->dest,
@@ -49,7 +57,12 @@ static void send_entry(struct bridge *b, struct entry *e)
 			      .base = b->st[e->src][e->node].acked_w };
 	zmq_msg_t m;
 	void *s = dealer[e->node];
+	unsigned asrc;
 
+	if (bridge_ack_take(b, e->node, &asrc, &h.ack_w)) {
+		h.ack_src = (uint16_t)asrc;
+		h.flags = WIRE_HAS_ACK;
+	}
 	e->sent_ns = bridge_now_ns();
 	if (zmq_send(s, &h, sizeof(h), ZMQ_SNDMORE | ZMQ_DONTWAIT) != sizeof(h))
 		return; /* sent again after RESEND_NS */
@@ -71,38 +84,16 @@ static void send_entry(struct bridge *b, struct entry *e)
 	__atomic_fetch_add(&b->peer[e->node].tx_bytes, e->len, __ATOMIC_RELAXED);
 }
 
-void bridge_post_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w)
+/* One ack alone, on the ROUTER (network thread). */
+static void send_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w)
 {
-	pthread_mutex_lock(&b->ack_mu);
-	if (b->nacks == b->cap_acks) {
-		size_t cap = b->cap_acks ? 2 * b->cap_acks : 64;
-		struct wire_hdr *na = realloc(b->acks, cap * sizeof(*na));
-		unsigned *nn = na ? realloc(b->ack_node, cap * sizeof(*nn)) : NULL;
-		if (!na || !nn)
-			abort();
-		b->acks = na;
-		b->ack_node = nn;
-		b->cap_acks = cap;
-	}
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_ACK, .src = (uint16_t)src,
 			      .epoch = b->epoch, .w = w };
-	b->acks[b->nacks] = h;
-	b->ack_node[b->nacks++] = node;
-	pthread_mutex_unlock(&b->ack_mu);
-	bridge_kick(b);
-}
+	const char *id = b->cl.node[node].name;
 
-static void send_acks(struct bridge *b)
-{
-	pthread_mutex_lock(&b->ack_mu);
-	for (size_t i = 0; i < b->nacks; i++) {
-		const char *id = b->cl.node[b->ack_node[i]].name;
-		/* Dropped when the node is not connected: its resend asks again. */
-		if (zmq_send(router, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-			zmq_send(router, &b->acks[i], sizeof(b->acks[i]), ZMQ_DONTWAIT);
-	}
-	b->nacks = 0;
-	pthread_mutex_unlock(&b->ack_mu);
+	/* Dropped when the node is not connected: its resend asks again. */
+	if (zmq_send(router, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+		zmq_send(router, &h, sizeof(h), ZMQ_DONTWAIT);
 }
 
 static bool more(void *s)
@@ -163,18 +154,16 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	p->dead = dead;
 }
 
-void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im)
+/* Node @n acked stream (@src, @n) up to @w (alone or with its data). */
+static void got_ack(struct bridge *b, unsigned n, unsigned src, uint64_t w)
 {
-	struct peer *p = &b->peer[node];
+	uint64_t sent, now = bridge_now_ns();
+	struct peer *p = &b->peer[n];
 
-	pthread_mutex_lock(&p->mu);
-	if (p->tail)
-		p->tail->next = im;
-	else
-		p->head = im;
-	p->tail = im;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	p->heard_ns = now;
+	bridge_acked(b, n, src, w, &sent);
+	if (sent && now > sent)
+		p->rtt_ns = p->rtt_ns ? p->rtt_ns - p->rtt_ns / 8 + (now - sent) / 8 : now - sent;
 }
 
 /* [node name][header][payload] from another node's DEALER (a heartbeat
@@ -230,32 +219,66 @@ static void on_router(struct bridge *b)
 		bridge_log(b, "dropped a malformed message from node %s", name);
 		return;
 	}
+	if (h.flags & WIRE_HAS_ACK)
+		got_ack(b, (unsigned)node, h.ack_src, h.ack_w);
 	struct inmsg *im = calloc(1, sizeof(*im));
 	if (!im)
 		abort();
 	im->h = h;
 	im->zmsg = payload;
-	bridge_peer_push(b, (unsigned)node, im);
+	bridge_peer_take(b, (unsigned)node, im);
 }
 
-/* An ack from node @n on its DEALER. */
+static void send_entry(struct bridge *b, struct entry *e)
+{
+	pthread_mutex_lock(&dealer_mu[e->node]);
+	send_entry_locked(b, e);
+	pthread_mutex_unlock(&dealer_mu[e->node]);
+}
+
+/* Whether node @n's DEALER has something to read (caller holds its lock). */
+static bool readable_locked(unsigned n)
+{
+	int ev = 0;
+	size_t l = sizeof(ev);
+	return dealer[n] && zmq_getsockopt(dealer[n], ZMQ_EVENTS, &ev, &l) == 0 && (ev & ZMQ_POLLIN);
+}
+
+void bridge_send_ready(struct bridge *b, unsigned node)
+{
+	bridge_flush_node(b, node, send_entry);
+	/* Our sends may have taken the edge of ZMQ_FD that says an ack came:
+	 * the network thread would not wake for it. */
+	pthread_mutex_lock(&dealer_mu[node]);
+	bool ack = readable_locked(node);
+	pthread_mutex_unlock(&dealer_mu[node]);
+	if (ack)
+		bridge_kick(b);
+}
+
+/* The acks from node @n on its DEALER, up to 256 (then the loop comes
+ * back): each read under its lock, handled without it. */
 static void on_dealer(struct bridge *b, unsigned n)
 {
-	zmq_msg_t f;
-	struct wire_hdr h;
+	for (int i = 0; i < 256; i++) {
+		zmq_msg_t f;
+		struct wire_hdr h;
+		bool ok = false;
 
-	zmq_msg_init(&f);
-	if (zmq_msg_recv(&f, dealer[n], ZMQ_DONTWAIT) >= 0 && !more(dealer[n]) &&
-	    read_hdr(b, &f, &h, WIRE_ACK) == 0) {
-		uint64_t sent, now = bridge_now_ns();
-		struct peer *p = &b->peer[n];
-		p->heard_ns = now;
-		bridge_acked(b, n, h.src, h.w, &sent);
-		if (sent && now > sent)
-			p->rtt_ns = p->rtt_ns ? p->rtt_ns - p->rtt_ns / 8 + (now - sent) / 8 : now - sent;
+		pthread_mutex_lock(&dealer_mu[n]);
+		if (!readable_locked(n)) {
+			pthread_mutex_unlock(&dealer_mu[n]);
+			return;
+		}
+		zmq_msg_init(&f);
+		if (zmq_msg_recv(&f, dealer[n], ZMQ_DONTWAIT) >= 0 && !more(dealer[n]))
+			ok = read_hdr(b, &f, &h, WIRE_ACK) == 0;
+		zmq_msg_close(&f);
+		drain(dealer[n]);
+		pthread_mutex_unlock(&dealer_mu[n]);
+		if (ok)
+			got_ack(b, n, h.src, h.w);
 	}
-	zmq_msg_close(&f);
-	drain(dealer[n]);
 }
 
 static int set_int(void *s, int opt, int v)
@@ -285,6 +308,9 @@ static int open_dealer(struct bridge *b, unsigned n)
 	 * after the kernel's SYN backoff (up to a minute). */
 	set_int(dealer[n], ZMQ_CONNECT_TIMEOUT, 1000);
 	zmq_setsockopt(dealer[n], ZMQ_ROUTING_ID, me->name, strlen(me->name));
+	size_t l = sizeof(dealer_fd[n]);
+	if (zmq_getsockopt(dealer[n], ZMQ_FD, &dealer_fd[n], &l) != 0)
+		return -errno;
 	return zmq_connect(dealer[n], b->cl.node[n].addr) ? -errno : 0;
 }
 
@@ -312,6 +338,7 @@ static int open_sockets(struct bridge *b)
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		if ((int)n == b->self)
 			continue;
+		pthread_mutex_init(&dealer_mu[n], NULL);
 		int rc = open_dealer(b, n);
 		if (rc)
 			return rc;
@@ -338,7 +365,9 @@ static void heartbeat(struct bridge *b, uint64_t now)
 		struct peer *p = &b->peer[n];
 		if (!dealer[n])
 			continue;
+		pthread_mutex_lock(&dealer_mu[n]);
 		zmq_send(dealer[n], &h, sizeof(h), ZMQ_DONTWAIT);
+		pthread_mutex_unlock(&dealer_mu[n]);
 		if (p->up && now - p->heard_ns > b->silent_ns) {
 			__atomic_store_n(&p->up, false, __ATOMIC_RELAXED);
 			p->live = 0;
@@ -397,8 +426,10 @@ static int reset_dealers(struct bridge *b, zmq_pollitem_t *it, const unsigned *w
 		unsigned node = who[k];
 		if (!atomic_exchange(&b->reset[node], false))
 			continue;
+		pthread_mutex_lock(&dealer_mu[node]);
 		zmq_close(dealer[node]);
 		int rc = open_dealer(b, node);
+		pthread_mutex_unlock(&dealer_mu[node]);
 		if (rc) {
 			bridge_log(b, "cannot reconnect to node %s: %s", b->cl.node[node].name,
 				   zmq_strerror(-rc));
@@ -406,7 +437,7 @@ static int reset_dealers(struct bridge *b, zmq_pollitem_t *it, const unsigned *w
 		}
 		if (b->verbose)
 			bridge_log(b, "socket to node %s replaced", b->cl.node[node].name);
-		it[k].socket = dealer[node];
+		it[k].fd = dealer_fd[node];
 		it[k].revents = 0;
 	}
 	return 0;
@@ -422,12 +453,13 @@ int bridge_net_run(struct bridge *b)
 	for (unsigned i = 0; i < b->cl.n; i++) {
 		if (dealer[i]) {
 			who[n] = i;
-			it[n++] = (zmq_pollitem_t){ .socket = dealer[i], .events = ZMQ_POLLIN };
+			it[n++] = (zmq_pollitem_t){ .fd = dealer_fd[i], .events = ZMQ_POLLIN };
 		}
 	}
-	uint64_t last_resend = bridge_now_ns(), last_hb = 0, last_report = 0;
+	uint64_t last_resend = bridge_now_ns(), last_hb = 0, last_report = 0, next_ack = UINT64_MAX;
 	while (!atomic_load(&b->stop)) {
-		if (zmq_poll(it, (int)n, 100) < 0 && errno != EINTR)
+		/* Milliseconds: an ack due sooner waits one. */
+		if (zmq_poll(it, (int)n, next_ack < 100 * 1000000ull ? 1 : 100) < 0 && errno != EINTR)
 			break;
 		if (it[1].revents & ZMQ_POLLIN) {
 			uint64_t v;
@@ -445,19 +477,13 @@ int bridge_net_run(struct bridge *b)
 				break;
 			on_router(b);
 		}
-		for (unsigned k = 2; k < n; k++) {
-			for (int i = 0; i < 256 && (it[k].revents & ZMQ_POLLIN); i++) {
-				int ev = 0;
-				size_t l = sizeof(ev);
-				zmq_getsockopt(dealer[who[k]], ZMQ_EVENTS, &ev, &l);
-				if (!(ev & ZMQ_POLLIN))
-					break;
-				on_dealer(b, who[k]);
-			}
-		}
+		/* Every round: a proxy's send may have taken the fd's edge
+		 * (it kicks us then). */
+		for (unsigned k = 2; k < n; k++)
+			on_dealer(b, who[k]);
 		bridge_flush(b, send_entry);
-		send_acks(b);
 		uint64_t now = bridge_now_ns();
+		next_ack = bridge_acks_due(b, now, send_ack);
 		if (now - last_hb >= HB_NS) {
 			last_hb = now;
 			heartbeat(b, now);
@@ -486,144 +512,4 @@ void bridge_net_close(void)
 	/* Frames not sent are dropped here: their holds come back. */
 	if (zctx)
 		zmq_ctx_term(zctx);
-}
-
-/* ---- inbound -------------------------------------------------------------- */
-
-/* Send @im locally through the proxy of its sender; false if stopped. */
-static bool deliver_by(struct bridge *b, struct ipcfs_member *m, struct inmsg *im);
-
-/* A message from @src proves it live on its node: its proxy joins if it
- * has not yet (the heartbeat saying so may come later). Then send. */
-static bool deliver(struct bridge *b, struct inmsg *im)
-{
-	struct proxy *p = &b->px[im->h.src];
-	struct ipcfs_member *m;
-	bool ok = true;
-
-	pthread_mutex_lock(&p->mu);
-	p->want = true;
-	pthread_cond_broadcast(&p->cv);
-	if (b->verbose && !b->m[im->h.src])
-		bridge_log(b, "rank %u sends (w %llu): its proxy joins", im->h.src,
-			   (unsigned long long)im->h.w);
-	while (!(m = b->m[im->h.src]) && !atomic_load(&b->stop)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec++;
-		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-	}
-	if (m)
-		p->busy++;
-	pthread_mutex_unlock(&p->mu);
-	if (!m)
-		return false;
-	ok = deliver_by(b, m, im);
-	pthread_mutex_lock(&p->mu);
-	p->busy--;
-	pthread_mutex_unlock(&p->mu);
-	return ok;
-}
-
-/* The remote node's live ranks changed (@live; 0: the node went silent,
- * its ranks in @dead): proxies join and leave to match. */
-static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead)
-{
-	if (b->verbose)
-		bridge_log(b, "node %s: live ranks %#llx", b->cl.node[node].name,
-			   (unsigned long long)live);
-	for (uint64_t m = b->cl.node[node].ranks; m; m &= m - 1) {
-		unsigned r = (unsigned)__builtin_ctzll(m);
-		struct proxy *p = &b->px[r];
-		pthread_mutex_lock(&p->mu);
-		p->want = (live & IPCFS_RANK_BIT(r)) != 0;
-		p->dead = (dead & IPCFS_RANK_BIT(r)) != 0;
-		pthread_cond_broadcast(&p->cv);
-		if (b->m[r] && !p->want)
-			ipcfs_interrupt(b->m[r]);
-		pthread_mutex_unlock(&p->mu);
-	}
-}
-
-static bool deliver_by(struct bridge *b, struct ipcfs_member *m, struct inmsg *im)
-{
-	zmq_msg_t *z = im->zmsg;
-	uint64_t live, dest = im->h.dest;
-	void *buf;
-	int rc;
-
-	for (;;) {
-		ipcfs_live(m, &live);
-		dest = im->h.dest & live;
-		if (!dest)
-			return true; /* nobody addressed is here (any more) */
-		rc = ipcfs_reserve(m, im->h.len, &buf, 200);
-		if (rc == 0)
-			break;
-		if (atomic_load(&b->stop))
-			return false;
-		if (rc != -ETIMEDOUT && rc != -EAGAIN) {
-			bridge_log(b, "rank %u: cannot reserve %llu bytes: %s", im->h.src,
-				   (unsigned long long)im->h.len, strerror(-rc));
-			return true;
-		}
-	}
-	/* The one copy on this side: from ZeroMQ's buffer into the ring or
-	 * the arena, where the readers read it in place. */
-	if (im->h.len)
-		memcpy(buf, zmq_msg_data(z), im->h.len);
-	while ((rc = member_commit_kind(m, dest, im->h.len, im->h.kind)) == -ENOTCONN) {
-		ipcfs_live(m, &live);
-		if (!(dest &= live))
-			break;
-	}
-	if (rc && dest)
-		bridge_log(b, "rank %u: local send failed: %s", im->h.src, strerror(-rc));
-	return true;
-}
-
-void *bridge_peer_main(void *arg)
-{
-	struct peer *p = arg;
-	struct bridge *b = p->b;
-
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (!p->head && !atomic_load(&b->stop))
-			pthread_cond_wait(&p->cv, &p->mu);
-		struct inmsg *im = p->head;
-		if (im && !(p->head = im->next))
-			p->tail = NULL;
-		pthread_mutex_unlock(&p->mu);
-		if (!im)
-			return NULL;
-		if (im->h.type == WIRE_HB) {
-			apply_live(b, p->node, im->h.dest, im->h.q);
-			free(im);
-			continue;
-		}
-		struct wire_hdr *h = &im->h;
-		unsigned s = h->src;
-		/* Another incarnation of the sending bridge (or of us): what it
-		 * says was acked already is not asked for again. */
-		if (h->epoch != p->epoch[s]) {
-			p->epoch[s] = h->epoch;
-			p->last_w[s] = h->base;
-		}
-		if (h->w == p->last_w[s] + 1) {
-			if (!deliver(b, im))
-				h->w = 0; /* stopping: not delivered, not acked */
-			else
-				p->last_w[s] = h->w;
-			__atomic_fetch_add(&p->rx_msgs, 1, __ATOMIC_RELAXED);
-			__atomic_fetch_add(&p->rx_bytes, h->len, __ATOMIC_RELAXED);
-		}
-		/* Duplicates are acked again; after a gap, the last in order
-		 * (the sender sends everything after it again). */
-		if (h->w)
-			bridge_post_ack(b, p->node, s, p->last_w[s]);
-		zmq_msg_close(im->zmsg);
-		free(im->zmsg);
-		free(im);
-	}
 }

@@ -23,8 +23,11 @@
 
 struct bridge *bridge_self;
 
-/* Hand view @v back to proxy @r's thread and wake it. */
-static void relq_push(struct bridge *b, unsigned r, const struct ipcfs_msg *v, unsigned gen)
+/* Hand view @v back to proxy @r's thread; wake it when @now, or when a
+ * batch has gathered: it releases before each receive anyway, and a
+ * wake-up per ack costs as much as the message on a busy machine. */
+static void relq_push(struct bridge *b, unsigned r, const struct ipcfs_msg *v, unsigned gen,
+		      bool now)
 {
 	struct relq *q = &b->rq[r];
 
@@ -42,7 +45,7 @@ static void relq_push(struct bridge *b, unsigned r, const struct ipcfs_msg *v, u
 	/* Under q->mu, which retire takes to clear b->m[r] before it leaves
 	 * (frees) the member. Not the proxy's mu: retire holds that while
 	 * it waits for ZeroMQ, whose thread runs us. */
-	if (b->m[r])
+	if (b->m[r] && (now || q->n >= b->release_batch))
 		ipcfs_interrupt(b->m[r]);
 	pthread_mutex_unlock(&q->mu);
 }
@@ -54,9 +57,11 @@ void bridge_entry_put(struct entry *e)
 	/* acq_rel: the last put sees what every holder did with it. */
 	if (atomic_fetch_sub_explicit(&e->holds, 1, memory_order_acq_rel) != 1)
 		return;
+	/* An arena block is scarcer than a ring slot: back at once. */
+	bool now = e->len > b->slot_payload;
 	for (uint64_t m = e->dest; m; m &= m - 1) {
 		unsigned r = (unsigned)__builtin_ctzll(m);
-		relq_push(b, r, &e->view[r], e->vgen[r]);
+		relq_push(b, r, &e->view[r], e->vgen[r], now);
 	}
 	free(e);
 }
@@ -284,33 +289,49 @@ void *bridge_proxy_main(void *arg)
 		pthread_mutex_lock(&b->lock);
 		file_view(b, r, &msg, dest);
 		pthread_mutex_unlock(&b->lock);
-		bridge_kick(b);
+		/* The last proxy of the node to file it sends it. */
+		bridge_send_ready(b, (unsigned)fsd_cluster_node_of(&b->cl, r));
 	}
 	if (b->m[r])
 		release_due(b, r);
 	return NULL;
 }
 
+/* The messages of stream @s that every addressed proxy has, in order,
+ * onto the wire (caller holds b->lock). */
+static void flush_stream(struct bridge *b, struct stream *s,
+			 void (*send)(struct bridge *, struct entry *))
+{
+	struct entry *e;
+
+	while ((e = s->pending) && e->arrived == e->dest) {
+		s->pending = e->next;
+		e->next = NULL;
+		e->w = ++s->next_w;
+		if (s->tail)
+			s->tail->next = e;
+		else
+			s->inflight = e;
+		s->tail = e;
+		send(b, e);
+	}
+}
+
 void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *))
 {
 	pthread_mutex_lock(&b->lock);
-	for (unsigned src = 0; src < b->ranks; src++) {
-		for (unsigned n = 0; n < b->cl.n; n++) {
-			struct stream *s = &b->st[src][n];
-			struct entry *e;
-			while ((e = s->pending) && e->arrived == e->dest) {
-				s->pending = e->next;
-				e->next = NULL;
-				e->w = ++s->next_w;
-				if (s->tail)
-					s->tail->next = e;
-				else
-					s->inflight = e;
-				s->tail = e;
-				send(b, e);
-			}
-		}
-	}
+	for (unsigned src = 0; src < b->ranks; src++)
+		for (unsigned n = 0; n < b->cl.n; n++)
+			flush_stream(b, &b->st[src][n], send);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void bridge_flush_node(struct bridge *b, unsigned node,
+		       void (*send)(struct bridge *, struct entry *))
+{
+	pthread_mutex_lock(&b->lock);
+	for (unsigned src = 0; src < b->ranks; src++)
+		flush_stream(b, &b->st[src][node], send);
 	pthread_mutex_unlock(&b->lock);
 }
 
