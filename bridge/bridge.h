@@ -31,6 +31,7 @@
 
 #define WIRE_MAGIC 0x49504232u /* "IPB2" */
 #define WIRE_HAS_ACK 1u          /* flags: DATA carries an ack (ack_src, ack_w) */
+#define HB_BOUNCE 2u             /* flags of a heartbeat queued inbound: see proxy.bounce */
 enum { WIRE_DATA = 1, WIRE_ACK = 2, WIRE_HB = 3 };
 
 /* The header frame of every wire message (host byte order: both ends are
@@ -117,6 +118,9 @@ struct proxy {
 	unsigned gen;                 /* proxy thread: incarnations left so far */
 	bool dead;                    /* mu: its rank died there (or the node is
 	                                 down): leave as dead, not left */
+	bool bounce;                  /* mu: leave as dead and join again: the
+	                                 node's bridge restarted, what it had not
+	                                 sent is lost (readers get EPIPE there) */
 };
 
 /* What one inbound thread receives from the network thread. */
@@ -124,6 +128,23 @@ struct inmsg {
 	struct inmsg *next;
 	struct wire_hdr h;
 	void *zmsg;                   /* zmq_msg_t *, the payload */
+};
+
+/* What this node's bridge delivered of each stream (node, src), in a
+ * file beside the segment (in.c): its next incarnation neither delivers
+ * a message twice nor asks for one again. Written by the thread that
+ * delivers for that node. */
+struct instate_row {
+	_Atomic uint64_t epoch;       /* of the sending bridge */
+	_Atomic uint64_t last_w;      /* delivered in order up to */
+	_Atomic uint64_t pend_w;      /* being delivered ... */
+	_Atomic uint64_t pend_head;   /* ... when the proxy's ring head was */
+};
+
+struct instate {
+	uint64_t magic;
+	char name[FSD_NODES_MAX][FSD_NODE_NAME_MAX + 1]; /* whose rows these are */
+	struct instate_row row[FSD_NODES_MAX][IPCFS_MAX_RANKS];
 };
 
 struct bridge;
@@ -137,9 +158,12 @@ struct peer {
 	pthread_cond_t cv;
 	struct inmsg *head, *tail;
 	unsigned queued;              /* mu: pushed, not finished by the inbound thread */
-	/* Inbound thread only: per remote sender, the incarnation and the
-	 * last wire number delivered. */
+	/* The thread delivering (network or inbound, one at a time): per
+	 * remote sender, the incarnation and the last wire number delivered;
+	 * whether our last incarnation may have delivered one more. */
 	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
+	bool check[IPCFS_MAX_RANKS];
+	uint64_t hb_epoch;            /* network thread: its bridge's, from heartbeats */
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
 	/* Network thread only. */
 	uint64_t heard_ns;            /* last frame from that node */
@@ -171,6 +195,7 @@ struct bridge {
 	size_t slot_payload;          /* larger messages are in the arena */
 	int kick_fd;                  /* eventfd: sends or acks to do */
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
+	struct instate *ist;          /* NULL if it could not be kept */
 	_Atomic bool stop;
 	/* Set by a retiring proxy: the network thread replaces its socket to
 	 * that node, dropping the frames ZeroMQ still queues for it. */
@@ -234,6 +259,9 @@ void bridge_peer_push(struct bridge *b, unsigned node, struct inmsg *im);
 /* A data message @im of @node, from the network thread: delivered now if
  * nothing makes it wait, else queued; @im is ours. */
 void bridge_peer_take(struct bridge *b, unsigned node, struct inmsg *im);
+/* Map the record of deliveries beside @segpath and take up where the last
+ * incarnation stopped (before any thread runs). */
+void bridge_instate_open(struct bridge *b, const char *segpath);
 /* Free what is queued for @node (its thread stopped). */
 void bridge_peer_drop_all(struct bridge *b, unsigned node);
 

@@ -13,13 +13,21 @@
  * microseconds on a busy machine) on every small message.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "bridge.h"
+#include "fault_int.h"
 #include "member_int.h"
+#include "segment_int.h"
+
+#define INSTATE_MAGIC 0x4950424953543031ull /* "IPBIST01" */
 
 /* How long an inbound thread waits for space at a time (ms). */
 #define SPACE_WAIT_MS 200
@@ -66,10 +74,50 @@ static int deliver_by(struct bridge *b, struct ipcfs_member *m, struct inmsg *im
 	return 0;
 }
 
+/* Messages rank @src's proxy has published, through member @m. */
+static uint64_t proxy_head(struct ipcfs_member *m, unsigned src)
+{
+	/* Acquire: pairs with the release store of the head in the commit. */
+	return atomic_load_explicit(&seg_rank(member_seg(m), src)->head, memory_order_acquire);
+}
+
+/* Deliver through @m, recorded so that a death of ours at any point is
+ * neither a loss nor a duplicate: the intent (wire number, the proxy's
+ * head before) first, the delivery, then the new last. @check: our last
+ * incarnation may have delivered this one (its intent is on record):
+ * it did if the head moved past the head it recorded. */
+static int deliver_recorded(struct bridge *b, struct peer *p, struct ipcfs_member *m,
+			    struct inmsg *im, int wait_ms)
+{
+	unsigned s = im->h.src;
+	struct instate_row *row = b->ist ? &b->ist->row[p->node][s] : NULL;
+	int rc;
+
+	if (row && p->check[s] &&
+	    atomic_load_explicit(&row->pend_w, memory_order_relaxed) == im->h.w &&
+	    proxy_head(m, s) > atomic_load_explicit(&row->pend_head, memory_order_relaxed)) {
+		atomic_store_explicit(&row->last_w, im->h.w, memory_order_release);
+		return 0;
+	}
+	if (row) {
+		/* Release: on record before the commit's stores. */
+		atomic_store_explicit(&row->epoch, im->h.epoch, memory_order_relaxed);
+		atomic_store_explicit(&row->pend_head, proxy_head(m, s), memory_order_relaxed);
+		atomic_store_explicit(&row->pend_w, im->h.w, memory_order_release);
+	}
+	rc = deliver_by(b, m, im, wait_ms);
+	if (rc == 0) {
+		FAULT_POINT("bridge_delivered");
+		if (row)
+			atomic_store_explicit(&row->last_w, im->h.w, memory_order_release);
+	}
+	return rc;
+}
+
 /* A message from @src proves it live on its node: its proxy joins if it
  * has not yet (the heartbeat saying so may come later). Then send. With
  * @now (the network thread): -EAGAIN instead of any wait. */
-static int deliver(struct bridge *b, struct inmsg *im, bool now)
+static int deliver(struct bridge *b, struct peer *pe, struct inmsg *im, bool now)
 {
 	struct proxy *p = &b->px[im->h.src];
 	struct ipcfs_member *m;
@@ -78,7 +126,7 @@ static int deliver(struct bridge *b, struct inmsg *im, bool now)
 	 * proxy holds it while it waits for the network thread. */
 	if (now ? pthread_mutex_trylock(&p->mu) != 0 : pthread_mutex_lock(&p->mu) != 0)
 		return -EAGAIN;
-	if (now && !b->m[im->h.src]) {
+	if (now && (!b->m[im->h.src] || p->bounce)) {
 		pthread_mutex_unlock(&p->mu);
 		return -EAGAIN;
 	}
@@ -87,7 +135,9 @@ static int deliver(struct bridge *b, struct inmsg *im, bool now)
 	if (b->verbose && !b->m[im->h.src])
 		bridge_log(b, "rank %u sends (w %llu): its proxy joins", im->h.src,
 			   (unsigned long long)im->h.w);
-	while (!(m = b->m[im->h.src]) && !atomic_load(&b->stop)) {
+	/* Not through an incarnation about to end (a bounce): its end marks
+	 * where what the restarted bridge lost would have been. */
+	while ((!(m = b->m[im->h.src]) || p->bounce) && !atomic_load(&b->stop)) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec++;
@@ -98,7 +148,7 @@ static int deliver(struct bridge *b, struct inmsg *im, bool now)
 	pthread_mutex_unlock(&p->mu);
 	if (!m)
 		return -ECANCELED;
-	int rc = deliver_by(b, m, im, now ? 0 : SPACE_WAIT_MS);
+	int rc = deliver_recorded(b, pe, m, im, now ? 0 : SPACE_WAIT_MS);
 	pthread_mutex_lock(&p->mu);
 	p->busy--;
 	pthread_mutex_unlock(&p->mu);
@@ -107,7 +157,8 @@ static int deliver(struct bridge *b, struct inmsg *im, bool now)
 
 /* The remote node's live ranks changed (@live; 0: the node went silent,
  * its ranks in @dead): proxies join and leave to match. */
-static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead)
+static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead,
+		       bool bounce)
 {
 	if (b->verbose)
 		bridge_log(b, "node %s: live ranks %#llx", b->cl.node[node].name,
@@ -118,8 +169,9 @@ static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t 
 		pthread_mutex_lock(&p->mu);
 		p->want = (live & IPCFS_RANK_BIT(r)) != 0;
 		p->dead = (dead & IPCFS_RANK_BIT(r)) != 0;
+		p->bounce |= bounce && b->m[r];
 		pthread_cond_broadcast(&p->cv);
-		if (b->m[r] && !p->want)
+		if (b->m[r] && (!p->want || p->bounce))
 			ipcfs_interrupt(b->m[r]);
 		pthread_mutex_unlock(&p->mu);
 	}
@@ -145,9 +197,10 @@ static int inbound_one(struct bridge *b, struct peer *p, struct inmsg *im, bool 
 	uint64_t last = h->epoch != p->epoch[s] ? h->base : p->last_w[s];
 
 	if (h->w == last + 1) {
-		int rc = deliver(b, im, now);
+		int rc = deliver(b, p, im, now);
 		if (rc == -EAGAIN)
 			return rc;
+		p->check[s] = false;
 		p->epoch[s] = h->epoch;
 		p->last_w[s] = last;
 		if (rc)
@@ -219,7 +272,7 @@ void *bridge_peer_main(void *arg)
 		if (!im)
 			return NULL;
 		if (im->h.type == WIRE_HB)
-			apply_live(b, p->node, im->h.dest, im->h.q);
+			apply_live(b, p->node, im->h.dest, im->h.q, im->h.flags & HB_BOUNCE);
 		else
 			inbound_one(b, p, im, false);
 		inmsg_free(im);
@@ -238,4 +291,44 @@ void bridge_peer_drop_all(struct bridge *b, unsigned node)
 		inmsg_free(im);
 	}
 	p->head = p->tail = NULL;
+}
+
+void bridge_instate_open(struct bridge *b, const char *segpath)
+{
+	char path[4200];
+	struct instate *st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", segpath, FSD_BRIDGE_STATE_SUFFIX);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(*st)) != 0) {
+		bridge_log(b, "cannot keep what it delivered in %s (%s): a restart of this bridge "
+			   "may deliver a message twice", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (st == MAP_FAILED)
+		return;
+	if (st->magic != INSTATE_MAGIC)
+		memset(st, 0, sizeof(*st));
+	st->magic = INSTATE_MAGIC;
+	for (unsigned n = 0; n < b->cl.n; n++) {
+		struct peer *p = &b->peer[n];
+		/* Rows of another node (the nodes changed) start afresh. */
+		if (strcmp(st->name[n], b->cl.node[n].name) != 0) {
+			memset(st->row[n], 0, sizeof(st->row[n]));
+			snprintf(st->name[n], sizeof(st->name[n]), "%s", b->cl.node[n].name);
+			continue;
+		}
+		for (unsigned s = 0; s < IPCFS_MAX_RANKS; s++) {
+			struct instate_row *row = &st->row[n][s];
+			p->epoch[s] = atomic_load(&row->epoch);
+			p->last_w[s] = atomic_load(&row->last_w);
+			p->check[s] = atomic_load(&row->pend_w) == p->last_w[s] + 1;
+		}
+	}
+	b->ist = st;
 }

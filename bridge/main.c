@@ -131,6 +131,7 @@ static int start(struct bridge *b)
 		return rc;
 	}
 	b->seg = &seg;
+	bridge_instate_open(b, path);
 	/* A quarter of the ring may wait in a proxy's release queue. */
 	b->release_batch = seg_layout(&seg)->slots / 4 ? seg_layout(&seg)->slots / 4 : 1;
 	b->slot_payload = seg_layout(&seg)->slot_bytes;

@@ -127,7 +127,8 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 
 /* [node name][header] heartbeat: the node is there (its live ranks are
  * in dest, those marked dead in q). */
-static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead)
+static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead,
+		      bool bounce)
 {
 	struct inmsg *im = calloc(1, sizeof(*im));
 	if (!im)
@@ -135,6 +136,7 @@ static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t d
 	im->h.type = WIRE_HB;
 	im->h.dest = live;
 	im->h.q = dead;
+	im->h.flags = bounce ? HB_BOUNCE : 0;
 	bridge_peer_push(b, node, im);
 }
 
@@ -143,11 +145,18 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	struct peer *p = &b->peer[node];
 	uint64_t live = h->dest & b->cl.node[node].ranks, dead = h->q & b->cl.node[node].ranks;
 
+	/* Another incarnation of its bridge: what the last one held and had
+	 * not sent is lost, so its ranks' proxies here end as dead (readers
+	 * get EPIPE after what arrived) and join again. */
+	bool bounce = p->hb_epoch && p->hb_epoch != h->epoch;
+	p->hb_epoch = h->epoch;
+	if (bounce)
+		bridge_log(b, "node %s: its bridge restarted", b->cl.node[node].name);
 	if (!p->up)
 		bridge_log(b, "node %s is up", b->cl.node[node].name);
 	/* Through the inbound queue: after the messages that came before. */
-	if (!p->up || live != p->live || dead != p->dead)
-		post_live(b, (unsigned)node, live, dead);
+	if (!p->up || live != p->live || dead != p->dead || bounce)
+		post_live(b, (unsigned)node, live, dead, bounce);
 	/* Relaxed: a proxy thread only polls it (bridge_node_up). */
 	__atomic_store_n(&p->up, true, __ATOMIC_RELAXED);
 	p->live = live;
@@ -375,7 +384,7 @@ static void heartbeat(struct bridge *b, uint64_t now)
 			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
 			/* As if every rank there had died. */
-			post_live(b, n, 0, p->dead);
+			post_live(b, n, 0, p->dead, false);
 		}
 	}
 }

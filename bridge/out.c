@@ -235,6 +235,12 @@ static bool settle(struct bridge *b, unsigned r)
 	bool joined;
 
 	pthread_mutex_lock(&p->mu);
+	if (p->bounce && b->m[r] && !p->busy) {
+		p->dead = true;
+		retire(b, r);
+	}
+	if (!b->m[r])
+		p->bounce = false;
 	if (b->m[r] && !p->want && !p->busy)
 		retire(b, r);
 	if (!b->m[r] && p->want && !atomic_load(&b->stop)) {

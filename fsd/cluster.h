@@ -26,6 +26,9 @@
 #define FSD_NODES_MAX 16         /* nodes of one group */
 #define FSD_NODE_NAME_MAX 32
 #define FSD_NODE_ADDR_MAX 32     /* "tcp://255.255.255.255:65535" */
+/* The bridge's record of what it delivered (bridge/in.c): a file named
+ * as the group's segment with this suffix, beside it; removed with it. */
+#define FSD_BRIDGE_STATE_SUFFIX ".bridge"
 /* The longest `nodes` file: FSD_NODES_MAX full lines. */
 #define FSD_NODES_TEXT_MAX (FSD_NODES_MAX * (FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200))
 

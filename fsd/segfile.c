@@ -107,8 +107,12 @@ void fsd_seg_remove(struct fsd *d, struct fsd_group *g)
 {
 	struct fsd_seg_loc l;
 
-	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0)
+	if (seg_loc_for(d, g->name, &g->attrs, &l) == 0) {
+		char bridge[sizeof(l.name) + sizeof(FSD_BRIDGE_STATE_SUFFIX)];
 		unlinkat(l.dirfd, l.name, 0);
+		snprintf(bridge, sizeof(bridge), "%s%s", l.name, FSD_BRIDGE_STATE_SUFFIX);
+		unlinkat(l.dirfd, bridge, 0);
+	}
 	seg_loc_close(&l);
 }
 

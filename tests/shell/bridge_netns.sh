@@ -38,7 +38,9 @@ N=3000          # broadcast messages
 M=500           # unicast messages
 head -c $((3 << 20)) /dev/urandom > "$TMP/big.bin"
 for i in $(seq 16); do printf garbage; head -c $((1 << 20)) /dev/zero | tr '\0' x; echo; done > "$TMP/garbage.txt"
-export TMP IPCFSD BRIDGE IPCFS MEMBER N M
+BRIDGE_FAULT=$BUILD/tests/ipcfs-bridge-fault
+[ -x "$BRIDGE_FAULT" ] || fail "$BRIDGE_FAULT is not built"
+export TMP IPCFSD BRIDGE BRIDGE_FAULT IPCFS MEMBER N M
 export IPCFS_BRIDGE=$BRIDGE
 
 # One node, run inside its namespaces: daemon, group, bridge, its part.
@@ -54,6 +56,11 @@ chmod 711 "$T/state"
 # exit after their own unmount until this namespace ends.
 awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
 mount -t tmpfs -o size=128m tmpfs /dev/shm || exit 10
+# b's bridge is the build with death points: held right after a delivery
+# while $TMP/gate exists.
+if [ "$me" = b ]; then
+	export IPCFS_BRIDGE=$BRIDGE_FAULT IPCFS_FAULT_GATE=bridge_delivered:$TMP/gate
+fi
 "$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
 dpid=$!
 for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
@@ -135,6 +142,22 @@ if [ "$me" = b ]; then
 	wait $q2
 	kill $h3q
 	wait $h3q
+	# Our bridge killed right after it delivered a message, before it
+	# recorded or acked it: the reader of a's rank 0 gets EPIPE there
+	# (that proxy died), then the rest; none twice.
+	"$MEMBER" -c -e -s 0 -n 1000 -t 30000 "$G" 2 recv > "$T/x2.out" 2>&1 &
+	x2=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.x2"
+	got() { for i in $(seq 200); do [ "$(grep -c '^0: msg' "$T/x2.out")" -ge "$1" ] && return 0; sleep 0.05; done; return 1; }
+	got 10 || rc=26
+	touch "$TMP/gate"
+	touch "$TMP/b.gate"
+	got 11 || rc=27
+	kill -9 "$(bpid)"
+	rm -f "$TMP/gate"
+	touch "$TMP/b.killed"
+	wait $x2 || rc=28
 	touch "$TMP/b.done"
 	# Our rank 3 live while a removes the group: only a's proxy of it
 	# is live there.
@@ -212,6 +235,25 @@ else
 	wait $g1 || rc=46
 	ip link set va up
 	echo end | timeout 30 "$IPCFS" send --rank 0 --to 2 -W 20000 "$G" || rc=47
+	# One sender for the restart of b's bridge (see b).
+	await b.x2
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	mkfifo "$T/x0.in"
+	timeout 60 "$IPCFS" send --rank 0 --to 2 -W 20000 "$G" < "$T/x0.in" 2> "$T/x0.err" &
+	x0=$!
+	exec 7> "$T/x0.in"
+	for i in $(seq 0 9); do echo "msg $i" >&7; done
+	await b.gate
+	echo "msg 10" >&7
+	await b.killed
+	# b's new bridge says it restarted: our proxies of its ranks end and
+	# join again.
+	for i in $(seq 100); do live 2 || break; sleep 0.05; done
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	for i in $(seq 11 19); do echo "msg $i" >&7; done
+	echo end >&7
+	exec 7>&-
+	wait $x0 || rc=48
 	await b.done
 	# rmdir: EBUSY while a local member is live (the bridge untouched);
 	# with only the proxies of b's ranks live, it stops the bridge and
@@ -226,8 +268,11 @@ else
 	[ "$(bpid)" = "$bpid" ] || rc=39
 	kill $h1
 	wait $h1
+	# The bridge's record of what it delivered goes with the group.
+	[ -e "$T/state/g.seg.bridge" ] || rc=49
 	rmdir "$G" 2> "$T/rmdir.err" || rc=42
 	kill -0 "$bpid" 2>/dev/null && rc=43
+	[ -e "$T/state/g.seg.bridge" ] && rc=50
 	touch "$TMP/a.done"
 fi
 fusermount3 -u "$T/mnt"
@@ -283,6 +328,9 @@ expect_eq "$(echo "$q2" | tail -n 1)" "0: end" "b's rank 2 after the partition: 
 body=$(echo "$q2" | sed '$d')
 expect_eq "$(echo "$body" | grep -v '^0: msg [0-9]*$' | head -c 200)" "" "b's rank 2: only what rank 0 sent it"
 expect_eq "$(echo "$body" | sort -t' ' -k3,3n | uniq)" "$body" "b's rank 2: in order, each once"
+want=$( (seq 0 10; echo EPIPE; seq 11 19) | sed 's/^\([0-9]\)/0: msg \1/'; echo "0: end")
+expect_eq "$(grep -v '^joined' "$TMP/b/x2.out")" "$want" "b's reader of a's rank 0 across a restart of b's bridge"
+ok "b's bridge killed after a delivery, before recording or acking it: EPIPE there, then the rest, none twice"
 ok "messages queued in ZeroMQ across a partition: $(echo "$body" | grep -c msg) of 12 delivered intact, none with reused bytes"
 for r in 0 1 2 3; do
 	want=a; [ $r -ge 2 ] && want=b

@@ -2,7 +2,7 @@
 /*
  * fsd_member - a group member for the daemon's shell tests.
  *
- *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] DIR RANK MODE
+ *   fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] [-c] DIR RANK MODE
  *
  * Joins the group in DIR as RANK (-1: any) through ipcfs_join, prints
  * "joined R", waits until the ranks in RANKS (comma list) are live, then:
@@ -15,7 +15,8 @@
  * -d sends to rank DEST only (default every live rank); -b pads each
  * message sent to BYTES (with NULs: readers print the text only), so that
  * above the group's slot_bytes it goes through the arena. -e: recv also
- * stops after a message "end".
+ * stops after a message "end". -c: recv prints "EPIPE" when SRC is gone,
+ * waits for it to be live again and goes on.
  * Errors print "ERRNAME: what" and exit 2.
  */
 #include <errno.h>
@@ -46,17 +47,18 @@ static int die(const char *what, int rc)
 int main(int argc, char **argv)
 {
 	long count = 1, src = IPCFS_ANY, timeout = 5000, bytes = 64;
-	bool until_end = false;
+	bool until_end = false, go_on = false;
 	uint64_t dest = IPCFS_ALL;
 	uint64_t wait_mask = 0;
 	struct ipcfs_member *m;
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "n:w:s:t:d:b:e")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:s:t:d:b:ec")) != -1) {
 		switch (opt) {
 		case 'd': dest = IPCFS_RANK_BIT(strtol(optarg, NULL, 10) & 63); break;
 		case 'b': bytes = strtol(optarg, NULL, 10); break;
 		case 'e': until_end = true; break;
+		case 'c': go_on = true; break;
 		case 'n': count = strtol(optarg, NULL, 10); break;
 		case 's': src = strtol(optarg, NULL, 10); break;
 		case 't': timeout = strtol(optarg, NULL, 10); break;
@@ -75,7 +77,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 3) {
-		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] DIR RANK MODE\n");
+		fprintf(stderr, "usage: fsd_member [-n COUNT] [-w RANKS] [-s SRC] [-t MS] [-d DEST] [-b BYTES] [-e] [-c] DIR RANK MODE\n");
 		return 2;
 	}
 	const char *dir = argv[optind], *mode = argv[optind + 2];
@@ -116,6 +118,15 @@ int main(int argc, char **argv)
 		for (i = 0; (forever || i < count) && !stop; i++) {
 			struct ipcfs_msg msg;
 			rc = ipcfs_recv(m, (int)src, &msg, forever ? -1 : (int)timeout);
+			if (rc == -EPIPE && go_on && src >= 0) {
+				printf("EPIPE\n");
+				fflush(stdout);
+				rc = ipcfs_wait_ranks(m, IPCFS_RANK_BIT(src), (int)timeout);
+				if (rc < 0)
+					die("wait_ranks", rc);
+				i--;
+				continue;
+			}
 			if (rc < 0) {
 				if (!forever)
 					die("recv", rc);
@@ -123,8 +134,11 @@ int main(int argc, char **argv)
 				fflush(stdout);
 				exit(3);
 			}
-			if (!forever)
+			if (!forever) {
 				printf("%d: %.*s\n", msg.src, (int)msg.len, (const char *)msg.data);
+				if (go_on)
+					fflush(stdout); /* a test watches the count */
+			}
 			bool end = until_end && msg.len == 3 && !memcmp(msg.data, "end", 3);
 			ipcfs_release(m, &msg);
 			if (end)
