@@ -164,6 +164,10 @@ struct peer {
 	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
 	bool check[IPCFS_MAX_RANKS];
 	uint64_t hb_epoch;            /* network thread: its bridge's, from heartbeats */
+	/* A message made a proxy of that node join, which its heartbeats did
+	 * not say: the next one is applied even if its mask did not change
+	 * (a rank that joined and left between two would keep its proxy). */
+	_Atomic bool joined_by_msg;
 	uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes, acked; /* atomically */
 	/* Network thread only. */
 	uint64_t heard_ns;            /* last frame from that node */

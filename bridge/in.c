@@ -130,6 +130,8 @@ static int deliver(struct bridge *b, struct peer *pe, struct inmsg *im, bool now
 		pthread_mutex_unlock(&p->mu);
 		return -EAGAIN;
 	}
+	if (!p->want)
+		atomic_store(&pe->joined_by_msg, true);
 	p->want = true;
 	pthread_cond_broadcast(&p->cv);
 	if (b->verbose && !b->m[im->h.src])

@@ -155,7 +155,8 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	if (!p->up)
 		bridge_log(b, "node %s is up", b->cl.node[node].name);
 	/* Through the inbound queue: after the messages that came before. */
-	if (!p->up || live != p->live || dead != p->dead || bounce)
+	bool again = atomic_exchange(&p->joined_by_msg, false);
+	if (!p->up || live != p->live || dead != p->dead || bounce || again)
 		post_live(b, (unsigned)node, live, dead, bounce);
 	/* Relaxed: a proxy thread only polls it (bridge_node_up). */
 	__atomic_store_n(&p->up, true, __ATOMIC_RELAXED);
