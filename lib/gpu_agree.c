@@ -13,14 +13,27 @@
 #include "gpu_comm_int.h"
 
 
+void gpu_settings_rec(const struct ipcfs_gpu_comm *c, struct gpu_record *r)
+{
+	r->algo = (uint32_t)c->set.algo;
+	r->blocks = c->set.blocks;
+	r->oneshot_max = c->set.tuning.oneshot_max[c->world <= ALLREDUCE_MAX_RANKS ? c->world : 0];
+	r->probe_off = c->set.nccl_above;
+	r->sig_off = c->set.trap;
+}
+
+bool gpu_settings_differ(const struct gpu_record *a, const struct gpu_record *b)
+{
+	return a->algo != b->algo || a->blocks != b->blocks || a->oneshot_max != b->oneshot_max ||
+	       a->probe_off != b->probe_off || a->sig_off != b->sig_off;
+}
+
 /* Step 6 for one peer's READY record: settings must agree; verdicts. */
 static int agree_one(struct ipcfs_gpu_comm *c, int p, const struct gpu_record *r,
 		     const struct gpu_record *mine, int *peer_ok, int *nccl_ok, char *why,
 		     size_t whylen)
 {
-	if (r->algo != mine->algo || r->blocks != mine->blocks ||
-	    r->oneshot_max != mine->oneshot_max || r->probe_off != mine->probe_off ||
-	    r->sig_off != mine->sig_off)
+	if (gpu_settings_differ(r, mine))
 		return gpu_fail(-EINVAL, "rank %d has other settings (algo %s, blocks %u, oneshot_max "
 			    "%llu, NCCL above %llu, trap %llu): IPCFS_ALGO, IPCFS_GPU_BLOCKS, "
 			    "IPCFS_ONESHOT_MAX, IPCFS_NCCL_ABOVE, IPCFS_GPU_TRAP must agree", p,
@@ -51,11 +64,7 @@ int gpu_agree(struct ipcfs_gpu_comm *c, int *peer_ok, int *nccl_ok, char *why,
 
 	gpu_fill_rec(c, &mine, GPU_REC_READY);
 	mine.flags = (*peer_ok ? GPU_F_PEER_OK : 0) | (*nccl_ok ? GPU_F_NCCL_OK : 0);
-	mine.algo = (uint32_t)c->set.algo;
-	mine.blocks = c->set.blocks;
-	mine.oneshot_max = c->set.tuning.oneshot_max[c->world <= ALLREDUCE_MAX_RANKS ? c->world : 0];
-	mine.probe_off = c->set.nccl_above;
-	mine.sig_off = c->set.trap;
+	gpu_settings_rec(c, &mine);
 	gpu_sub_name(sub, sizeof(sub), c->name, ".ok");
 	if ((rc = gpu_rdv_publish(&c->rdv, sub, c->rank, &mine)))
 		return gpu_fail(rc, "publishing gpu/%s/%d: %s", sub, c->rank, strerror(-rc));

@@ -74,15 +74,6 @@ static uint64_t next_gen(const char *dir, const char *name)
 	return g ? g : 1;
 }
 
-static void set_uuid_host(struct gpu_record *r, const unsigned char *uuid)
-{
-	memcpy(r->uuid, uuid, GPU_UUID_BYTES);
-	if (gethostname(r->host, sizeof(r->host) - 1))
-		strcpy(r->host, "unknown");
-	r->host[sizeof(r->host) - 1] = '\0';
-	memset(r->host + strlen(r->host), 0, sizeof(r->host) - strlen(r->host));
-}
-
 static uint64_t round_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
@@ -130,7 +121,8 @@ static void teardown(struct ipcfs_gpu_comm *c, bool barrier)
 	gpu_nccl_close(c);
 	if (c->failed_published)
 		gpu_wait_peers_saw_failure(c);
-	gpu_rdv_unpublish(&c->rdv, c->name, c->rank);
+	if (c->published)
+		gpu_rdv_unpublish(&c->rdv, c->name, c->rank);
 	if (c->nccl_published) {
 		gpu_sub_name(sub, sizeof(sub), c->name, ".nccl");
 		gpu_rdv_unpublish(&c->rdv, sub, 0);
@@ -179,7 +171,7 @@ static int comm_alloc_local(struct ipcfs_gpu_comm *c, struct gpu_record *mine)
 	gpu_fill_rec(c, mine, GPU_REC_BUF);
 	if ((rc = k->current_device(&c->dev, uuid)))
 		return gpu_kfail(rc, "the current CUDA device");
-	set_uuid_host(mine, uuid);
+	gpu_set_uuid_host(mine, uuid);
 	mine->buf_bytes = c->buf_bytes;
 	mine->flags = c->set.nccl ? GPU_F_NCCL_WANT : 0;
 	if ((rc = k->host_alloc_mapped(sizeof(struct ipcfs_k_error), (void **)&c->err_host,
@@ -312,6 +304,9 @@ static int comm_new(struct ipcfs_member *m, const char *name, size_t buf_bytes, 
 	rc = gpu_rdv_init(&c->rdv, dir);
 	if (!rc)
 		rc = gpu_settings_load(dir, c->rdv.mounted, &c->set);
+	if (!rc && (rc = gpu_nodes_read(&c->rdv, c->world, &c->nodes)))
+		rc = gpu_fail(rc, "reading the group's nodes file: %s",
+			      rc == -EBADMSG ? "malformed" : strerror(-rc));
 	if (rc) {
 		free(c);
 		return rc;  /* the reason is set */
@@ -337,6 +332,15 @@ API int ipcfs_gpu_comm_init(struct ipcfs_member *m, const char *name, size_t buf
 	*out = NULL;
 	if ((rc = gpu_load()) || (rc = comm_new(m, name, buf_bytes, timeout_ms, &c)))
 		return rc;
+	/* Across nodes CUDA IPC handles mean nothing: NCCL only, and no IPC
+	 * step at all (no buffer exported, no peer probed). */
+	if (c->nodes > 1) {
+		if ((rc = gpu_span_init(c)))
+			return init_fail(c, rc);
+		*out = c;
+		gpu_err_set("the ranks span %d nodes: every call goes to NCCL", c->nodes);
+		return 0;
+	}
 	rc = comm_alloc_local(c, &mine);
 	if ((rc = comm_exchange_buffers(c, &mine, rc, recs)))
 		return init_fail(c, rc);

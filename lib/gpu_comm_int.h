@@ -8,6 +8,8 @@
  *   gpu_peers.c     step 4: the peers' buffers, the grid limit
  *   gpu_nccl.c      step 5: NCCL
  *   gpu_agree.c     step 6: verdicts and settings of every rank
+ *   gpu_span.c      the set-up instead of steps 1-6 when the ranks span
+ *                   nodes (gpu_nodes.c): NCCL only, through messages
  *   gpu_allreduce.c the choice of algorithm per call, launch, counters
  *   gpu_register.c  user buffers, the two-round registration protocol
  *   gpu_graph.c     buffers of calls captured in CUDA graphs
@@ -117,6 +119,16 @@ static inline void gpu_fill_rec(const struct ipcfs_gpu_comm *c, struct gpu_recor
 	r->gen = c->gen;
 }
 
+/* This process's device @uuid and host name into @r (BUF, HELLO). */
+static inline void gpu_set_uuid_host(struct gpu_record *r, const unsigned char *uuid)
+{
+	memcpy(r->uuid, uuid, GPU_UUID_BYTES);
+	if (gethostname(r->host, sizeof(r->host) - 1))
+		strcpy(r->host, "unknown");
+	r->host[sizeof(r->host) - 1] = '\0';
+	memset(r->host + strlen(r->host), 0, sizeof(r->host) - strlen(r->host));
+}
+
 /* "@name@suffix" into @out: the name of a sub-record (.ok, .nccl, ...). */
 static inline int gpu_sub_name(char *out, size_t size, const char *name, const char *suffix)
 {
@@ -144,6 +156,18 @@ void gpu_abandon(struct ipcfs_gpu_comm *c, struct gpu_record *mine);
 unsigned gpu_coresident_blocks(const struct ipcfs_gpu_comm *c, const struct gpu_record *recs);
 void gpu_open_peers(struct ipcfs_gpu_comm *c, const struct gpu_record *recs, int *ok, char *why,
 		    size_t whylen);
+
+/* gpu_agree.c: the settings every rank must share, into a READY or HELLO
+ * record (algo, blocks, oneshot_max, probe_off = NCCL above, sig_off =
+ * trap), and whether two such records differ. */
+void gpu_settings_rec(const struct ipcfs_gpu_comm *c, struct gpu_record *r);
+bool gpu_settings_differ(const struct gpu_record *a, const struct gpu_record *b);
+
+
+/* gpu_span.c: the whole set-up of a communicator whose ranks span nodes
+ * (c->nodes > 1): NCCL for every call, bootstrapped through messages of
+ * the group. 0, or an error with its reason; nothing of IPC is made. */
+int gpu_span_init(struct ipcfs_gpu_comm *c);
 
 /* gpu_agree.c: step 6; *peer_ok and *nccl_ok become the group's verdicts
  * (the reason in @why, c->nccl_why). */

@@ -14,9 +14,11 @@
  *   208 nccl_id[128]   336 algo u32   340 blocks u32   344 oneshot_max u64
  *   352 FNV-1a 64 of bytes 0..351
  * Kinds reuse fields they do not need: BUF oneshot_max = how many blocks
- * the rank's device holds at once (co-residency), READY probe_off = the
- * NCCL threshold (gpu_settings.nccl_above), READY sig_off = 1 when
- * IPCFS_GPU_TRAP is on.
+ * the rank's device holds at once (co-residency), READY and HELLO
+ * probe_off = the NCCL threshold (gpu_settings.nccl_above), READY and
+ * HELLO sig_off = 1 when IPCFS_GPU_TRAP is on; a READY sent as a message
+ * across nodes (gpu_span.c) probe_off = 1 + the rank whose NCCL failed
+ * first (0: none).
  * Decoding rejects (-EBADMSG) a wrong length, a non-hex digit, a wrong
  * magic, version, kind or checksum, a host name without its NUL, rank >=
  * world, world not 1..64, an unaligned or inconsistent offset.
@@ -56,6 +58,10 @@ enum gpu_rec_kind {
 	 * sig_off the first call, probe_off the number of calls, oneshot_max
 	 * the batch number. */
 	GPU_REC_GRAPH = 5,
+	/* A group whose ranks span nodes (gpu_span.c): a rank's set-up
+	 * (device, settings, NCCL wanted; rank 0's the NCCL id) sent as a
+	 * message of the group to every other rank, never a file. */
+	GPU_REC_HELLO = 6,
 };
 
 /* flags */
@@ -68,6 +74,8 @@ enum gpu_rec_kind {
 #define GPU_F_NCCL_OK 2u    /* READY: NCCL initialized here */
 #define GPU_F_REG_OK 1u     /* USER, GRAPH: this rank's part worked */
 #define GPU_F_REG_DONE 2u   /* USER, GRAPH: round 2, this rank has read all */
+#define GPU_F_HELLO_ID 1u   /* HELLO: nccl_id holds a valid id (rank 0) */
+/* HELLO: GPU_F_NCCL_WANT as in BUF */
 
 struct gpu_record {
 	uint32_t kind, rank, world, pid, flags, algo, blocks;
@@ -140,6 +148,30 @@ int gpu_rdv_gather(const struct gpu_rdv *v, const char *name, int world, uint64_
 int gpu_rdv_wait_gone(const struct gpu_rdv *v, const char *name, int world, uint64_t mask,
 		      uint32_t kind, uint64_t gen, int timeout_ms, gpu_accept_fn accept,
 		      void *arg);
+
+/*
+ * How many nodes (machines) hold the ranks of a group of @world ranks,
+ * from the text of its `nodes` file (@len bytes: lines "NAME
+ * tcp://ADDR:PORT RANKS" as the daemon shows them, RANKS like "0-1,4";
+ * empty lines and '#' comments skipped): 1 for an empty file. -EBADMSG
+ * when a line is malformed or the lines do not hold every rank exactly
+ * once.
+ */
+int gpu_nodes_parse(const char *text, size_t len, int world, int *nodes);
+/* The same from @v's `nodes` file: 1 for a plain directory (a group on one
+ * machine) or a daemon without one; -EBADMSG, or the error of reading it. */
+int gpu_nodes_read(const struct gpu_rdv *v, int world, int *nodes);
+
+/*
+ * The decision of a communicator whose ranks span @nodes nodes, from every
+ * rank's HELLO record @recs[0..@world): 0 when every call can go to NCCL.
+ * -EINVAL when the ranks' settings or buf_bytes differ; -EOPNOTSUPP when
+ * NCCL cannot be used: a rank disabled it (IPCFS_NCCL=0), two ranks share
+ * a GPU, or rank 0 could not create an NCCL id. The reason, naming the
+ * rank and what to change, in @why. The same answer on every rank.
+ */
+int gpu_span_decide(const struct gpu_record *recs, int world, int nodes, char *why,
+		    size_t whylen);
 
 /* Settings of a communicator that every rank must share. */
 struct gpu_settings {

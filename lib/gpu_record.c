@@ -158,7 +158,7 @@ int gpu_record_decode(const char *text, size_t len, struct gpu_record *r)
 	r->blocks = get32(b + O_BLOCKS);
 	r->oneshot_max = get64(b + O_ONESHOT);
 
-	if (r->kind < GPU_REC_BUF || r->kind > GPU_REC_GRAPH)
+	if (r->kind < GPU_REC_BUF || r->kind > GPU_REC_HELLO)
 		return -EBADMSG;
 	if (r->world < 1 || r->world > IPCFS_MAX_RANKS || r->rank >= r->world || !r->pid)
 		return -EBADMSG;

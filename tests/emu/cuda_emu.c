@@ -268,6 +268,7 @@ EMU_API int ipcfs_k_ipc_export(void *ptr, unsigned char handle[IPCFS_K_IPC_HANDL
 	struct emu_map *m;
 
 	pthread_mutex_lock(&emu_lock);
+	emu_stats.ipc_exports++;
 	m = alloc_of(ptr);
 	if (m) {
 		memset(&h, 0, sizeof(h));
@@ -296,6 +297,7 @@ EMU_API int ipcfs_k_ipc_open(const unsigned char handle[IPCFS_K_IPC_HANDLE_BYTES
 	if (h.pid == getpid())
 		return emu_fail(-EINVAL, "cudaIpcOpenMemHandle: a handle of this process");
 	pthread_mutex_lock(&emu_lock);
+	emu_stats.ipc_opens++;
 	for (m = imports; m; m = m->next)
 		if (!memcmp(&m->key, &h, sizeof(h))) {
 			m->refs++;

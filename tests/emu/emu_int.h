@@ -34,6 +34,8 @@ struct ipcfs_emu_stats {
 	uint64_t max_grid;     /* the largest grid launched */
 	uint64_t failed;       /* kernels that reported an error */
 	uint64_t preloads;     /* calls of preload */
+	uint64_t ipc_exports;  /* calls of ipc_export (cudaIpcGetMemHandle) */
+	uint64_t ipc_opens;    /* calls of ipc_open (cudaIpcOpenMemHandle) */
 };
 /* Guards stats and the allocation lists of cuda_emu.c. */
 extern pthread_mutex_t emu_lock;

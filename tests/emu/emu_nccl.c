@@ -9,8 +9,18 @@
  * rank has attached, and never gives up (real NCCL waits for ever for a
  * rank that failed before joining). IPCFS_EMU_NCCL_FAIL=1 makes init_start
  * fail on this rank.
+ *
+ * Where the shared memory is: by default a memfd of the process that made
+ * the id, opened by the others through /proc/PID/fd (one machine). With
+ * IPCFS_EMU_NCCL_DIR set (simulated nodes: a directory every node sees,
+ * standing for NCCL's network bootstrap), a file made there by the id's
+ * creator, named only in the id: a rank finds it only when the id reached
+ * it, whatever carried it. The creator removes the file once every rank has
+ * attached (or when it gives up).
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -32,21 +42,120 @@ struct emu_nccl_shm {
 	unsigned char area[IPCFS_K_MAX_RANKS][NCCL_CHUNK];
 };
 
+#define NCCL_FILE_MAX 64
+
 struct emu_nccl {
 	struct emu_nccl_shm *s;
 	int world, rank, creator_fd;
 	uint64_t phase;
+	char unlink_path[PATH_MAX];  /* the creator's file in IPCFS_EMU_NCCL_DIR, or "" */
 };
 
 struct emu_nccl_id {
 	uint64_t magic;
 	int32_t pid, fd;
+	char file[NCCL_FILE_MAX];   /* "" (memfd) or a file of IPCFS_EMU_NCCL_DIR */
 };
+_Static_assert(sizeof(struct emu_nccl_id) <= IPCFS_K_NCCL_ID_BYTES, "id size");
+
+/* The id this process made last in IPCFS_EMU_NCCL_DIR (its creator keeps
+ * the file's descriptor until init): guarded by emu_lock. */
+static struct {
+	int fd;
+	char file[NCCL_FILE_MAX];
+} made = { -1, "" };
+
+static int dir_path(const char *file, char *path, size_t size);
+
+/* An id made here that no rank of this process initialized (the ranks
+ * agreed not to use NCCL): its file goes with the process, as real NCCL's
+ * bootstrap socket would. */
+__attribute__((destructor)) static void made_cleanup(void)
+{
+	char path[PATH_MAX];
+
+	if (made.fd >= 0 && !dir_path(made.file, path, sizeof(path)))
+		unlink(path);
+}
+
+/* The path of @file in IPCFS_EMU_NCCL_DIR: 0, or -EINVAL (unset, bad name). */
+static int dir_path(const char *file, char *path, size_t size)
+{
+	const char *dir = getenv("IPCFS_EMU_NCCL_DIR");
+	int n;
+
+	if (!dir || !*dir || !memchr(file, '\0', NCCL_FILE_MAX) || strchr(file, '/'))
+		return -EINVAL;
+	n = snprintf(path, size, "%s/%s", dir, file);
+	return n < 0 || (size_t)n >= size ? -EINVAL : 0;
+}
+
+/* A unique id naming a new file of IPCFS_EMU_NCCL_DIR. */
+static int dir_unique_id(struct emu_nccl_id *u)
+{
+	static unsigned serial;
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(u->file, sizeof(u->file), "ipcfs-emu-nccl.%d.%u", (int)getpid(), ++serial);
+	if (dir_path(u->file, path, sizeof(path)))
+		return emu_fail(-EINVAL, "ncclGetUniqueId: IPCFS_EMU_NCCL_DIR is not a directory path");
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, sizeof(struct emu_nccl_shm))) {
+		int e = errno;
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return emu_fail(-EIO, "ncclGetUniqueId: %s: %s", path, strerror(e));
+	}
+	pthread_mutex_lock(&emu_lock);
+	if (made.fd >= 0)
+		close(made.fd);  /* an earlier id nobody initialized: its file stays */
+	made.fd = fd;
+	memcpy(made.file, u->file, sizeof(made.file));
+	pthread_mutex_unlock(&emu_lock);
+	return 0;
+}
+
+/* Open the shared memory the id @u names: a descriptor, or -1 with the
+ * path tried in @path. *@creator: this process made it (dir case: the
+ * path to remove once every rank attached). */
+static int open_shared(const struct emu_nccl_id *u, char *path, size_t size, bool *creator)
+{
+	*creator = false;
+	if (!u->file[0]) {
+		snprintf(path, size, "/proc/%d/fd/%d", u->pid, u->fd);
+		return open(path, O_RDWR | O_CLOEXEC);
+	}
+	if (dir_path(u->file, path, size)) {
+		snprintf(path, size, "%.*s in IPCFS_EMU_NCCL_DIR (unset here?)", NCCL_FILE_MAX,
+			 u->file);
+		return -1;
+	}
+	pthread_mutex_lock(&emu_lock);
+	if (made.fd >= 0 && !strcmp(made.file, u->file)) {
+		*creator = true;
+		close(made.fd);
+		made.fd = -1;
+	}
+	pthread_mutex_unlock(&emu_lock);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
 
 int emu_nccl_unique_id(unsigned char id[IPCFS_K_NCCL_ID_BYTES])
 {
-	struct emu_nccl_id u = { EMU_MAGIC, getpid(), -1 };
+	struct emu_nccl_id u = { EMU_MAGIC, getpid(), -1, "" };
+	const char *dir = getenv("IPCFS_EMU_NCCL_DIR");
 
+	if (dir && *dir) {
+		int rc = dir_unique_id(&u);
+		if (rc)
+			return rc;
+		memset(id, 0, IPCFS_K_NCCL_ID_BYTES);
+		memcpy(id, &u, sizeof(u));
+		return 0;
+	}
 	/* The creator keeps the memfd open for the peers to find through
 	 * /proc until every rank has attached. */
 	u.fd = memfd_create("ipcfs-emu-nccl", MFD_CLOEXEC);
@@ -62,7 +171,8 @@ int emu_nccl_init_start(void **comm, int world, int rank,
 {
 	struct emu_nccl_id u;
 	struct emu_nccl *n;
-	char path[64];
+	char path[PATH_MAX];
+	bool creator;
 	int fd;
 
 	memcpy(&u, id, sizeof(u));
@@ -71,8 +181,7 @@ int emu_nccl_init_start(void **comm, int world, int rank,
 		return emu_fail(-EINVAL, "ncclCommInitRankConfig: invalid argument");
 	if (emu_env_on("IPCFS_EMU_NCCL_FAIL"))
 		return emu_fail(-EIO, "ncclCommInitRankConfig: unhandled system error (emulated)");
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", u.pid, u.fd);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open_shared(&u, path, sizeof(path), &creator);
 	n = calloc(1, sizeof(*n));
 	if (fd < 0 || !n) {
 		if (fd >= 0)
@@ -88,7 +197,9 @@ int emu_nccl_init_start(void **comm, int world, int rank,
 	}
 	n->world = world;
 	n->rank = rank;
-	n->creator_fd = u.pid == getpid() ? u.fd : -1;
+	n->creator_fd = !u.file[0] && u.pid == getpid() ? u.fd : -1;
+	if (creator)
+		snprintf(n->unlink_path, sizeof(n->unlink_path), "%s", path);
 	__atomic_add_fetch(&n->s->attached, 1, __ATOMIC_SEQ_CST);
 	*comm = n;
 	return 0;
@@ -106,6 +217,10 @@ int emu_nccl_init_poll(void *comm)
 	if (n->creator_fd >= 0) {
 		close(n->creator_fd);
 		n->creator_fd = -1;
+	}
+	if (n->unlink_path[0]) {
+		unlink(n->unlink_path);
+		n->unlink_path[0] = '\0';
 	}
 	return 0;
 }
@@ -196,6 +311,8 @@ static int nccl_free(struct emu_nccl *n)
 		return 0;
 	if (n->creator_fd >= 0)
 		close(n->creator_fd);
+	if (n->unlink_path[0])
+		unlink(n->unlink_path);
 	munmap(n->s, sizeof(*n->s));
 	free(n);
 	return 0;

@@ -4,7 +4,8 @@
  * ranks over the CPU stand-in of libipcfs_cuda.so (cuda_emu.c), on a plain
  * group directory or a mounted one. For tests/shell/gpu_emu*.sh.
  *
- *   gpu_ranks [-c] [-w WORLD] [-b BUF_BYTES] [-i ITERS] [-a ALGO] DIR SCENARIO
+ *   gpu_ranks [-c] [-s] [-w WORLD] [-r FIRST-LAST] [-b BUF_BYTES] [-i ITERS]
+ *             [-a ALGO] DIR SCENARIO
  *
  * -c creates (and at the end destroys) a plain group of WORLD ranks in DIR;
  * otherwise DIR is an existing group (a mount's groups/NAME). IPCFS_CUDA_LIB
@@ -12,6 +13,9 @@
  * be forced (from the group's algo file or $IPCFS_ALGO), default auto.
  * What else to expect comes from the emulator's environment (see
  * cuda_emu.c) and $IPCFS_ONESHOT_MAX: peer access, NCCL available or not.
+ * -r runs only ranks FIRST..LAST here (the others run elsewhere: another
+ * simulated node); -s says the group's ranks span nodes: every call must
+ * go to NCCL and CUDA IPC must not be used at all (tests/shell/gpu_nodes.sh).
  *
  * Scenarios:
  *   mixed       every dtype, sizes 0..256 KiB (odd ones, beyond the
@@ -27,6 +31,12 @@
  *   graph_mismatch      rank 1 captures one call fewer: EINVAL everywhere
  *   timeout     rank 1 skips a call: rank 0 gets ETIMEDOUT, no hang
  *   mismatch    rank 1 has other settings: EINVAL at init on every rank
+ *   span_nccl_off   (-s) rank 3 sets IPCFS_NCCL=0: EOPNOTSUPP at init on
+ *               every rank, naming rank 3
+ *   span_nccl_fail  (-s) NCCL fails on rank 2: init fails on every rank,
+ *               the others naming rank 2, and nobody hangs
+ *   span_pending    (-s) rank 2 sends rank 0 a message just before init:
+ *               EPROTO on rank 0, saying why; the others give up at once
  *
  * Rank 0 destroys its communicator last (200 ms late), so that a rank that
  * frees its buffer while a peer still maps it would abort the emulator.
@@ -43,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipcfs/plan.h"
@@ -52,6 +63,7 @@
 struct emu_api emu;
 
 int world = 2, rank = -1, iters = 2;
+bool span;
 size_t buf_bytes = 64 * 1024;
 static enum allreduce_algo forced = ALLREDUCE_ALGO_AUTO;
 const char *scenario;
@@ -181,7 +193,7 @@ static size_t oneshot_max(void)
 /* The algorithm of a call of @bytes with a buffer of @room bytes. */
 static enum allreduce_algo expect(size_t bytes, size_t room)
 {
-	if (forced == ALLREDUCE_ALGO_NCCL || bytes % 16 || !peer() || bytes > room)
+	if (span || forced == ALLREDUCE_ALGO_NCCL || bytes % 16 || !peer() || bytes > room)
 		return ALLREDUCE_ALGO_NCCL;
 	if (forced != ALLREDUCE_ALGO_AUTO)
 		return forced;
@@ -483,6 +495,59 @@ static void timeout(struct ipcfs_gpu_comm *c)
 		die("a call after the timeout: %d, expected -ETIMEDOUT (sticky)", rc);
 }
 
+/* Across nodes, a rank stays at least a second: the bridges tell each
+ * other their live ranks every 200 ms, and a remote rank that came and went
+ * between two reports (its proxy joined by its first message) leaves its
+ * proxy joined on the other node for good (an issue of ipcfs-bridge), which
+ * the next scenario would meet. */
+static struct timespec joined_at;
+
+static int leave(struct ipcfs_member *m)
+{
+	struct timespec now;
+
+	if (span) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (now.tv_sec - joined_at.tv_sec) * 1000 +
+			  (now.tv_nsec - joined_at.tv_nsec) / 1000000;
+		if (ms < 1000)
+			usleep((useconds_t)(1000 - ms) * 1000);
+	}
+	return ipcfs_leave(m);
+}
+
+/* The scenarios whose subject is init across nodes: 1 when @rc was as
+ * expected (the scenario is over), 0 for the others. */
+static int span_init_checked(int rc)
+{
+	if (!strcmp(scenario, "span_nccl_off")) {
+		if (rc != -EOPNOTSUPP || !strstr(ipcfs_gpu_error(), "rank 3 disabled NCCL") ||
+		    !strstr(ipcfs_gpu_error(), "IPCFS_NCCL=0"))
+			die("init across nodes with IPCFS_NCCL=0 on rank 3: %d, expected "
+			    "-EOPNOTSUPP naming rank 3 and IPCFS_NCCL=0", rc);
+		return 1;
+	}
+	if (!strcmp(scenario, "span_pending")) {
+		/* The others see rank 0's verdict while NCCL waits for it, or
+		 * (rank 0 gone first with its NCCL id) NCCL fails: both end. */
+		bool ok = rank == 0 ? rc == -EPROTO &&
+					      strstr(ipcfs_gpu_error(), "not a GPU set-up record")
+				    : (rc == -ECANCELED && strstr(ipcfs_gpu_error(), "rank 0 gave up")) ||
+					      rc == -EIO;
+		if (!ok)
+			die("init with a message pending from rank 2 to rank 0: %d", rc);
+		return 1;
+	}
+	if (!strcmp(scenario, "span_nccl_fail")) {
+		const char *want = rank == 2 ? "emulated" : "rank 2";
+		if (rc != (rank == 2 ? -EIO : -ECANCELED) || !strstr(ipcfs_gpu_error(), want))
+			die("init across nodes with NCCL failing on rank 2: %d, expected %d "
+			    "saying \"%s\"", rc, rank == 2 ? -EIO : -ECANCELED, want);
+		return 1;
+	}
+	return 0;
+}
+
 static int run_rank(const char *dir)
 {
 	struct ipcfs_member *m;
@@ -495,27 +560,51 @@ static int run_rank(const char *dir)
 	if (!strcmp(scenario, "timeout"))
 		setenv("IPCFS_GPU_TIMEOUT_MS", "300", 1);
 	faults_setup();
+	if (!strcmp(scenario, "span_nccl_off") && rank == 3)
+		setenv("IPCFS_NCCL", "0", 1);
+	if (!strcmp(scenario, "span_nccl_fail") && rank == 2)
+		setenv("IPCFS_EMU_NCCL_FAIL", "1", 1);
 	if ((rc = ipcfs_join(dir, rank, &m)) != rank)
 		die("ipcfs_join: %d", rc);
+	clock_gettime(CLOCK_MONOTONIC, &joined_at);
+	if (!strcmp(scenario, "span_pending") && rank == 2 &&
+	    ((rc = ipcfs_wait_ranks(m, IPCFS_RANK_BIT(0), 20000)) ||
+	     (rc = ipcfs_send(m, IPCFS_RANK_BIT(0), "app", 3, 20000))))
+		die("a message to rank 0 before init: %d", rc);
 	if (ipcfs_stat_rank(m, rank, &st0))
 		die("ipcfs_stat_rank");
 	rc = ipcfs_gpu_comm_init(m, "emu", buf_bytes, faults_init_timeout(), &c);
 	if (faults_after_init(rc, c)) {
 		if (!rc)
 			ipcfs_gpu_comm_destroy(c);
-		ipcfs_leave(m);
+		leave(m);
+		return 0;
+	}
+	if (span_init_checked(rc)) {
+		if (!rc)
+			ipcfs_gpu_comm_destroy(c);
+		leave(m);
 		return 0;
 	}
 	if (!strcmp(scenario, "mismatch")) {
 		if (rc != -EINVAL || !strstr(ipcfs_gpu_error(), "other settings"))
 			die("init with other settings on rank 1: %d", rc);
-		ipcfs_leave(m);
+		leave(m);
 		return 0;
 	}
 	if (rc)
 		die("ipcfs_gpu_comm_init: %d", rc);
-	if (!peer() && !strstr(ipcfs_gpu_error(), "read back"))
+	if (!peer() && !span && !strstr(ipcfs_gpu_error(), "read back"))
 		die("no reason given for the missing peer access");
+	if (span) {
+		struct emu_stats es;
+		emu.stats(&es);
+		if (!strstr(ipcfs_gpu_error(), "span"))
+			die("init across nodes does not say so");
+		if (es.ipc_exports || es.ipc_opens)
+			die("CUDA IPC across nodes: %llu handles exported, %llu opened",
+			    (unsigned long long)es.ipc_exports, (unsigned long long)es.ipc_opens);
+	}
 	if (faults_run(m, c))
 		;
 	else if (!strcmp(scenario, "mixed"))
@@ -547,7 +636,7 @@ static int run_rank(const char *dir)
 		usleep(200 * 1000);
 	if ((rc = ipcfs_gpu_comm_destroy(c)))
 		die("ipcfs_gpu_comm_destroy: %d", rc);
-	if ((rc = ipcfs_leave(m)))
+	if ((rc = leave(m)))
 		die("ipcfs_leave: %d", rc);
 	return 0;
 }
@@ -555,12 +644,17 @@ static int run_rank(const char *dir)
 int main(int argc, char **argv)
 {
 	bool create = false;
-	int opt, failed = 0;
+	int opt, failed = 0, first = 0, last = -1;
 	pid_t pids[IPCFS_MAX_RANKS];
 
-	while ((opt = getopt(argc, argv, "cw:b:i:a:")) != -1) {
+	while ((opt = getopt(argc, argv, "csw:r:b:i:a:")) != -1) {
 		switch (opt) {
 		case 'c': create = true; break;
+		case 's': span = true; break;
+		case 'r':
+			if (sscanf(optarg, "%d-%d", &first, &last) != 2)
+				die("bad -r %s (FIRST-LAST)", optarg);
+			break;
 		case 'w': world = atoi(optarg); break;
 		case 'b': buf_bytes = strtoull(optarg, NULL, 0); break;
 		case 'i': iters = atoi(optarg); break;
@@ -571,9 +665,12 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (optind + 2 != argc || world < 2 || world > 8) {
-		fprintf(stderr, "usage: gpu_ranks [-c] [-w WORLD] [-b BUF] [-i ITERS] [-a ALGO] "
-				"DIR SCENARIO\n");
+	if (last < 0)
+		last = world - 1;
+	if (optind + 2 != argc || world < 2 || world > 8 || first < 0 || first > last ||
+	    last >= world) {
+		fprintf(stderr, "usage: gpu_ranks [-c] [-s] [-w WORLD] [-r FIRST-LAST] [-b BUF] "
+				"[-i ITERS] [-a ALGO] DIR SCENARIO\n");
 		return 2;
 	}
 	scenario = argv[optind + 1];
@@ -591,14 +688,14 @@ int main(int argc, char **argv)
 		die("memfd for the emulated device");
 	snprintf(fdstr, sizeof(fdstr), "%d", devfd);
 	setenv("IPCFS_EMU_DEVICE_FD", fdstr, 1);
-	for (int r = 0; r < world; r++) {
+	for (int r = first; r <= last; r++) {
 		pids[r] = fork();
 		if (pids[r] == 0) {
 			rank = r;
 			exit(run_rank(argv[optind]));
 		}
 	}
-	for (int r = 0; r < world; r++) {
+	for (int r = first; r <= last; r++) {
 		int st;
 		if (waitpid(pids[r], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			fprintf(stderr, "gpu_ranks %s: rank %d %s %d\n", scenario, r,
@@ -610,6 +707,6 @@ int main(int argc, char **argv)
 	if (create && ipcfs_group_destroy(argv[optind]))
 		failed = 1;
 	if (!failed)
-		printf("gpu_ranks %s: %d ranks passed\n", scenario, world);
+		printf("gpu_ranks %s: %d ranks passed\n", scenario, last - first + 1);
 	return failed;
 }

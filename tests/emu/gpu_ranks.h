@@ -16,6 +16,7 @@ struct ipcfs_gpu_comm;
 
 struct emu_stats {   /* struct ipcfs_emu_stats of emu_int.h */
 	uint64_t launches, copy_in, indirect, nccl_calls, recorded, max_grid, failed, preloads;
+	uint64_t ipc_exports, ipc_opens;
 };
 
 /* The emulator's extras for the tests, and its table of operations. */
@@ -32,6 +33,8 @@ extern struct emu_api emu;
 extern int world, rank, iters;
 extern size_t buf_bytes;
 extern const char *scenario;
+/* -s: the ranks span nodes (every call NCCL, no CUDA IPC at all). */
+extern bool span;
 
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 bool env_on(const char *name);

@@ -77,7 +77,7 @@ START_TEST(record_round_trip)
 
 	for (uint64_t s = 0; s < 64; s++) {
 		sample(&a, s);
-		a.kind = GPU_REC_BUF + (uint32_t)(s % 5);
+		a.kind = GPU_REC_BUF + (uint32_t)(s % 6);
 		ck_assert_int_eq(gpu_record_encode(&a, hex, sizeof(hex)), GPU_REC_HEX);
 		ck_assert_uint_eq(strlen(hex), GPU_REC_HEX);
 		ck_assert_int_eq(gpu_record_decode(hex, strlen(hex), &b), 0);
@@ -176,7 +176,7 @@ START_TEST(record_malformed)
 		{ 0, 4, 0x52475048 },      /* magic */
 		{ 4, 2, 2 },               /* version */
 		{ 6, 2, 0 },               /* kind */
-		{ 6, 2, 6 },
+		{ 6, 2, 7 },               /* beyond the last kind (HELLO) */
 		{ 8, 4, 4 },               /* rank >= world */
 		{ 12, 4, 0 },              /* world */
 		{ 12, 4, 65 },
