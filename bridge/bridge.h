@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cluster.h"
+#include "ipcfs/cluster.h"
 #include "ipcfs.h"
 
 #define WIRE_MAGIC 0x49504232u /* "IPB2" */

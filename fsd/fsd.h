@@ -67,7 +67,7 @@
 
 #include "arena_int.h"
 #include "channel_int.h"
-#include "cluster.h"
+#include "ipcfs/cluster.h"
 #include "parse_int.h"
 #include "segment_int.h"
 #include "state.h"

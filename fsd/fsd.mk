@@ -33,11 +33,7 @@ $(BUILD)/tests/test_fsd_parse: $(BUILD)/fsd/parse.o
 
 # The state file's unit test: the parser and formatter with the GPU store
 # and the counter names they use.
-FSD_STATE_OBJS := $(BUILD)/fsd/state.o $(BUILD)/fsd/text.o $(BUILD)/fsd/gpu_store.o $(BUILD)/fsd/parse.o \
-		  $(BUILD)/fsd/cluster.o
+FSD_STATE_OBJS := $(BUILD)/fsd/state.o $(BUILD)/fsd/text.o $(BUILD)/fsd/gpu_store.o $(BUILD)/fsd/parse.o
 TEST_EXTRA_OBJS_test_fsd_state := $(FSD_STATE_OBJS)
 $(BUILD)/tests/test_fsd_state: $(FSD_STATE_OBJS)
 
-# The nodes and node files of a group spanning machines (pure).
-TEST_EXTRA_OBJS_test_fsd_cluster := $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o
-$(BUILD)/tests/test_fsd_cluster: $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o

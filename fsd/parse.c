@@ -35,18 +35,6 @@ _Static_assert(FSD_ALGO_NCCL + 1 == CTL_ALGO_COUNT, "enum fsd_algo follows ctl_a
 
 static const char *const huge_names[] = { "none", "2M", "1G" };
 
-int fsd_why_set(int err, char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
 void fsd_attrs_init(struct fsd_attrs *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -120,7 +108,7 @@ int fsd_parse_name(const char *s, size_t len, char *why, size_t whylen)
 {
 	const char *problem = ctl_name_problem(s, len);
 
-	return problem ? fsd_why_set(-EINVAL, why, whylen, "%s", problem) : 0;
+	return problem ? util_why_set(-EINVAL, why, whylen, "%s", problem) : 0;
 }
 
 /* Drop one trailing newline (what echo adds). */
@@ -158,7 +146,7 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 		memcpy(tmp, "0000:", 5);
 		off = 5;
 	} else if (len != 12) {
-		return fsd_why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
+		return util_why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
 	}
 	memcpy(tmp + off, s, len);
 	tmp[off + len] = '\0';
@@ -167,7 +155,7 @@ int fsd_parse_pci(const char *s, size_t len, char *out, char *why, size_t whylen
 		bool ok = shape[i] == 'x' ? is_hex(c)
 			: shape[i] == 'f' ? (c >= '0' && c <= '7') : c == shape[i];
 		if (!ok)
-			return fsd_why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
+			return util_why_set(-EINVAL, why, whylen, "PCI address is not DDDD:BB:DD.F");
 		if (c >= 'A' && c <= 'F')
 			tmp[i] = (char)(c - 'A' + 'a');
 	}
@@ -181,22 +169,22 @@ int fsd_parse_hex(const char *s, size_t len, char *why, size_t whylen)
 	/* Never empty: the state file writes a record as the last word of
 	 * its line, and an empty one would not read back. */
 	if (len == 0)
-		return fsd_why_set(-EINVAL, why, whylen, "register: HEXRECORD is empty");
+		return util_why_set(-EINVAL, why, whylen, "register: HEXRECORD is empty");
 	if (len > FSD_HEX_MAX)
-		return fsd_why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
+		return util_why_set(-EINVAL, why, whylen, "register: HEXRECORD longer than %d characters",
 			       FSD_HEX_MAX);
 	if (len % 2)
-		return fsd_why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
+		return util_why_set(-EINVAL, why, whylen, "register: HEXRECORD has an odd number of digits");
 	for (size_t i = 0; i < len; i++)
 		if (!is_hex(s[i]))
-			return fsd_why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
+			return util_why_set(-EINVAL, why, whylen, "register: HEXRECORD is not hexadecimal");
 	return 0;
 }
 
 static int in_range(uint64_t v, uint64_t lo, uint64_t hi, const char *what, char *why, size_t whylen)
 {
 	if (v < lo || v > hi)
-		return fsd_why_set(-ERANGE, why, whylen, "%s %llu out of range %llu..%llu", what,
+		return util_why_set(-ERANGE, why, whylen, "%s %llu out of range %llu..%llu", what,
 			       (unsigned long long)v, (unsigned long long)lo, (unsigned long long)hi);
 	return 0;
 }
@@ -235,11 +223,11 @@ static int parse_mode(const char *buf, size_t len, uint64_t *u, char *why, size_
 	*u = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (len > 4 || buf[i] < '0' || buf[i] > '7')
-			return fsd_why_set(-EINVAL, why, whylen, "mode: not an octal mode like 0770");
+			return util_why_set(-EINVAL, why, whylen, "mode: not an octal mode like 0770");
 		*u = *u * 8 + (unsigned)(buf[i] - '0');
 	}
 	if (*u > 0777)
-		return fsd_why_set(-ERANGE, why, whylen,
+		return util_why_set(-ERANGE, why, whylen,
 			       "mode: %04llo has bits beyond 0777 (no setuid/setgid/sticky)",
 			       (unsigned long long)*u);
 	return 0;
@@ -259,9 +247,9 @@ static int parse_numa(const char *buf, size_t len, struct fsd_attr_value *v, cha
 		return fsd_parse_pci(buf + 5, len - 5, v->pci, why, whylen);
 	rc = ctl_parse_u64(buf, len, &u);
 	if (rc == -EINVAL)
-		return fsd_why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
+		return util_why_set(rc, why, whylen, "numa_node: not -1, a node number or auto:PCI_ADDRESS");
 	if (rc)
-		return fsd_why_set(rc, why, whylen, "numa_node: number too large");
+		return util_why_set(rc, why, whylen, "numa_node: number too large");
 	rc = in_range(u, 0, NUMA_NODE_MAX, "numa_node", why, whylen);
 	if (!rc)
 		v->i = (int64_t)u;
@@ -276,17 +264,17 @@ static int parse_number(enum fsd_attr a, const struct attr_spec *sp, const char 
 	int rc = sp->kind == K_SIZE ? ctl_parse_size(buf, len, u) : ctl_parse_u64(buf, len, u);
 
 	if (rc == -EINVAL)
-		return fsd_why_set(rc, why, whylen, "%s: not a decimal number%s", name,
+		return util_why_set(rc, why, whylen, "%s: not a decimal number%s", name,
 			       sp->kind == K_SIZE ? " (suffixes K, M, G allowed)" : "");
 	if (rc)
-		return fsd_why_set(rc, why, whylen, "%s: number too large", name);
+		return util_why_set(rc, why, whylen, "%s: number too large", name);
 	if ((rc = in_range(*u, sp->lo, sp->hi, name, why, whylen)))
 		return rc;
 	if (sp->pow2 && (*u & (*u - 1)))
-		return fsd_why_set(-EINVAL, why, whylen, "%s: %llu is not a power of two", name,
+		return util_why_set(-EINVAL, why, whylen, "%s: %llu is not a power of two", name,
 			       (unsigned long long)*u);
 	if (sp->multiple && *u % sp->multiple)
-		return fsd_why_set(-EINVAL, why, whylen, "%s: %llu is not a multiple of %llu", name,
+		return util_why_set(-EINVAL, why, whylen, "%s: %llu is not a multiple of %llu", name,
 			       (unsigned long long)*u, (unsigned long long)sp->multiple);
 	return 0;
 }
@@ -297,13 +285,13 @@ int fsd_parse_attr(enum fsd_attr a, const char *buf, size_t len, struct fsd_attr
 	memset(v, 0, sizeof(*v));
 	v->attr = a;
 	if ((unsigned)a >= FSD_ATTR_COUNT)
-		return fsd_why_set(-EINVAL, why, whylen, "no such attribute");
+		return util_why_set(-EINVAL, why, whylen, "no such attribute");
 	const struct attr_spec *sp = &attr_specs[a];
 	len = chomp(buf, len);
 	if (len == 0)
-		return fsd_why_set(-EINVAL, why, whylen, "%s: empty value", attr_names[a]);
+		return util_why_set(-EINVAL, why, whylen, "%s: empty value", attr_names[a]);
 	if (len > 64)
-		return fsd_why_set(-EINVAL, why, whylen, "%s: value longer than 64 bytes", attr_names[a]);
+		return util_why_set(-EINVAL, why, whylen, "%s: value longer than 64 bytes", attr_names[a]);
 	switch (sp->kind) {
 	case K_U64:
 	case K_SIZE:
@@ -315,13 +303,13 @@ int fsd_parse_attr(enum fsd_attr a, const char *buf, size_t len, struct fsd_attr
 	case K_WORD: {
 		int k = word_index(buf, len, sp->words, sp->nwords);
 		if (k < 0)
-			return fsd_why_set(-EINVAL, why, whylen, "%s: not one of %s", attr_names[a],
+			return util_why_set(-EINVAL, why, whylen, "%s: not one of %s", attr_names[a],
 				       sp->list);
 		v->u = (uint64_t)k;
 		return 0;
 	}
 	}
-	return fsd_why_set(-EINVAL, why, whylen, "no such attribute");
+	return util_why_set(-EINVAL, why, whylen, "no such attribute");
 }
 
 void fsd_attrs_set(struct fsd_attrs *at, const struct fsd_attr_value *v)
@@ -359,9 +347,9 @@ int fsd_attrs_check(const struct fsd_attrs *at, char *why, size_t whylen)
 	int rc = ipcfs_params_check(&at->p);
 
 	if (rc == -ERANGE)
-		return fsd_why_set(rc, why, whylen, "the segment would exceed the size limit");
+		return util_why_set(rc, why, whylen, "the segment would exceed the size limit");
 	if (rc)
-		return fsd_why_set(rc, why, whylen, "inconsistent parameters");
+		return util_why_set(rc, why, whylen, "inconsistent parameters");
 	return 0;
 }
 
@@ -425,7 +413,7 @@ static int check_bytes(const char *buf, size_t len, char *why, size_t whylen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return fsd_why_set(-EINVAL, why, whylen,
+			return util_why_set(-EINVAL, why, whylen,
 				       "control byte 0x%02x at offset %zu (one command per write)", c, i);
 	}
 	return 0;
@@ -438,12 +426,12 @@ static int parse_rank_word(struct words *w, unsigned *rank, const char *cmd, cha
 	uint64_t v = 0;
 
 	if (!next_word(w, &word, &wlen))
-		return fsd_why_set(-EINVAL, why, whylen, "%s: missing RANK", cmd);
+		return util_why_set(-EINVAL, why, whylen, "%s: missing RANK", cmd);
 	int rc = ctl_parse_u64(word, wlen, &v);
 	if (rc == -EINVAL)
-		return fsd_why_set(rc, why, whylen, "%s: RANK is not a decimal number", cmd);
+		return util_why_set(rc, why, whylen, "%s: RANK is not a decimal number", cmd);
 	if (rc || v >= IPCFS_MAX_RANKS)
-		return fsd_why_set(-ERANGE, why, whylen, "%s: RANK out of range 0..%d", cmd,
+		return util_why_set(-ERANGE, why, whylen, "%s: RANK out of range 0..%d", cmd,
 			       IPCFS_MAX_RANKS - 1);
 	*rank = (unsigned)v;
 	return 0;
@@ -456,9 +444,9 @@ static int parse_name_word(struct words *w, char *name, const char *cmd, char *w
 	char sub[FSD_WHY_MAX];
 
 	if (!next_word(w, &word, &wlen))
-		return fsd_why_set(-EINVAL, why, whylen, "%s: missing NAME", cmd);
+		return util_why_set(-EINVAL, why, whylen, "%s: missing NAME", cmd);
 	if (fsd_parse_name(word, wlen, sub, sizeof(sub)))
-		return fsd_why_set(-EINVAL, why, whylen, "%s: %s", cmd, sub);
+		return util_why_set(-EINVAL, why, whylen, "%s: %s", cmd, sub);
 	memcpy(name, word, wlen);
 	name[wlen] = '\0';
 	return 0;
@@ -470,7 +458,7 @@ static int expect_end(struct words *w, const char *cmd, char *why, size_t whylen
 	size_t wlen;
 
 	if (next_word(w, &word, &wlen))
-		return fsd_why_set(-EINVAL, why, whylen, "%s: unexpected word after the arguments", cmd);
+		return util_why_set(-EINVAL, why, whylen, "%s: unexpected word after the arguments", cmd);
 	return 0;
 }
 
@@ -480,7 +468,7 @@ static int start_cmd(const char *buf, size_t *len, struct words *w, struct fsd_c
 {
 	memset(c, 0, sizeof(*c));
 	if (*len > FSD_WRITE_MAX)
-		return fsd_why_set(-EINVAL, why, whylen, "command longer than %d bytes", FSD_WRITE_MAX);
+		return util_why_set(-EINVAL, why, whylen, "command longer than %d bytes", FSD_WRITE_MAX);
 	*len = chomp(buf, *len);
 	int rc = check_bytes(buf, *len, why, whylen);
 	if (rc)
@@ -489,7 +477,7 @@ static int start_cmd(const char *buf, size_t *len, struct words *w, struct fsd_c
 	w->len = *len;
 	w->pos = 0;
 	if (!next_word(w, cmd, cmdlen))
-		return fsd_why_set(-EINVAL, why, whylen, "empty command");
+		return util_why_set(-EINVAL, why, whylen, "empty command");
 	return 0;
 }
 
@@ -512,7 +500,7 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 		c->kind = FSD_CMD_BCAST;
 		/* TEXT: everything after one separator, spaces kept. */
 		if (w.pos >= w.len || w.pos + 1 >= w.len)
-			return fsd_why_set(-EINVAL, why, whylen, "bcast: missing TEXT");
+			return util_why_set(-EINVAL, why, whylen, "bcast: missing TEXT");
 		c->text = buf + w.pos + 1;
 		c->text_len = w.len - w.pos - 1;
 		return 0;
@@ -523,7 +511,7 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 		    (rc = parse_rank_word(&w, &c->rank, "register", why, whylen)))
 			return rc;
 		if (!next_word(&w, &word, &wlen))
-			return fsd_why_set(-EINVAL, why, whylen, "register: missing HEXRECORD");
+			return util_why_set(-EINVAL, why, whylen, "register: missing HEXRECORD");
 		if ((rc = fsd_parse_hex(word, wlen, why, whylen)))
 			return rc;
 		c->text = word;
@@ -543,7 +531,7 @@ int fsd_parse_group_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *wh
 	}
 	char q[40];
 	fsd_quote(cmd, cmdlen, q, sizeof(q));
-	return fsd_why_set(-EINVAL, why, whylen,
+	return util_why_set(-EINVAL, why, whylen,
 		       "unknown command \"%s\" (join, leave, bcast, register, unregister, reset-stat)", q);
 }
 
@@ -572,15 +560,15 @@ int fsd_parse_root_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *why
 			char q[40];
 			if (!eq) {
 				fsd_quote(word, wlen, q, sizeof(q));
-				return fsd_why_set(-EINVAL, why, whylen, "create: \"%s\" is not key=value", q);
+				return util_why_set(-EINVAL, why, whylen, "create: \"%s\" is not key=value", q);
 			}
 			int a = fsd_attr_lookup(word, (size_t)(eq - word));
 			if (a < 0) {
 				fsd_quote(word, (size_t)(eq - word), q, sizeof(q));
-				return fsd_why_set(-EINVAL, why, whylen, "create: no attribute \"%s\"", q);
+				return util_why_set(-EINVAL, why, whylen, "create: no attribute \"%s\"", q);
 			}
 			if (seen & (1u << a))
-				return fsd_why_set(-EINVAL, why, whylen, "create: %s given twice",
+				return util_why_set(-EINVAL, why, whylen, "create: %s given twice",
 					       fsd_attr_name((enum fsd_attr)a));
 			seen |= 1u << a;
 			rc = fsd_parse_attr((enum fsd_attr)a, eq + 1, wlen - (size_t)(eq + 1 - word),
@@ -593,5 +581,5 @@ int fsd_parse_root_cmd(const char *buf, size_t len, struct fsd_cmd *c, char *why
 	}
 	char q[40];
 	fsd_quote(cmd, cmdlen, q, sizeof(q));
-	return fsd_why_set(-EINVAL, why, whylen, "unknown command \"%s\" (create, destroy)", q);
+	return util_why_set(-EINVAL, why, whylen, "unknown command \"%s\" (create, destroy)", q);
 }

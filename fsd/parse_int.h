@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h" /* util_why_set */
+
 #include "ipcfs/ctl_proto.h"
 #include "ipcfs.h"
 
@@ -100,11 +102,6 @@ int fsd_attr_lookup(const char *name, size_t len);
 /* Whether a value of @a changes the segment's layout or header (so the
  * segment is re-created when it changes). */
 int fsd_attr_in_segment(enum fsd_attr a);
-
-/* printf the reason into @why (@whylen bytes, may be NULL); returns @err,
- * so that a parser can `return fsd_why_set(-EINVAL, why, whylen, ...)`. */
-__attribute__((format(printf, 4, 5)))
-int fsd_why_set(int err, char *why, size_t whylen, const char *fmt, ...);
 
 /* 0 if @s (@len bytes) is a valid group or buffer name, else -EINVAL. */
 int fsd_parse_name(const char *s, size_t len, char *why, size_t whylen);

@@ -25,7 +25,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "cluster.h"
+#include "ipcfs/cluster.h"
 #include "fsd.h"
 
 uint64_t fsd_group_joined_mask(const struct fsd_group *g)

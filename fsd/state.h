@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cluster.h"
+#include "ipcfs/cluster.h"
 #include "ipcfs.h"
 #include "parse_int.h"
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* util.c - small helpers defined once (util.h). */
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -65,4 +66,16 @@ size_t util_private_cache_bytes(void)
 		v = (size_t)1 << 20;
 	atomic_store_explicit(&cached, v, memory_order_relaxed);
 	return v;
+}
+
+int util_why_set(int err, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
 }

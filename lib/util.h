@@ -30,6 +30,12 @@ int util_path_join(char *out, size_t size, const char *dir, const char *name);
  * trailing whitespace cut: 0, -errno, or -ENAMETOOLONG when it fills @buf. */
 int util_read_small(const char *path, char *buf, size_t size);
 
+/* Put the reason, formatted, into @why (@whylen bytes; none if NULL) and
+ * return @err, so that a parser can `return util_why_set(-EINVAL, why,
+ * whylen, ...)`. */
+__attribute__((format(printf, 4, 5))) int util_why_set(int err, char *why, size_t whylen,
+							 const char *fmt, ...);
+
 /* The bytes of one core's private cache (its L2 on x86 and most arm64
  * parts): what a reader still holds of a block it has just read. Read
  * once from the system (sysconf, else sysfs), 1 MiB when neither says. */

@@ -21,11 +21,11 @@ $(eval $(call prog,tests/ipcfsd-fault,$(FSD_OBJS) $(FAULT_LIBA),$(FUSE_LIBS)))
 TEST_HELPERS += $(BUILD)/tests/ipcfsd-fault
 # The bridge on that library, its own objects with their death points too:
 # a shell test holds it right after a delivery and kills it there.
-BRIDGE_FAULT_OBJS := $(BRIDGE_SRCS:bridge/%.c=$(BUILD)/bridge-fault/%.o) $(BUILD)/fsd/cluster.o $(BUILD)/fsd/parse.o
+BRIDGE_FAULT_OBJS := $(BRIDGE_SRCS:bridge/%.c=$(BUILD)/bridge-fault/%.o)
 $(BUILD)/bridge-fault/%.o: bridge/%.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $< (fault points)")
-	$(Q)$(CC) $(CFLAGS) -Ifsd -DIPCFS_FAULT_INJECT -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -DIPCFS_FAULT_INJECT -MMD -MP -c -o $@ $<
 $(eval $(call prog,tests/ipcfs-bridge-fault,$(BRIDGE_FAULT_OBJS) $(FAULT_LIBA),$(ZMQ_LIBS)))
 TEST_HELPERS += $(BUILD)/tests/ipcfs-bridge-fault
 TEST_EXTRA_OBJS_test_pidns := $(FAULT_LIBA)

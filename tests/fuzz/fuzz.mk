@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 
 # The daemon's sources a target needs besides the library.
-FUZZ_SRCS_fsd_state := fsd/state.c fsd/text.c fsd/gpu_store.c fsd/parse.c fsd/cluster.c
+FUZZ_SRCS_fsd_state := fsd/state.c fsd/text.c fsd/gpu_store.c fsd/parse.c
 FUZZ_SRCS_fsd_ctl := fsd/parse.c
 FUZZ_SRCS_fsd_attrs := fsd/parse.c
 

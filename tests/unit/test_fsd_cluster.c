@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
+#include "ipcfs/cluster.h"
 #include "testlib.h"
 
 static char why[160];

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cluster.c - the `nodes` and `node` files of a group spanning machines:
- * strict parsers and the canonical formatting (cluster.h). Input is
+ * strict parsers and the canonical formatting (include/ipcfs/cluster.h). Input is
  * untrusted bytes from write(2) or the state file: no NUL terminator is
  * assumed and every failure says why, naming the line.
  */
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster.h"
-#include "parse_int.h"
+#include "ipcfs/cluster.h"
+#include "util.h"
 
 static bool name_char(char c)
 {
@@ -57,25 +57,25 @@ static int parse_addr(const char *s, size_t len, struct fsd_node_conf *n, char *
 	uint32_t ip = 0;
 
 	if (len < 6 || memcmp(s, "tcp://", 6) != 0)
-		return fsd_why_set(-EINVAL, why, whylen, "address does not start with tcp://");
+		return util_why_set(-EINVAL, why, whylen, "address does not start with tcp://");
 	p += 6;
 	for (int i = 0; i < 4; i++) {
 		long b = decimal(&p, end, 3);
 		if (b < 0 || b > 255)
-			return fsd_why_set(-EINVAL, why, whylen, "address is not tcp://A.B.C.D:PORT (IPv4)");
+			return util_why_set(-EINVAL, why, whylen, "address is not tcp://A.B.C.D:PORT (IPv4)");
 		ip = ip << 8 | (uint32_t)b;
 		if (i < 3 && (p >= end || *p++ != '.'))
-			return fsd_why_set(-EINVAL, why, whylen, "address is not tcp://A.B.C.D:PORT (IPv4)");
+			return util_why_set(-EINVAL, why, whylen, "address is not tcp://A.B.C.D:PORT (IPv4)");
 	}
 	if (p >= end || *p++ != ':')
-		return fsd_why_set(-EINVAL, why, whylen, "address has no :PORT");
+		return util_why_set(-EINVAL, why, whylen, "address has no :PORT");
 	long port = decimal(&p, end, 6);
 	if (port < 0 || p != end)
-		return fsd_why_set(-EINVAL, why, whylen, "address port is not a decimal number");
+		return util_why_set(-EINVAL, why, whylen, "address port is not a decimal number");
 	if (port < 1 || port > 65535)
-		return fsd_why_set(-ERANGE, why, whylen, "address port %ld out of range 1..65535", port);
+		return util_why_set(-ERANGE, why, whylen, "address port %ld out of range 1..65535", port);
 	if (ip == 0 || ip == 0xffffffffu)
-		return fsd_why_set(-EINVAL, why, whylen, "address 0.0.0.0 or broadcast: name the interface's address");
+		return util_why_set(-EINVAL, why, whylen, "address 0.0.0.0 or broadcast: name the interface's address");
 	n->ip = ip;
 	n->port = (uint16_t)port;
 	snprintf(n->addr, sizeof(n->addr), "tcp://%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255,
@@ -97,20 +97,20 @@ static int parse_ranks(const char *s, size_t len, unsigned ranks, uint64_t *mask
 			b = decimal(&p, end, 3);
 		}
 		if (a < 0 || b < 0 || a > b || (p < end && *p != ','))
-			return fsd_why_set(-EINVAL, why, whylen, "ranks are not a list like 0-3,6");
+			return util_why_set(-EINVAL, why, whylen, "ranks are not a list like 0-3,6");
 		if ((unsigned long)b >= ranks)
-			return fsd_why_set(-ERANGE, why, whylen, "rank %ld beyond the group's %u ranks", b,
+			return util_why_set(-ERANGE, why, whylen, "rank %ld beyond the group's %u ranks", b,
 				       ranks);
 		for (long r = a; r <= b; r++) {
 			if (m & ((uint64_t)1 << r))
-				return fsd_why_set(-EINVAL, why, whylen, "rank %ld listed twice", r);
+				return util_why_set(-EINVAL, why, whylen, "rank %ld listed twice", r);
 			m |= (uint64_t)1 << r;
 		}
 		if (p < end && ++p == end)
-			return fsd_why_set(-EINVAL, why, whylen, "ranks end with a comma");
+			return util_why_set(-EINVAL, why, whylen, "ranks end with a comma");
 	}
 	if (!m)
-		return fsd_why_set(-EINVAL, why, whylen, "no ranks");
+		return util_why_set(-EINVAL, why, whylen, "no ranks");
 	*mask = m;
 	return 0;
 }
@@ -140,10 +140,10 @@ static int parse_line(const char *s, size_t len, unsigned ranks, struct fsd_node
 	while (nw < 4 && next_word(&p, end, &w[nw], &wl[nw]))
 		nw++;
 	if (nw != 3)
-		return fsd_why_set(-EINVAL, why, whylen, "not NAME tcp://ADDR:PORT RANKS");
+		return util_why_set(-EINVAL, why, whylen, "not NAME tcp://ADDR:PORT RANKS");
 	const char *problem = name_problem(w[0], wl[0]);
 	if (problem)
-		return fsd_why_set(-EINVAL, why, whylen, "%s", problem);
+		return util_why_set(-EINVAL, why, whylen, "%s", problem);
 	memset(n, 0, sizeof(*n));
 	memcpy(n->name, w[0], wl[0]);
 	if ((rc = parse_addr(w[1], wl[1], n, why, whylen)))
@@ -162,21 +162,21 @@ static int check_all(const struct fsd_cluster *c, unsigned ranks, bool partial, 
 		const struct fsd_node_conf *a = &c->node[i];
 		for (unsigned j = 0; j < i; j++) {
 			if (!strcmp(a->name, c->node[j].name))
-				return fsd_why_set(-EINVAL, why, whylen, "node %s listed twice", a->name);
+				return util_why_set(-EINVAL, why, whylen, "node %s listed twice", a->name);
 			if (a->ip == c->node[j].ip && a->port == c->node[j].port)
-				return fsd_why_set(-EINVAL, why, whylen, "nodes %s and %s share %s",
+				return util_why_set(-EINVAL, why, whylen, "nodes %s and %s share %s",
 					       c->node[j].name, a->name, a->addr);
 		}
 		if (a->ranks & ~all)
-			return fsd_why_set(-ERANGE, why, whylen, "node %s holds a rank beyond the group's %u",
+			return util_why_set(-ERANGE, why, whylen, "node %s holds a rank beyond the group's %u",
 				       a->name, ranks);
 		if (a->ranks & seen)
-			return fsd_why_set(-EINVAL, why, whylen, "rank %d on two nodes (the second: %s)",
+			return util_why_set(-EINVAL, why, whylen, "rank %d on two nodes (the second: %s)",
 				       __builtin_ctzll(a->ranks & seen), a->name);
 		seen |= a->ranks;
 	}
 	if (c->n && seen != all)
-		return fsd_why_set(partial ? 1 : -EINVAL, why, whylen, "rank %d is on no node (the group has %u ranks)",
+		return util_why_set(partial ? 1 : -EINVAL, why, whylen, "rank %d is on no node (the group has %u ranks)",
 			       __builtin_ctzll(~seen & all), ranks);
 	return 0;
 }
@@ -191,11 +191,11 @@ static int parse_nodes(const char *buf, size_t len, unsigned ranks, struct fsd_c
 
 	memset(&c, 0, sizeof(c));
 	if (ranks == 0 || ranks > 64)
-		return fsd_why_set(-EINVAL, why, whylen, "the group has %u ranks", ranks);
+		return util_why_set(-EINVAL, why, whylen, "the group has %u ranks", ranks);
 	if (len > FSD_NODES_TEXT_MAX)
-		return fsd_why_set(-EINVAL, why, whylen, "nodes: longer than %d bytes", FSD_NODES_TEXT_MAX);
+		return util_why_set(-EINVAL, why, whylen, "nodes: longer than %d bytes", FSD_NODES_TEXT_MAX);
 	if (memchr(buf, '\0', len))
-		return fsd_why_set(-EINVAL, why, whylen, "nodes: NUL byte");
+		return util_why_set(-EINVAL, why, whylen, "nodes: NUL byte");
 	while (pos < len) {
 		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
 		size_t l = nl ? (size_t)(nl - s) : len - pos;
@@ -209,18 +209,18 @@ static int parse_nodes(const char *buf, size_t len, unsigned ranks, struct fsd_c
 		if (l == 0 || *s == '#')
 			continue;
 		if (c.n == FSD_NODES_MAX)
-			return fsd_why_set(-ERANGE, why, whylen, "nodes line %u: more than %d nodes", lineno,
+			return util_why_set(-ERANGE, why, whylen, "nodes line %u: more than %d nodes", lineno,
 				       FSD_NODES_MAX);
 		rc = parse_line(s, l, ranks, &c.node[c.n], lwhy, sizeof(lwhy));
 		if (rc)
-			return fsd_why_set(rc, why, whylen, "nodes line %u: %s", lineno, lwhy);
+			return util_why_set(rc, why, whylen, "nodes line %u: %s", lineno, lwhy);
 		c.n++;
 	}
 	if ((rc = check_all(&c, ranks, partial, why, whylen)))
 		return rc;
 	memcpy(c.self, out->self, sizeof(c.self));
 	if (c.self[0] && c.n && fsd_cluster_find(&c, c.self) < 0)
-		return fsd_why_set(-EINVAL, why, whylen, "node is %s, which the nodes do not list (change node first)",
+		return util_why_set(-EINVAL, why, whylen, "node is %s, which the nodes do not list (change node first)",
 			       c.self);
 	*out = c;
 	return 0;
@@ -249,12 +249,12 @@ int fsd_cluster_parse_self(const char *buf, size_t len, const struct fsd_cluster
 	}
 	const char *problem = name_problem(buf, len);
 	if (problem)
-		return fsd_why_set(-EINVAL, why, whylen, "node: %s", problem);
+		return util_why_set(-EINVAL, why, whylen, "node: %s", problem);
 	char tmp[FSD_NODE_NAME_MAX + 1];
 	memcpy(tmp, buf, len);
 	tmp[len] = '\0';
 	if (c->n && fsd_cluster_find(c, tmp) < 0)
-		return fsd_why_set(-EINVAL, why, whylen, "node: %s is not one of the nodes", tmp);
+		return util_why_set(-EINVAL, why, whylen, "node: %s is not one of the nodes", tmp);
 	memcpy(name, tmp, len + 1);
 	return 0;
 }
@@ -264,7 +264,7 @@ int fsd_cluster_check_ranks(const struct fsd_cluster *c, unsigned ranks, char *w
 	char sub[128];
 	int rc = check_all(c, ranks, false, sub, sizeof(sub));
 
-	return rc ? fsd_why_set(-EINVAL, why, whylen, "ranks %u does not fit the nodes: %s", ranks, sub)
+	return rc ? util_why_set(-EINVAL, why, whylen, "ranks %u does not fit the nodes: %s", ranks, sub)
 		  : 0;
 }
 

@@ -3,9 +3,11 @@
  * cluster.h - a group spanning machines: which node holds which ranks and
  * where its bridge listens (the group's `nodes` file), and which of them
  * is this machine (`node`). Plain data and pure functions (no lock, no
- * FUSE, no file system), shared by the daemon, which validates and keeps
- * it, and by ipcfs-bridge, which reads it back from the mount; unit-tested
- * and fuzzed on its own (tests/unit/test_fsd_cluster.c).
+ * FUSE, no file system; lib/cluster.c, inside libipcfs), shared by the
+ * daemon, which validates and keeps it, by ipcfs-bridge, which reads it
+ * back from the mount, and by the library's GPU communicator, which uses
+ * NCCL for a group on several nodes; unit-tested and fuzzed on its own
+ * (tests/unit/test_fsd_cluster.c). Its names keep the daemon's prefix.
  *
  * `nodes`: one line per node, words separated by spaces or tabs:
  *
