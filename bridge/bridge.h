@@ -86,6 +86,8 @@ struct stream {
 	struct entry *pending;        /* by q: not every addressed proxy has it yet */
 	struct entry *inflight, *tail; /* by w: sent, not acked */
 	uint64_t next_w, acked_w;
+	uint64_t flushed_q;           /* the highest q sent: a view of it or before
+	                                 that comes later goes alone */
 };
 
 /* Views a proxy thread must release (filled by other threads), each with
@@ -188,8 +190,13 @@ struct bridge {
 	struct relq rq[IPCFS_MAX_RANKS];
 	struct proxy px[IPCFS_MAX_RANKS];
 	struct peer peer[FSD_NODES_MAX];
-	pthread_mutex_t lock;         /* streams */
+	pthread_mutex_t lock;         /* streams, and the two below */
 	struct stream st[IPCFS_MAX_RANKS][FSD_NODES_MAX];
+	/* The proxies joined, and where each one's incarnation began reading
+	 * each sender's ring: a message is waited for from a proxy only if it
+	 * will get it (joined, and sent after that). */
+	uint64_t joined_px;
+	uint64_t start[IPCFS_MAX_RANKS][IPCFS_MAX_RANKS];
 	/* Acks owed (ack.c): posted by the network and inbound threads,
 	 * taken by whoever sends data to that node next, or sent alone. */
 	pthread_mutex_t ack_mu;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bridge.h"
+#include "channel_int.h"
 #include "member_int.h"
 
 struct bridge *bridge_self;
@@ -86,6 +87,21 @@ static void release_due(struct bridge *b, unsigned r)
 	free(v);
 }
 
+/* Of @dest (a node's ranks), the proxies that will file message @q of
+ * @src: joined, and their incarnation began reading before it (caller
+ * holds b->lock). Any other would be waited for in vain. */
+static uint64_t will_file(const struct bridge *b, unsigned src, uint64_t q, uint64_t dest)
+{
+	uint64_t will = 0;
+
+	for (uint64_t m = dest & b->joined_px; m; m &= m - 1) {
+		unsigned r = (unsigned)__builtin_ctzll(m);
+		if (q > b->start[r][src])
+			will |= IPCFS_RANK_BIT(r);
+	}
+	return will;
+}
+
 /* File view @msg of proxy @r (caller holds b->lock). */
 static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg, uint64_t dest)
 {
@@ -103,7 +119,10 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 		e->src = (unsigned)msg->src;
 		e->node = (unsigned)node;
 		e->q = msg->seq;
-		e->dest = dest & b->cl.node[node].ranks;
+		/* Sent already (this proxy joined in between): alone. */
+		e->dest = msg->seq <= s->flushed_q ? IPCFS_RANK_BIT(r)
+			: will_file(b, (unsigned)msg->src, msg->seq, dest & b->cl.node[node].ranks) |
+			  IPCFS_RANK_BIT(r);
 		e->data = msg->data;
 		e->len = msg->len;
 		e->kind = msg->kind;
@@ -111,6 +130,8 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 		e->next = *pp;
 		*pp = e;
 	}
+	/* One that joined just after the entry was made has it too. */
+	e->dest |= IPCFS_RANK_BIT(r);
 	e->view[r] = *msg;
 	e->vgen[r] = b->px[r].gen;
 	e->arrived |= IPCFS_RANK_BIT(r);
@@ -197,6 +218,7 @@ static void retire(struct bridge *b, unsigned r)
 	struct waitlist wl = { 0 };
 
 	pthread_mutex_lock(&b->lock);
+	b->joined_px &= ~IPCFS_RANK_BIT(r);
 	for (unsigned src = 0; src < b->ranks; src++) {
 		struct entry **pp = &b->st[src][node].pending, *e;
 		while ((e = *pp)) {
@@ -228,6 +250,19 @@ static void retire(struct bridge *b, unsigned r)
 	bridge_kick(b);
 }
 
+/* Proxy @r joined as @m: where it reads each ring from (its chan's first
+ * positions, set when it went live). */
+static void note_joined(struct bridge *b, unsigned r, struct ipcfs_member *m)
+{
+	const struct chan *c = member_chan(m);
+
+	pthread_mutex_lock(&b->lock);
+	for (unsigned s = 0; s < b->ranks; s++)
+		b->start[r][s] = c->cur[s];
+	b->joined_px |= IPCFS_RANK_BIT(r);
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* Join or leave as the proxy's state says; false while it is not joined. */
 static bool settle(struct bridge *b, unsigned r)
 {
@@ -247,6 +282,7 @@ static bool settle(struct bridge *b, unsigned r)
 		struct ipcfs_member *m;
 		int rc = ipcfs_join(b->dir, (int)r, &m);
 		if (rc >= 0) {
+			note_joined(b, r, m);
 			__atomic_store_n(&b->m[r], m, __ATOMIC_RELEASE);
 			bridge_log(b, "rank %u joined (live on its node)", r);
 		} else {
@@ -319,6 +355,8 @@ static void flush_stream(struct bridge *b, struct stream *s,
 		else
 			s->inflight = e;
 		s->tail = e;
+		if (e->q > s->flushed_q)
+			s->flushed_q = e->q;
 		send(b, e);
 	}
 }
