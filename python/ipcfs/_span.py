@@ -39,6 +39,38 @@ def default_mount():
     return os.path.join(x, "ipcfs") if x else "/run/ipcfs"
 
 
+def node_name():
+    """This node's name among the nodes: $IPCFS_NODE, else the host name
+    (its first label)."""
+    return os.environ.get("IPCFS_NODE") or socket.gethostname().split(".")[0]
+
+
+def host_ip():
+    """This node's address for the other nodes, as vLLM's get_ip() finds
+    it: $IPCFS_HOST_IP, else $VLLM_HOST_IP, else the source address of
+    the route to $MASTER_ADDR (torch.distributed's), else of the default
+    route (a UDP connect(2): nothing is sent)."""
+    ip = os.environ.get("IPCFS_HOST_IP") or os.environ.get("VLLM_HOST_IP")
+    if ip:
+        return ip
+    for target in (os.environ.get("MASTER_ADDR"), "8.8.8.8"):
+        if not target:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect((target, 9))
+            ip = s.getsockname()[0]
+            if not ip.startswith("127."):
+                return ip
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise _fail(errno.EADDRNOTAVAIL, "cannot tell this node's address for the other nodes "
+                "(no route to $MASTER_ADDR nor a default route): set IPCFS_HOST_IP, or "
+                "pass connect_ip=")
+
+
 def format_ranks(ranks):
     """[0, 1, 2, 5] -> "0-2,5" (the RANKS of a nodes line)."""
     out, rs = [], sorted(ranks)

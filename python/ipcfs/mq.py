@@ -28,9 +28,9 @@ up in its own node's mount; enqueue() and dequeue() do not change.
     r = MessageQueue.create_from_handle(handle, 2)    # on node b
 """
 
+import errno
 import os
 import shutil
-import socket
 import tempfile
 import time
 
@@ -92,8 +92,8 @@ class MessageQueue:
         remote_nodes = {name: (address, [reader ranks])}, the address of
         each node's bridge ("10.0.0.2", or "tcp://10.0.0.2:7100"; without a
         port, the writer's); connect_ip: this node's address ("tcp://ip:port"
-        or an IP: a free port is taken); node: this node's name (default
-        $IPCFS_NODE, else the host name); mount: this node's ipcfsd mount
+        or an IP: a free port is taken; default _span.host_ip()); node:
+        this node's name (default $IPCFS_NODE, else the host name); mount: this node's ipcfsd mount
         (default $IPCFS_MOUNT, $XDG_RUNTIME_DIR/ipcfs, /run/ipcfs), where
         the group is created with its nodes and node; node_timeout_ms: how
         long a silent node lives (the daemon's default without)."""
@@ -133,10 +133,8 @@ class MessageQueue:
     @staticmethod
     def _plan(n_reader, n_local_reader, local_reader_ranks, max_chunk_bytes, max_chunks,
               connect_ip, remote_nodes, node, node_timeout_ms):
-        node = node or os.environ.get("IPCFS_NODE") or socket.gethostname().split(".")[0]
-        if not connect_ip:
-            raise ValueError("a queue with remote_nodes needs connect_ip=: this node's IPv4 "
-                             "address, where the other nodes' bridges connect")
+        node = node or _span.node_name()
+        connect_ip = connect_ip or _span.host_ip()
         ip, port = _span.parse_address(connect_ip, None, "connect_ip")
         free = _span.check_local(ip, "connect_ip %r" % connect_ip)
         local, remote, nodes = _span.layout(n_reader, n_local_reader, local_reader_ranks,
@@ -199,22 +197,58 @@ class MessageQueue:
     @staticmethod
     def create_from_process_group(pg, max_chunk_bytes, max_chunks, writer_rank=0):
         """As vLLM's: the writer_rank of torch.distributed group ``pg``
-        makes the queue, every other rank of it reads; collective."""
+        makes the queue, every other rank of it reads; collective. Ranks
+        on other nodes than the writer's (by _span.node_name(): $IPCFS_NODE,
+        else the host name) read remotely: each node's address is
+        _span.host_ip() there, and its mount the default one."""
         import torch.distributed as dist
         group_rank = dist.get_rank(pg)
         ranks = dist.get_process_group_ranks(pg) if hasattr(dist, "get_process_group_ranks") \
             else list(range(dist.get_world_size(pg)))
-        readers = [r for r in ranks if r != ranks[writer_rank]]
+        where = [None] * len(ranks)
+        dist.all_gather_object(where, _span.node_name(), group=pg)
         if group_rank == writer_rank:
-            q = MessageQueue(len(readers), len(readers), readers, max_chunk_bytes, max_chunks)
-            obj = [q.export_handle()]
+            try:
+                q = MessageQueue._for_ranks(ranks, where, writer_rank, max_chunk_bytes,
+                                            max_chunks, pg)
+                obj = [q.export_handle()]
+            except Exception as e:      # the readers are told, not left waiting
+                obj = [e]
         else:
+            if len(set(where)) > 1:        # the writer gathers the addresses
+                dist.all_gather_object([None] * len(ranks), _span.host_ip(), group=pg)
             obj = [None]
         dist.broadcast_object_list(obj, src=ranks[writer_rank], group=pg)
+        if isinstance(obj[0], Exception):
+            raise obj[0]
         if group_rank != writer_rank:
             q = MessageQueue.create_from_handle(obj[0], ranks[group_rank])
         q.wait_until_ready()
         return q
+
+    @staticmethod
+    def _for_ranks(ranks, where, writer_rank, max_chunk_bytes, max_chunks, pg):
+        """The writer's side of create_from_process_group(): where[i] is
+        rank i's node name."""
+        readers = [r for r in ranks if r != ranks[writer_rank]]
+        node = where[writer_rank]
+        if len(set(where)) == 1:
+            return MessageQueue(len(readers), len(readers), readers, max_chunk_bytes, max_chunks)
+        import torch.distributed as dist
+        ips = [None] * len(ranks)
+        dist.all_gather_object(ips, _span.host_ip(), group=pg)
+        remote = {}
+        for i, (r, n) in enumerate(zip(ranks, where)):
+            if n != node:
+                ip, rs = remote.setdefault(n, (ips[i], []))
+                if ip != ips[i]:
+                    raise _span.IpcfsError(errno.EINVAL, "ranks of node %r say two addresses, "
+                                           "%s and %s: set IPCFS_HOST_IP (or IPCFS_NODE) "
+                                           "alike on each node" % (n, ip, ips[i]))
+                rs.append(r)
+        local = [r for r, n in zip(ranks, where) if n == node and r != ranks[writer_rank]]
+        return MessageQueue(len(readers), len(local), local, max_chunk_bytes, max_chunks,
+                            ips[writer_rank], remote_nodes=remote, node=node)
 
     def wait_until_ready(self, timeout=None):
         """Wait until the writer and every reader have joined (None: the

@@ -109,6 +109,28 @@ def not_here(n):
     raise unittest.SkipTest("no address that is not this machine's")
 
 
+class TestNode(unittest.TestCase):
+    def test_name_and_address(self):
+        env = dict(os.environ)
+        try:
+            os.environ.update(IPCFS_NODE="n1", IPCFS_HOST_IP="10.1.2.3", MASTER_ADDR="127.0.0.1")
+            self.assertEqual((_span.node_name(), _span.host_ip()), ("n1", "10.1.2.3"))
+            del os.environ["IPCFS_HOST_IP"]
+            os.environ.pop("VLLM_HOST_IP", None)
+            ip = None
+            try:
+                ip = _span.host_ip()    # the default route's source, if there is one
+            except ipcfs.IpcfsError as e:
+                self.assertEqual(e.errno, errno.EADDRNOTAVAIL)
+                self.assertIn("IPCFS_HOST_IP", str(e))
+            if ip is not None:
+                self.assertFalse(ip.startswith("127."), ip)
+                self.assertEqual(_span.check_local(ip, "x") > 0, True)
+        finally:
+            os.environ.clear()
+            os.environ.update(env)
+
+
 class TestHandle(unittest.TestCase):
     def test_pickles_with_its_layout(self):
         s = _span.Span("mq-1", [("a", "tcp://10.0.0.1:5", [0, 1]), ("b", "tcp://10.0.0.2:5", [2])],
@@ -138,9 +160,14 @@ class TestHandle(unittest.TestCase):
 class TestWriterArguments(unittest.TestCase):
     def test_errors(self):
         b = {"b": ("10.0.0.2", [1])}
-        with self.assertRaises(ValueError) as e:
-            MessageQueue(2, remote_nodes=b, node="a")
-        self.assertIn("connect_ip", str(e.exception))
+        os.environ["IPCFS_HOST_IP"] = not_here(1)[0]     # connect_ip's default
+        try:
+            with self.assertRaises(ipcfs.IpcfsError) as e:
+                MessageQueue(2, remote_nodes=b, node="a")
+        finally:
+            del os.environ["IPCFS_HOST_IP"]
+        self.assertEqual(e.exception.errno, errno.EADDRNOTAVAIL)
+        self.assertIn(os.environ.get("IPCFS_HOST_IP", "connect_ip"), str(e.exception))
         with self.assertRaises(ipcfs.IpcfsError) as e:
             MessageQueue(2, remote_nodes=b, node="a", connect_ip=not_here(1)[0])
         self.assertEqual(e.exception.errno, errno.EADDRNOTAVAIL)

@@ -11,7 +11,8 @@
 # remote reader killed midway: the writer and the other readers go on;
 # after the writer closes, readers get IpcfsBrokenPipeError; handles that
 # do not fit the node get their errors; each node's group goes with its
-# last rank. Traffic only on the veth pair; bounded; skipped (77) without
+# last rank. MessageQueue.create_from_process_group() over a gloo group
+# spanning the nodes. Traffic only on the veth pair; bounded; skipped (77) without
 # root, network namespaces or Debian's python3 with numpy and torch.
 . "$(dirname "$0")/lib.sh"
 
@@ -64,9 +65,17 @@ mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena
 	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
 	echo "$me" > "$G/node" || exit 11
 rc=0
+# Part 3 (a gloo group across the nodes): this node's name and mount, the master
+# that gives each node's address, gloo's interface.
+export IPCFS_NODE=$me IPCFS_MOUNT=$T/mnt MASTER_ADDR=10.9.0.1 MASTER_PORT=29533 GLOO_SOCKET_IFNAME=v$me
 LD_PRELOAD=${PY_PRELOAD:-} "$PY" "$top/tests/shell/bridge_python_node.py" "$me" "$G" "$T/mnt" \
 	"$TMP/sync" > "$T/py.out" 2>&1 || rc=20
-fusermount3 -u "$T/mnt"
+echo "python exited, rc $rc" >> "$T/py.out"
+if ! fusermount3 -u "$T/mnt" 2>>"$T/py.out"; then
+	ls -l /proc/[0-9]*/fd 2>/dev/null | grep -F "$T/mnt" >> "$T/py.out"
+	fusermount3 -u -z "$T/mnt"
+	rc=41
+fi
 wait $dpid || rc=40
 exit $rc
 NODE
@@ -107,6 +116,12 @@ a reader of the writer's node started on another: EADDRNOTAVAIL with a sentence 
 a remote reader without an ipcfsd mount: ENOENT with a sentence naming what to change
 node a: the queue's group is removed when its last rank there closes
 node b: the queue's group is removed when its last rank there closes
+create_from_process_group: rank 0 on node a, objects with arrays once, in order
+create_from_process_group: rank 1 on node a, objects with arrays once, in order
+create_from_process_group: rank 2 on node b, objects with arrays once, in order
+create_from_process_group: rank 3 on node b, objects with arrays once, in order
+node a: the process group's queue is removed after close
+node b: the process group's queue is removed after close
 WANT
 for n in a b; do
 	if grep -a -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$TMP/$n/daemon.log" "$TMP/$n/py.out"; then
