@@ -69,7 +69,7 @@ rc=0
 # that gives each node's address, gloo's interface.
 export IPCFS_NODE=$me IPCFS_MOUNT=$T/mnt MASTER_ADDR=10.9.0.1 MASTER_PORT=29533 GLOO_SOCKET_IFNAME=v$me
 LD_PRELOAD=${PY_PRELOAD:-} "$PY" "$top/tests/shell/bridge_python_node.py" "$me" "$G" "$T/mnt" \
-	"$TMP/sync" > "$T/py.out" 2>&1 || rc=20
+	"$TMP/sync" >> "$T/py.out" 2>&1 || rc=20
 echo "python exited, rc $rc" >> "$T/py.out"
 # The bridge of a group just removed (the daemon stops it) may hold the
 # mount a moment longer: EBUSY, then it is gone.

@@ -67,20 +67,27 @@ def check(o, i, what):
 
 
 def die(text):
-    print("FAIL %s: %s" % (NODE, text), flush=True)
+    say("FAIL %s: %s" % (NODE, text))
     # The groups' state, for the log.
     for g in sorted(os.listdir(os.path.join(MNT, "groups"))):
         for f in ("members", "bridge"):
             try:
                 with open(os.path.join(MNT, "groups", g, f)) as fh:
-                    print("--- %s %s/%s\n%s" % (NODE, g, f, fh.read()), flush=True)
+                    say("--- %s %s/%s\n%s" % (NODE, g, f, fh.read()))
             except OSError:
                 pass
     os._exit(1)
 
 
+def say(line):
+    """One write(2) per line: the processes of a node share the output
+    file (opened O_APPEND), so lines never interleave."""
+    sys.stdout.flush()
+    os.write(1, (line + "\n").encode())
+
+
 def passed(text):
-    print("PASS %s" % text, flush=True)
+    say("PASS %s" % text)
 
 
 def touch(name):
@@ -255,7 +262,7 @@ def expect_error(fn, code, words, what):
     except ipcfs.IpcfsError as e:
         if e.errno != code or not all(w in str(e) for w in words):
             die("%s: %r" % (what, e))
-        print("said: %s" % e, flush=True)
+        say("said: %s" % e)
         passed("%s: %s with a sentence naming what to change" % (what, errno.errorcode[code]))
         return
     die("%s: no error" % what)
