@@ -251,9 +251,14 @@ class MessageQueue:
                             ips[writer_rank], remote_nodes=remote, node=node)
 
     def wait_until_ready(self, timeout=None):
-        """Wait until the writer and every reader have joined (None: the
-        default of Member.wait_ranks(), whose error names who is missing)."""
-        self._m.wait_ranks(timeout_ms=None if timeout is None else _ms(timeout))
+        """The writer: wait until every reader has joined; a reader: until
+        the writer has (None: the default of Member.wait_ranks(), whose
+        error names who is missing). A reader does not wait for the other
+        readers: on another node it would see them only through its
+        bridge, behind the writer's first objects, which it must read
+        for them to come (ipcfs-bridge(8))."""
+        ranks = None if self._writer else [0, self._m.rank]
+        self._m.wait_ranks(ranks, timeout_ms=None if timeout is None else _ms(timeout))
 
     def enqueue(self, obj, timeout=None):
         """Writer: send obj to every live reader (waits while the readers

@@ -182,5 +182,20 @@ class TestWriterArguments(unittest.TestCase):
         self.assertIn("remote_nodes", str(e.exception))
 
 
+class TestReaderReady(unittest.TestCase):
+    def test_a_reader_waits_for_the_writer_only(self):
+        # On another node a reader would learn of the other readers through
+        # its bridge, behind the writer's first objects: it must not wait
+        # for them before it reads.
+        q = MessageQueue(n_reader=2)
+        r = MessageQueue.create_from_handle(q.export_handle(), 0)
+        r.wait_until_ready(timeout=5)            # reader 1 is missing: fine
+        with self.assertRaises(TimeoutError) as e:
+            q.wait_until_ready(timeout=0.2)      # the writer waits for every reader
+        self.assertIn("2", str(e.exception))
+        r.close()
+        q.close()
+
+
 if __name__ == "__main__":
     unittest.main()
