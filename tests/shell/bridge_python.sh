@@ -1,0 +1,136 @@
+#!/bin/bash
+# Python across two machines simulated on one (as bridge_netns.sh: network
+# namespaces a and b joined by a veth pair, each with its own mount
+# namespace, /dev/shm and ipcfsd, which runs ipcfs-bridge): real python3
+# processes on both nodes (tests/shell/bridge_python_node.py).
+# send_obj/recv_obj of nested objects with numpy arrays and torch tensors
+# to a local and to remote ranks, unicast and broadcast, and from a remote
+# rank, exactly once and in order; a remote process killed: its local
+# reader gets IpcfsBrokenPipeError. ipcfs.mq.MessageQueue with readers on
+# both nodes (remote ones through the handle and their node's mount), one
+# remote reader killed midway: the writer and the other readers go on;
+# after the writer closes, readers get IpcfsBrokenPipeError; handles that
+# do not fit the node get their errors; each node's group goes with its
+# last rank. MessageQueue.create_from_process_group() over a gloo group
+# spanning the nodes. Traffic only on the veth pair; bounded; skipped (77) without
+# root, network namespaces or Debian's python3 with numpy and torch.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+case ${SAN:-} in *thread*) skip "SAN=thread: python3 cannot preload its runtime (see python.sh)" ;; esac
+command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
+PY=${PYTHON:-/usr/bin/python3}
+"$PY" -c 'import numpy, torch' 2>/dev/null || skip "$PY with numpy and torch not found"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+ls "$BUILD"/python/ipcfs/_native*.so >/dev/null 2>&1 || fail "the Python extension is not built"
+[ -x "$BUILD/ipcfs-bridge" ] || fail "$BUILD/ipcfs-bridge is not built"
+# Sanitizer builds: the runtimes preloaded into the uninstrumented python3.
+case ",${SAN:-}," in
+,,) ;;
+*)
+	preload=
+	case ",$SAN," in *address*) preload="$preload $(${CC:-gcc} -print-file-name=libasan.so)" ;; esac
+	case ",$SAN," in *undefined*) preload="$preload $(${CC:-gcc} -print-file-name=libubsan.so)" ;; esac
+	export PY_PRELOAD="${preload# }" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ;;
+esac
+NA=ipcfs-pa.$$
+NB=ipcfs-pb.$$
+ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
+CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
+ip netns add "$NB" || fail "second namespace"
+ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
+ip -n "$NA" addr add 10.9.0.1/24 dev va && ip -n "$NB" addr add 10.9.0.2/24 dev vb &&
+	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
+	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+mkdir "$TMP/sync"
+export TMP IPCFSD PY top
+export IPCFS_BRIDGE=$BUILD/ipcfs-bridge IPCFS_PYTHONPATH=$BUILD/python OMP_NUM_THREADS=1
+
+cat > "$TMP/node.sh" <<'NODE'
+set -u
+me=$1
+T=$TMP/$me
+mkdir -p "$T/mnt" "$T/state"
+chmod 711 "$T/state"
+# Let go of the copies of the other tests' FUSE mounts (see bridge_netns.sh).
+awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
+mount -t tmpfs -o size=256m tmpfs /dev/shm || exit 10
+"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+dpid=$!
+for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+G=$T/mnt/groups/g
+mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
+	echo 1500 > "$G/node_timeout_ms" &&
+	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
+	echo "$me" > "$G/node" || exit 11
+rc=0
+# Part 3 (a gloo group across the nodes): this node's name and mount, the master
+# that gives each node's address, gloo's interface.
+export IPCFS_NODE=$me IPCFS_MOUNT=$T/mnt MASTER_ADDR=10.9.0.1 MASTER_PORT=29533 GLOO_SOCKET_IFNAME=v$me
+LD_PRELOAD=${PY_PRELOAD:-} "$PY" "$top/tests/shell/bridge_python_node.py" "$me" "$G" "$T/mnt" \
+	"$TMP/sync" >> "$T/py.out" 2>&1 || rc=20
+echo "python exited, rc $rc" >> "$T/py.out"
+# The bridge of a group just removed (the daemon stops it) may hold the
+# mount a moment longer: EBUSY, then it is gone.
+for i in $(seq 100); do fusermount3 -u "$T/mnt" 2>/dev/null && break; sleep 0.05; done
+if grep -q " $T/mnt fuse" /proc/self/mounts; then
+	{ echo "the mount stays busy:"; ps -eo pid,args | grep '[i]pcfs-bridge'
+	  ls -l /proc/[0-9]*/fd /proc/[0-9]*/cwd 2>/dev/null | grep -F "$T/mnt"; } >> "$T/py.out"
+	fusermount3 -u -z "$T/mnt"
+	rc=41
+fi
+wait $dpid || rc=40
+exit $rc
+NODE
+
+ip netns exec "$NA" timeout 150 bash "$TMP/node.sh" a &
+pa=$!
+BGPIDS="$BGPIDS $pa"
+ip netns exec "$NB" timeout 150 bash "$TMP/node.sh" b &
+pb=$!
+BGPIDS="$BGPIDS $pb"
+ra=0 rb=0
+wait $pa || ra=$?
+wait $pb || rb=$?
+if [ $ra != 0 ] || [ $rb != 0 ]; then
+	for f in "$TMP"/a/py.out "$TMP"/b/py.out "$TMP"/a/daemon.log "$TMP"/b/daemon.log; do
+		echo "--- $f"; tail -n 15 "$f"
+	done >&2
+	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
+	fail "node a exited $ra, node b exited $rb"
+fi
+while read -r want; do
+	grep -qxF "PASS $want" "$TMP/a/py.out" "$TMP/b/py.out" || {
+		cat "$TMP/a/py.out" "$TMP/b/py.out" >&2
+		fail "missing: $want"
+	}
+	ok "$want"
+done <<'WANT'
+local rank 1 got 120 objects from rank 0 once, in order
+remote rank 2 got 120 objects from rank 0 once, in order
+remote rank 3 got 120 broadcasts and 12 unicasts from rank 0 once, in order
+local rank 1 got 60 objects from remote rank 2 once, in order
+a remote rank killed: the local reader of it gets IpcfsBrokenPipeError (EPIPE)
+queue writer: 90 objects to a local and two remote readers, one of them killed midway, without an error
+queue reader 1 (local): 90 objects once, in order; after the writer closed, IpcfsBrokenPipeError
+queue reader 2 (remote): 90 objects once, in order; after the writer closed, IpcfsBrokenPipeError
+a handle whose nodes differ from the mount's group: EEXIST with a sentence naming what to change
+a reader of the writer's node started on another: EADDRNOTAVAIL with a sentence naming what to change
+a remote reader without an ipcfsd mount: ENOENT with a sentence naming what to change
+node a: the queue's group is removed when its last rank there closes
+node b: the queue's group is removed when its last rank there closes
+create_from_process_group: rank 0 on node a, objects with arrays once, in order
+create_from_process_group: rank 1 on node a, objects with arrays once, in order
+create_from_process_group: rank 2 on node b, objects with arrays once, in order
+create_from_process_group: rank 3 on node b, objects with arrays once, in order
+node a: the process group's queue is removed after close
+node b: the process group's queue is removed after close
+WANT
+for n in a b; do
+	if grep -a -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$TMP/$n/daemon.log" "$TMP/$n/py.out"; then
+		grep -a -m1 -A20 "Sanitizer\|runtime error" "$TMP/$n/daemon.log" "$TMP/$n/py.out" >&2
+		fail "a sanitizer report on node $n"
+	fi
+done
+ok "no sanitizer report"
