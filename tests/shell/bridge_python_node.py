@@ -35,12 +35,12 @@ K2 = 60         # part 1: rank 2 -> rank 1
 N = 90          # part 2: objects through the queue
 DIE = 25        # part 2: reader 3 dies before this one
 T = 30000       # ms: generous, never reached when all is well
-# Set: the queue's writer goes on while remote reader 3 dies, instead of
-# waiting until node a knows it. With the bridge of 2026-11-30 (2082d37)
-# that hangs at times (a message filed by proxy 2 after proxy 3 retired
-# still waits for proxy 3's copy, and its stream stops); a reproducer,
-# not in make check until the bridge is known to be fixed.
-MIDSTREAM = bool(os.environ.get("BRIDGE_PY_MIDSTREAM_KILL"))
+# The queue's writer goes on while remote reader 3 dies, instead of
+# waiting until node a knows it (BRIDGE_PY_MIDSTREAM_KILL=0: it waits).
+# The bridge of 2026-11-30 (2082d37) hung there at times: a message filed
+# by proxy 2 after proxy 3 retired still waited for proxy 3's copy and its
+# stream stopped (fixed: entries wait only for proxies that will file).
+MIDSTREAM = os.environ.get("BRIDGE_PY_MIDSTREAM_KILL", "1") != "0"
 
 
 def obj(i):
