@@ -155,6 +155,20 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	if (!p->up)
 		bridge_log(b, "node %s is up", b->cl.node[node].name);
 	/* Through the inbound queue: after the messages that came before. */
+	/* Ranks that became live join at once: the news must not wait behind
+	 * data stalled on a full ring (readers that wait for every rank before
+	 * they read would never read). Leaves stay in order with the data
+	 * (EPIPE after the last message). Never waiting for a proxy's lock:
+	 * a retiring one holds it while it waits for us; the queued update
+	 * does it then. */
+	for (uint64_t m = live & ~p->live & ~dead; m; m &= m - 1) {
+		struct proxy *px = &b->px[__builtin_ctzll(m)];
+		if (pthread_mutex_trylock(&px->mu) == 0) {
+			px->want = true;
+			pthread_cond_broadcast(&px->cv);
+			pthread_mutex_unlock(&px->mu);
+		}
+	}
 	bool again = atomic_exchange(&p->joined_by_msg, false);
 	if (!p->up || live != p->live || dead != p->dead || bounce || again)
 		post_live(b, (unsigned)node, live, dead, bounce);

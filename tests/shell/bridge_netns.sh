@@ -158,6 +158,14 @@ if [ "$me" = b ]; then
 	rm -f "$TMP/gate"
 	touch "$TMP/b.killed"
 	wait $x2 || rc=28
+	# A reader that waits for a's rank 1 before it reads while a's rank 0
+	# has filled our ring: the news that rank 1 is live must not wait
+	# behind those messages.
+	"$MEMBER" -w 1 -s 0 -n 20 -t 20000 "$G" 2 recv > "$T/z2.out" 2>&1 &
+	z2=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.z2"
+	wait $z2 || rc=60
 	# A rank that joins, sends one message and leaves, most often between
 	# two heartbeats (200 ms): its proxy on a joined for the message, and
 	# must leave. Three times: one run seen by a heartbeat hides it.
@@ -263,6 +271,16 @@ else
 	echo end >&7
 	exec 7>&-
 	wait $x0 || rc=48
+	await b.z2
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	"$MEMBER" -n 20 -d 2 -t 20000 "$G" 0 send > /dev/null &
+	z0=$!
+	sleep 1
+	"$MEMBER" -t 30000 "$G" 1 hold > /dev/null &
+	z1=$!
+	wait $z0 || rc=61
+	kill $z1
+	wait $z1
 	for k in 1 2 3; do
 		"$MEMBER" -n 1 -w 3 -s 3 -t 20000 "$G" 1 recv > "$T/y1.out" 2>&1 &
 		y1=$!
@@ -353,6 +371,8 @@ want=$( (seq 0 10; echo EPIPE; seq 11 19) | sed 's/^\([0-9]\)/0: msg \1/'; echo 
 # sender of rank 0 gone, when it looked before the new one came)
 expect_eq "$(sed '/^0: msg 0$/,$!d' "$TMP/b/x2.out")" "$want" "b's reader of a's rank 0 across a restart of b's bridge"
 ok "b's bridge killed after a delivery, before recording or acking it: EPIPE there, then the rest, none twice"
+expect_eq "$(grep -c '^0: msg' "$TMP/b/z2.out")" 20 "b's reader waiting for a's rank 1 behind a full ring"
+ok "a rank's arrival is not held up behind messages stalled on a full ring"
 ok "messages queued in ZeroMQ across a partition: $(echo "$body" | grep -c msg) of 12 delivered intact, none with reused bytes"
 for r in 0 1 2 3; do
 	want=a; [ $r -ge 2 ] && want=b
