@@ -27,6 +27,8 @@
 
 #define FSD_KEY_BYTES 32 /* a CURVE key */
 #define FSD_KEY_Z85 40   /* its Z85 text */
+/* A reason buffer that holds a path and what is wrong with it. */
+#define FSD_KEYS_WHY_MAX (FSD_KEYS_PATH_MAX + 128)
 
 struct fsd_keys {
 	uint8_t pub[FSD_NODES_MAX][FSD_KEY_BYTES]; /* by node index in the cluster */
