@@ -169,3 +169,10 @@ expect_eq "$(cat "$A/keys")" "$TMP/keys2" "keys after a restart"
 printf "\n" > "$A/keys" || fail "clear keys"
 expect_eq "$(cat "$A/keys")" "" "keys cleared"
 ok "kept across a restart, cleared by an empty line"
+
+# The bridges are the daemon's children: what a sanitizer found in them is
+# in its log. (ThreadSanitizer is left out: libzmq is not built with it.)
+if grep -a -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$LOG"; then
+	grep -a -m1 -A20 "Sanitizer\|runtime error" "$LOG" >&2
+	fail "a sanitizer report in the daemon's log"
+fi
