@@ -124,17 +124,19 @@ static int load(struct bridge *b)
  * User-Id when the client's key is another node's, else 400. */
 static void zap_request(struct bridge *b, void *s)
 {
-	char f[7][FSD_KEY_BYTES + 64];
-	size_t fl[7] = { 0 };
+	char f[8][FSD_KEY_BYTES + 64];
+	size_t fl[8] = { 0 };
 	int nf = 0, more = 1;
 	size_t ml = sizeof(more);
 
+	/* Frames past the seventh land in f[7] (a request with them is
+	 * refused), each cut to its buffer. */
 	while (more) {
-		int n = zmq_recv(s, nf < 7 ? f[nf] : f[6], sizeof(f[0]), 0);
+		int n = zmq_recv(s, f[nf < 7 ? nf : 7], sizeof(f[0]), 0);
 		if (n < 0)
 			return;
-		if (nf < 7)
-			fl[nf++] = (size_t)n < sizeof(f[0]) ? (size_t)n : sizeof(f[0]);
+		fl[nf < 7 ? nf : 7] = (size_t)n < sizeof(f[0]) ? (size_t)n : sizeof(f[0]);
+		nf++;
 		if (zmq_getsockopt(s, ZMQ_RCVMORE, &more, &ml))
 			more = 0;
 	}
