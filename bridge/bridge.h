@@ -276,4 +276,22 @@ void bridge_instate_open(struct bridge *b, const char *segpath);
 /* Free what is queued for @node (its thread stopped). */
 void bridge_peer_drop_all(struct bridge *b, unsigned node);
 
+/* curve.c: CURVE when the group's keys file is set (fsd/keys.h). */
+/* Load and check the keys (none: 0, nothing changes), start the ZAP
+ * handler and make @router a CURVE server, before it listens; -errno
+ * (said on stderr) when keys are set but unusable. */
+int bridge_curve_open(struct bridge *b, void *ctx, void *router);
+/* Make @dealer a CURVE client of node @node (nothing without keys). */
+int bridge_curve_client(struct bridge *b, void *dealer, unsigned node);
+/* Whether header frame @frame (a zmq_msg_t *) of a message whose routing
+ * id names @node came with @node's key (always without keys). */
+bool bridge_curve_sender_ok(struct bridge *b, void *frame, int node);
+/* "auth curve=1 refused=N\n" for the bridge file into @buf, its length
+ * (0 without keys). */
+int bridge_curve_report(char *buf, size_t size);
+/* After zmq_ctx_term: the ZAP thread has ended; join it. */
+void bridge_curve_close(void);
+/* ipcfs-bridge keygen DIR NAME (@argv[0] is "keygen"): exit status. */
+int bridge_keygen(int argc, char **argv);
+
 #endif

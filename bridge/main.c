@@ -192,6 +192,8 @@ int main(int argc, char **argv)
 	struct bridge *b = &B;
 	int rc, opt;
 
+	if (argc > 1 && !strcmp(argv[1], "keygen"))
+		return bridge_keygen(argc - 1, argv + 1);
 	while ((opt = getopt(argc, argv, "vp:h")) != -1) {
 		if (opt == 'v') {
 			b->verbose++;

@@ -216,9 +216,16 @@ static void on_router(struct bridge *b)
 		drain(router);
 		return;
 	}
-	b->peer[node].heard_ns = bridge_now_ns();
 	zmq_msg_init(&f);
 	bool got = more(router) && zmq_msg_recv(&f, router, ZMQ_DONTWAIT) >= 0;
+	/* With CURVE: not from @node's key, not from @node (nor a sign of
+	 * its life). */
+	if (got && !bridge_curve_sender_ok(b, &f, node)) {
+		zmq_msg_close(&f);
+		drain(router);
+		return;
+	}
+	b->peer[node].heard_ns = bridge_now_ns();
 	if (got && !more(router) && read_hdr(b, &f, &h, WIRE_HB) == 0) {
 		zmq_msg_close(&f);
 		on_heartbeat(b, node, &h);
@@ -335,6 +342,9 @@ static int open_dealer(struct bridge *b, unsigned n)
 	size_t l = sizeof(dealer_fd[n]);
 	if (zmq_getsockopt(dealer[n], ZMQ_FD, &dealer_fd[n], &l) != 0)
 		return -errno;
+	int rc = bridge_curve_client(b, dealer[n], n);
+	if (rc)
+		return rc;
 	return zmq_connect(dealer[n], b->cl.node[n].addr) ? -errno : 0;
 }
 
@@ -355,6 +365,9 @@ static int open_sockets(struct bridge *b)
 	 * still look alive here, after a partition) connects again with the
 	 * same routing id: the new connection takes over. */
 	set_int(router, ZMQ_ROUTER_HANDOVER, 1);
+	int rc = bridge_curve_open(b, zctx, router);
+	if (rc)
+		return rc;
 	if (zmq_bind(router, me->addr) != 0) {
 		bridge_log(b, "cannot listen on %s: %s", me->addr, zmq_strerror(errno));
 		return -errno;
@@ -427,6 +440,7 @@ static void report(struct bridge *b)
 		if (k > 0 && (size_t)k < sizeof(buf) - o)
 			o += (size_t)k;
 	}
+	o += (size_t)bridge_curve_report(buf + o, sizeof(buf) - o);
 	snprintf(path, sizeof(path), "%s/bridge", b->dir);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -536,4 +550,5 @@ void bridge_net_close(void)
 	/* Frames not sent are dropped here: their holds come back. */
 	if (zctx)
 		zmq_ctx_term(zctx);
+	bridge_curve_close();
 }

@@ -5,9 +5,12 @@
  * restarted after it exits (backoff 0.5 s doubling to 30 s, back to 0.5 s
  * after a run of a minute), stopped with SIGTERM when they are cleared or
  * the daemon exits. Its counters per remote node, which it writes to the
- * group's bridge file, show in that file and in stat.
+ * group's bridge file, show in that file and in stat. With keys, it is
+ * started only while the key files pass their checks (include/ipcfs/keys.h): never
+ * unauthenticated in their place.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "fsd.h"
+#include "ipcfs/keys.h"
 #include "text.h"
 #include "wait_int.h"
 
@@ -51,6 +55,26 @@ static bool wanted(const struct fsd_group *g)
 	return !g->removed && !g->bridge.held && g->cluster.n && g->cluster.self[0];
 }
 
+/* With keys: whether its key files pass (caller holds g->lock; small
+ * local files). A failure goes to the group's error_log once per reason,
+ * and the bridge is not started: it would refuse them as well. */
+static int keys_usable(struct fsd_group *g)
+{
+	struct fsd_bridge *b = &g->bridge;
+	char why[FSD_WHY_MAX] = "";
+	struct fsd_keys k;
+
+	if (!g->cluster.keys[0])
+		return 0;
+	int rc = fsd_keys_load(g->cluster.keys, g->uid, &g->cluster,
+			       fsd_cluster_find(&g->cluster, g->cluster.self), &k, why, sizeof(why));
+	explicit_bzero(&k, sizeof(k));
+	if (rc && strcmp(why, b->keys_error))
+		fsd_errlog_add(&g->errs, "keys", g->cluster.keys, strlen(g->cluster.keys), rc, why);
+	snprintf(b->keys_error, sizeof(b->keys_error), "%s", rc ? why : "");
+	return rc;
+}
+
 /* Start it (caller holds g->lock): its stdout and stderr are ours (the
  * daemon's log when in the foreground), nothing else of ours is open. */
 static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
@@ -59,7 +83,16 @@ static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
 	char path[PATH_MAX], dir[PATH_MAX + FSD_NAME_MAX + 16];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int rc = bridge_path(path, sizeof(path));
+	int rc = keys_usable(g);
+
+	if (rc) {
+		b->last_status = -rc << 8;
+		b->next_ns = now + (uint64_t)b->backoff_ms * 1000000u;
+		b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+				: b->backoff_ms ? b->backoff_ms * 2 : BACKOFF_MIN_MS;
+		return;
+	}
+	rc = bridge_path(path, sizeof(path));
 
 	char parent[16];
 	snprintf(dir, sizeof(dir), "%s/groups/%s", d->mountpoint, g->name);
@@ -82,6 +115,8 @@ static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
 	b->pid = pid;
 	b->started_ns = now;
 	memset(b->node, 0, sizeof(b->node));
+	b->auth = false;
+	b->auth_refused = 0;
 	fsd_log(LOG_INFO, "%s: bridge started (pid %d) as node %s", g->name, (int)pid,
 		g->cluster.self);
 	fsd_event_post(g, "bridge started pid=%d", (int)pid);
@@ -126,6 +161,19 @@ void fsd_bridge_scan(struct fsd *d, struct fsd_group *g)
 		start(d, g, now);
 	if (!wanted(g) && !b->pid)
 		b->next_ns = 0, b->backoff_ms = 0;
+}
+
+void fsd_bridge_restart(struct fsd_group *g)
+{
+	struct fsd_bridge *b = &g->bridge;
+
+	if (b->pid && !b->stopping) {
+		kill(b->pid, SIGTERM);
+		b->stopping = true;
+	}
+	/* New keys are tried at once, not after the backoff of the old. */
+	b->next_ns = 0;
+	b->backoff_ms = 0;
 }
 
 /* Whether the only live members of @g are ranks of other nodes (the
@@ -201,12 +249,43 @@ static const char *const stat_keys[] = { "up", "tx_msgs", "tx_bytes", "rx_msgs",
 					 "acked", "rtt_us" };
 #define NKEYS (sizeof(stat_keys) / sizeof(stat_keys[0]))
 
+/* "auth curve=0|1 refused=N": whether it authenticates, and the
+ * connections it refused (bad key, no CURVE), each new refusal a line in
+ * the group's error_log (caller holds g->lock). */
+static int report_auth(struct fsd_group *g, const char *s, size_t len, char *why, size_t whylen)
+{
+	struct fsd_bridge *b = &g->bridge;
+	uint64_t curve, refused;
+	char line[64];
+
+	if (len >= sizeof(line))
+		return snprintf(why, whylen, "bridge: auth line too long"), -EINVAL;
+	memcpy(line, s, len);
+	line[len] = '\0';
+	int n = -1;
+	if (sscanf(line, "auth curve=%1" SCNu64 " refused=%18" SCNu64 "%n", &curve, &refused, &n) != 2 ||
+	    (size_t)n != len || curve > 1)
+		return snprintf(why, whylen, "bridge: not auth curve=0|1 refused=N"), -EINVAL;
+	if (refused > b->auth_refused) {
+		char msg[FSD_WHY_MAX];
+		snprintf(msg, sizeof(msg), "%llu connection(s) refused: not a node's key, or no CURVE "
+			 "(ipcfs-bridge's log says from where)", (unsigned long long)(refused - b->auth_refused));
+		fsd_errlog_add(&g->errs, "bridge", "", 0, -EACCES, msg);
+	}
+	b->auth = curve;
+	b->auth_refused = refused;
+	return 0;
+}
+
 /* "NODE key=N ..." per line: a remote node's counters. */
 static int report_line(struct fsd_group *g, const char *s, size_t len, char *why, size_t whylen)
 {
 	const char *end = s + len, *sp = memchr(s, ' ', len);
 	char name[FSD_NODE_NAME_MAX + 1];
 	uint64_t v[NKEYS] = { 0 };
+
+	if (len > 5 && !memcmp(s, "auth ", 5))
+		return report_auth(g, s, len, why, whylen);
 
 	if (!sp || (size_t)(sp - s) > FSD_NODE_NAME_MAX)
 		return snprintf(why, whylen, "bridge: not NODE key=N ..."), -EINVAL;
@@ -269,6 +348,10 @@ void fsd_bridge_render(const struct fsd_group *g, struct text *t)
 	text_add(t, "state %s\npid %d\nstarts %u\n", state, (int)b->pid, b->starts);
 	if (b->starts && !b->pid)
 		text_add(t, "last_exit %d\n", b->last_status);
+	if (g->cluster.keys[0] && b->keys_error[0])
+		text_add(t, "keys_error %s\n", b->keys_error);
+	if (b->pid && b->auth)
+		text_add(t, "auth curve refused=%llu\n", (unsigned long long)b->auth_refused);
 	for (unsigned n = 0; n < g->cluster.n; n++) {
 		const struct fsd_node_stat *s = &b->node[n];
 		if (!s->reported)

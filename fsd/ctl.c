@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "fsd.h"
+#include "ipcfs/keys.h"
 
 __attribute__((format(printf, 4, 5)))
 static int fail(int err, char *why, size_t whylen, const char *fmt, ...)
@@ -299,6 +300,50 @@ int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const
 	if ((rc = fsd_group_save(d, g))) {
 		g->cluster = before;
 		fail(rc, why, whylen, "cannot write the state file: %s", strerror(-rc));
+	}
+out:
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int fsd_group_keys_write(struct fsd *d, struct fsd_group *g, const char *buf, size_t len,
+			 char *why, size_t whylen)
+{
+	char path[FSD_KEYS_PATH_MAX + 1], before[FSD_KEYS_PATH_MAX + 1];
+	struct fsd_cluster c;
+	struct fsd_keys k;
+	int rc;
+
+	if ((rc = fsd_keys_parse_path(buf, len, path, why, whylen)))
+		return rc;
+	pthread_mutex_lock(&g->lock);
+	c = g->cluster;
+	uid_t owner = g->uid;
+	pthread_mutex_unlock(&g->lock);
+	/* The files are read without g->lock (a slow file system stalls this
+	 * write, not the group); the bridge checks them again when it
+	 * starts. Before nodes are set only the directory is checked. */
+	if (path[0]) {
+		rc = fsd_keys_load(path, owner, &c, c.self[0] ? fsd_cluster_find(&c, c.self) : -1, &k,
+				   why, whylen);
+		explicit_bzero(&k, sizeof(k));
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&g->lock);
+	if (g->removed) {
+		rc = fail(-ENOENT, why, whylen, "group destroyed");
+		goto out;
+	}
+	memcpy(before, g->cluster.keys, sizeof(before));
+	memcpy(g->cluster.keys, path, sizeof(path));
+	if ((rc = fsd_group_save(d, g))) {
+		memcpy(g->cluster.keys, before, sizeof(before));
+		fail(rc, why, whylen, "cannot write the state file: %s", strerror(-rc));
+	} else if (strcmp(before, path)) {
+		/* A bridge started with other keys (or none) must not go on
+		 * with them: it is started again with these. */
+		fsd_bridge_restart(g);
 	}
 out:
 	pthread_mutex_unlock(&g->lock);

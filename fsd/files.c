@@ -334,6 +334,10 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 	case FSD_N_BRIDGE:
 		fsd_bridge_render(g, t);
 		return 0;
+	case FSD_N_KEYS:
+		if (g->cluster.keys[0])
+			text_add(t, "%s\n", g->cluster.keys);
+		return 0;
 	case FSD_N_MEMBERS:
 		render_members(g, t);
 		return 0;

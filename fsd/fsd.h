@@ -28,6 +28,7 @@
  *   log.c         the daemon's log and the error_log files
  *   cluster.c     the nodes and node files of a group spanning machines (pure)
  *   bridge.c      struct fsd_bridge: the group's ipcfs-bridge process
+ *   (lib/keys.c: the keys file, CURVE key directory and files; no lock)
  *
  * Locking, outermost first:
  *   fsd->create_lock    one creation or destruction of a group at a time
@@ -156,6 +157,11 @@ struct fsd_bridge {
 	uint64_t started_ns, next_ns;   /* CLOCK_MONOTONIC: started, may start again */
 	unsigned backoff_ms;
 	struct fsd_node_stat node[FSD_NODES_MAX]; /* as it last reported, by node index */
+	/* CURVE (keys): why the daemon did not start it ("" if it did), and
+	 * the connections it refused, as it last reported. */
+	char keys_error[FSD_WHY_MAX];
+	bool auth;
+	uint64_t auth_refused;
 };
 
 struct fsd_group {
@@ -397,6 +403,9 @@ void fsd_bridge_hold(struct fsd *d, struct fsd_group *g, uid_t uid);
 void fsd_bridge_release(struct fsd_group *g);
 /* SIGTERM the group's bridge and reap it (SIGKILL after 3 s): at exit. */
 void fsd_bridge_stop(struct fsd_group *g);
+/* Stop the bridge (caller holds g->lock) so that the scan starts it again,
+ * with what the group says now (keys). */
+void fsd_bridge_restart(struct fsd_group *g);
 /* Counters written to the bridge file by the bridge (@writer): -EPERM
  * from anyone else, -EINVAL if malformed. Takes g->lock. */
 int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
@@ -421,6 +430,11 @@ int fsd_root_ctl(struct fsd *d, fuse_req_t req, const char *buf, size_t len, cha
  * node (openfiles.c gathers the next writes of the same open file). */
 int fsd_group_cluster_write(struct fsd *d, struct fsd_group *g, bool self, const char *buf,
 			    size_t len, char *why, size_t whylen);
+/* A write to a group's keys file (include/ipcfs/keys.h): the directory and, once nodes
+ * are set, its key files checked, kept in the state file, the bridge
+ * restarted to use them; or -errno and nothing changed. */
+int fsd_group_keys_write(struct fsd *d, struct fsd_group *g, const char *buf, size_t len,
+			 char *why, size_t whylen);
 
 /* ---- files.c: everything read ------------------------------------------ */
 
@@ -432,6 +446,7 @@ enum fsd_kind {
 	FSD_N_GROUP, FSD_N_ATTR, FSD_N_SHM, FSD_N_GCTL, FSD_N_MEMBERS, FSD_N_GSTAT, FSD_N_EVENTS,
 	FSD_N_GERRLOG, FSD_N_GPU, FSD_N_GPU_NAME, FSD_N_GPU_REC,
 	FSD_N_NODES, FSD_N_NODE, FSD_N_BRIDGE,
+	FSD_N_KEYS,
 };
 
 struct fsd_node {

@@ -27,7 +27,7 @@
 enum { INO_ROOT = 1, INO_VERSION, INO_ROOT_CTL, INO_ROOT_STAT, INO_GROUPS, INO_ROOT_ERRLOG,
        INO_ROOT_METRICS };
 enum { SUB_ATTR0 = 1, SUB_SHM = 16, SUB_CTL, SUB_MEMBERS, SUB_STAT, SUB_EVENTS, SUB_ERRLOG,
-       SUB_NODES, SUB_NODE, SUB_BRIDGE, SUB_GPU = 32, SUB_GPU_DIR = 255 };
+       SUB_NODES, SUB_NODE, SUB_BRIDGE, SUB_KEYS, SUB_GPU = 32, SUB_GPU_DIR = 255 };
 
 
 static const struct top_entry {
@@ -58,6 +58,7 @@ static const struct group_entry {
 	{ "nodes", SUB_NODES, FSD_N_NODES },
 	{ "node", SUB_NODE, FSD_N_NODE },
 	{ "bridge", SUB_BRIDGE, FSD_N_BRIDGE },
+	{ "keys", SUB_KEYS, FSD_N_KEYS },
 };
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -105,7 +106,7 @@ enum fsd_access fsd_node_access(enum fsd_kind k)
 	switch (k) {
 	case FSD_N_ROOT: case FSD_N_GROUPS: case FSD_N_GROUP: case FSD_N_GPU: case FSD_N_GPU_NAME:
 		return ACC_DIR;
-	case FSD_N_ATTR: case FSD_N_NODES: case FSD_N_NODE: case FSD_N_BRIDGE:
+	case FSD_N_ATTR: case FSD_N_NODES: case FSD_N_NODE: case FSD_N_BRIDGE: case FSD_N_KEYS:
 		return ACC_RW;
 	case FSD_N_ROOT_CTL: case FSD_N_GCTL:
 		return ACC_WO;

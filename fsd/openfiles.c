@@ -261,7 +261,7 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct fsd_fh *fh = (struct fsd_fh *)(uintptr_t)fi->fh;
 	const char *where = fh->node.kind == FSD_N_ATTR ? fsd_attr_name((enum fsd_attr)fh->node.attr)
 			  : fh->node.kind == FSD_N_NODES ? "nodes" : fh->node.kind == FSD_N_NODE ? "node"
-			  : fh->node.kind == FSD_N_BRIDGE ? "bridge"
+			  : fh->node.kind == FSD_N_BRIDGE ? "bridge" : fh->node.kind == FSD_N_KEYS ? "keys"
 			  : "ctl";
 	char why[FSD_WHY_MAX] = "";
 	int rc;
@@ -290,6 +290,8 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 				       sizeof(why));
 	} else if (fh->node.kind == FSD_N_NODE) {
 		rc = fsd_group_cluster_write(d, fh->g, true, buf, size, why, sizeof(why));
+	} else if (fh->node.kind == FSD_N_KEYS) {
+		rc = fsd_group_keys_write(d, fh->g, buf, size, why, sizeof(why));
 	} else {
 		snprintf(why, sizeof(why), "not writable");
 		rc = -EACCES;

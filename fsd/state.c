@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ipcfs/rank_counters.h"
+#include "ipcfs/keys.h"
 #include "state.h"
 #include "text.h"
 
@@ -69,6 +70,8 @@ char *fsd_state_format(const struct fsd_state *st, size_t *len)
 	}
 	if (st->cluster.self[0])
 		text_add(&t, "node %s\n", st->cluster.self);
+	if (st->cluster.keys[0])
+		text_add(&t, "keys %s\n", st->cluster.keys);
 	for (unsigned i = 0; i < FSD_GPU_NAMES_MAX; i++) {
 		const struct fsd_gpu_name *n = st->gpu.names[i];
 		for (unsigned r = 0; n && r < IPCFS_MAX_RANKS; r++)
@@ -221,6 +224,8 @@ static int parse_line(struct line *l, struct fsd_state *st, struct cluster_lines
 		cl->self_line = rc ? 0 : lineno;
 		return rc;
 	}
+	if (is(key, klen, "keys"))
+		return fsd_keys_parse_path(l->s + l->pos, l->len - l->pos, st->cluster.keys, why, whylen);
 	snprintf(why, whylen, "unknown key");
 	return -EINVAL;
 }

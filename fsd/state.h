@@ -95,6 +95,7 @@ struct fsd_state {
  *   nodes NAME tcp://ADDR:PORT RANKS  one line of the nodes file (cluster.h),
  *                                  all of them checked together at the end
  *   node NAME                      the node file
+ *   keys PATH                      the keys file (include/ipcfs/keys.h)
  *
  * -EBADMSG (reason in @why) without the first line, uid or gid. Any other
  * malformed or unknown line is skipped (a newer daemon's key, a damaged

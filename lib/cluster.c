@@ -219,6 +219,7 @@ static int parse_nodes(const char *buf, size_t len, unsigned ranks, struct fsd_c
 	if ((rc = check_all(&c, ranks, partial, why, whylen)))
 		return rc;
 	memcpy(c.self, out->self, sizeof(c.self));
+	memcpy(c.keys, out->keys, sizeof(c.keys));
 	if (c.self[0] && c.n && fsd_cluster_find(&c, c.self) < 0)
 		return util_why_set(-EINVAL, why, whylen, "node is %s, which the nodes do not list (change node first)",
 			       c.self);

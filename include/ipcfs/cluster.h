@@ -33,6 +33,7 @@
 #define FSD_BRIDGE_STATE_SUFFIX ".bridge"
 /* The longest `nodes` file: FSD_NODES_MAX full lines. */
 #define FSD_NODES_TEXT_MAX (FSD_NODES_MAX * (FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200))
+#define FSD_KEYS_PATH_MAX 255    /* the `keys` file: a directory (keys.h) */
 
 struct fsd_node_conf {
 	char name[FSD_NODE_NAME_MAX + 1];
@@ -46,11 +47,13 @@ struct fsd_cluster {
 	unsigned n;                       /* 0: not configured */
 	struct fsd_node_conf node[FSD_NODES_MAX];
 	char self[FSD_NODE_NAME_MAX + 1]; /* `node`: this machine, "" if unset */
+	char keys[FSD_KEYS_PATH_MAX + 1]; /* `keys`: CURVE key directory, "" if none */
 };
 
 /*
  * Parse a `nodes` file (@len bytes, any content) for a group of @ranks
- * ranks into @out (replaced whole only on success; out->self is kept).
+ * ranks into @out (replaced whole only on success; out->self and out->keys are
+ * kept).
  * -EINVAL (malformed, duplicate name or address, a rank twice or missing),
  * -ERANGE (a rank >= @ranks, a port beyond 65535, too many nodes), with the
  * reason, naming the line, in @why.

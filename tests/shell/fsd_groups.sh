@@ -16,7 +16,7 @@ expect_eq "$(stat -c %a "$seg")" 660 "segment mode"
 [ -f "$STATE/alpha.state" ] || fail "state file missing"
 expect_eq "$(kv "$MNT/stat" groups)" 1 "stat groups"
 expect_eq "$(ls "$G/alpha" | tr '\n' ' ')" \
-	"algo arena_bytes bridge ctl error_log events gpu hugepages members mode node node_timeout_ms nodes numa_node ranks shm slot_bytes slots spin_us stat timeout_ms " \
+	"algo arena_bytes bridge ctl error_log events gpu hugepages keys members mode node node_timeout_ms nodes numa_node ranks shm slot_bytes slots spin_us stat timeout_ms " \
 	"group listing"
 ok "mkdir makes a group, its segment and state"
 

@@ -49,6 +49,7 @@ static void full_state(struct fsd_state *st)
 	ck_assert_int_eq(fsd_cluster_parse_nodes(nodes, strlen(nodes), 5, &st->cluster, why2,
 						 sizeof(why2)), 0);
 	snprintf(st->cluster.self, sizeof(st->cluster.self), "b");
+	snprintf(st->cluster.keys, sizeof(st->cluster.keys), "/etc/ipcfs/keys dir");
 }
 
 START_TEST(round_trip)
@@ -144,6 +145,16 @@ START_TEST(older_and_damaged)
 	ck_assert_str_eq(why, "line 5 skipped: node c is not one of the nodes");
 	ck_assert_uint_eq(st.cluster.n, 2);
 	ck_assert_str_eq(st.cluster.self, "");
+	/* keys before the nodes (which must keep it), and a bad keys line. */
+	ck_assert_int_eq(parse("ipcfs-state 1\nuid 1\ngid 1\nranks 2\nkeys /k\n"
+			       "nodes a tcp://10.0.0.1:1 0\nnodes b tcp://10.0.0.2:1 1\n",
+			       &st, &skipped), 0);
+	ck_assert_uint_eq(skipped, 0);
+	ck_assert_str_eq(st.cluster.keys, "/k");
+	ck_assert_int_eq(parse("ipcfs-state 1\nuid 1\ngid 1\nkeys k/../x\n", &st, &skipped), 0);
+	ck_assert_uint_eq(skipped, 1);
+	ck_assert_str_eq(why, "line 4 skipped: keys: not an absolute path");
+	ck_assert_str_eq(st.cluster.keys, "");
 }
 END_TEST
 

@@ -1,0 +1,176 @@
+#!/bin/bash
+# CURVE between two machines simulated on one (network namespaces a and b
+# joined by a veth pair, 10.9.1.1 and 10.9.1.2, each with its own mount
+# namespace, /dev/shm and ipcfsd, as in bridge_netns.sh): with the group's
+# keys file naming a directory made by `ipcfs-bridge keygen`, a broadcast
+# from a reaches b's ranks and a unicast from b reaches a, once and in
+# order. A third party on a's address (a ZeroMQ client without CURVE, and
+# one with a key of no node) sends a message as rank 4 of node c (listed,
+# not running) to b's rank 2; then the same client with c's key: b's rank
+# 2 gets only that one, b's bridge file counts the refused connections,
+# its error_log and the log say so.
+# Traffic only on the veth pair; bounded in time; skipped (77) without netns.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
+command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
+PY=/usr/bin/python3
+$PY -c 'import zmq; assert zmq.has("curve")' 2>/dev/null || skip "no python3-zmq with CURVE"
+BRIDGE=$BUILD/ipcfs-bridge
+IPCFS=$BUILD/ipcfs
+[ -x "$BRIDGE" ] || fail "$BRIDGE is not built"
+NA=ipcfs-ca.$$
+NB=ipcfs-cb.$$
+ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
+CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
+ip netns add "$NB" || fail "second namespace"
+ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
+ip -n "$NA" addr add 10.9.1.1/24 dev va && ip -n "$NB" addr add 10.9.1.2/24 dev vb &&
+	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
+	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+
+K=$TMP/keys
+for n in a b c; do $BRIDGE keygen "$K" $n > /dev/null || fail "keygen $n"; done
+N=500 # broadcast messages
+M=100 # unicast messages
+# The wire header's magic, as this build has it (its layout: intruder.py).
+WIRE_MAGIC=$(awk '$2 == "WIRE_MAGIC" { sub("u$", "", $3); print $3 }' "$(dirname "$0")/../../bridge/bridge.h")
+export TMP IPCFSD BRIDGE IPCFS MEMBER N M K PY WIRE_MAGIC
+export IPCFS_BRIDGE=$BRIDGE
+
+# The third party: a DEALER calling itself node c (no CURVE, a key of no
+# node, or c's key) that sends one DATA message from rank 4 to rank 2,
+# for a second.
+cat > "$TMP/intruder.py" <<'PY'
+import os, struct, sys, time, zmq
+mode, keydir = sys.argv[1:3]
+s = zmq.Context().socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.setsockopt(zmq.ROUTING_ID, b"c")
+if mode != "plain":
+    s.curve_serverkey = open(keydir + "/b.pub").read().strip().encode()
+    s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
+if mode == "c":
+    s.curve_publickey = open(keydir + "/c.pub").read().strip().encode()
+    s.curve_secretkey = open(keydir + "/c.key").read().strip().encode()
+s.connect("tcp://10.9.1.2:7100")
+body = b"from c\n" if mode == "c" else b"INTRUDER\n"
+# struct wire_hdr (bridge/bridge.h): magic, DATA, src 4, epoch, w 1, base 0,
+# q 1, dest rank 2, kind 0, ack_src, flags, len, ack_w
+hdr = struct.pack("=IHHQQQQQIHHQQ", int(os.environ["WIRE_MAGIC"], 16), 1, 4, 99, 1, 0, 1, 1 << 2, 0, 0, 0, len(body), 0)
+for _ in range(10):
+    try:
+        s.send_multipart([hdr, body], zmq.DONTWAIT)
+    except zmq.Again:
+        pass
+    time.sleep(0.1)
+PY
+
+cat > "$TMP/node.sh" <<'NODE'
+set -u
+me=$1
+T=$TMP/$me
+mkdir -p "$T/mnt" "$T/state"
+chmod 711 "$T/state"
+awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
+mount -t tmpfs -o size=64m tmpfs /dev/shm || exit 10
+"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+dpid=$!
+for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+G=$T/mnt/groups/g
+# keys before node: the bridge never starts without them.
+mkdir "$G" && echo 5 > "$G/ranks" && echo 8 > "$G/slots" &&
+	printf 'a tcp://10.9.1.1:7100 0-1\nb tcp://10.9.1.2:7100 2-3\nc tcp://10.9.1.3:7100 4\n' > "$G/nodes" &&
+	echo "$K" > "$G/keys" && echo "$me" > "$G/node" || exit 11
+bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
+for i in $(seq 100); do [ "$(bpid)" != 0 ] && break; sleep 0.05; done
+[ "$(bpid)" != 0 ] || exit 13
+await() { for i in $(seq 400); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
+live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
+rc=0
+if [ "$me" = b ]; then
+	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 2 recv > "$T/r2.out" &
+	r2=$!
+	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 3 recv > "$T/r3.out" &
+	r3=$!
+	for i in $(seq 100); do live 2 && live 3 && break; sleep 0.05; done
+	touch "$TMP/b.joined"
+	wait $r2 || rc=20
+	wait $r3 || rc=21
+	await a.r1
+	seq 1 "$M" | timeout 30 "$IPCFS" send --rank 2 --to 1 "$G" || rc=22
+	# The first message to rank 2, from anyone, after the intruders.
+	timeout 30 "$IPCFS" recv --rank 2 --count 1 "$G" > "$T/final.out" &
+	fin=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.final"
+	wait $fin || rc=23
+	cp "$G/bridge" "$T/bridge"
+	cp "$G/error_log" "$T/error_log"
+	touch "$TMP/b.done"
+else
+	await b.joined
+	"$MEMBER" -n "$N" -w 2,3 -t 20000 "$G" 0 send > /dev/null || rc=30
+	timeout 30 "$IPCFS" recv --rank 1 --from 2 --count "$M" "$G" > "$T/u1.out" &
+	u1=$!
+	for i in $(seq 100); do live 1 && break; sleep 0.05; done
+	touch "$TMP/a.r1"
+	wait $u1 || rc=32
+	await b.final
+	timeout 20 "$PY" "$TMP/intruder.py" plain "$K" || rc=33
+	timeout 20 "$PY" "$TMP/intruder.py" unknown "$K" || rc=34
+	timeout 20 "$PY" "$TMP/intruder.py" c "$K" || rc=35
+	await b.done
+fi
+fusermount3 -u "$T/mnt"
+wait $dpid || rc=40
+exit $rc
+NODE
+
+ip netns exec "$NA" timeout 90 bash "$TMP/node.sh" a &
+pa=$!
+BGPIDS="$BGPIDS $pa"
+ip netns exec "$NB" timeout 90 bash "$TMP/node.sh" b &
+pb=$!
+BGPIDS="$BGPIDS $pb"
+ra=0 rb=0
+wait $pa || ra=$?
+wait $pb || rb=$?
+if [ $ra != 0 ] || [ $rb != 0 ]; then
+	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 8 "$f"; done >&2
+	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
+	fail "node a exited $ra, node b exited $rb"
+fi
+
+for n in a b; do
+	grep -q "CURVE: connections authenticated with the keys of 3 nodes" "$TMP/$n/daemon.log" ||
+		fail "node $n's bridge did not use CURVE"
+done
+want=$(seq 0 $((N - 1)) | sed 's/^/0: msg /')
+for f in b/r2 b/r3; do
+	expect_eq "$(grep -v '^joined' "$TMP/$f.out")" "$want" "$f: every broadcast once, in order"
+done
+expect_eq "$(cat "$TMP/a/u1.out")" "$(seq 1 "$M")" "unicast b -> a"
+ok "with CURVE: $N broadcasts a -> b and $M unicasts b -> a, once and in order"
+
+expect_eq "$(cat "$TMP/b/final.out")" "from c" "rank 2's first message: from c's key, none before it"
+refused=$(awk '$1 == "auth" && $2 == "curve" { sub("refused=", "", $3); print $3 }' "$TMP/b/bridge")
+[ "${refused:-0}" -ge 2 ] || fail "b's bridge file: ${refused:-no} refused, want >= 2: $(cat "$TMP/b/bridge")"
+grep -q "bridge: .*connection(s) refused: not a node's key, or no CURVE" "$TMP/b/error_log" ||
+	fail "b's error_log: $(cat "$TMP/b/error_log")"
+grep -q "refused a connection from 10.9.1.1: its public key is not one of the nodes'" "$TMP/b/daemon.log" ||
+	fail "b's log does not name the peer with a key of no node"
+grep -q "refused a connection: its handshake failed" "$TMP/b/daemon.log" ||
+	fail "b's log does not say a peer had no CURVE"
+ok "a third party without CURVE or with a key of no node: nothing through (with c's key: through), refusals in bridge, error_log and log"
+
+for n in a b; do
+	if grep -a -q "AddressSanitizer\|LeakSanitizer\|runtime error" "$TMP/$n/daemon.log"; then
+		grep -a -m1 -A20 "Sanitizer\|runtime error" "$TMP/$n/daemon.log" >&2
+		fail "a sanitizer report in node $n's log"
+	fi
+	grep -a "bridge (pid [0-9]*) \(exited with\|stopped with status\)" "$TMP/$n/daemon.log" >&2 &&
+		fail "a bridge of node $n ended on its own"
+done
+ok "no sanitizer report, no bridge ended on its own"
