@@ -23,6 +23,9 @@
 #                       round (the sender asleep in between): the same
 #                       pace as ipcfs-bcast, so the reader's wake-up from
 #                       its sleep between messages is in both
+#   local  ipcfs-nodes  rank 0 -> rank 1 in the group with remote ranks
+#                       (live, but this message is not for them), at the
+#                       same pace: their presence without their traffic
 #   remote zmq          raw ZeroMQ PAIR over TCP between a and b, the same
 #                       bytes (zmq_send copies them)
 #   local  zmq          the same within a, over 127.0.0.1
@@ -36,7 +39,8 @@
 # what the programs print to RESULTS_DIR/remote.log, the table to stdout
 # and RESULTS_DIR/remote.txt. CPU is that of every process in both
 # namespaces during the timed round trips (daemons, bridges, mpirun, orted
-# and every thread included), per 1000 round trips. About a minute.
+# and every thread included), per 1000 round trips (the local and remote
+# rows of ipcfs-bcast are one run: the same CPU). About a minute.
 #
 # Open MPI across the namespaces: one mpirun job with two "hosts", the
 # namespaces' addresses; its ssh launcher is replaced (plm_rsh_agent) by
@@ -183,7 +187,8 @@ else
 		"$RT" ipcfs-ping "$ITERS" "$SIZES" "ipcfs:$G:0:2=remote" \
 			"ipcfs-bcast:$G:0:1=local,2=remote" \
 			"ipcfs-alone:$T/mnt/groups/l:0:1=local" \
-			"ipcfs-paced:$T/mnt/groups/l:0:1=local@ipcfs-bcast" > "$TMPD/ipcfs.out" || rc=22
+			"ipcfs-paced:$T/mnt/groups/l:0:1=local@ipcfs-bcast" \
+			"ipcfs-nodes:$G:0:1=local@ipcfs-bcast" > "$TMPD/ipcfs.out" || rc=22
 	else
 		rc=23
 	fi
@@ -276,7 +281,7 @@ fi
 	echo "# remote round trip (message + 8-byte ack), two network namespaces on a veth pair;"
 	echo "# $ncpus CPUs, load $load, $iters iterations per size (fewer above 64 KiB), BENCH_SCALE=$scale;"
 	echo "# cpu: ms of every process in both namespaces per 1000 round trips"
-	awk -v order="ipcfs ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced" "$bench_awk_jnum"'
+	awk -v order="ipcfs ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced ipcfs-nodes" "$bench_awk_jnum"'
 	function jstr(line, key) {
 		if (!match(line, "\"" key "\":\"[^\"]*\""))
 			return ""
@@ -318,19 +323,22 @@ fi
 			}
 		print ""
 		print "# targets, p50 ratios: remote ipcfs / zmq (aim <= 1.2);"
-		print "# local ipcfs-bcast / ipcfs-alone and / ipcfs-paced (aim: 1)"
+		print "# local ipcfs-bcast / ipcfs-alone, ipcfs-bcast / ipcfs-paced, ipcfs-nodes / ipcfs-paced (aim: 1)"
 		for (i = 1; i <= ns; i++) {
 			a = "remote" SUBSEP sizes[i] SUBSEP "ipcfs"; z = "remote" SUBSEP sizes[i] SUBSEP "zmq"
 			l = "local" SUBSEP sizes[i] SUBSEP "ipcfs-bcast"; m = "local" SUBSEP sizes[i] SUBSEP "ipcfs-alone"
 			q = "local" SUBSEP sizes[i] SUBSEP "ipcfs-paced"
-			ra = rl = rq = "-"
+			o = "local" SUBSEP sizes[i] SUBSEP "ipcfs-nodes"
+			ra = rl = rq = ro = "-"
 			if ((a in p50) && (z in p50) && p50[z] > 0)
 				ra = sprintf("%.2fx", p50[a] / p50[z])
 			if ((l in p50) && (m in p50) && p50[m] > 0)
 				rl = sprintf("%.2fx", p50[l] / p50[m])
 			if ((l in p50) && (q in p50) && p50[q] > 0)
 				rq = sprintf("%.2fx", p50[l] / p50[q])
-			printf "%7s  remote %s  local %s / alone, %s / paced\n", human(sizes[i]), ra, rl, rq
+			if ((o in p50) && (q in p50) && p50[q] > 0)
+				ro = sprintf("%.2fx", p50[o] / p50[q])
+			printf "%7s  remote %s  local %s, %s, %s\n", human(sizes[i]), ra, rl, rq, ro
 		}
 	}' "$jsonl"
 	while IFS=$'\t' read -r name reason; do
