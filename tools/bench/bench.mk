@@ -15,7 +15,8 @@
 #   BENCH_BINS        the contender binaries that can be built here, under
 #                     $(BUILD)/bench/: bcast_floor, bcast_unix, payload_memcpy,
 #                     payload_unix, bcast_zmq and payload_zmq (when zmq.h is
-#                     found), bcast_mpi and payload_mpi (when $(MPICC) runs)
+#                     found), bcast_mpi, payload_mpi and remote_mpi (when
+#                     $(MPICC) runs)
 #   BENCH_COMMON_OBJ  $(BUILD)/bench/bench_common.o, for other contenders
 #                     (bcast_ipcfs, payload_ipcfs) to link
 #   BENCH_GROUP_OBJ   $(BUILD)/tools/bench/bench_group.o, the libipcfs group
@@ -61,7 +62,7 @@ ifeq ($(BENCH_HAVE_ZMQ),yes)
 BENCH_BINS += $(BENCH_OUT)/bcast_zmq $(BENCH_OUT)/payload_zmq
 endif
 ifeq ($(BENCH_HAVE_MPI),yes)
-BENCH_BINS += $(BENCH_OUT)/bcast_mpi $(BENCH_OUT)/payload_mpi
+BENCH_BINS += $(BENCH_OUT)/bcast_mpi $(BENCH_OUT)/payload_mpi $(BENCH_OUT)/remote_mpi
 endif
 
 BENCH_DEPS := $(BENCH_SRC)/bench_common.h $(BENCH_SRC)/../../lib/wait_int.h
@@ -143,6 +144,12 @@ $(BENCH_OUT)/mpi/payload_mpi.o: $(BENCH_SRC)/payload_mpi.c $(BENCH_PAYLOAD_DEPS)
 $(BENCH_OUT)/payload_mpi: $(BENCH_OUT)/mpi/payload_mpi.o $(BENCH_MPI_OBJS)
 	$(if $(Q),@echo "  MPILD   $@")
 	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $^
+
+# The Open MPI contender of run_remote.sh (header only: remote_common.h).
+$(BENCH_OUT)/remote_mpi: $(BENCH_SRC)/remote_mpi.c $(BENCH_SRC)/remote_common.h
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  MPICC   $@")
+	$(Q)$(MPICC) $(BENCH_MPI_CFLAGS) -o $@ $<
 
 .DEFAULT_GOAL := $(BENCH_SAVED_GOAL)
 
