@@ -175,6 +175,14 @@ if [ "$me" = b ]; then
 		touch "$TMP/b.y3.$k"
 		await a.y3.$k
 	done
+	# Any to any: every rank broadcasts to the three others at once.
+	await a.a2a
+	"$MEMBER" -w 0,1,2,3 -n 300 -b 100000 -t 30000 "$G" 2 a2a > "$T/a2a2.out" 2>&1 &
+	p2=$!
+	"$MEMBER" -w 0,1,2,3 -n 300 -b 100000 -t 30000 "$G" 3 a2a > "$T/a2a3.out" 2>&1 &
+	p3=$!
+	wait $p2 || rc=62
+	wait $p3 || rc=63
 	touch "$TMP/b.done"
 	# Our rank 3 live while a removes the group: only a's proxy of it
 	# is live there.
@@ -292,6 +300,13 @@ else
 		live 3 && rc=52
 		touch "$TMP/a.y3.$k"
 	done
+	touch "$TMP/a.a2a"
+	"$MEMBER" -w 0,1,2,3 -n 300 -b 100000 -t 30000 "$G" 0 a2a > "$T/a2a0.out" 2>&1 &
+	p0=$!
+	"$MEMBER" -w 0,1,2,3 -n 300 -b 100000 -t 30000 "$G" 1 a2a > "$T/a2a1.out" 2>&1 &
+	p1=$!
+	wait $p0 || rc=64
+	wait $p1 || rc=65
 	await b.done
 	# rmdir: EBUSY while a local member is live (the bridge untouched);
 	# with only the proxies of b's ranks live, it stops the bridge and
@@ -373,6 +388,11 @@ expect_eq "$(sed '/^0: msg 0$/,$!d' "$TMP/b/x2.out")" "$want" "b's reader of a's
 ok "b's bridge killed after a delivery, before recording or acking it: EPIPE there, then the rest, none twice"
 expect_eq "$(grep -c '^0: msg' "$TMP/b/z2.out")" 20 "b's reader waiting for a's rank 1 behind a full ring"
 ok "a rank's arrival is not held up behind messages stalled on a full ring"
+for r in 0 1 2 3; do
+	n=a; [ $r -ge 2 ] && n=b
+	expect_eq "$(tail -n 1 "$TMP/$n/a2a$r.out")" "a2a 300 from each of 3" "any to any: rank $r"
+done
+ok "any to any: four ranks on two nodes broadcast 300 messages each at once (every tenth through the arenas), all received once, in order"
 ok "messages queued in ZeroMQ across a partition: $(echo "$body" | grep -c msg) of 12 delivered intact, none with reused bytes"
 for r in 0 1 2 3; do
 	want=a; [ $r -ge 2 ] && want=b

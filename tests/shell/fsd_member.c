@@ -12,6 +12,10 @@
  *   stream  sends for ever (blocking): a sender to kill mid-stream
  *   drain   receives for ever from SRC; on an error prints
  *           "recv ERRNAME after N" and exits 3 (a dead sender: EPIPE)
+ *   a2a     with -w RANKS: broadcasts COUNT messages to the other ranks
+ *           of RANKS while a thread receives COUNT from each of them, in
+ *           order; prints "a2a N from each of K" (every tenth message
+ *           padded to BYTES), exits 1 on a wrong or missing message
  * -d sends to rank DEST only (default every live rank); -b pads each
  * message sent to BYTES (with NULs: readers print the text only), so that
  * above the group's slot_bytes it goes through the arena. -e: recv also
@@ -20,6 +24,7 @@
  * Errors print "ERRNAME: what" and exit 2.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +47,69 @@ static int die(const char *what, int rc)
 	printf("%s: %s\n", strerrorname_np(-rc) ? strerrorname_np(-rc) : "E?", what);
 	fflush(stdout);
 	exit(2);
+}
+
+struct a2a {
+	struct ipcfs_member *m;
+	uint64_t peers;
+	long count, timeout;
+	char why[160];
+};
+
+/* The receiving half of a2a: COUNT messages "msg I" from each peer, I in
+ * order per sender. */
+static void *a2a_recv(void *arg)
+{
+	struct a2a *a = arg;
+	long next[IPCFS_MAX_RANKS] = { 0 }, left = a->count * __builtin_popcountll(a->peers);
+
+	while (left > 0) {
+		struct ipcfs_msg msg;
+		long i = -1;
+		int rc = ipcfs_recv(a->m, IPCFS_ANY, &msg, (int)a->timeout);
+		if (rc) {
+			snprintf(a->why, sizeof(a->why), "recv: %s with %ld to come", strerrorname_np(-rc), left);
+			return NULL;
+		}
+		bool ok = msg.src >= 0 && (a->peers & IPCFS_RANK_BIT(msg.src)) && msg.len >= 5 &&
+			  sscanf((const char *)msg.data, "msg %ld", &i) == 1 && i == next[msg.src];
+		if (!ok) {
+			snprintf(a->why, sizeof(a->why), "from %d: %.20s, wanted msg %ld", msg.src,
+				 (const char *)msg.data, msg.src >= 0 ? next[msg.src & 63] : -1);
+			ipcfs_release(a->m, &msg);
+			return NULL;
+		}
+		next[msg.src]++;
+		left--;
+		ipcfs_release(a->m, &msg);
+	}
+	return NULL;
+}
+
+static int all_to_all(struct ipcfs_member *m, uint64_t peers, long count, long timeout, long bytes)
+{
+	struct a2a a = { .m = m, .peers = peers, .count = count, .timeout = timeout };
+	size_t size = bytes < 64 ? 64 : (size_t)bytes;
+	char *msg = calloc(1, size);
+	pthread_t t;
+	int rc = 0;
+
+	if (!msg || pthread_create(&t, NULL, a2a_recv, &a))
+		die("a2a", -ENOMEM);
+	for (long i = 0; i < count && !rc; i++) {
+		int n = snprintf(msg, 64, "msg %ld", i) + 1;
+		rc = ipcfs_send(m, peers, msg, i % 10 == 9 ? size : (size_t)n, (int)timeout);
+		if (rc)
+			snprintf(a.why, sizeof(a.why), "send %ld: %s", i, strerrorname_np(-rc));
+	}
+	pthread_join(t, NULL);
+	free(msg);
+	if (a.why[0]) {
+		printf("a2a: %s\n", a.why);
+		return 1;
+	}
+	printf("a2a %ld from each of %d\n", count, __builtin_popcountll(peers));
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -92,7 +160,12 @@ int main(int argc, char **argv)
 	if (wait_mask && (rc = ipcfs_wait_ranks(m, wait_mask, (int)timeout)) < 0)
 		die("wait_ranks", rc);
 
-	if (strcmp(mode, "hold") == 0) {
+	if (strcmp(mode, "a2a") == 0) {
+		rc = all_to_all(m, wait_mask & ~IPCFS_RANK_BIT(ipcfs_rank(m)), count, timeout, bytes);
+		fflush(stdout);
+		ipcfs_leave(m);
+		return rc;
+	} else if (strcmp(mode, "hold") == 0) {
 		while (!stop)
 			pause();
 	} else if (strcmp(mode, "send") == 0 || strcmp(mode, "stream") == 0) {
