@@ -38,7 +38,7 @@ UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # A module's test may link extra objects: TEST_EXTRA_OBJS_<test name>.
 $(foreach t,$(UNIT_TESTS),$(eval $(call prog,tests/$(notdir $(t)),$(BUILD)/tests/unit/$(notdir $(t)).o $(BUILD)/tests/unit/testlib.o $(TEST_EXTRA_OBJS_$(notdir $(t))),$(CHECK_LIBS))))
 $(BUILD)/tests/unit/testlib.o: tests/unit/testlib.c
-SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh,$(wildcard tests/shell/*.sh)))
+SHELL_TESTS := $(sort $(filter-out tests/shell/lib.sh tests/shell/netns.sh,$(wildcard tests/shell/*.sh)))
 
 # The GPU communicator without a GPU: a CPU stand-in for libipcfs_cuda.so
 # (same C ABI, dlopened through IPCFS_CUDA_LIB) and the program that runs

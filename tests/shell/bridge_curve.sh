@@ -11,24 +11,15 @@
 # its error_log and the log say so.
 # Traffic only on the veth pair; bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
 case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
-command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
 PY=/usr/bin/python3
 $PY -c 'import zmq; assert zmq.has("curve")' 2>/dev/null || skip "no python3-zmq with CURVE"
 BRIDGE=$BUILD/ipcfs-bridge
 IPCFS=$BUILD/ipcfs
 [ -x "$BRIDGE" ] || fail "$BRIDGE is not built"
-NA=ipcfs-ca.$$
-NB=ipcfs-cb.$$
-ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
-CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
-ip netns add "$NB" || fail "second namespace"
-ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
-ip -n "$NA" addr add 10.9.1.1/24 dev va && ip -n "$NB" addr add 10.9.1.2/24 dev vb &&
-	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
-	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+netns_pair c 10.9.1
 
 K=$TMP/keys
 for n in a b c; do $BRIDGE keygen "$K" $n > /dev/null || fail "keygen $n"; done
@@ -128,20 +119,7 @@ wait $dpid || rc=40
 exit $rc
 NODE
 
-ip netns exec "$NA" timeout 90 bash "$TMP/node.sh" a &
-pa=$!
-BGPIDS="$BGPIDS $pa"
-ip netns exec "$NB" timeout 90 bash "$TMP/node.sh" b &
-pb=$!
-BGPIDS="$BGPIDS $pb"
-ra=0 rb=0
-wait $pa || ra=$?
-wait $pb || rb=$?
-if [ $ra != 0 ] || [ $rb != 0 ]; then
-	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 8 "$f"; done >&2
-	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
-	fail "node a exited $ra, node b exited $rb"
-fi
+run_nodes 90 8 "*.log" "*.out"
 
 for n in a b; do
 	grep -q "CURVE: connections authenticated with the keys of 3 nodes" "$TMP/$n/daemon.log" ||

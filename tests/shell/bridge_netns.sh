@@ -14,25 +14,16 @@
 # while only remote ranks are live stops the bridge and succeeds. Traffic
 # only on the veth pair; everything bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
 # ZeroMQ (Debian's libzmq, not instrumented) hands messages and their
 # memory between its threads and ours through its own lock-free queues,
 # which ThreadSanitizer cannot see: it would report races that are not.
 case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
-command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
 BRIDGE=$BUILD/ipcfs-bridge
 IPCFS=$BUILD/ipcfs
 [ -x "$BRIDGE" ] || fail "$BRIDGE is not built"
-NA=ipcfs-a.$$
-NB=ipcfs-b.$$
-ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
-CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
-ip netns add "$NB" || fail "second namespace"
-ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
-ip -n "$NA" addr add 10.9.0.1/24 dev va && ip -n "$NB" addr add 10.9.0.2/24 dev vb &&
-	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
-	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+netns_pair "" 10.9.0
 
 N=3000          # broadcast messages
 M=500           # unicast messages
@@ -334,20 +325,7 @@ kill -0 "$bpid" 2>/dev/null && rc=41 # the daemon stopped its bridge
 exit $rc
 NODE
 
-ip netns exec "$NA" timeout 120 bash "$TMP/node.sh" a &
-pa=$!
-BGPIDS="$BGPIDS $pa"
-ip netns exec "$NB" timeout 120 bash "$TMP/node.sh" b &
-pb=$!
-BGPIDS="$BGPIDS $pb"
-ra=0 rb=0
-wait $pa || ra=$?
-wait $pb || rb=$?
-if [ $ra != 0 ] || [ $rb != 0 ]; then
-	for f in "$TMP"/a/*.log "$TMP"/b/*.log "$TMP"/a/*.out "$TMP"/b/*.out; do echo "--- $f"; tail -n 6 "$f"; done >&2
-	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
-	fail "node a exited $ra, node b exited $rb"
-fi
+run_nodes 120 6 "*.log" "*.out"
 
 want=$(seq 0 $((N - 1)) | sed 's/^/0: msg /')
 for f in a/r1 b/r2 b/r3; do

@@ -15,10 +15,9 @@
 # spanning the nodes. Traffic only on the veth pair; bounded; skipped (77) without
 # root, network namespaces or Debian's python3 with numpy and torch.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
 case ${SAN:-} in *thread*) skip "SAN=thread: python3 cannot preload its runtime (see python.sh)" ;; esac
-command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
 PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c 'import numpy, torch' 2>/dev/null || skip "$PY with numpy and torch not found"
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,15 +33,7 @@ case ",${SAN:-}," in
 	export PY_PRELOAD="${preload# }" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ;;
 esac
-NA=ipcfs-pa.$$
-NB=ipcfs-pb.$$
-ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
-CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
-ip netns add "$NB" || fail "second namespace"
-ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
-ip -n "$NA" addr add 10.9.0.1/24 dev va && ip -n "$NB" addr add 10.9.0.2/24 dev vb &&
-	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
-	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+netns_pair p 10.9.0
 mkdir "$TMP/sync"
 export TMP IPCFSD PY top
 export IPCFS_BRIDGE=$BUILD/ipcfs-bridge IPCFS_PYTHONPATH=$BUILD/python OMP_NUM_THREADS=1
@@ -84,22 +75,7 @@ wait $dpid || rc=40
 exit $rc
 NODE
 
-ip netns exec "$NA" timeout 150 bash "$TMP/node.sh" a &
-pa=$!
-BGPIDS="$BGPIDS $pa"
-ip netns exec "$NB" timeout 150 bash "$TMP/node.sh" b &
-pb=$!
-BGPIDS="$BGPIDS $pb"
-ra=0 rb=0
-wait $pa || ra=$?
-wait $pb || rb=$?
-if [ $ra != 0 ] || [ $rb != 0 ]; then
-	for f in "$TMP"/a/py.out "$TMP"/b/py.out "$TMP"/a/daemon.log "$TMP"/b/daemon.log; do
-		echo "--- $f"; tail -n 15 "$f"
-	done >&2
-	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
-	fail "node a exited $ra, node b exited $rb"
-fi
+run_nodes 150 15 py.out daemon.log
 while read -r want; do
 	grep -qxF "PASS $want" "$TMP/a/py.out" "$TMP/b/py.out" || {
 		cat "$TMP/a/py.out" "$TMP/b/py.out" >&2

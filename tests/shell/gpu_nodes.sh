@@ -18,23 +18,14 @@
 # see, through a file named only in the id. Skipped (77) without root or
 # network namespaces.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
 case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
-command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
 BRIDGE=$BUILD/ipcfs-bridge
 RANKS=$BUILD/tests/gpu_ranks
 EMU=$BUILD/tests/libipcfs_cuda_emu.so
 for f in "$BRIDGE" "$RANKS" "$EMU"; do [ -e "$f" ] || fail "$f is not built"; done
-NA=ipcfs-ga.$$
-NB=ipcfs-gb.$$
-ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
-CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
-ip netns add "$NB" || fail "second namespace"
-ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
-ip -n "$NA" addr add 10.9.1.1/24 dev va && ip -n "$NB" addr add 10.9.1.2/24 dev vb &&
-	ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
-	ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+netns_pair g 10.9.1
 
 mkdir "$TMP/nccl"
 export TMP IPCFSD RANKS
@@ -90,20 +81,7 @@ wait $dpid || rc=40
 exit $rc
 NODE
 
-ip netns exec "$NA" timeout 200 bash "$TMP/node.sh" a &
-pa=$!
-BGPIDS="$BGPIDS $pa"
-ip netns exec "$NB" timeout 200 bash "$TMP/node.sh" b &
-pb=$!
-BGPIDS="$BGPIDS $pb"
-ra=0 rb=0
-wait $pa || ra=$?
-wait $pb || rb=$?
-if [ $ra != 0 ] || [ $rb != 0 ]; then
-	for f in "$TMP"/a/*.out "$TMP"/b/*.out "$TMP"/a/*.log "$TMP"/b/*.log; do echo "--- $f"; tail -n 8 "$f"; done >&2
-	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
-	fail "node a exited $ra, node b exited $rb"
-fi
+run_nodes 200 8 "*.out" "*.log"
 for n in a b; do
 	grep -q "mixed: 2 ranks passed" "$TMP/$n/mixed.out" || fail "node $n: $(cat "$TMP/$n/mixed.out")"
 	expect_eq "$(cat "$TMP/$n/gpu.ls")" "" "node $n: gpu/ records of a communicator across nodes"

@@ -1,0 +1,47 @@
+# tests/shell/netns.sh - two machines simulated on one, for the tests of
+# groups spanning nodes (sourced after lib.sh): network namespaces $NA and
+# $NB joined by a veth pair (va NET.1 in a, vb NET.2 in b); each node runs
+# the test's script $TMP/node.sh in its namespace. Every process in them
+# is killed and the namespaces removed at the end (CLEANUP_HOOK).
+
+# netns_pair TAG NET: make them (skip, 77, where that is not permitted).
+netns_pair() {
+	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
+	command -v ip >/dev/null 2>&1 || skip "no ip (iproute2)"
+	NA=ipcfs-$1a.$$
+	NB=ipcfs-$1b.$$
+	ip netns add "$NA" 2>/dev/null || skip "cannot create a network namespace"
+	CLEANUP_HOOK='for ns in $NA $NB; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done 2>/dev/null; ip netns del $ns 2>/dev/null; done'
+	ip netns add "$NB" || fail "second namespace"
+	ip link add va netns "$NA" type veth peer name vb netns "$NB" || skip "cannot create a veth pair"
+	ip -n "$NA" addr add "$2.1/24" dev va && ip -n "$NB" addr add "$2.2/24" dev vb &&
+		ip -n "$NA" link set va up && ip -n "$NB" link set vb up &&
+		ip -n "$NA" link set lo up && ip -n "$NB" link set lo up || fail "veth setup"
+}
+
+# run_nodes SECONDS LINES FILE...: run node.sh as a and as b at once, each
+# in its namespace, for at most SECONDS. If either fails: the last LINES
+# lines of each FILE (globs, under each node's directory $TMP/a, $TMP/b),
+# $TMP copied to $BRIDGE_TEST_KEEP if that is set, and the test fails.
+run_nodes() {
+	local secs=$1 lines=$2 pa pb ra=0 rb=0 f n g
+	shift 2
+	ip netns exec "$NA" timeout "$secs" bash "$TMP/node.sh" a &
+	pa=$!
+	BGPIDS="$BGPIDS $pa"
+	ip netns exec "$NB" timeout "$secs" bash "$TMP/node.sh" b &
+	pb=$!
+	BGPIDS="$BGPIDS $pb"
+	wait $pa || ra=$?
+	wait $pb || rb=$?
+	[ $ra = 0 ] && [ $rb = 0 ] && return 0
+	for g in "$@"; do
+		for n in a b; do
+			for f in "$TMP"/$n/$g; do
+				[ -e "$f" ] && { echo "--- $f"; tail -n "$lines" "$f"; }
+			done
+		done
+	done >&2
+	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
+	fail "node a exited $ra, node b exited $rb"
+}
