@@ -12,6 +12,7 @@
 # Traffic only on the veth pair; bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+export NETNS_SH
 
 case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
 PY=/usr/bin/python3
@@ -60,15 +61,8 @@ PY
 
 cat > "$TMP/node.sh" <<'NODE'
 set -u
-me=$1
-T=$TMP/$me
-mkdir -p "$T/mnt" "$T/state"
-chmod 711 "$T/state"
-awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
-mount -t tmpfs -o size=64m tmpfs /dev/shm || exit 10
-"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
-dpid=$!
-for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+. "$NETNS_SH"
+node_start "$1" 64m
 G=$T/mnt/groups/g
 # keys before node: the bridge never starts without them.
 mkdir "$G" && echo 5 > "$G/ranks" && echo 8 > "$G/slots" &&

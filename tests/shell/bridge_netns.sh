@@ -15,6 +15,7 @@
 # only on the veth pair; everything bounded in time; skipped (77) without netns.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+export NETNS_SH
 
 # ZeroMQ (Debian's libzmq, not instrumented) hands messages and their
 # memory between its threads and ours through its own lock-free queues,
@@ -37,24 +38,13 @@ export IPCFS_BRIDGE=$BRIDGE
 # One node, run inside its namespaces: daemon, group, bridge, its part.
 cat > "$TMP/node.sh" <<'NODE'
 set -u
-me=$1
-T=$TMP/$me
-mkdir -p "$T/mnt" "$T/state"
-chmod 711 "$T/state"
-# This mount namespace began as a copy of the host's, with every FUSE mount
-# of the tests running beside this one: let go of those copies (ip netns
-# exec made / a slave, so this stays here), or their daemons could not
-# exit after their own unmount until this namespace ends.
-awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
-mount -t tmpfs -o size=128m tmpfs /dev/shm || exit 10
+. "$NETNS_SH"
 # b's bridge is the build with death points: held right after a delivery
 # while $TMP/gate exists.
-if [ "$me" = b ]; then
+if [ "$1" = b ]; then
 	export IPCFS_BRIDGE=$BRIDGE_FAULT IPCFS_FAULT_GATE=bridge_delivered:$TMP/gate
 fi
-"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
-dpid=$!
-for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+node_start "$1" 128m
 G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
 	echo 1500 > "$G/node_timeout_ms" &&

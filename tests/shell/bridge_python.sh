@@ -16,6 +16,7 @@
 # root, network namespaces or Debian's python3 with numpy and torch.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+export NETNS_SH
 
 case ${SAN:-} in *thread*) skip "SAN=thread: python3 cannot preload its runtime (see python.sh)" ;; esac
 PY=${PYTHON:-/usr/bin/python3}
@@ -40,16 +41,8 @@ export IPCFS_BRIDGE=$BUILD/ipcfs-bridge IPCFS_PYTHONPATH=$BUILD/python OMP_NUM_T
 
 cat > "$TMP/node.sh" <<'NODE'
 set -u
-me=$1
-T=$TMP/$me
-mkdir -p "$T/mnt" "$T/state"
-chmod 711 "$T/state"
-# Let go of the copies of the other tests' FUSE mounts (see bridge_netns.sh).
-awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
-mount -t tmpfs -o size=256m tmpfs /dev/shm || exit 10
-"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
-dpid=$!
-for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+. "$NETNS_SH"
+node_start "$1" 256m
 G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena_bytes" &&
 	echo 1500 > "$G/node_timeout_ms" &&

@@ -19,6 +19,7 @@
 # network namespaces.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+export NETNS_SH
 
 case ${SAN:-} in *thread*) skip "SAN=thread: libzmq is not built with ThreadSanitizer" ;; esac
 BRIDGE=$BUILD/ipcfs-bridge
@@ -33,16 +34,8 @@ export IPCFS_BRIDGE=$BRIDGE IPCFS_CUDA_LIB=$EMU IPCFS_EMU_UUID=pid IPCFS_EMU_NCC
 
 cat > "$TMP/node.sh" <<'NODE'
 set -u
-me=$1
-T=$TMP/$me
-mkdir -p "$T/mnt" "$T/state"
-chmod 711 "$T/state"
-# Let go of the copies of the other tests' FUSE mounts (see bridge_netns.sh).
-awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
-mount -t tmpfs -o size=64m tmpfs /dev/shm || exit 10
-"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
-dpid=$!
-for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
+. "$NETNS_SH"
+node_start "$1" 64m
 G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" &&
 	printf 'a tcp://10.9.1.1:7200 0-1\nb tcp://10.9.1.2:7200 2-3\n' > "$G/nodes" &&

@@ -4,6 +4,9 @@
 # the test's script $TMP/node.sh in its namespace. Every process in them
 # is killed and the namespaces removed at the end (CLEANUP_HOOK).
 
+# Where this file is, for the node scripts to source it too.
+NETNS_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/netns.sh
+
 # netns_pair TAG NET: make them (skip, 77, where that is not permitted).
 netns_pair() {
 	[ "$(id -u)" = 0 ] || skip "needs root for network namespaces"
@@ -44,4 +47,24 @@ run_nodes() {
 	done >&2
 	[ -n "${BRIDGE_TEST_KEEP:-}" ] && cp -r "$TMP" "$BRIDGE_TEST_KEEP"
 	fail "node a exited $ra, node b exited $rb"
+}
+
+# In node.sh (which sources this file through $NETNS_SH), as node $1 of
+# /dev/shm size $2: its directory $T, a /dev/shm of its own, and its ipcfsd
+# on $T/mnt (pid $dpid), mounted when this returns. $TMP and $IPCFSD come
+# from the test's environment.
+node_start() {
+	me=$1
+	T=$TMP/$me
+	mkdir -p "$T/mnt" "$T/state"
+	chmod 711 "$T/state"
+	# This mount namespace began as a copy of the host's, with every FUSE
+	# mount of the tests running beside this one: let go of those copies
+	# (ip netns exec made / a slave, so this stays here), or their daemons
+	# could not exit after their own unmount until this namespace ends.
+	awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
+	mount -t tmpfs -o size="$2" tmpfs /dev/shm || exit 10
+	"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+	dpid=$!
+	for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 }
