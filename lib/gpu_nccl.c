@@ -76,23 +76,16 @@ static int peer_gave_up(struct ipcfs_gpu_comm *c)
 	return -1;
 }
 
-/* Poll c->nccl until ready (0), failed, past the deadline or given up by
- * a peer (< 0, c->nccl_why set). */
-static int wait_ready(struct ipcfs_gpu_comm *c)
+int gpu_nccl_poll_ready(struct ipcfs_gpu_comm *c, int (*gave_up)(struct ipcfs_gpu_comm *c, void *arg),
+			void *arg, int *poll_rc)
 {
 	uint64_t start = gpu_now_ms();
 	unsigned us = 200;
-	int rc, p;
+	int rc;
 
-	for (;;) {
-		rc = k->nccl_init_poll(c->nccl);
-		if (rc != -EINPROGRESS)
-			break;
-		if ((p = peer_gave_up(c)) >= 0) {
-			snprintf(c->nccl_why, sizeof(c->nccl_why),
-				 "NCCL failed to initialize on rank %d", p);
-			return -ECANCELED;
-		}
+	while ((*poll_rc = k->nccl_init_poll(c->nccl)) == -EINPROGRESS) {
+		if ((rc = gave_up(c, arg)) < 0)
+			return rc;
 		if (c->timeout_ms >= 0 && gpu_now_ms() - start >= (uint64_t)c->timeout_ms) {
 			snprintf(c->nccl_why, sizeof(c->nccl_why),
 				 "NCCL did not initialize within %d ms", c->timeout_ms);
@@ -100,9 +93,30 @@ static int wait_ready(struct ipcfs_gpu_comm *c)
 		}
 		gpu_nap(&us);
 	}
-	if (rc)
+	if (*poll_rc)
 		snprintf(c->nccl_why, sizeof(c->nccl_why), "%s", k->last_error());
-	return rc;
+	return 0;
+}
+
+/* A peer's READY record says its NCCL failed: -ECANCELED. */
+static int record_gave_up(struct ipcfs_gpu_comm *c, void *arg)
+{
+	int p = peer_gave_up(c);
+
+	(void)arg;
+	if (p < 0)
+		return 0;
+	snprintf(c->nccl_why, sizeof(c->nccl_why), "NCCL failed to initialize on rank %d", p);
+	return -ECANCELED;
+}
+
+/* Poll c->nccl until ready (0), failed, past the deadline or given up by
+ * a peer (< 0, c->nccl_why set). */
+static int wait_ready(struct ipcfs_gpu_comm *c)
+{
+	int prc, rc = gpu_nccl_poll_ready(c, record_gave_up, NULL, &prc);
+
+	return rc ? rc : prc;
 }
 
 int gpu_nccl_init(struct ipcfs_gpu_comm *c, const struct gpu_record *recs, int *ok)

@@ -156,46 +156,53 @@ static int origin_of(const struct ipcfs_gpu_comm *c, int p, const struct gpu_rec
  * deadline, or given up by a peer whose READY arrived meanwhile (*@got,
  * @recs). < 0: the reason in c->nccl_why, *@origin the rank whose NCCL
  * failed first; or an error of receiving. */
+/* What span_nccl's poll asks between polls. */
+struct span_wait {
+	uint64_t *got;
+	struct gpu_record *recs;
+	int *origin;
+};
+
+/* The READY records that arrived: one of a rank whose NCCL failed, or
+ * that gave up, ends the wait (-ECANCELED). */
+static int span_gave_up(struct ipcfs_gpu_comm *c, void *arg)
+{
+	struct span_wait *w = arg;
+	int n;
+
+	for (int p = 0; p < c->world; p++) {
+		if (p == c->rank || (*w->got & (1ull << p)))
+			continue;
+		if ((n = span_recv(c, p, GPU_REC_READY, 0, &w->recs[p])) < 0)
+			return n;
+		if (!n)
+			continue;
+		*w->got |= 1ull << p;
+		if (!(w->recs[p].flags & GPU_F_NCCL_OK)) {
+			*w->origin = origin_of(c, p, &w->recs[p]);
+			snprintf(c->nccl_why, sizeof(c->nccl_why),
+				 w->recs[p].flags & GPU_F_FAILED
+					 ? "rank %d gave up its set-up (its ipcfs_gpu_error() says why)"
+					 : "NCCL failed to initialize on rank %d", *w->origin);
+			return -ECANCELED;
+		}
+	}
+	return 0;
+}
+
 static int span_nccl(struct ipcfs_gpu_comm *c, const unsigned char *id, uint64_t *got,
 		     struct gpu_record *recs, int *origin)
 {
-	uint64_t start = gpu_now_ms();
-	unsigned us = 200;
-	int rc, n;
+	struct span_wait w = { .got = got, .recs = recs, .origin = origin };
+	int rc, prc;
 
 	if (k->nccl_init_start(&c->nccl, c->world, c->rank, id)) {
 		snprintf(c->nccl_why, sizeof(c->nccl_why), "%s", k->last_error());
 		c->nccl = NULL;
 		return -EIO;
 	}
-	while ((rc = k->nccl_init_poll(c->nccl)) == -EINPROGRESS) {
-		for (int p = 0; p < c->world; p++) {
-			if (p == c->rank || (*got & (1ull << p)))
-				continue;
-			if ((n = span_recv(c, p, GPU_REC_READY, 0, &recs[p])) < 0)
-				return n;
-			if (!n)
-				continue;
-			*got |= 1ull << p;
-			if (!(recs[p].flags & GPU_F_NCCL_OK)) {
-				*origin = origin_of(c, p, &recs[p]);
-				snprintf(c->nccl_why, sizeof(c->nccl_why),
-					 recs[p].flags & GPU_F_FAILED
-						 ? "rank %d gave up its set-up (its ipcfs_gpu_error() says why)"
-						 : "NCCL failed to initialize on rank %d", *origin);
-				return -ECANCELED;
-			}
-		}
-		if (left_ms(c->timeout_ms, start) == 0) {
-			snprintf(c->nccl_why, sizeof(c->nccl_why),
-				 "NCCL did not initialize within %d ms", c->timeout_ms);
-			return -ETIMEDOUT;
-		}
-		gpu_nap(&us);
-	}
-	if (rc)
-		snprintf(c->nccl_why, sizeof(c->nccl_why), "%s", k->last_error());
-	return rc ? -EIO : 0;
+	rc = gpu_nccl_poll_ready(c, span_gave_up, &w, &prc);
+	return rc ? rc : prc ? -EIO : 0;
 }
 
 /* Steps 3-4 once every rank decided for NCCL. */
