@@ -50,13 +50,9 @@ mkdir "$G" && echo 4 > "$G/ranks" && echo 8 > "$G/slots" && echo 16M > "$G/arena
 	echo 1500 > "$G/node_timeout_ms" &&
 	printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
 	echo "$me" > "$G/node" || exit 11
-bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
 for i in $(seq 100); do [ "$(bpid)" != 0 ] && break; sleep 0.05; done
 bpid=$(bpid)
 [ "$bpid" != 0 ] || exit 13
-await() { for i in $(seq 400); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
-live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
-state() { awk -v r="$1" '$1 == r { for (i = 2; i <= NF; i++) if ($i ~ /^state=/) print substr($i, 7) }' "$G/members"; }
 rc=0
 if [ "$me" = b ]; then
 	"$MEMBER" -n "$N" -s 0 -t 20000 "$G" 2 recv > "$T/r2.out" &

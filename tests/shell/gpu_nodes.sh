@@ -40,12 +40,10 @@ G=$T/mnt/groups/g
 mkdir "$G" && echo 4 > "$G/ranks" &&
 	printf 'a tcp://10.9.1.1:7200 0-1\nb tcp://10.9.1.2:7200 2-3\n' > "$G/nodes" &&
 	echo "$me" > "$G/node" || exit 11
-bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
 for i in $(seq 100); do [ "$(bpid)" != 0 ] && break; sleep 0.05; done
 bpid=$(bpid)
 [ "$bpid" != 0 ] || exit 13
-await() { for i in $(seq 600); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done; echo "timeout waiting for $1" >&2; exit 12; }
-live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
+AWAIT_S=30
 if [ "$me" = a ]; then mine=0-1 o1=2 o2=3 other=b; else mine=2-3 o1=0 o2=1 other=a; fi
 rc=0
 s=0

@@ -68,3 +68,17 @@ node_start() {
 	dpid=$!
 	for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 }
+
+# In node.sh, once $G (this node's group directory) is set: the bridge's
+# pid, whether rank $1 is live, its state in members.
+bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
+live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
+state() { awk -v r="$1" '$1 == r { for (i = 2; i <= NF; i++) if ($i ~ /^state=/) print substr($i, 7) }' "$G/members"; }
+# await NAME: until the other node (or this one) made $TMP/NAME; exit 12
+# after ${AWAIT_S:-20} s.
+await() {
+	local i
+	for i in $(seq $((${AWAIT_S:-20} * 20))); do [ -e "$TMP/$1" ] && return 0; sleep 0.05; done
+	echo "timeout waiting for $1" >&2
+	exit 12
+}
