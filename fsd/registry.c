@@ -469,6 +469,16 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 
 int fsd_group_destroy(struct fsd *d, const char *name, uid_t uid, char *why, size_t whylen)
 {
+	struct fsd_group *g = fsd_group_get(d, name);
+
+	/* A group spanning nodes whose only live members are its bridge's
+	 * proxies can be removed: the bridge is stopped first. Before
+	 * create_lock: that takes up to 3 s, and every mkdir and rmdir of
+	 * the daemon waits on that lock. */
+	if (g) {
+		fsd_bridge_hold(d, g, uid);
+		fsd_group_put(d, g);
+	}
 	/* Under create_lock: a mkdir of the same name waits until the old
 	 * files are gone and the name is free. */
 	pthread_mutex_lock(&d->create_lock);
@@ -487,9 +497,6 @@ static int group_destroy_locked(struct fsd *d, const char *name, uid_t uid, char
 		snprintf(why, whylen, "no group %s", name);
 		return -ENOENT;
 	}
-	/* A group spanning nodes whose only live members are its bridge's
-	 * proxies can be removed: the bridge is stopped first. */
-	fsd_bridge_hold(d, g, uid);
 	pthread_mutex_lock(&g->bcast_lock);
 	pthread_mutex_lock(&g->lock);
 	if (uid != 0 && uid != g->uid) {
