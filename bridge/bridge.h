@@ -224,9 +224,6 @@ void *bridge_proxy_main(void *arg);   /* arg: &b->rq[r], rank from it */
 /* The network thread: move every ready message to the wire (caller holds
  * nothing); @send is called for each under b->lock. */
 void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *));
-/* The same for the streams to @node only. */
-void bridge_flush_node(struct bridge *b, unsigned node,
-		       void (*send)(struct bridge *, struct entry *));
 /* Node @node acked stream (src) up to @w: the newest entry acked's send
  * time in *@sent_ns (0 if none). */
 void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns);
@@ -247,8 +244,11 @@ extern struct bridge *bridge_self;
  * changes nothing in the group), then run until b->stop. */
 int bridge_net_open(struct bridge *b);
 int bridge_net_run(struct bridge *b);
-/* From a proxy thread: send what became ready for @node (any thread). */
-void bridge_send_ready(struct bridge *b, unsigned node);
+/* One message on the wire, read in place (caller holds b->lock). */
+void bridge_send_entry(struct bridge *b, struct entry *e);
+/* After a proxy thread's sends to @node: wake the network thread if an
+ * ack is waiting there. */
+void bridge_poke_acks(struct bridge *b, unsigned node);
 void bridge_net_close(void);
 
 /* ack.c */

@@ -260,7 +260,7 @@ static void on_router(struct bridge *b)
 	bridge_peer_take(b, (unsigned)node, im);
 }
 
-static void send_entry(struct bridge *b, struct entry *e)
+void bridge_send_entry(struct bridge *b, struct entry *e)
 {
 	pthread_mutex_lock(&dealer_mu[e->node]);
 	send_entry_locked(b, e);
@@ -275,9 +275,8 @@ static bool readable_locked(unsigned n)
 	return dealer[n] && zmq_getsockopt(dealer[n], ZMQ_EVENTS, &ev, &l) == 0 && (ev & ZMQ_POLLIN);
 }
 
-void bridge_send_ready(struct bridge *b, unsigned node)
+void bridge_poke_acks(struct bridge *b, unsigned node)
 {
-	bridge_flush_node(b, node, send_entry);
 	/* Our sends may have taken the edge of ZMQ_FD that says an ack came:
 	 * the network thread would not wake for it. */
 	pthread_mutex_lock(&dealer_mu[node]);
@@ -519,7 +518,7 @@ int bridge_net_run(struct bridge *b)
 		 * (it kicks us then). */
 		for (unsigned k = 2; k < n; k++)
 			on_dealer(b, who[k]);
-		bridge_flush(b, send_entry);
+		bridge_flush(b, bridge_send_entry);
 		uint64_t now = bridge_now_ns();
 		next_ack = bridge_acks_due(b, now, send_ack);
 		if (now - last_hb >= HB_NS) {
@@ -534,7 +533,7 @@ int bridge_net_run(struct bridge *b)
 			last_resend = now;
 			for (unsigned i = 0; i < b->cl.n; i++)
 				if (dealer[i])
-					bridge_resend(b, i, now - RESEND_NS, send_entry);
+					bridge_resend(b, i, now - RESEND_NS, bridge_send_entry);
 		}
 	}
 	return 0;

@@ -303,6 +303,28 @@ static bool settle(struct bridge *b, unsigned r)
 	return joined;
 }
 
+/* The messages of stream @s that every addressed proxy has, in order,
+ * onto the wire (caller holds b->lock). */
+static void flush_stream(struct bridge *b, struct stream *s,
+			 void (*send)(struct bridge *, struct entry *))
+{
+	struct entry *e;
+
+	while ((e = s->pending) && e->arrived == e->dest) {
+		s->pending = e->next;
+		e->next = NULL;
+		e->w = ++s->next_w;
+		if (s->tail)
+			s->tail->next = e;
+		else
+			s->inflight = e;
+		s->tail = e;
+		if (e->q > s->flushed_q)
+			s->flushed_q = e->q;
+		send(b, e);
+	}
+}
+
 void *bridge_proxy_main(void *arg)
 {
 	struct relq *q = arg;
@@ -328,38 +350,20 @@ void *bridge_proxy_main(void *arg)
 			ipcfs_release(b->m[r], &msg);
 			continue;
 		}
+		/* The last proxy of the node to file it sends it: only its
+		 * stream can have become ready. */
+		unsigned node = (unsigned)fsd_cluster_node_of(&b->cl, r);
 		pthread_mutex_lock(&b->lock);
 		file_view(b, r, &msg, dest);
+		flush_stream(b, &b->st[msg.src][node], bridge_send_entry);
 		pthread_mutex_unlock(&b->lock);
-		/* The last proxy of the node to file it sends it. */
-		bridge_send_ready(b, (unsigned)fsd_cluster_node_of(&b->cl, r));
+		bridge_poke_acks(b, node);
 	}
 	if (b->m[r])
 		release_due(b, r);
 	return NULL;
 }
 
-/* The messages of stream @s that every addressed proxy has, in order,
- * onto the wire (caller holds b->lock). */
-static void flush_stream(struct bridge *b, struct stream *s,
-			 void (*send)(struct bridge *, struct entry *))
-{
-	struct entry *e;
-
-	while ((e = s->pending) && e->arrived == e->dest) {
-		s->pending = e->next;
-		e->next = NULL;
-		e->w = ++s->next_w;
-		if (s->tail)
-			s->tail->next = e;
-		else
-			s->inflight = e;
-		s->tail = e;
-		if (e->q > s->flushed_q)
-			s->flushed_q = e->q;
-		send(b, e);
-	}
-}
 
 void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *))
 {
@@ -370,14 +374,6 @@ void bridge_flush(struct bridge *b, void (*send)(struct bridge *, struct entry *
 	pthread_mutex_unlock(&b->lock);
 }
 
-void bridge_flush_node(struct bridge *b, unsigned node,
-		       void (*send)(struct bridge *, struct entry *))
-{
-	pthread_mutex_lock(&b->lock);
-	for (unsigned src = 0; src < b->ranks; src++)
-		flush_stream(b, &b->st[src][node], send);
-	pthread_mutex_unlock(&b->lock);
-}
 
 void bridge_acked(struct bridge *b, unsigned node, unsigned src, uint64_t w, uint64_t *sent_ns)
 {
