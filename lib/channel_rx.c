@@ -360,8 +360,11 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		w.waited_ns = &waited;
 		w.nap_late = &c->nap_late;
 		w.arg = &a;
-		seg_count(&me->waits, 1);
-		chan_note_cpu(me);
+		/* A look with no time to wait (a poll loop's) is no wait. */
+		if (timeout_ms) {
+			seg_count(&me->waits, 1);
+			chan_note_cpu(me);
+		}
 		/* With no time to wait, one corrupt slot skipped is the
 		 * answer (the next call goes on after it). */
 		rc = a.bad && timeout_ms == 0 ? -EBADMSG : wait_until(&w, timeout_ms);

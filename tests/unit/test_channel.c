@@ -357,6 +357,32 @@ START_TEST(back_pressure_and_timeouts)
 }
 END_TEST
 
+/* A receive with no time to wait is a look, not a wait: the bridge's
+ * proxies poll so while messages flow, and a wait counted per look made
+ * their waits in stat count polls. */
+START_TEST(a_look_is_not_a_wait)
+{
+	struct ipcfs_params p = small(2, 4, 64);
+	char dir[PATH_MAX];
+	struct ipcfs_msg msg;
+	struct ipcfs_rank_stat st;
+
+	tl_group(dir, &p);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(ipcfs_recv(b, IPCFS_ANY, &msg, 0), -EAGAIN);
+	ck_assert_int_eq(ipcfs_stat_rank(b, 1, &st), 0);
+	ck_assert_uint_eq(st.waits, 0);
+	ck_assert_uint_eq(st.timeouts, 0);
+	ck_assert_int_eq(ipcfs_recv(b, IPCFS_ANY, &msg, 1), -ETIMEDOUT);
+	ck_assert_int_eq(ipcfs_stat_rank(b, 1, &st), 0);
+	ck_assert_uint_eq(st.waits, 1);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
 START_TEST(rejoin_ignores_stale_holds)
 {
 	struct ipcfs_params p = small(2, 4, 64);
@@ -779,6 +805,7 @@ int main(void)
 	tcase_set_timeout(basic, 60);
 	tcase_add_test(basic, unicast_and_errors);
 	tcase_add_test(basic, back_pressure_and_timeouts);
+	tcase_add_test(basic, a_look_is_not_a_wait);
 	tcase_add_test(basic, rejoin_ignores_stale_holds);
 	tcase_add_test(basic, corrupt_slot_skipped);
 	tcase_add_test(basic, garbage_ring_waits_out_the_timeout);
