@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,6 +24,7 @@
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
 #define HB_NS (200 * 1000000ull)      /* heartbeat period */
 #define REPORT_NS (500 * 1000000ull)  /* counters to the group's bridge file */
+#define FLOW_ROUND_NS (20 * 1000ull)  /* polling: the whole round at least this often */
 
 static void *zctx;
 static void *router;
@@ -191,8 +193,8 @@ static void got_ack(struct bridge *b, unsigned n, unsigned src, uint64_t w)
 }
 
 /* [node name][header][payload] from another node's DEALER (a heartbeat
- * has no payload). */
-static void on_router(struct bridge *b)
+ * has no payload). Whether it was data. */
+static bool on_router(struct bridge *b)
 {
 	zmq_msg_t id, f, *payload = NULL;
 	struct wire_hdr h;
@@ -203,7 +205,7 @@ static void on_router(struct bridge *b)
 	zmq_msg_init(&id);
 	if (zmq_msg_recv(&id, router, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&id);
-		return;
+		return false;
 	}
 	size_t l = zmq_msg_size(&id);
 	if (l <= FSD_NODE_NAME_MAX) {
@@ -214,7 +216,7 @@ static void on_router(struct bridge *b)
 	zmq_msg_close(&id);
 	if (node < 0 || node == b->self) {
 		drain(router);
-		return;
+		return false;
 	}
 	zmq_msg_init(&f);
 	bool got = more(router) && zmq_msg_recv(&f, router, ZMQ_DONTWAIT) >= 0;
@@ -223,13 +225,13 @@ static void on_router(struct bridge *b)
 	if (got && !bridge_curve_sender_ok(b, &f, node)) {
 		zmq_msg_close(&f);
 		drain(router);
-		return;
+		return false;
 	}
 	b->peer[node].heard_ns = bridge_now_ns();
 	if (got && !more(router) && read_hdr(b, &f, &h, WIRE_HB) == 0) {
 		zmq_msg_close(&f);
 		on_heartbeat(b, node, &h);
-		return;
+		return false;
 	}
 	ok = got && read_hdr(b, &f, &h, WIRE_DATA) == 0 &&
 	     (IPCFS_RANK_BIT(h.src) & b->cl.node[node].ranks) && !(h.dest & ~b->local) &&
@@ -248,7 +250,7 @@ static void on_router(struct bridge *b)
 	drain(router);
 	if (!ok || !payload) {
 		bridge_log(b, "dropped a malformed message from node %s", name);
-		return;
+		return false;
 	}
 	if (h.flags & WIRE_HAS_ACK)
 		got_ack(b, (unsigned)node, h.ack_src, h.ack_w);
@@ -258,6 +260,7 @@ static void on_router(struct bridge *b)
 	im->h = h;
 	im->zmsg = payload;
 	bridge_peer_take(b, (unsigned)node, im);
+	return true;
 }
 
 void bridge_send_entry(struct bridge *b, struct entry *e)
@@ -494,10 +497,21 @@ int bridge_net_run(struct bridge *b)
 		}
 	}
 	uint64_t last_resend = bridge_now_ns(), last_hb = 0, last_report = 0, next_ack = UINT64_MAX;
+	uint64_t last_round = 0;
+	struct flow fl = { .off = b->no_flow };
 	while (!atomic_load(&b->stop)) {
-		/* Milliseconds: an ack due sooner waits one. */
-		if (zmq_poll(it, (int)n, next_ack < 100 * 1000000ull ? 1 : 100) < 0 && errno != EINTR)
+		/* Milliseconds: an ack due sooner waits one. While messages
+		 * flow, poll (bridge.h): the rest of the round, which takes
+		 * the streams' lock, runs when something came, and at least
+		 * every FLOW_ROUND_NS for the acks due. */
+		bool polling = flow_on(&fl, bridge_now_ns());
+		int got = zmq_poll(it, (int)n, polling ? 0 : next_ack < 100 * 1000000ull ? 1 : 100);
+		if (got < 0 && errno != EINTR)
 			break;
+		if (got == 0 && polling && bridge_now_ns() - last_round < FLOW_ROUND_NS) {
+			sched_yield();
+			continue;
+		}
 		if (it[1].revents & ZMQ_POLLIN) {
 			uint64_t v;
 			if (read(b->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -512,7 +526,8 @@ int bridge_net_run(struct bridge *b)
 			zmq_getsockopt(router, ZMQ_EVENTS, &ev, &l);
 			if (!(ev & ZMQ_POLLIN))
 				break;
-			on_router(b);
+			if (on_router(b))
+				flow_note(&fl, bridge_now_ns());
 		}
 		/* Every round: a proxy's send may have taken the fd's edge
 		 * (it kicks us then). */
@@ -520,6 +535,7 @@ int bridge_net_run(struct bridge *b)
 			on_dealer(b, who[k]);
 		bridge_flush(b, bridge_send_entry);
 		uint64_t now = bridge_now_ns();
+		last_round = now;
 		next_ack = bridge_acks_due(b, now, send_ack);
 		if (now - last_hb >= HB_NS) {
 			last_hb = now;

@@ -13,6 +13,7 @@
  * later one: impossible, r's proxy filed the earlier one first.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -331,13 +332,24 @@ void *bridge_proxy_main(void *arg)
 	struct bridge *b = bridge_self;
 	unsigned r = (unsigned)(q - b->rq);
 
+	struct flow fl = { .off = b->no_flow };
+
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		struct ipcfs_msg msg;
 		uint64_t dest;
 		if (!settle(b, r))
 			continue;
 		release_due(b, r);
-		int rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 200);
+		int rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 0);
+		if (rc == -EAGAIN) {
+			if (flow_on(&fl, bridge_now_ns())) {
+				sched_yield();
+				continue;
+			}
+			rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 200);
+		}
+		if (!rc)
+			flow_note(&fl, bridge_now_ns());
 		if (rc == -EPIPE) {
 			usleep(50 * 1000); /* every local sender gone: wait for new ones */
 			continue;

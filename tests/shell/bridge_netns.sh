@@ -63,6 +63,17 @@ if [ "$me" = b ]; then
 	touch "$TMP/b.joined"
 	wait $r2 || rc=20
 	wait $r3 || rc=21
+	# The broadcast made our network thread and a's proxies poll
+	# (bridge.h, struct flow). Idle now, with ranks live on both sides
+	# (a holds rank 1 and has a proxy of our rank 2), they must sleep.
+	"$MEMBER" -t 20000 "$G" 2 hold > /dev/null &
+	h2=$!
+	for i in $(seq 100); do live 2 && break; sleep 0.05; done
+	touch "$TMP/b.idle"
+	idle_ticks "$bpid" > "$T/idle.ticks"
+	await a.idle
+	kill $h2
+	wait $h2
 	# Unicast to a's rank 1 once it is there.
 	await a.r1
 	seq 1 "$M" | timeout 30 "$IPCFS" send --rank 2 --to 1 "$G" || rc=22
@@ -177,6 +188,15 @@ else
 	for i in $(seq 100); do live 1 && break; sleep 0.05; done
 	"$MEMBER" -n "$N" -w 0,1,2,3 -t 20000 "$G" 0 send > "$T/s0.out" || rc=30
 	wait $r1 || rc=31
+	# Idle after the broadcast: see b.
+	"$MEMBER" -t 20000 "$G" 1 hold > /dev/null &
+	h1=$!
+	await b.idle
+	for i in $(seq 100); do live 1 && live 2 && break; sleep 0.05; done
+	idle_ticks "$bpid" > "$T/idle.ticks"
+	touch "$TMP/a.idle"
+	kill $h1
+	wait $h1
 	awk '$1 == 0 { for (i = 2; i <= NF; i++) if ($i ~ /^stalls=/) print substr($i, 8) }' "$G/members" > "$T/stalls"
 	timeout 30 "$IPCFS" recv --rank 1 --from 2 --count "$M" "$G" > "$T/u1.out" &
 	u1=$!
@@ -320,6 +340,15 @@ done
 ok "broadcast: local rank 1 and remote ranks 2, 3 got $N messages once, in order"
 [ "$(cat "$TMP/a/stalls")" -gt 0 ] || fail "the sender never waited for ring space (stalls 0)"
 ok "back-pressure: the sender waited for the remote readers (stalls $(cat "$TMP/a/stalls"))"
+# A bridge that polled while messages flowed stops when they stop: a
+# spinning thread would use most of a second; idle, heartbeats and
+# timeouts use a few ticks.
+hz=$(getconf CLK_TCK)
+for n in a b; do
+	[ "$(cat "$TMP/$n/idle.ticks")" -lt $((hz / 4)) ] ||
+		fail "node $n's bridge used $(cat "$TMP/$n/idle.ticks") of $hz ticks in an idle second"
+done
+ok "after the broadcast the bridges are idle ($(cat "$TMP/a/idle.ticks") and $(cat "$TMP/b/idle.ticks") of $hz ticks in a second)"
 expect_eq "$(cat "$TMP/a/u1.out")" "$(seq 1 "$M")" "unicast b -> a"
 ok "unicast: $M messages from rank 2 (b) to rank 1 (a) once, in order"
 cmp -s "$TMP/big.bin" "$TMP/b/big.out" || fail "3 MiB payload differs after the bridge"

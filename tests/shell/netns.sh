@@ -74,6 +74,15 @@ node_start() {
 bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
 live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
 state() { awk -v r="$1" '$1 == r { for (i = 2; i <= NF; i++) if ($i ~ /^state=/) print substr($i, 7) }' "$G/members"; }
+# idle_ticks PID: the CPU time (clock ticks, every thread) PID uses in
+# the next second.
+idle_ticks() {
+	local t0 t1
+	t0=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+	sleep 1
+	t1=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+	echo $((t1 - t0))
+}
 # await NAME: until the other node (or this one) made $TMP/NAME; exit 12
 # after ${AWAIT_S:-20} s.
 await() {
