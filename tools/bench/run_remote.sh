@@ -13,6 +13,8 @@
 # payload, sends it, the receiver checks it and acks with 8 bytes, the
 # sender waits for the ack (remote_common.h). Contenders:
 #   remote ipcfs        rank 0 (a) -> rank 2 (b), through both bridges
+#   remote ipcfs-spin   the same in a group with spin_us 300 (default 50):
+#                       its ranks spin so long before they sleep
 #   remote ipcfs-bcast  one broadcast from rank 0 to rank 1 (a) and rank 2
 #                       (b): rank 2's round trip ...
 #   local  ipcfs-bcast  ... and, in the same iterations, rank 1's
@@ -160,23 +162,33 @@ mount -t tmpfs -o size=512m tmpfs /dev/shm || exit 10
 "$BUILD/ipcfsd" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
 dpid=$!
 for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
-# g: ranks 0-1 on a, 2-3 on b; l: the same shape without nodes.
-for g in g l; do
+# g: ranks 0-1 on a, 2-3 on b; l: the same shape without nodes; s: g
+# with spin_us 300.
+for g in g l s; do
 	G=$T/mnt/groups/$g
 	mkdir "$G" && echo 4 > "$G/ranks" && echo 64 > "$G/slots" &&
 		echo 4096 > "$G/slot_bytes" && echo 96M > "$G/arena_bytes" || exit 11
 done
+echo 300 > "$T/mnt/groups/s/spin_us" || exit 11
+for g in g s; do
+	port=7100; [ $g = s ] && port=7101
+	G=$T/mnt/groups/$g
+	printf 'a tcp://10.9.0.1:%s 0-1\nb tcp://10.9.0.2:%s 2-3\n' $port $port > "$G/nodes" &&
+		echo "$me" > "$G/node" || exit 11
+done
 G=$T/mnt/groups/g
-printf 'a tcp://10.9.0.1:7100 0-1\nb tcp://10.9.0.2:7100 2-3\n' > "$G/nodes" &&
-	echo "$me" > "$G/node" || exit 11
+S=$T/mnt/groups/s
 await() { for i in $(seq 2400); do [ -e "$TMPD/$1" ] && return 0; sleep 0.05; done; echo "timeout: $1" >&2; return 1; }
 RT=$BUILD/bench/remote_rt
 rc=0
 if [ "$me" = b ]; then
 	"$RT" ipcfs-pong "$G" 2 0 &
 	pong=$!
+	"$RT" ipcfs-pong "$S" 2 0 &
+	spong=$!
 	touch "$TMPD/b.ready"
 	wait $pong || rc=20
+	wait $spong || rc=26
 	await a.done || rc=21
 else
 	"$RT" ipcfs-pong "$G" 1 0 &
@@ -184,7 +196,7 @@ else
 	"$RT" ipcfs-pong "$T/mnt/groups/l" 1 0 &
 	p2=$!
 	if await b.ready; then
-		"$RT" ipcfs-ping "$ITERS" "$SIZES" "ipcfs:$G:0:2=remote" \
+		"$RT" ipcfs-ping "$ITERS" "$SIZES" "ipcfs:$G:0:2=remote" "ipcfs-spin:$S:0:2=remote" \
 			"ipcfs-bcast:$G:0:1=local,2=remote" \
 			"ipcfs-alone:$T/mnt/groups/l:0:1=local" \
 			"ipcfs-paced:$T/mnt/groups/l:0:1=local@ipcfs-bcast" \
@@ -281,7 +293,7 @@ fi
 	echo "# remote round trip (message + 8-byte ack), two network namespaces on a veth pair;"
 	echo "# $ncpus CPUs, load $load, $iters iterations per size (fewer above 64 KiB), BENCH_SCALE=$scale;"
 	echo "# cpu: ms of every process in both namespaces per 1000 round trips"
-	awk -v order="ipcfs ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced ipcfs-nodes" "$bench_awk_jnum"'
+	awk -v order="ipcfs ipcfs-spin ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced ipcfs-nodes" "$bench_awk_jnum"'
 	function jstr(line, key) {
 		if (!match(line, "\"" key "\":\"[^\"]*\""))
 			return ""
