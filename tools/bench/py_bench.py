@@ -259,7 +259,22 @@ def run_one(system, n, iters, workloads):
                                            outs[r + 1][1], workloads)) for r in range(n)]
     for p in [w] + rs:
         p.start()
-    res = [pickle.loads(o[0].recv_bytes()) for o in outs]
+    # Only the children keep the write ends: one that dies closes its
+    # own, so that its peers and this wait end (EOFError) rather than
+    # wait for ever.
+    for c in list(acks_r) + list(acks_w) + [o[1] for o in outs]:
+        c.close()
+    try:
+        res = [pickle.loads(o[0].recv_bytes()) for o in outs]
+    except EOFError:
+        for p in [w] + rs:
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        codes = ", ".join(str(p.exitcode) for p in [w] + rs)
+        sys.exit(f"py_bench: {system} N={n}: a process ended without its results "
+                 f"(exit codes of the writer and readers: {codes}; its error is above)")
     for p in [w] + rs:
         p.join(60)
         if p.is_alive():
@@ -317,6 +332,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the table shows medians")
     args = ap.parse_args()
     wls = tuple(args.workloads.split(","))
+    for what, given, known in (("--systems", args.systems, SYSTEMS), ("--workloads", args.workloads,
+                                                                        WORKLOADS)):
+        bad = [x for x in given.split(",") if x not in known]
+        if bad:
+            ap.error(f"{what}: unknown {', '.join(bad)} (known: {', '.join(known)}; the floor "
+                     f"row comes with every run)")
     iters = {k: max(10, int(v * args.scale)) for k, v in ITERS.items()}
     rows = []
     # Each system and N runs --repeat times, interleaved (all systems in
