@@ -6,7 +6,7 @@
  *
  *   remote_rt ipcfs-ping ITERS SIZES PHASE...
  *   remote_rt ipcfs-pong GROUPDIR RANK PEER
- *   remote_rt zmq-ping tcp://ADDR:PORT ITERS SIZES TARGET
+ *   remote_rt zmq-ping tcp://ADDR:PORT ITERS SIZES TARGET [PERIOD_US]
  *   remote_rt zmq-pong tcp://ADDR:PORT
  *
  * SIZES is a comma-separated list of byte counts. A PHASE is
@@ -20,7 +20,9 @@
  * alike). With @PACE, the SYSTEM of an earlier phase, a round trip starts
  * only once per mean round trip (to the last ack) of that phase at this
  * size, the sender asleep in between: the same pace, so that a reader
- * that sleeps between messages pays its wake-up in both.
+ * that sleeps between messages pays its wake-up in both. With @NNNus, one
+ * round trip starts every NNN microseconds (an engine's steps), for at
+ * most a second per size; zmq-ping's PERIOD_US does the same.
  *
  * Workload, timing and output: remote_common.h (one JSON line per size,
  * phase and peer). The receiver checks the first and last bytes; a message
@@ -49,9 +51,9 @@ static void die(const char *what, int err)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: remote_rt ipcfs-ping ITERS SIZES SYSTEM:GROUPDIR:RANK:PEER=TARGET[,...][@PACE]... |\n"
+	fprintf(stderr, "usage: remote_rt ipcfs-ping ITERS SIZES SYSTEM:GROUPDIR:RANK:PEER=TARGET[,...][@PACE|@NNNus]... |\n"
 			"       remote_rt ipcfs-pong GROUPDIR RANK PEER |\n"
-			"       remote_rt zmq-ping tcp://ADDR:PORT ITERS SIZES TARGET |\n"
+			"       remote_rt zmq-ping tcp://ADDR:PORT ITERS SIZES TARGET [PERIOD_US] |\n"
 			"       remote_rt zmq-pong tcp://ADDR:PORT\n"
 			"(SIZES: comma-separated byte counts)\n");
 	exit(2);
@@ -96,6 +98,7 @@ struct phase {
 	int owner;                  /* 1: this phase joined m (and leaves it) */
 	double *t[MAX_PEERS];       /* per peer, the timed round trips */
 	const char *pace;           /* SYSTEM of the phase giving the pace, or NULL */
+	double fixed_pace;          /* @NNNus: that period, in us (else 0) */
 	double round_us;            /* mean time to the last ack, at the last size */
 };
 
@@ -116,8 +119,15 @@ static void parse_phase(char *arg, struct phase *p)
 	p->rank = atoi(c2 + 1);
 	char *at = strchr(c3 + 1, '@');
 	if (at) {
+		char *end;
 		*at = '\0';
 		p->pace = at + 1;
+		double us = strtod(p->pace, &end);
+		if (end != p->pace && !strcmp(end, "us")) {
+			if (us <= 0)
+				usage();
+			p->fixed_pace = us;
+		}
 	}
 	for (char *tok = strtok(c3 + 1, ","); tok; tok = strtok(NULL, ",")) {
 		char *eq = strchr(tok, '=');
@@ -184,19 +194,15 @@ static void ipcfs_setup(struct phase *ph, int nph)
 	}
 }
 
-/* Sleep until @t_us on remote_now_us()'s clock. */
-static void sleep_until_us(double t_us)
-{
-	struct timespec ts = {.tv_sec = (time_t)(t_us / 1e6)};
-	ts.tv_nsec = (long)((t_us - (double)ts.tv_sec * 1e6) * 1e3);
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
 /* Phase @p at @size; @period_us > 0: one round trip per period. */
 static void ipcfs_phase_size(struct phase *p, long iters, size_t size, double period_us)
 {
 	long n = remote_iters(iters, size), warm = iters / 10 + 1;
+
+	if (p->fixed_pace) {
+		n = remote_paced_iters(n, period_us);
+		warm = n / 10 + 1;
+	}
 	double at[MAX_PEERS], cpu0 = 0, start, rounds = 0;
 	struct remote_cpu cpu;
 
@@ -210,7 +216,7 @@ static void ipcfs_phase_size(struct phase *p, long iters, size_t size, double pe
 		if (i == 0)
 			cpu0 = remote_cpu_read(&cpu);
 		if (period_us > 0)
-			sleep_until_us(start + (double)(i + warm) * period_us);
+			remote_sleep_until_us(start + (double)(i + warm) * period_us);
 		t0 = remote_now_us();
 		ipcfs_round(p, size, (unsigned char)i, t0, at);
 		if (i < 0)
@@ -230,12 +236,14 @@ static void ipcfs_phase_size(struct phase *p, long iters, size_t size, double pe
 	}
 }
 
-/* The pace of phase @i at this size: the mean round of the phase it names
- * (run before it at this size), 0 if none. */
+/* The pace of phase @i at this size: a fixed period (@NNNus), or the mean
+ * round of the phase it names (run before it at this size), 0 if none. */
 static double phase_period(const struct phase *ph, int i)
 {
 	if (!ph[i].pace)
 		return 0;
+	if (ph[i].fixed_pace)
+		return ph[i].fixed_pace;
 	for (int j = 0; j < i; j++)
 		if (!strcmp(ph[j].system, ph[i].pace))
 			return ph[j].round_us;
@@ -312,7 +320,9 @@ static void zmq_round(void *s, unsigned char *buf, size_t size, unsigned char ta
 		die("zmq", errno);
 }
 
-static int zmq_ping(const char *addr, long iters, char *sizes_arg, const char *target)
+/* @period_us > 0: one round trip per period (remote_paced_iters). */
+static int zmq_ping(const char *addr, long iters, char *sizes_arg, const char *target,
+		    double period_us)
 {
 	void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PAIR);
 	size_t sizes[MAX_SIZES];
@@ -322,7 +332,8 @@ static int zmq_ping(const char *addr, long iters, char *sizes_arg, const char *t
 		die("zmq_connect", errno);
 	for (int k = 0; k < nsizes; k++) {
 		size_t size = sizes[k];
-		long n = remote_iters(iters, size);
+		long n = remote_paced_iters(remote_iters(iters, size), period_us);
+		long warm = period_us > 0 ? n / 10 + 1 : iters / 10 + 1;
 		double *t = malloc((size_t)n * sizeof(*t));
 		unsigned char *buf = malloc(size);
 		if (!t || !buf)
@@ -330,10 +341,16 @@ static int zmq_ping(const char *addr, long iters, char *sizes_arg, const char *t
 		struct remote_cpu cpu;
 		double cpu0;
 		remote_cpu_open(&cpu);
-		for (long i = 0; i < iters / 10 + 1; i++)
+		double start = remote_now_us();
+		for (long i = 0; i < warm; i++) {
+			if (period_us > 0)
+				remote_sleep_until_us(start + (double)i * period_us);
 			zmq_round(s, buf, size, (unsigned char)i);
+		}
 		cpu0 = remote_cpu_read(&cpu);
 		for (long i = 0; i < n; i++) {
+			if (period_us > 0)
+				remote_sleep_until_us(start + (double)(i + warm) * period_us);
 			double t0 = remote_now_us();
 			zmq_round(s, buf, size, (unsigned char)i);
 			t[i] = remote_now_us() - t0;
@@ -381,8 +398,9 @@ int main(int argc, char **argv)
 		return ipcfs_ping(argc, argv);
 	if (argc == 5 && !strcmp(argv[1], "ipcfs-pong"))
 		return ipcfs_pong(argv[2], atoi(argv[3]), atoi(argv[4]));
-	if (argc == 6 && !strcmp(argv[1], "zmq-ping"))
-		return zmq_ping(argv[2], parse_iters(argv[3]), argv[4], argv[5]);
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "zmq-ping"))
+		return zmq_ping(argv[2], parse_iters(argv[3]), argv[4], argv[5],
+				argc == 7 ? (double)parse_iters(argv[6]) : 0);
 	if (argc == 3 && !strcmp(argv[1], "zmq-pong"))
 		return zmq_pong(argv[2]);
 	usage();

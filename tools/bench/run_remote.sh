@@ -34,6 +34,10 @@
 #   remote vllm-zmq     vLLM's MessageQueue to a remote reader: XPUB/SUB,
 #                       the payload a pickled bytes object, Python
 #                       (remote_vllm.py), the ack on PUSH/PULL
+#   paced  ipcfs, ipcfs-spin, zmq: the remote round trip again, one every
+#                       BENCH_GAP_US (default 2000) microseconds, the
+#                       sender asleep in between, as an engine's steps
+#                       (at most a second of them per size)
 #   remote mpi-tcp      Open MPI, MPI_Bcast + MPI_Reduce ack, rank 0 in a
 #                       and rank 1 in b, BTL tcp only (remote_mpi.c)
 # Sizes 64 B, 1 KiB, 64 KiB, 1 MiB, 16 MiB. Raw results, one JSON line per
@@ -151,7 +155,8 @@ collect() {
 }
 
 # ---- ipcfs: both nodes, with their daemons and bridges -------------------------
-export TMPD=$tmp BUILD=$build_dir ITERS=$iters SIZES=$sizes
+gap=${BENCH_GAP_US:-2000}
+export TMPD=$tmp BUILD=$build_dir ITERS=$iters SIZES=$sizes GAP=$gap
 cat >"$tmp/node.sh" <<'NODE'
 set -u
 me=$1
@@ -197,6 +202,7 @@ else
 	p2=$!
 	if await b.ready; then
 		"$RT" ipcfs-ping "$ITERS" "$SIZES" "ipcfs:$G:0:2=remote" "ipcfs-spin:$S:0:2=remote" \
+			"ipcfs:$G:0:2=paced@${GAP}us" "ipcfs-spin:$S:0:2=paced@${GAP}us" \
 			"ipcfs-bcast:$G:0:1=local,2=remote" \
 			"ipcfs-alone:$T/mnt/groups/l:0:1=local" \
 			"ipcfs-paced:$T/mnt/groups/l:0:1=local@ipcfs-bcast" \
@@ -231,14 +237,14 @@ echo "remote: ipcfs (both nodes, bridges) ... " >&2
 collect ipcfs "$rc" "$tmp/ipcfs.out"
 
 # ---- raw ZeroMQ, remote and local ---------------------------------------------
-# zmq_pair TARGET PONG_NS ADDR
+# zmq_pair TARGET PONG_NS ADDR [PERIOD_US]
 zmq_pair() {
 	echo "remote: zmq $1 ... " >&2
 	echo "== zmq $1" >>"$log"
 	timeout -k 5 "$run_timeout" "$inns" "$2" "$bin_dir/remote_rt" zmq-pong "$3" 2>>"$log" &
 	local pong=$! rc prc
 	timeout -k 5 "$run_timeout" "$inns" "$NA" "$bin_dir/remote_rt" zmq-ping "$3" "$iters" \
-		"$sizes" "$1" >"$tmp/zmq_$1.out" 2>>"$log"
+		"$sizes" "$1" ${4:+"$4"} >"$tmp/zmq_$1.out" 2>>"$log"
 	rc=$?
 	[ $rc = 0 ] || kill $pong 2>/dev/null # (timeout passes it on)
 	wait $pong
@@ -248,6 +254,7 @@ zmq_pair() {
 }
 zmq_pair remote "$NB" tcp://10.9.0.2:7300
 zmq_pair local "$NA" tcp://127.0.0.1:7301
+zmq_pair paced "$NB" tcp://10.9.0.2:7302 "$gap"
 
 # ---- vLLM's MessageQueue to a remote reader (Python) ---------------------------
 py=/usr/bin/python3
@@ -292,7 +299,8 @@ fi
 {
 	echo "# remote round trip (message + 8-byte ack), two network namespaces on a veth pair;"
 	echo "# $ncpus CPUs, load $load, $iters iterations per size (fewer above 64 KiB), BENCH_SCALE=$scale;"
-	echo "# cpu: ms of every process in both namespaces per 1000 round trips"
+	echo "# cpu: ms of every process in both namespaces per 1000 round trips;"
+	echo "# paced: the remote round trip again, one every ${gap} us (BENCH_GAP_US), at most 1 s per size"
 	awk -v order="ipcfs ipcfs-spin ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced ipcfs-nodes" "$bench_awk_jnum"'
 	function jstr(line, key) {
 		if (!match(line, "\"" key "\":\"[^\"]*\""))
@@ -317,8 +325,8 @@ fi
 				if (sizes[j] < sizes[i]) { t = sizes[i]; sizes[i] = sizes[j]; sizes[j] = t }
 		fmt = "%-7s %7s %-12s %10s %10s %11s %8s\n"
 		printf fmt, "target", "size", "system", "p50_us", "p99_us", "cpu_ms/1k", "p50/zmq"
-		split("remote local", targets, " ")
-		for (ti = 1; ti <= 2; ti++)
+		split("remote paced local", targets, " ")
+		for (ti = 1; ti <= 3; ti++)
 			for (i = 1; i <= ns; i++) {
 				print ""
 				z = targets[ti] SUBSEP sizes[i] SUBSEP "zmq"
