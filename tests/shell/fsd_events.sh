@@ -62,7 +62,11 @@ joined rank=2 pid=$M2
 joined rank=0 pid=$M0B
 stalled rank=0
 WANT
-sed -e 's/ ms=[0-9]*$//' "$TMP/all.out" > "$TMP/got"
+# The daemon's third bcast waits exactly timeout_ms for room: a scan that
+# runs just as it gives up (a loaded machine delays the give-up) truly
+# sees the control sender stalled that long, and says so. Only the ranks'
+# stalls are this test's business.
+sed -e 's/ ms=[0-9]*$//' -e '/^stalled rank=ctl$/d' "$TMP/all.out" > "$TMP/got"
 diff -u "$TMP/want" "$TMP/got" || fail "event sequence"
 grep -q 'stalled rank=0 ms=[0-9]' "$TMP/all.out" || fail "stalled event has no ms"
 kill -9 $M0B; wait $M0B 2>/dev/null
