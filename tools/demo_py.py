@@ -28,9 +28,12 @@ def worker(group, ready):
             while isinstance(base, np.ndarray):
                 base = base.base
             shared = isinstance(base, memoryview) and isinstance(base.obj, ipcfs.Message)
-            print("  worker rank %d: step %d, %d requests, pixel_values %s sum %.0f, "
-                  "read in place: %s" % (m.rank, step["step"], len(step["reqs"]), px.shape,
-                                         px.sum(dtype=np.float64), shared), flush=True)
+            # One write per line: three workers print at once, and print()
+            # writes the text and its newline apart (lines ran together).
+            os.write(1, ("  worker rank %d: step %d, %d requests, pixel_values %s sum %.0f, "
+                         "read in place: %s\n" % (m.rank, step["step"], len(step["reqs"]),
+                                                   px.shape, px.sum(dtype=np.float64),
+                                                   shared)).encode())
             del px, base, step          # the views hold the message: drop them
             m.send(b"done", to=0)
 
