@@ -342,23 +342,30 @@ fi
 				}
 			}
 		print ""
-		print "# targets, p50 ratios: remote ipcfs / zmq (aim <= 1.2);"
+		print "# targets, p50 ratios: remote ipcfs / zmq (aim <= 1.2; ipcfs-spin and paced beside it);"
 		print "# local ipcfs-bcast / ipcfs-alone, ipcfs-bcast / ipcfs-paced, ipcfs-nodes / ipcfs-paced (aim: 1)"
 		for (i = 1; i <= ns; i++) {
 			a = "remote" SUBSEP sizes[i] SUBSEP "ipcfs"; z = "remote" SUBSEP sizes[i] SUBSEP "zmq"
+			as = "remote" SUBSEP sizes[i] SUBSEP "ipcfs-spin"
+			pa = "paced" SUBSEP sizes[i] SUBSEP "ipcfs"; pz = "paced" SUBSEP sizes[i] SUBSEP "zmq"
 			l = "local" SUBSEP sizes[i] SUBSEP "ipcfs-bcast"; m = "local" SUBSEP sizes[i] SUBSEP "ipcfs-alone"
 			q = "local" SUBSEP sizes[i] SUBSEP "ipcfs-paced"
 			o = "local" SUBSEP sizes[i] SUBSEP "ipcfs-nodes"
-			ra = rl = rq = ro = "-"
+			ra = rs = rp = rl = rq = ro = "-"
 			if ((a in p50) && (z in p50) && p50[z] > 0)
 				ra = sprintf("%.2fx", p50[a] / p50[z])
+			if ((as in p50) && (z in p50) && p50[z] > 0)
+				rs = sprintf("%.2fx", p50[as] / p50[z])
+			if ((pa in p50) && (pz in p50) && p50[pz] > 0)
+				rp = sprintf("%.2fx", p50[pa] / p50[pz])
 			if ((l in p50) && (m in p50) && p50[m] > 0)
 				rl = sprintf("%.2fx", p50[l] / p50[m])
 			if ((l in p50) && (q in p50) && p50[q] > 0)
 				rq = sprintf("%.2fx", p50[l] / p50[q])
 			if ((o in p50) && (q in p50) && p50[q] > 0)
 				ro = sprintf("%.2fx", p50[o] / p50[q])
-			printf "%7s  remote %s  local %s, %s, %s\n", human(sizes[i]), ra, rl, rq, ro
+			printf "%7s  remote %s (spin %s, paced %s)  local %s, %s, %s\n", human(sizes[i]), ra, rs,
+				rp, rl, rq, ro
 		}
 	}' "$jsonl"
 	while IFS=$'\t' read -r name reason; do
