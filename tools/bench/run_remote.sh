@@ -46,7 +46,7 @@
 # and RESULTS_DIR/remote.txt. CPU is that of every process in both
 # namespaces during the timed round trips (daemons, bridges, mpirun, orted
 # and every thread included), per 1000 round trips (the local and remote
-# rows of ipcfs-bcast are one run: the same CPU). About a minute.
+# rows of ipcfs-bcast are one run: the same CPU). About a minute a round.
 #
 # Open MPI across the namespaces: one mpirun job with two "hosts", the
 # namespaces' addresses; its ssh launcher is replaced (plm_rsh_agent) by
@@ -54,7 +54,8 @@
 # `ip netns exec`, so the job is wired as on two machines (oob and BTL
 # over the veth pair) without ssh, an ompi-server or a port file.
 #
-# Environment: BENCH_SCALE (multiplies the 2000 iterations per size, fewer
+# Environment: BENCH_ROUNDS (default 3: every contender runs that many
+# times in turn, the table shows medians), BENCH_SCALE (multiplies the 2000 iterations per size, fewer
 # above 64 KiB: remote_common.h), BENCH_SIZES (the sizes), BENCH_TIMEOUT
 # (seconds per contender, default 300), MPIRUN, BENCH_MPI_ARGS (as
 # run_bcast.sh), KEEP=1 keeps the scratch directory.
@@ -134,7 +135,7 @@ inns="$tmp/inns"
 
 # failed NAME REASON: a line under the table.
 failed() {
-	printf '%s\t%s\n' "$1" "$2" >>"$tmp/failed"
+	printf '%s\t%s\n' "$1 (round $round)" "$2" >>"$tmp/failed"
 	echo "FAILED ($2; see $log)" >&2
 }
 : >"$tmp/failed"
@@ -144,7 +145,7 @@ failed() {
 collect() {
 	local n
 	n=$(grep -c '"bench":"remote"' "$3" 2>/dev/null)
-	grep '"bench":"remote"' "$3" >>"$jsonl" 2>/dev/null
+	grep '"bench":"remote"' "$3" 2>/dev/null | sed "s/^{/{\"round\":$round,/" >>"$jsonl"
 	if [ "$2" = 0 ] && [ "${n:-0}" -gt 0 ]; then
 		echo ok >&2
 	elif [ "$2" = 124 ] || [ "$2" = 137 ]; then
@@ -156,6 +157,8 @@ collect() {
 
 # ---- ipcfs: both nodes, with their daemons and bridges -------------------------
 gap=${BENCH_GAP_US:-2000}
+rounds=${BENCH_ROUNDS:-3}
+case $rounds in ''|*[!0-9]*|0) echo "run_remote: BENCH_ROUNDS wants a count, not '$rounds'" >&2; exit 2 ;; esac
 export TMPD=$tmp BUILD=$build_dir ITERS=$iters SIZES=$sizes GAP=$gap
 cat >"$tmp/node.sh" <<'NODE'
 set -u
@@ -220,87 +223,97 @@ wait $dpid
 exit $rc
 NODE
 
-echo "remote: ipcfs (both nodes, bridges) ... " >&2
-{
-	echo "== ipcfs"
-	timeout -k 5 "$run_timeout" "$inns" "$NB" bash "$tmp/node.sh" b &
-	nb=$!
-	timeout -k 5 "$run_timeout" "$inns" "$NA" bash "$tmp/node.sh" a
-	rc=$?
-	# a failed: b's pong would wait for a message that does not come.
-	[ $rc = 0 ] || for p in $(ip netns pids "$NB"); do kill -9 "$p"; done
-	wait $nb
-	rcb=$?
-	[ $rc != 0 ] || rc=$rcb
-	cat "$tmp"/a/daemon.log "$tmp"/b/daemon.log 2>/dev/null
-} >>"$log" 2>&1
-collect ipcfs "$rc" "$tmp/ipcfs.out"
+# Every contender, BENCH_ROUNDS times in turn: the table gives the median
+# of each figure over the rounds (a burst of load moves one round only).
+for round in $(seq "$rounds"); do
+	echo "remote: round $round of $rounds" >&2
+	# A fresh state for both nodes' daemons (a restored group would be there
+	# already).
+	rm -rf "$tmp/a" "$tmp/b" "$tmp/a.done" "$tmp/b.ready"
+	echo "remote: ipcfs (both nodes, bridges) ... " >&2
+	{
+		echo "== ipcfs"
+		timeout -k 5 "$run_timeout" "$inns" "$NB" bash "$tmp/node.sh" b &
+		nb=$!
+		timeout -k 5 "$run_timeout" "$inns" "$NA" bash "$tmp/node.sh" a
+		rc=$?
+		# a failed: b's pong would wait for a message that does not come.
+		[ $rc = 0 ] || for p in $(ip netns pids "$NB"); do kill -9 "$p"; done
+		wait $nb
+		rcb=$?
+		[ $rc != 0 ] || rc=$rcb
+		cat "$tmp"/a/daemon.log "$tmp"/b/daemon.log 2>/dev/null
+	} >>"$log" 2>&1
+	collect ipcfs "$rc" "$tmp/ipcfs.out"
 
-# ---- raw ZeroMQ, remote and local ---------------------------------------------
-# zmq_pair TARGET PONG_NS ADDR [PERIOD_US]
-zmq_pair() {
-	echo "remote: zmq $1 ... " >&2
-	echo "== zmq $1" >>"$log"
-	timeout -k 5 "$run_timeout" "$inns" "$2" "$bin_dir/remote_rt" zmq-pong "$3" 2>>"$log" &
-	local pong=$! rc prc
-	timeout -k 5 "$run_timeout" "$inns" "$NA" "$bin_dir/remote_rt" zmq-ping "$3" "$iters" \
-		"$sizes" "$1" ${4:+"$4"} >"$tmp/zmq_$1.out" 2>>"$log"
-	rc=$?
-	[ $rc = 0 ] || kill $pong 2>/dev/null # (timeout passes it on)
-	wait $pong
-	prc=$?
-	[ $rc != 0 ] || rc=$prc
-	collect "zmq $1" "$rc" "$tmp/zmq_$1.out"
-}
-zmq_pair remote "$NB" tcp://10.9.0.2:7300
-zmq_pair local "$NA" tcp://127.0.0.1:7301
-zmq_pair paced "$NB" tcp://10.9.0.2:7302 "$gap"
+	# ---- raw ZeroMQ, remote and local ---------------------------------------------
+	# zmq_pair TARGET PONG_NS ADDR [PERIOD_US]
+	zmq_pair() {
+		echo "remote: zmq $1 ... " >&2
+		echo "== zmq $1" >>"$log"
+		timeout -k 5 "$run_timeout" "$inns" "$2" "$bin_dir/remote_rt" zmq-pong "$3" 2>>"$log" &
+		local pong=$! rc prc
+		timeout -k 5 "$run_timeout" "$inns" "$NA" "$bin_dir/remote_rt" zmq-ping "$3" "$iters" \
+			"$sizes" "$1" ${4:+"$4"} >"$tmp/zmq_$1.out" 2>>"$log"
+		rc=$?
+		[ $rc = 0 ] || kill $pong 2>/dev/null # (timeout passes it on)
+		wait $pong
+		prc=$?
+		[ $rc != 0 ] || rc=$prc
+		collect "zmq $1" "$rc" "$tmp/zmq_$1.out"
+	}
+	zmq_pair remote "$NB" tcp://10.9.0.2:7300
+	zmq_pair local "$NA" tcp://127.0.0.1:7301
+	zmq_pair paced "$NB" tcp://10.9.0.2:7302 "$gap"
 
-# ---- vLLM's MessageQueue to a remote reader (Python) ---------------------------
-py=/usr/bin/python3
-vllm=$(dirname "${BASH_SOURCE[0]}")/remote_vllm.py
-echo "remote: vllm-zmq ... " >&2
-if ! "$py" -c 'import zmq' 2>/dev/null; then
-	failed vllm-zmq "no python3-zmq for $py (tools/install-deps.sh --bench)"
-else
-	echo "== vllm-zmq" >>"$log"
-	timeout -k 5 "$run_timeout" "$inns" "$NB" "$py" "$vllm" reader \
-		tcp://10.9.0.1:7400 tcp://10.9.0.1:7401 2>>"$log" &
-	reader=$!
-	timeout -k 5 "$run_timeout" "$inns" "$NA" "$py" "$vllm" writer \
-		tcp://10.9.0.1:7400 tcp://10.9.0.1:7401 "$iters" "$sizes" remote \
-		>"$tmp/vllm.out" 2>>"$log"
-	rc=$?
-	[ $rc = 0 ] || kill $reader 2>/dev/null
-	wait $reader
-	prc=$?
-	[ $rc != 0 ] || rc=$prc
-	collect vllm-zmq "$rc" "$tmp/vllm.out"
-fi
+	# ---- vLLM's MessageQueue to a remote reader (Python) ---------------------------
+	py=/usr/bin/python3
+	vllm=$(dirname "${BASH_SOURCE[0]}")/remote_vllm.py
+	echo "remote: vllm-zmq ... " >&2
+	if ! "$py" -c 'import zmq' 2>/dev/null; then
+		failed vllm-zmq "no python3-zmq for $py (tools/install-deps.sh --bench)"
+	else
+		echo "== vllm-zmq" >>"$log"
+		timeout -k 5 "$run_timeout" "$inns" "$NB" "$py" "$vllm" reader \
+			tcp://10.9.0.1:7400 tcp://10.9.0.1:7401 2>>"$log" &
+		reader=$!
+		timeout -k 5 "$run_timeout" "$inns" "$NA" "$py" "$vllm" writer \
+			tcp://10.9.0.1:7400 tcp://10.9.0.1:7401 "$iters" "$sizes" remote \
+			>"$tmp/vllm.out" 2>>"$log"
+		rc=$?
+		[ $rc = 0 ] || kill $reader 2>/dev/null
+		wait $reader
+		prc=$?
+		[ $rc != 0 ] || rc=$prc
+		collect vllm-zmq "$rc" "$tmp/vllm.out"
+	fi
 
-# ---- Open MPI over TCP between the namespaces ----------------------------------
-echo "remote: mpi-tcp ... " >&2
-if [ ! -x "$bin_dir/remote_mpi" ] || ! command -v "$mpirun" >/dev/null; then
-	failed mpi-tcp "no $bin_dir/remote_mpi or no $mpirun (Open MPI)"
-else
-	echo "== mpi-tcp" >>"$log"
-	timeout -k 5 "$run_timeout" "$inns" "$NA" env OMPI_ALLOW_RUN_AS_ROOT=1 \
-		OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$mpirun" --allow-run-as-root -np 2 \
-		--host 10.9.0.1:1,10.9.0.2:1 --bind-to none \
-		--mca plm_rsh_agent "$tmp/rsh" --mca plm_rsh_no_tree_spawn 1 \
-		--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include 10.9.0.0/24 \
-		--mca oob_tcp_if_include 10.9.0.0/24 "${mpi_extra[@]}" \
-		"$bin_dir/remote_mpi" "$iters" "$sizes" mpi-tcp remote \
-		>"$tmp/mpi.out" 2>>"$log"
-	collect mpi-tcp "$?" "$tmp/mpi.out"
-fi
+	# ---- Open MPI over TCP between the namespaces ----------------------------------
+	echo "remote: mpi-tcp ... " >&2
+	if [ ! -x "$bin_dir/remote_mpi" ] || ! command -v "$mpirun" >/dev/null; then
+		failed mpi-tcp "no $bin_dir/remote_mpi or no $mpirun (Open MPI)"
+	else
+		echo "== mpi-tcp" >>"$log"
+		timeout -k 5 "$run_timeout" "$inns" "$NA" env OMPI_ALLOW_RUN_AS_ROOT=1 \
+			OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$mpirun" --allow-run-as-root -np 2 \
+			--host 10.9.0.1:1,10.9.0.2:1 --bind-to none \
+			--mca plm_rsh_agent "$tmp/rsh" --mca plm_rsh_no_tree_spawn 1 \
+			--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include 10.9.0.0/24 \
+			--mca oob_tcp_if_include 10.9.0.0/24 "${mpi_extra[@]}" \
+			"$bin_dir/remote_mpi" "$iters" "$sizes" mpi-tcp remote \
+			>"$tmp/mpi.out" 2>>"$log"
+		collect mpi-tcp "$?" "$tmp/mpi.out"
+	fi
+
+done
 
 # ---- the table -------------------------------------------------------------------
 {
 	echo "# remote round trip (message + 8-byte ack), two network namespaces on a veth pair;"
 	echo "# $ncpus CPUs, load $load, $iters iterations per size (fewer above 64 KiB), BENCH_SCALE=$scale;"
 	echo "# cpu: ms of every process in both namespaces per 1000 round trips;"
-	echo "# paced: the remote round trip again, one every ${gap} us (BENCH_GAP_US), at most 1 s per size"
+	echo "# paced: the remote round trip again, one every ${gap} us (BENCH_GAP_US), at most 1 s per size;"
+	echo "# every figure the median over $rounds rounds (BENCH_ROUNDS), the contenders in turn in each"
 	awk -v order="ipcfs ipcfs-spin ipcfs-bcast zmq vllm-zmq mpi-tcp ipcfs-alone ipcfs-paced ipcfs-nodes" "$bench_awk_jnum"'
 	function jstr(line, key) {
 		if (!match(line, "\"" key "\":\"[^\"]*\""))
@@ -312,13 +325,26 @@ fi
 		if (b >= 1024 && b % 1024 == 0) return (b / 1024) "KiB"
 		return b "B"
 	}
+	# The median of the n[k] values v[k, 1..n[k]].
+	function median(v, k, n,    a, i, j, t, m) {
+		m = n[k]
+		for (i = 1; i <= m; i++)
+			a[i] = v[k, i]
+		for (i = 2; i <= m; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+	}
 	{
 		sys = jstr($0, "system"); tgt = jstr($0, "target"); size = jnum($0, "size")
 		k = tgt SUBSEP size SUBSEP sys
-		p50[k] = jnum($0, "p50_us"); p99[k] = jnum($0, "p99_us"); cpu[k] = jnum($0, "cpu_ms_per_1k")
+		c = ++n[k]
+		v50[k, c] = jnum($0, "p50_us"); v99[k, c] = jnum($0, "p99_us"); vcpu[k, c] = jnum($0, "cpu_ms_per_1k")
 		if (!(size in seen)) { seen[size] = 1; sizes[++ns] = size }
 	}
 	END {
+		for (k in n) {
+			p50[k] = median(v50, k, n); p99[k] = median(v99, k, n); cpu[k] = median(vcpu, k, n)
+		}
 		nsys = split(order, systems, " ")
 		for (i = 1; i < ns; i++)
 			for (j = i + 1; j <= ns; j++)
