@@ -32,14 +32,14 @@ export TMP IPCFSD BRIDGE IPCFS MEMBER N M K PY WIRE_MAGIC
 export IPCFS_BRIDGE=$BRIDGE
 
 # The third party: a DEALER calling itself node c (no CURVE, a key of no
-# node, or c's key) that sends one DATA message from rank 4 to rank 2,
-# for a second.
+# node, or c's key; a routing id of the bridges' form, NAME#ID) that sends
+# one DATA message from rank 4 to rank 2, for a second.
 cat > "$TMP/intruder.py" <<'PY'
 import os, struct, sys, time, zmq
 mode, keydir = sys.argv[1:3]
 s = zmq.Context().socket(zmq.DEALER)
 s.setsockopt(zmq.LINGER, 0)
-s.setsockopt(zmq.ROUTING_ID, b"c")
+s.setsockopt(zmq.ROUTING_ID, b"c#intruder.1")
 if mode != "plain":
     s.curve_serverkey = open(keydir + "/b.pub").read().strip().encode()
     s.curve_publickey, s.curve_secretkey = zmq.curve_keypair()
