@@ -508,6 +508,12 @@ static void heartbeat(struct bridge *b, uint64_t now)
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
 			/* As if every rank there had died. */
 			post_live(b, n, 0, p->dead, false);
+			/* A new socket (routing id) for when it answers again:
+			 * its ROUTER ignores a connection with the id of one it
+			 * still holds, and may hold ours half-open for ever
+			 * (it sends nothing on it until we do), while ZeroMQ
+			 * would reconnect this socket with the same id. */
+			atomic_store(&b->reset[n], true);
 		}
 	}
 }
