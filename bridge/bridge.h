@@ -152,6 +152,10 @@ struct instate {
 struct bridge;
 struct seg_map;
 
+/* A DEALER's routing id: NAME#ID, this node's name and an id of that
+ * socket's own (net.c), at most this long. */
+#define BRIDGE_RID_MAX (FSD_NODE_NAME_MAX + 1 + 32)
+
 struct peer {
 	struct bridge *b;
 	unsigned node;
@@ -176,6 +180,10 @@ struct peer {
 	uint64_t live, dead;          /* its live and dead ranks, from its heartbeats */
 	uint64_t rtt_ns;              /* send to ack, smoothed (1/8) */
 	bool up;
+	/* The routing id of its latest connection to our ROUTER that proved
+	 * to be its own (net.c): the acks for it go there; rid_len 0: none. */
+	char rid[BRIDGE_RID_MAX];
+	size_t rid_len;
 };
 
 struct bridge {
@@ -322,6 +330,9 @@ bool bridge_curve_sender_ok(struct bridge *b, void *frame, int node);
 /* "auth curve=1 refused=N\n" for the bridge file into @buf, its length
  * (0 without keys). */
 int bridge_curve_report(char *buf, size_t size);
+/* Whether the @n-th (from 1) of a kind of log line is logged: the first
+ * few, then every thousandth (peers may send bad data at will). */
+bool bridge_log_nth(uint64_t n);
 /* After zmq_ctx_term: the ZAP thread has ended; join it. */
 void bridge_curve_close(void);
 /* ipcfs-bridge keygen DIR NAME (@argv[0] is "keygen"): exit status. */

@@ -9,7 +9,9 @@
  * knows its public key, so a ZAP handler (RFC 27, inproc://zeromq.zap.01,
  * bound before the ROUTER listens) accepts only the public keys of the
  * other nodes and names the node as the connection's User-Id: a message
- * whose routing id claims another node is dropped (bridge_curve_sender_ok).
+ * whose routing id (NAME#ID, net.c) claims another node is dropped
+ * (bridge_curve_sender_ok), and only a connection that proved a node's
+ * key becomes that node's connection at the ROUTER (net.c, note_rid).
  * A monitor on the ROUTER counts the handshakes that failed (a key that is
  * not a node's, a peer without CURVE); the count goes to the group's bridge
  * file ("auth curve=1 refused=N") and each new refusal to its error_log.
@@ -46,7 +48,7 @@ static struct {
 	_Atomic uint64_t denied;  /* of which: keys the ZAP handler refused */
 } C;
 
-static bool log_this(uint64_t n)
+bool bridge_log_nth(uint64_t n)
 {
 	return n <= LOG_FIRST || n % LOG_EVERY == 0;
 }
@@ -152,7 +154,7 @@ static void zap_request(struct bridge *b, void *s)
 		uint64_t n = atomic_fetch_add(&C.denied, 1) + 1;
 		char addr[64];
 		snprintf(addr, sizeof(addr), "%.*s", nf > 3 ? (int)(fl[3] < 63 ? fl[3] : 63) : 0, f[3]);
-		if (log_this(n))
+		if (bridge_log_nth(n))
 			bridge_log(b, "refused a connection from %s: its public key is not one of the "
 				   "nodes' (%llu so far)", addr[0] ? addr : "?", (unsigned long long)n);
 	}
@@ -199,7 +201,7 @@ static void mon_event(struct bridge *b, void *s)
 			 val == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? "no CURVE" : "protocol error",
 			 val);
 	/* The ZAP handler logged a key refused already, with the peer. */
-	if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && log_this(n))
+	if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && bridge_log_nth(n))
 		bridge_log(b, "refused a connection: its handshake failed (%s): a peer without CURVE, "
 			   "or with another server key (%llu so far)", detail, (unsigned long long)n);
 }
@@ -285,7 +287,7 @@ bool bridge_curve_sender_ok(struct bridge *b, void *frame, int node)
 	if (user && !strcmp(user, b->cl.node[node].name))
 		return true;
 	uint64_t n = atomic_fetch_add(&bad, 1) + 1;
-	if (log_this(n))
+	if (bridge_log_nth(n))
 		bridge_log(b, "dropped a message that says it is from node %s, sent with the key of %s",
 			   b->cl.node[node].name, user ? user : "no node");
 	return false;

@@ -2,16 +2,35 @@
 /*
  * net.c - the ZeroMQ side of the bridge. The network thread alone touches
  * the sockets: a ROUTER bound to this node's address receives the other
- * nodes' messages (and sends them acks); one DEALER per other node, whose
- * routing id is this node's name, sends them ours (and receives their
- * acks). Their messages are delivered locally by in.c.
+ * nodes' messages (and sends them acks); one DEALER per other node sends
+ * them ours (and receives their acks). Their messages are delivered
+ * locally by in.c.
+ *
+ * Routing ids: each DEALER has one of its own, NAME#N.R (this node's
+ * name, the count of sockets this incarnation made, 64 random bits), so
+ * no two connections ever share one: a replaced socket (reset_dealers) or
+ * a restarted bridge connects with a new id, and the ROUTER needs no
+ * ZMQ_ROUTER_HANDOVER. With handover, a peer holding a valid key (a
+ * node's) could connect with another node's id and take that node's
+ * connection over: its own messages were dropped (the key is not that
+ * node's), but the node's acks went to it and the node's connection was
+ * closed under it, again and again. Without it ZeroMQ ignores a second
+ * connection with an id already connected, and the random part keeps an
+ * id from being claimed before its socket connects. The ROUTER maps an id
+ * to a node by its NAME part, with CURVE only when the connection proved
+ * that node's key, and remembers per node the id of the latest such
+ * connection (peer.rid): its acks go there. An id of another form is
+ * dropped with a log line. Without keys anyone who can reach the address
+ * can claim any node's name (as documented: no keys, no authentication).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -86,15 +105,16 @@ static void send_entry_locked(struct bridge *b, struct entry *e)
 	__atomic_fetch_add(&b->peer[e->node].tx_bytes, e->len, __ATOMIC_RELAXED);
 }
 
-/* One ack alone, on the ROUTER (network thread). */
+/* One ack alone, on the ROUTER (network thread), to the node's latest
+ * connection (none yet: nothing came from it to ack). */
 static void send_ack(struct bridge *b, unsigned node, unsigned src, uint64_t w)
 {
 	struct wire_hdr h = { .magic = WIRE_MAGIC, .type = WIRE_ACK, .src = (uint16_t)src,
 			      .epoch = b->epoch, .w = w };
-	const char *id = b->cl.node[node].name;
+	const struct peer *p = &b->peer[node];
 
-	/* Dropped when the node is not connected: its resend asks again. */
-	if (zmq_send(router, id, strlen(id), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+	/* Dropped when that connection is gone: its resend asks again. */
+	if (p->rid_len && zmq_send(router, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
 		zmq_send(router, &h, sizeof(h), ZMQ_DONTWAIT);
 }
 
@@ -127,7 +147,7 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 	return 0;
 }
 
-/* [node name][header] heartbeat: the node is there (its live ranks are
+/* [routing id][header] heartbeat: the node is there (its live ranks are
  * in dest, those marked dead in q). */
 static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead,
 		      bool bounce)
@@ -192,14 +212,69 @@ static void got_ack(struct bridge *b, unsigned n, unsigned src, uint64_t w)
 		p->rtt_ns = p->rtt_ns ? p->rtt_ns - p->rtt_ns / 8 + (now - sent) / 8 : now - sent;
 }
 
-/* [node name][header][payload] from another node's DEALER (a heartbeat
+/* A character of a routing id: those of node names (lib/cluster.c). */
+static bool rid_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/* The other node routing id @id (@l bytes) names, NAME#ID; -1 if none,
+ * or not of that form. */
+static int rid_node(struct bridge *b, const char *id, size_t l)
+{
+	char name[FSD_NODE_NAME_MAX + 1];
+	const char *hash = l <= BRIDGE_RID_MAX ? memchr(id, '#', l) : NULL;
+	size_t nl = hash ? (size_t)(hash - id) : 0;
+
+	if (!hash || nl == 0 || nl > FSD_NODE_NAME_MAX || nl + 1 == l)
+		return -1;
+	for (size_t i = 0; i < l; i++)
+		if (i != nl && !rid_char(id[i]))
+			return -1;
+	memcpy(name, id, nl);
+	name[nl] = '\0';
+	int node = fsd_cluster_find(&b->cl, name);
+	return node == b->self ? -1 : node;
+}
+
+/* Routing id @id of a message that did not name another node, for the
+ * log (it is anyone's: printable, cut), one line of the first few. */
+static void bad_rid(struct bridge *b, const char *id, size_t l)
+{
+	static uint64_t count; /* network thread */
+	char text[48];
+	size_t n = 0;
+
+	if (!bridge_log_nth(++count))
+		return;
+	for (size_t i = 0; i < l && n + 5 < sizeof(text); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, id[i] > ' ' && id[i] < 127 ? "%c" : "\\x%02x",
+				      (unsigned char)id[i]);
+	bridge_log(b, "dropped a message with a bad routing id %s%s (not NAME#ID of another node; "
+		   "%llu so far)", n ? text : "(empty)", n < l ? "..." : "", (unsigned long long)count);
+}
+
+/* A message proved that routing id @id (@l bytes) is node @node's: its
+ * latest connection, where its acks go from now on. */
+static void note_rid(struct bridge *b, unsigned node, const char *id, size_t l)
+{
+	struct peer *p = &b->peer[node];
+
+	if (p->rid_len == l && !memcmp(p->rid, id, l))
+		return;
+	memcpy(p->rid, id, l);
+	p->rid_len = l;
+	/* Once per connection (rid_node checked it is printable). */
+	bridge_log(b, "node %s connects as %.*s", b->cl.node[node].name, (int)l, id);
+}
+
+/* [routing id][header][payload] from another node's DEALER (a heartbeat
  * has no payload). Whether it was data. */
 static bool on_router(struct bridge *b)
 {
 	zmq_msg_t id, f, *payload = NULL;
 	struct wire_hdr h;
-	char name[FSD_NODE_NAME_MAX + 1];
-	int node = -1;
 	bool ok = false;
 
 	zmq_msg_init(&id);
@@ -207,26 +282,28 @@ static bool on_router(struct bridge *b)
 		zmq_msg_close(&id);
 		return false;
 	}
+	const char *rid = zmq_msg_data(&id);
 	size_t l = zmq_msg_size(&id);
-	if (l <= FSD_NODE_NAME_MAX) {
-		memcpy(name, zmq_msg_data(&id), l);
-		name[l] = '\0';
-		node = fsd_cluster_find(&b->cl, name);
-	}
-	zmq_msg_close(&id);
-	if (node < 0 || node == b->self) {
+	int node = rid_node(b, rid, l);
+	if (node < 0) {
+		bad_rid(b, rid, l);
+		zmq_msg_close(&id);
 		drain(router);
 		return false;
 	}
+	const char *name = b->cl.node[node].name;
 	zmq_msg_init(&f);
 	bool got = more(router) && zmq_msg_recv(&f, router, ZMQ_DONTWAIT) >= 0;
 	/* With CURVE: not from @node's key, not from @node (nor a sign of
-	 * its life). */
+	 * its life, nor its connection). */
 	if (got && !bridge_curve_sender_ok(b, &f, node)) {
 		zmq_msg_close(&f);
+		zmq_msg_close(&id);
 		drain(router);
 		return false;
 	}
+	note_rid(b, (unsigned)node, rid, l);
+	zmq_msg_close(&id);
 	b->peer[node].heard_ns = bridge_now_ns();
 	if (got && !more(router) && read_hdr(b, &f, &h, WIRE_HB) == 0) {
 		zmq_msg_close(&f);
@@ -324,11 +401,28 @@ bool bridge_node_up(struct bridge *b, unsigned node)
 	return __atomic_load_n(&b->peer[node].up, __ATOMIC_RELAXED);
 }
 
+/* A routing id for a new DEALER into @id (BRIDGE_RID_MAX bytes), NAME#N.R
+ * (above); its length. */
+static size_t new_rid(struct bridge *b, char *id)
+{
+	static unsigned count; /* open_sockets, then the network thread */
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = bridge_now_ns() ^ (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&r;
+	int l = snprintf(id, BRIDGE_RID_MAX, "%s#%u.%016llx", b->cl.node[b->self].name, ++count,
+			 (unsigned long long)r);
+	return l > 0 && l < BRIDGE_RID_MAX ? (size_t)l : 0;
+}
+
 /* The socket that sends to node @n (its acks come back on it). */
 static int open_dealer(struct bridge *b, unsigned n)
 {
-	const struct fsd_node_conf *me = &b->cl.node[b->self];
+	char id[BRIDGE_RID_MAX];
+	size_t idl = new_rid(b, id);
 
+	if (!idl)
+		return -ENAMETOOLONG;
 	dealer[n] = zmq_socket(zctx, ZMQ_DEALER);
 	if (!dealer[n])
 		return -errno;
@@ -340,7 +434,8 @@ static int open_dealer(struct bridge *b, unsigned n)
 	/* A connection begun during a partition: retried every second, not
 	 * after the kernel's SYN backoff (up to a minute). */
 	set_int(dealer[n], ZMQ_CONNECT_TIMEOUT, 1000);
-	zmq_setsockopt(dealer[n], ZMQ_ROUTING_ID, me->name, strlen(me->name));
+	if (zmq_setsockopt(dealer[n], ZMQ_ROUTING_ID, id, idl))
+		return -errno;
 	size_t l = sizeof(dealer_fd[n]);
 	if (zmq_getsockopt(dealer[n], ZMQ_FD, &dealer_fd[n], &l) != 0)
 		return -errno;
@@ -363,10 +458,8 @@ static int open_sockets(struct bridge *b)
 	set_int(router, ZMQ_SNDHWM, 0);
 	set_int(router, ZMQ_RCVHWM, 0);
 	set_int(router, ZMQ_LINGER, 0);
-	/* A node whose socket to us was replaced (its old connection may
-	 * still look alive here, after a partition) connects again with the
-	 * same routing id: the new connection takes over. */
-	set_int(router, ZMQ_ROUTER_HANDOVER, 1);
+	/* No ZMQ_ROUTER_HANDOVER: every connection has an id of its own
+	 * (above); one that claims an id already connected is ignored. */
 	int rc = bridge_curve_open(b, zctx, router);
 	if (rc)
 		return rc;
@@ -415,6 +508,12 @@ static void heartbeat(struct bridge *b, uint64_t now)
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
 			/* As if every rank there had died. */
 			post_live(b, n, 0, p->dead, false);
+			/* A new socket (routing id) for when it answers again:
+			 * its ROUTER ignores a connection with the id of one it
+			 * still holds, and may hold ours half-open for ever
+			 * (it sends nothing on it until we do), while ZeroMQ
+			 * would reconnect this socket with the same id. */
+			atomic_store(&b->reset[n], true);
 		}
 	}
 }
@@ -458,8 +557,9 @@ int bridge_net_open(struct bridge *b)
 }
 
 /* Replace the sockets retiring proxies asked to (poll items @it, their
- * nodes @who, from index 2 of @n): ZeroMQ drops what the old one queued,
- * and a new connection hands over at the other end. */
+ * nodes @who, from index 2 of @n): ZeroMQ drops what the old one queued;
+ * the new one connects with a new routing id, which the other end takes
+ * as ours once a message of it came (note_rid). */
 static int reset_dealers(struct bridge *b, zmq_pollitem_t *it, const unsigned *who, unsigned n)
 {
 	for (unsigned k = 2; k < n; k++) {

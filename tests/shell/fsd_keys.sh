@@ -98,7 +98,8 @@ starts=$(kv "$A/bridge" starts)
 wait_until 5 'grep -q "^auth curve refused=0" "$A/bridge"' || fail "bridge file has no auth line: $(cat "$A/bridge")"
 grep -q "CURVE: connections authenticated with the keys of 3 nodes" "$LOG" || fail "no CURVE line in the log"
 
-# A client of the bridge's port: a DEALER with routing id ROUTING, then heartbeats that
+# A client of the bridge's port: a DEALER with routing id ROUTING (of the bridges'
+# form NAME#ID, bridge/net.c), then heartbeats that
 # say ranks 0-2 are live on node a, for a second.
 cat > "$TMP/client.py" <<'PY'
 import os, struct, sys, time, zmq
@@ -133,9 +134,9 @@ client() { timeout 20 $PY "$TMP/client.py" "tcp://127.0.0.1:$PORT" "$@"; }
 up() { awk -v n="$1" '$1 == "node" && $2 == n { print $3 }' "$A/bridge"; }
 live0() { awk '$1 == 0 && / state=live/' "$A/members" | grep -q .; }
 before=$(lines "$A/error_log")
-client plain "$K" a || fail "client without CURVE"
-client unknown "$K" a || fail "client with an unknown key"
-client c "$K" a || fail "client with c's key claiming a"
+client plain "$K" "a#1" || fail "client without CURVE"
+client unknown "$K" "a#1" || fail "client with an unknown key"
+client c "$K" "a#1" || fail "client with c's key claiming a"
 sleep 0.6
 live0 && fail "rank 0 joined through a client that is not node a"
 [ "$(up a)" != "up=1" ] || fail "node a up after clients that are not a: $(cat "$A/bridge")"
@@ -152,7 +153,7 @@ grep -q "dropped a message that says it is from node a, sent with the key of c" 
 ok "no CURVE, a key of no node, another node's key: nothing through, bridge file, error_log and log say so"
 
 # Node a's own key: its heartbeats get through (rank 0 joins as a proxy).
-client a "$K" a
+client a "$K" "a#1"
 live0 || wait_until 5 live0 || fail "rank 0 did not join with node a's key: $(cat "$A/members")"
 ok "a client with node a's key gets through"
 
