@@ -211,7 +211,6 @@ struct bridge {
 	uint64_t owed_mask[FSD_NODES_MAX];
 	struct owed owed[FSD_NODES_MAX][IPCFS_MAX_RANKS];
 	unsigned release_batch;       /* views handed back before a proxy is woken */
-	bool no_flow;                 /* spin_us is 0: never poll (struct flow) */
 	size_t slot_payload;          /* larger messages are in the arena */
 	int kick_fd;                  /* eventfd: sends or acks to do */
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
@@ -232,31 +231,38 @@ uint64_t bridge_now_ns(void);
  * those ZeroMQ pays itself: two more per direction than a raw socket
  * (the proxy that takes the message from the ring, the network thread
  * that puts it into the other one). A thread that saw two messages come
- * at most FLOW_GAP_NS apart polls, yielding the CPU in every round, for
- * FLOW_GAP_NS after each one, then sleeps as before: a stream of messages
- * finds it awake, while steps further apart, and an idle group, cost no
- * CPU. A group whose spin_us is 0 asked for no spinning: the bridge
- * never polls either. Private to one thread.
+ * at most FLOW_GAP_NS apart spins for FLOW_GAP_NS after each one, then
+ * sleeps as before: a stream of messages finds it awake, while steps
+ * further apart, and an idle group, cost no CPU. A proxy hands that
+ * window to the library's wait (chan_recv_spin), which spins as the
+ * ranks' waits do; the network thread polls ZeroMQ, yielding the CPU
+ * every round. A group whose spin_us is 0 asked for no spinning: its
+ * bridge never spins either (flow_spin_us). Private to one thread.
  */
 #define FLOW_GAP_NS (500 * 1000ull)
 struct flow {
 	uint64_t last;  /* the last message, 0: none yet */
-	uint64_t until; /* poll until then */
-	bool off;       /* the group's spin_us is 0 */
+	uint64_t until; /* spin until then */
 };
 
 /* A message came (or went) at @now. */
 static inline void flow_note(struct flow *f, uint64_t now)
 {
-	f->until = !f->off && f->last && now - f->last <= FLOW_GAP_NS ? now + FLOW_GAP_NS : 0;
+	f->until = f->last && now - f->last <= FLOW_GAP_NS ? now + FLOW_GAP_NS : 0;
 	f->last = now;
 }
 
-/* Whether to poll rather than sleep at @now. */
-static inline bool flow_on(const struct flow *f, uint64_t now)
+/* How long to spin from @now before sleeping, microseconds, in a group
+ * whose spin_us is @spin_us: that, or to the end of the flow's window. */
+static inline uint32_t flow_spin_us(const struct flow *f, uint64_t now, uint32_t spin_us)
 {
-	return now < f->until;
+	uint64_t left = now < f->until ? f->until - now : 0;
+
+	if (left > FLOW_GAP_NS)
+		left = FLOW_GAP_NS; /* set at most that far ahead */
+	return !spin_us || left / 1000 <= spin_us ? spin_us : (uint32_t)(left / 1000);
 }
+
 void bridge_kick(struct bridge *b);
 __attribute__((format(printf, 2, 3))) void bridge_log(struct bridge *b, const char *fmt, ...);
 

@@ -135,7 +135,6 @@ static int start(struct bridge *b)
 	/* A quarter of the ring may wait in a proxy's release queue. */
 	b->release_batch = seg_layout(&seg)->slots / 4 ? seg_layout(&seg)->slots / 4 : 1;
 	b->slot_payload = seg_layout(&seg)->slot_bytes;
-	b->no_flow = seg_layout(&seg)->spin_us == 0;
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		if ((int)n == b->self)
 			continue;

@@ -598,13 +598,13 @@ int bridge_net_run(struct bridge *b)
 	}
 	uint64_t last_resend = bridge_now_ns(), last_hb = 0, last_report = 0, next_ack = UINT64_MAX;
 	uint64_t last_round = 0;
-	struct flow fl = { .off = b->no_flow };
+	struct flow fl = { 0 };
 	while (!atomic_load(&b->stop)) {
 		/* Milliseconds: an ack due sooner waits one. While messages
 		 * flow, poll (bridge.h): the rest of the round, which takes
 		 * the streams' lock, runs when something came, and at least
 		 * every FLOW_ROUND_NS for the acks due. */
-		bool polling = flow_on(&fl, bridge_now_ns());
+		bool polling = seg_layout(b->seg)->spin_us && bridge_now_ns() < fl.until;
 		int got = zmq_poll(it, (int)n, polling ? 0 : next_ack < 100 * 1000000ull ? 1 : 100);
 		if (got < 0 && errno != EINTR)
 			break;

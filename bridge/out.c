@@ -13,7 +13,6 @@
  * later one: impossible, r's proxy filed the earlier one first.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -332,7 +331,7 @@ void *bridge_proxy_main(void *arg)
 	struct bridge *b = bridge_self;
 	unsigned r = (unsigned)(q - b->rq);
 
-	struct flow fl = { .off = b->no_flow };
+	struct flow fl = { 0 };
 
 	while (!atomic_load_explicit(&b->stop, memory_order_relaxed)) {
 		struct ipcfs_msg msg;
@@ -340,14 +339,8 @@ void *bridge_proxy_main(void *arg)
 		if (!settle(b, r))
 			continue;
 		release_due(b, r);
-		int rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 0);
-		if (rc == -EAGAIN) {
-			if (flow_on(&fl, bridge_now_ns())) {
-				sched_yield();
-				continue;
-			}
-			rc = ipcfs_recv(b->m[r], IPCFS_ANY, &msg, 200);
-		}
+		uint32_t spin = flow_spin_us(&fl, bridge_now_ns(), seg_layout(b->seg)->spin_us);
+		int rc = chan_recv_spin(member_chan(b->m[r]), IPCFS_ANY, &msg, 200, spin);
 		if (!rc)
 			flow_note(&fl, bridge_now_ns());
 		if (rc == -EPIPE) {

@@ -108,6 +108,9 @@ int chan_reserve(struct chan *c, size_t len, void **buf, int timeout_ms);
 void chan_unreserve(struct chan *c);
 int chan_commit(struct chan *c, uint64_t dest, size_t len, uint32_t kind);
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms);
+/* chan_recv() spinning for @spin_us before it sleeps, not the group's
+ * spin_us (the bridge's proxies spin longer while messages flow). */
+int chan_recv_spin(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms, uint32_t spin_us);
 int chan_release(struct chan *c, struct ipcfs_msg *msg);
 /* End a receive of @c waiting in another thread with -EINTR (or the next
  * one, when none waits). */

@@ -337,6 +337,11 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 {
+	return chan_recv_spin(c, src, msg, timeout_ms, seg_layout(&c->seg)->spin_us);
+}
+
+int chan_recv_spin(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms, uint32_t spin_us)
+{
 	struct seg_rank *me = seg_rank(&c->seg, c->me);
 	struct recv_arg a = { .c = c, .ring = -1, .msg = msg };
 	int rc;
@@ -360,6 +365,7 @@ int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 		w.waited_ns = &waited;
 		w.nap_late = &c->nap_late;
 		w.arg = &a;
+		w.spin_us = spin_us;
 		/* A look with no time to wait (a poll loop's) is no wait. */
 		if (timeout_ms) {
 			seg_count(&me->waits, 1);
