@@ -331,10 +331,6 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 	return any;
 }
 
-/* A wait that lasted longer than this was an idle gap (not a burst): its
- * end is an arrival that the pace of its sender learns from. */
-#define PACE_IDLE_NS (50 * 1000ull)
-
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 {
 	return chan_recv_spin(c, src, msg, timeout_ms, seg_layout(&c->seg)->spin_us);

@@ -68,3 +68,14 @@ bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t
 	*spin_until = due + guard;
 	return true;
 }
+
+/* The most a nap is believed to overshoot (pace_late). */
+#define PACE_LATE_MAX (200 * 1000ull)
+
+void pace_late(uint64_t *late, uint64_t until, uint64_t now)
+{
+	if (now < until)
+		return;
+	uint64_t over = now - until < PACE_LATE_MAX ? now - until : PACE_LATE_MAX;
+	*late = ewma(*late, over, 2);
+}

@@ -44,6 +44,10 @@ struct pace {
  * the nap itself wakes is measured (struct waiter, nap_late), not assumed. */
 #define PACE_SLACK_NS (10 * 1000ull)
 
+/* A wait that lasted longer than this was an idle gap (not a burst): its
+ * end is an arrival that the pace of its sender learns from. */
+#define PACE_IDLE_NS (50 * 1000ull)
+
 /* Record that a message from this sender ended an idle wait at @now. */
 void pace_arrival(struct pace *p, uint64_t now);
 
@@ -58,5 +62,12 @@ void pace_reset(struct pace *p);
  * when there is no regular pattern or the message is due now or overdue.
  */
 bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t *spin_until);
+
+/*
+ * A nap meant to end at @until ended at @now: learn how late naps wake
+ * into *@late (a running mean, 1/4), which the next plan's nap subtracts.
+ * Bounded, so that one stall of the machine costs little.
+ */
+void pace_late(uint64_t *late, uint64_t until, uint64_t now);
 
 #endif

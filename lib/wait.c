@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pace_int.h"
 #include "wait_int.h"
 
 int wait_futex(_Atomic uint32_t *word, uint32_t expected, int64_t timeout_ns)
@@ -92,9 +93,6 @@ void wait_asym_fence(void)
 	 * publisher uses seq_cst stores instead. */
 	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
 }
-
-/* The most a nap is believed to overshoot (see struct waiter, nap_late). */
-#define NAP_LATE_MAX (200 * 1000ull)
 
 /* Polls between two reads of the clock in the spin phase. */
 #define SPIN_BATCH 32
@@ -185,15 +183,9 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 				if (rc)
 					return rc;
 				now = wait_now_ns();
-				/* The nap ran to its end: learn how late it woke
-				 * (a running mean, 1/4; bounded, so that one stall
-				 * of the machine costs little). */
-				if (w->nap_late && until > t->start && now >= until) {
-					uint64_t over = now - until < NAP_LATE_MAX ? now - until : NAP_LATE_MAX;
-					*w->nap_late = over >= *w->nap_late
-							       ? *w->nap_late + (over - *w->nap_late) / 4
-							       : *w->nap_late - (*w->nap_late - over) / 4;
-				}
+				/* The nap ran to its end: learn how late it woke. */
+				if (w->nap_late && until > t->start)
+					pace_late(w->nap_late, until, now);
 				if (plan_end > t->spin_end)
 					t->spin_end = plan_end;
 			}

@@ -123,6 +123,24 @@ START_TEST(out_of_range_intervals)
 }
 END_TEST
 
+/* How late naps wake: learnt as a running mean, not moved by a nap that
+ * ended early (a message woke it), bounded against one long stall. */
+START_TEST(nap_lateness_is_learnt)
+{
+	uint64_t late = 0;
+
+	for (int i = 0; i < 40; i++)
+		pace_late(&late, 10 * MS, 10 * MS + 20 * US);
+	ck_assert_uint_ge(late, 19 * US);
+	ck_assert_uint_le(late, 20 * US);
+	pace_late(&late, 10 * MS, 9 * MS);
+	ck_assert_uint_ge(late, 19 * US);
+	/* One stall of a second moves it by a quarter of the bound only. */
+	pace_late(&late, 10 * MS, 10 * MS + 1000 * MS);
+	ck_assert_uint_le(late, 20 * US + 200 * US / 4);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pace");
@@ -132,6 +150,7 @@ int main(void)
 	tcase_add_test(tc, due_now_spins_at_once);
 	tcase_add_test(tc, skipped_step_then_pattern_change);
 	tcase_add_test(tc, out_of_range_intervals);
+	tcase_add_test(tc, nap_lateness_is_learnt);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
