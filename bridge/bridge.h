@@ -298,6 +298,16 @@ void bridge_send_entry(struct bridge *b, struct entry *e);
 void bridge_poke_acks(struct bridge *b, unsigned node);
 void bridge_net_close(void);
 
+/* rid.c: routing ids of the DEALERs, NAME#N.R. */
+/* A new one into @id (BRIDGE_RID_MAX bytes); its length, 0 if too long. */
+size_t bridge_new_rid(struct bridge *b, char *id);
+/* The other node id @id (@l bytes) names; -1 if none or malformed. */
+int bridge_rid_node(struct bridge *b, const char *id, size_t l);
+/* Log (rate-limited, printable) a message's id that named no node. */
+void bridge_bad_rid(struct bridge *b, const char *id, size_t l);
+/* A message proved id @id is node @node's latest connection. */
+void bridge_note_rid(struct bridge *b, unsigned node, const char *id, size_t l);
+
 /* ack.c */
 /* Stream (@src of @node, us) delivered up to @w (@dup: a duplicate came,
  * ack at once); @from_net: called by the network thread. */
