@@ -28,6 +28,7 @@
 
 #include "ipcfs/cluster.h"
 #include "ipcfs.h"
+#include "pace_int.h"
 
 #define WIRE_MAGIC 0x49504232u /* "IPB2" */
 #define WIRE_HAS_ACK 1u          /* flags: DATA carries an ack (ack_src, ack_w) */
@@ -226,42 +227,16 @@ struct bridge {
 uint64_t bridge_now_ns(void);
 
 /*
- * Spinning while traffic flows. A bridge thread asleep between messages
- * makes each one pay a wake-up (tens of microseconds on a VM) on top of
- * those ZeroMQ pays itself: two more per direction than a raw socket
- * (the proxy that takes the message from the ring, the network thread
- * that puts it into the other one). A thread that saw two messages come
- * at most FLOW_GAP_NS apart spins for FLOW_GAP_NS after each one, then
- * sleeps as before: a stream of messages finds it awake, while steps
- * further apart, and an idle group, cost no CPU. A proxy hands that
- * window to the library's wait (chan_recv_spin), which spins as the
- * ranks' waits do; the network thread polls ZeroMQ, yielding the CPU
- * every round. A group whose spin_us is 0 asked for no spinning: its
- * bridge never spins either (flow_spin_us). Private to one thread.
+ * A bridge thread asleep between messages makes each one pay a wake-up
+ * (tens of microseconds on a VM) on top of those ZeroMQ pays itself: two
+ * more per direction than a raw socket (the proxy that takes the message
+ * from the ring, the network thread that puts it into the other one). So
+ * each spins while messages flow (struct flow, lib/pace_int.h): a proxy
+ * hands the window to the library's wait (chan_recv_spin), which spins as
+ * the ranks' waits do; the network thread polls ZeroMQ, yielding the CPU
+ * every round. The ranks that receive what the bridge relays spin so too
+ * (seg_rank.relay), so that the last hop costs no wake-up either.
  */
-#define FLOW_GAP_NS (500 * 1000ull)
-struct flow {
-	uint64_t last;  /* the last message, 0: none yet */
-	uint64_t until; /* spin until then */
-};
-
-/* A message came (or went) at @now. */
-static inline void flow_note(struct flow *f, uint64_t now)
-{
-	f->until = f->last && now - f->last <= FLOW_GAP_NS ? now + FLOW_GAP_NS : 0;
-	f->last = now;
-}
-
-/* How long to spin from @now before sleeping, microseconds, in a group
- * whose spin_us is @spin_us: that, or to the end of the flow's window. */
-static inline uint32_t flow_spin_us(const struct flow *f, uint64_t now, uint32_t spin_us)
-{
-	uint64_t left = now < f->until ? f->until - now : 0;
-
-	if (left > FLOW_GAP_NS)
-		left = FLOW_GAP_NS; /* set at most that far ahead */
-	return !spin_us || left / 1000 <= spin_us ? spin_us : (uint32_t)(left / 1000);
-}
 
 void bridge_kick(struct bridge *b);
 __attribute__((format(printf, 2, 3))) void bridge_log(struct bridge *b, const char *fmt, ...);

@@ -282,6 +282,7 @@ static bool settle(struct bridge *b, unsigned r)
 		struct ipcfs_member *m;
 		int rc = ipcfs_join(b->dir, (int)r, &m);
 		if (rc >= 0) {
+			member_mark_relay(m);
 			note_joined(b, r, m);
 			__atomic_store_n(&b->m[r], m, __ATOMIC_RELEASE);
 			bridge_log(b, "rank %u joined (live on its node)", r);

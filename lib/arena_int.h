@@ -96,8 +96,8 @@ _Static_assert(sizeof(struct arena_block) == ARENA_HDR, "block header size");
 	  offsetof(struct seg_arena, waits) == (state_waits) &&                            \
 	  sizeof(struct arena_block) == (block) &&                                         \
 	  offsetof(struct arena_block, holders) == (block_holders)))
-_Static_assert(IPCFS_ABI == 3, "a new ABI needs its row below too");
-_Static_assert(ARENA_LAYOUT_OF_ABI(3, 192, 136, 64, 32),
+_Static_assert(IPCFS_ABI == 4, "a new ABI needs its row below too");
+_Static_assert(ARENA_LAYOUT_OF_ABI(4, 192, 136, 64, 32),
 	       "the arena's layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* What a ring message of an arena block carries (its payload). */

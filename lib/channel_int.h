@@ -50,6 +50,9 @@ struct chan {
 	/* Receiver, per ring: when its sender's next message is due, learnt
 	 * from the messages that ended idle waits (adaptive waiting). */
 	struct pace pace[IPCFS_MAX_RANKS + 1];
+	/* Receiver, per rank relayed by a bridge (seg_rank.relay): whether
+	 * its messages flow, so that we spin for the next (pace_int.h). */
+	struct flow flow[IPCFS_MAX_RANKS];
 	uint64_t nap_late; /* how late our timed naps wake (wait_until) */
 	int (*interrupt)(void *arg); /* ipcfs_set_interrupt, or NULL */
 	void *interrupt_arg;

@@ -331,6 +331,37 @@ static bool plan_recv(void *arg, uint64_t now, uint64_t *nap_until, uint64_t *sp
 	return any;
 }
 
+/* The spin window of a wait for ring @ring (-1: any), in a receive that
+ * asked for @spin_us: longer while the messages of a relayed rank flow
+ * (struct flow). Only rings that saw a flow cost anything here. */
+static uint32_t relay_spin_us(const struct chan *c, int ring, uint32_t spin_us)
+{
+	uint32_t best = spin_us;
+	uint64_t now = 0;
+
+	for (unsigned s = 0; s < seg_layout(&c->seg)->ranks; s++) {
+		if (!c->flow[s].until || (ring >= 0 && (unsigned)ring != s))
+			continue;
+		if (!now)
+			now = wait_now_ns();
+		uint32_t us = flow_spin_us(&c->flow[s], now, spin_us);
+		if (us > best)
+			best = us;
+	}
+	return best;
+}
+
+/* A message from ring @s was received: if a bridge relays that rank,
+ * note it in the ring's flow. */
+static void note_relayed(struct chan *c, int s)
+{
+	if (s < 0 || (unsigned)s >= seg_layout(&c->seg)->ranks)
+		return;
+	/* Relaxed: a hint (seg_rank.relay). */
+	if (atomic_load_explicit(&seg_rank(&c->seg, (unsigned)s)->relay, memory_order_relaxed))
+		flow_note(&c->flow[s], wait_now_ns());
+}
+
 int chan_recv(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_ms)
 {
 	return chan_recv_spin(c, src, msg, timeout_ms, seg_layout(&c->seg)->spin_us);
@@ -361,7 +392,7 @@ int chan_recv_spin(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_m
 		w.waited_ns = &waited;
 		w.nap_late = &c->nap_late;
 		w.arg = &a;
-		w.spin_us = spin_us;
+		w.spin_us = relay_spin_us(c, a.ring, spin_us);
 		/* A look with no time to wait (a poll loop's) is no wait. */
 		if (timeout_ms) {
 			seg_count(&me->waits, 1);
@@ -378,6 +409,7 @@ int chan_recv_spin(struct chan *c, int src, struct ipcfs_msg *msg, int timeout_m
 		rc = -EBADMSG;
 	if (rc < 0)
 		return rc;
+	note_relayed(c, a.got);
 	seg_count(&me->recv, 1);
 	seg_count(&me->recv_bytes, msg->len);
 	return 0;

@@ -42,8 +42,9 @@ extern "C" {
 #define IPCFS_VERSION_PATCH 0
 /* Version of the shared-memory layout; a segment of another ABI is refused.
  * 2: the arena's lock is a word of its own (no pthread mutex).
- * 3: the header's layout is one struct; each rank says its last CPU. */
-#define IPCFS_ABI 3
+ * 3: the header's layout is one struct; each rank says its last CPU.
+ * 4: a rank says whether a bridge relays it from another node. */
+#define IPCFS_ABI 4
 
 /* Largest group: destination sets are 64-bit masks. */
 #define IPCFS_MAX_RANKS 64

@@ -341,6 +341,12 @@ struct chan *member_chan(struct ipcfs_member *m)
 	return &m->chan;
 }
 
+void member_mark_relay(struct ipcfs_member *m)
+{
+	/* Relaxed: a hint (seg_rank.relay), ordered with nothing. */
+	atomic_store_explicit(&seg_rank(&m->chan.seg, m->chan.me)->relay, 1, memory_order_relaxed);
+}
+
 const char *member_dir(const struct ipcfs_member *m)
 {
 	return m->dir;

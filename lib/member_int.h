@@ -22,11 +22,14 @@ struct chan *member_chan(struct ipcfs_member *m);
 /* The group directory @m joined (as given to ipcfs_join). */
 const char *member_dir(const struct ipcfs_member *m);
 
-/* ipcfs_commit() with a message kind (IPCFS_KIND_*). */
+/* Say that @m relays a rank of another node (the bridge's proxies): its
+ * readers spin while its messages flow (seg_rank.relay). */
+void member_mark_relay(struct ipcfs_member *m);
 /* ipcfs_leave, the rank marked @how (IPCFS_STATE_LEFT, or _DEAD for a
  * member that stands for a process that died elsewhere: the bridge's
  * proxies). */
 int member_leave_as(struct ipcfs_member *m, int how);
+/* ipcfs_commit() with a message kind (IPCFS_KIND_*). */
 int member_commit_kind(struct ipcfs_member *m, uint64_t dest, size_t len, uint32_t kind);
 
 #endif

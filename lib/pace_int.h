@@ -70,4 +70,40 @@ bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t
  */
 void pace_late(uint64_t *late, uint64_t until, uint64_t now);
 
+/*
+ * Spinning while messages flow, where each hop's wake-up would add to a
+ * network's latency. A thread that saw two messages come at most
+ * FLOW_GAP_NS apart spins for FLOW_GAP_NS after each one, then sleeps as
+ * before: a stream of messages finds it awake, while steps further apart,
+ * and an idle group, cost no CPU. Used by the bridge's threads
+ * (bridge/bridge.h) and by a rank's receive from a rank the bridge relays
+ * (seg_rank.relay): a remote round trip outlasts spin_us on any network,
+ * so without it every message of a remote exchange found its reader
+ * asleep. A group whose spin_us is 0 asked for no spinning: none here
+ * either (flow_spin_us). Private to one thread.
+ */
+#define FLOW_GAP_NS (500 * 1000ull)
+struct flow {
+	uint64_t last;  /* the last message, 0: none yet */
+	uint64_t until; /* spin until then */
+};
+
+/* A message came (or went) at @now. */
+static inline void flow_note(struct flow *f, uint64_t now)
+{
+	f->until = f->last && now - f->last <= FLOW_GAP_NS ? now + FLOW_GAP_NS : 0;
+	f->last = now;
+}
+
+/* How long to spin from @now before sleeping, microseconds, in a group
+ * whose spin_us is @spin_us: that, or to the end of the flow's window. */
+static inline uint32_t flow_spin_us(const struct flow *f, uint64_t now, uint32_t spin_us)
+{
+	uint64_t left = now < f->until ? f->until - now : 0;
+
+	if (left > FLOW_GAP_NS)
+		left = FLOW_GAP_NS; /* set at most that far ahead */
+	return !spin_us || left / 1000 <= spin_us ? spin_us : (uint32_t)(left / 1000);
+}
+
 #endif

@@ -121,6 +121,13 @@ struct seg_rank {
 	 * live mask, its arena blocks swept. Behind joins while the owner
 	 * word says gone: whoever marked it died half way (membership.c). */
 	_Atomic uint64_t swept;
+	/* Nonzero while the rank's process is a bridge relaying a rank of
+	 * another node (member_mark_relay): its messages come over the
+	 * network, so its readers spin while they flow (struct flow,
+	 * pace_int.h). Written by that process after it joined, cleared
+	 * when a process takes the rank (seg_go_live); relaxed both ways, a
+	 * hint: a stale one costs a spin or a sleep, never a message. */
+	_Atomic uint32_t relay;
 
 	/* The rank sleeps on rx_bell while waiting for a message; senders
 	 * bump and wake it only when rx_waiting is set. */
@@ -199,18 +206,20 @@ _Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no p
  * The arena's own structures have their row in arena_int.h. History: ABI
  * 1, a 384-byte header with a pthread mutex in the arena's state; ABI 2,
  * the sizes of ABI 3 without seg_rank.cpu, pidns and swept (and without
- * the arena's lock_gen and the holder's rank in its lock word). */
-#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_swept, rank_cpu, rank_released, \
-			  slot, arena)                                                       \
+ * the arena's lock_gen and the holder's rank in its lock word); ABI 3,
+ * ABI 4 without seg_rank.relay. */
+#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_swept, rank_relay, rank_cpu,  \
+			  rank_released, slot, arena)                                        \
 	(IPCFS_ABI != (abi) ||                                                              \
 	 (sizeof(struct seg_hdr) == (hdr) && sizeof(struct seg_layout) == (layout) &&        \
 	  offsetof(struct seg_hdr, live) == (hdr_live) && sizeof(struct seg_rank) == (rank) && \
 	  offsetof(struct seg_rank, swept) == (rank_swept) &&                                \
+	  offsetof(struct seg_rank, relay) == (rank_relay) &&                                \
 	  offsetof(struct seg_rank, cpu) == (rank_cpu) &&                                    \
 	  offsetof(struct seg_rank, released) == (rank_released) &&                          \
 	  sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
-_Static_assert(IPCFS_ABI == 3, "a new ABI needs its row below");
-_Static_assert(SEG_LAYOUT_OF_ABI(3, 448, 104, 128, 1024, 40, 72, 448, 32, 256),
+_Static_assert(IPCFS_ABI == 4, "a new ABI needs its row below");
+_Static_assert(SEG_LAYOUT_OF_ABI(4, 448, 104, 128, 1024, 40, 48, 72, 448, 32, 256),
 	       "the segment layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* A mapping of a segment, validated. */

@@ -141,6 +141,29 @@ START_TEST(nap_lateness_is_learnt)
 }
 END_TEST
 
+/* Spinning while messages flow: two messages at most FLOW_GAP_NS apart
+ * open a window of FLOW_GAP_NS after the last; a longer gap closes it; a
+ * group that asked for no spinning gets none. */
+START_TEST(flow_window)
+{
+	struct flow f = { 0 };
+
+	flow_note(&f, 10 * MS);
+	ck_assert_uint_eq(flow_spin_us(&f, 10 * MS, 50), 50); /* one message: no flow */
+	flow_note(&f, 10 * MS + 200 * US);
+	ck_assert_uint_eq(flow_spin_us(&f, 10 * MS + 300 * US, 50), (FLOW_GAP_NS - 100 * US) / US);
+	ck_assert_uint_eq(flow_spin_us(&f, 10 * MS + 300 * US, 0), 0);
+	/* Past the window, or a window shorter than spin_us: spin_us. */
+	ck_assert_uint_eq(flow_spin_us(&f, 11 * MS, 50), 50);
+	ck_assert_uint_eq(flow_spin_us(&f, 10 * MS + 200 * US + FLOW_GAP_NS - 10 * US, 50), 50);
+	/* A gap past FLOW_GAP_NS ends the flow; the next close one opens it. */
+	flow_note(&f, 20 * MS);
+	ck_assert_uint_eq(flow_spin_us(&f, 20 * MS, 50), 50);
+	flow_note(&f, 20 * MS + FLOW_GAP_NS);
+	ck_assert_uint_eq(flow_spin_us(&f, 20 * MS + FLOW_GAP_NS, 50), FLOW_GAP_NS / US);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pace");
@@ -151,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, skipped_step_then_pattern_change);
 	tcase_add_test(tc, out_of_range_intervals);
 	tcase_add_test(tc, nap_lateness_is_learnt);
+	tcase_add_test(tc, flow_window);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }

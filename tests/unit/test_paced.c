@@ -230,6 +230,89 @@ START_TEST(paced_no_spin)
 }
 END_TEST
 
+/* ---- relayed ranks: spinning while their messages flow ---- */
+
+#define RELAY_N 200
+/* Gaps past spin_us and inside FLOW_GAP_NS, drawn at random in this range:
+ * too irregular for a pace's plan, whose naps would count as sleeps. */
+#define RELAY_GAP_MIN_US 50
+#define RELAY_GAP_MAX_US 300
+
+/* Rank 1: receives RELAY_N messages from rank 0, which pauses between
+ * them; exit status 0 when its waits spun through the gaps (few sleeps),
+ * NOT_JUDGED when the gaps it saw were too often past the flow's window
+ * (a loaded machine), 20 + n for lost or reordered messages, 30 when it
+ * slept through the flow. */
+static int relay_reader(void *arg)
+{
+	struct ipcfs_member *m;
+	struct ipcfs_msg msg;
+	unsigned long_gaps = 0;
+	uint64_t last = 0;
+	(void)arg;
+
+	if (ipcfs_join(group_dir, 1, &m) < 0)
+		return 20;
+	struct seg_rank *me = seg_rank(&member_chan(m)->seg, 1);
+	for (uint64_t want = 1; want <= RELAY_N; want++) {
+		uint64_t v;
+		if (ipcfs_recv(m, 0, &msg, 10000))
+			return 21;
+		memcpy(&v, msg.data, sizeof(v));
+		ipcfs_release(m, &msg);
+		if (v != want)
+			return 22;
+		uint64_t now = wait_now_ns();
+		long_gaps += last && now - last > FLOW_GAP_NS * 4 / 5;
+		last = now;
+	}
+	uint64_t sleeps = atomic_load(&me->rx_sleeps);
+	ipcfs_leave(m);
+	/* A gap past the window ends the flow: that wait and the next may
+	 * sleep. Anything else should have found the reader spinning. */
+	if (long_gaps > RELAY_N / 10)
+		return NOT_JUDGED;
+	return sleeps <= 2 * long_gaps + RELAY_N / 10 ? 0 : 30;
+}
+
+/* A rank a bridge relays (seg_rank.relay) sends RELAY_N messages at
+ * irregular gaps, as a remote exchange delivers them: its reader
+ * spins through the gaps (spin_us alone would sleep in each); the flag
+ * goes when another process takes the rank. */
+START_TEST(relayed_flow_spins)
+{
+	char dir[PATH_MAX];
+	struct ipcfs_params p;
+	uint64_t seed = 7;
+
+	ipcfs_params_init(&p);
+	p.ranks = 2;
+	p.spin_us = 20;
+	tl_group(dir, &p);
+	group_dir = dir;
+	pid_t pid = tl_fork(relay_reader, NULL);
+	struct ipcfs_member *m = tl_join(dir, 0);
+	member_mark_relay(m);
+	ck_assert_int_eq(ipcfs_wait_ranks(m, 3, 10000), 0);
+	for (uint64_t v = 1; v <= RELAY_N; v++) {
+		ck_assert_int_eq(ipcfs_send(m, IPCFS_RANK_BIT(1), &v, sizeof(v), 10000), 0);
+		pause_us(RELAY_GAP_MIN_US + (long)(tl_rand(&seed) % (RELAY_GAP_MAX_US - RELAY_GAP_MIN_US)));
+	}
+	int status = tl_wait(pid, 60);
+	if (status == NOT_JUDGED)
+		fprintf(stderr, "paced: relayed flow not judged: the gaps the reader saw were too "
+			"often past the window on this loaded machine\n");
+	else
+		ck_assert_int_eq(status, 0);
+	ipcfs_leave(m);
+	/* The next process to take rank 0 relays nothing until it says so. */
+	m = tl_join(dir, 0);
+	ck_assert_uint_eq(atomic_load(&seg_rank(member_seg(m), 0)->relay), 0);
+	ipcfs_leave(m);
+	tl_group_done(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("paced");
@@ -239,6 +322,7 @@ int main(void)
 	tcase_add_test(tc, paced_no_spin);
 	tcase_add_test(tc, paced_pinned_apart);
 	tcase_add_test(tc, paced_pinned_together);
+	tcase_add_test(tc, relayed_flow_spins);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
