@@ -282,7 +282,16 @@ static void adopt_group(struct fsd *d, const char *name)
 	}
 	/* With huge pages the segment lives elsewhere than the default. */
 	rc = fsd_seg_adopt(d, g);
-	if (rc == -ENOENT) {
+	if (rc == -EPROTO)
+		/* Made by another version of ipcfs (after an upgrade): this
+		 * daemon and its members cannot read it, while the group's
+		 * attributes, owner and records are in the state file. A
+		 * fresh segment replaces it, as if it had gone away; members
+		 * of the old version keep the old one until they rejoin. */
+		fsd_log(LOG_WARNING, "%s: its segment %s is of another ipcfs version (not ABI %d): "
+			"replaced by a fresh one; members of that version must rejoin with this one",
+			name, g->seg_path, IPCFS_ABI);
+	if (rc == -ENOENT || rc == -EPROTO) {
 		/* The segment went away (e.g. /dev/shm was cleaned): a fresh
 		 * one, nobody can have been joined to it; its counters start
 		 * from 0, and so does the baseline. */
