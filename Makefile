@@ -91,7 +91,11 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory check-build
 	$(Q)BUILD=$(BUILD) SAN=$(SAN) tests/run.sh $(UNIT_TESTS) $(SHELL_TESTS) $(GPU_TESTS)
 
-check-build: $(ALL) $(UNIT_TESTS) $(TEST_HELPERS) $(GPU_TESTS)
+# Also every benchmark program this machine can build (make bench is not
+# run by CI: a contender that stopped compiling would show only there).
+BENCH_PROGS := $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/payload_ipcfs $(BUILD)/bench/ctl_ops \
+	$(BUILD)/bench/remote_rt $(BENCH_BINS)
+check-build: $(ALL) $(UNIT_TESTS) $(TEST_HELPERS) $(GPU_TESTS) $(BENCH_PROGS)
 
 # Without nvcc GPU_TESTS is empty: nothing to run (said so).
 check-gpu: $(ALL) $(GPU_TESTS)
@@ -106,8 +110,7 @@ demo: deps
 
 bench:
 	$(Q)tools/install-deps.sh --bench
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/bcast_ipcfs $(BUILD)/bench/payload_ipcfs \
-		$(BUILD)/bench/ctl_ops $(BUILD)/bench/remote_rt $(BENCH_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	$(Q)tools/bench/run_bcast.sh $(BUILD) results
 	$(Q)BENCH_PIN="$${BENCH_PIN:-0 1}" tools/bench/run_paced.sh $(BUILD) results
 	$(Q)tools/bench/run_payload.sh $(BUILD) results

@@ -26,6 +26,7 @@
 #define REMOTE_COMMON_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +52,16 @@ static long remote_iters(long iters, size_t size)
 }
 
 /* Paced round trips (one per @period_us, the sender asleep in between, as
- * an engine's steps are): at most a second's worth of them. */
-static long remote_paced_iters(long n, double period_us)
+ * an engine's steps are): at most a second's worth of them. Inline, as
+ * the next: the paced contenders use them, remote_mpi does not. */
+static inline long remote_paced_iters(long n, double period_us)
 {
 	long most = (long)(1e6 / period_us);
 	return period_us > 0 && n > most ? (most < 20 ? 20 : most) : n;
 }
 
 /* Sleep until @t_us on remote_now_us()'s clock. */
-static void remote_sleep_until_us(double t_us)
+static inline void remote_sleep_until_us(double t_us)
 {
 	struct timespec ts = {.tv_sec = (time_t)(t_us / 1e6)};
 	ts.tv_nsec = (long)((t_us - (double)ts.tv_sec * 1e6) * 1e3);
