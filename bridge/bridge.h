@@ -124,6 +124,8 @@ struct proxy {
 	bool bounce;                  /* mu: leave as dead and join again: the
 	                                 node's bridge restarted, what it had not
 	                                 sent is lost (readers get EPIPE there) */
+	uint64_t live_hb;             /* mu: the newest heartbeat (peer.hb_seq) that
+	                                 made it join at once (on_heartbeat) */
 };
 
 /* What one inbound thread receives from the network thread. */
@@ -171,6 +173,7 @@ struct peer {
 	uint64_t epoch[IPCFS_MAX_RANKS], last_w[IPCFS_MAX_RANKS];
 	bool check[IPCFS_MAX_RANKS];
 	uint64_t hb_epoch;            /* network thread: its bridge's, from heartbeats */
+	uint64_t hb_seq;              /* network thread: heartbeats heard from it */
 	/* A message made a proxy of that node join, which its heartbeats did
 	 * not say: the next one is applied even if its mask did not change
 	 * (a rank that joined and left between two would keep its proxy). */

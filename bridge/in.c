@@ -160,7 +160,7 @@ static int deliver(struct bridge *b, struct peer *pe, struct inmsg *im, bool now
 /* The remote node's live ranks changed (@live; 0: the node went silent,
  * its ranks in @dead): proxies join and leave to match. */
 static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead,
-		       bool bounce)
+		       bool bounce, uint64_t seq)
 {
 	if (b->verbose)
 		bridge_log(b, "node %s: live ranks %#llx", b->cl.node[node].name,
@@ -169,6 +169,12 @@ static void apply_live(struct bridge *b, unsigned node, uint64_t live, uint64_t 
 		unsigned r = (unsigned)__builtin_ctzll(m);
 		struct proxy *p = &b->px[r];
 		pthread_mutex_lock(&p->mu);
+		/* A newer heartbeat made it join at once (on_heartbeat): this
+		 * older one, queued before, says nothing of it any more. */
+		if (!(live & IPCFS_RANK_BIT(r)) && seq < p->live_hb) {
+			pthread_mutex_unlock(&p->mu);
+			continue;
+		}
 		p->want = (live & IPCFS_RANK_BIT(r)) != 0;
 		p->dead = (dead & IPCFS_RANK_BIT(r)) != 0;
 		p->bounce |= bounce && b->m[r];
@@ -274,7 +280,7 @@ void *bridge_peer_main(void *arg)
 		if (!im)
 			return NULL;
 		if (im->h.type == WIRE_HB)
-			apply_live(b, p->node, im->h.dest, im->h.q, im->h.flags & HB_BOUNCE);
+			apply_live(b, p->node, im->h.dest, im->h.q, im->h.flags & HB_BOUNCE, im->h.w);
 		else
 			inbound_one(b, p, im, false);
 		inmsg_free(im);

@@ -131,8 +131,10 @@ static int read_hdr(struct bridge *b, zmq_msg_t *f, struct wire_hdr *h, int type
 
 /* [routing id][header] heartbeat: the node is there (its live ranks are
  * in dest, those marked dead in q). */
+/* Queue the live ranks @live of @node (and @dead of them) as heartbeat
+ * number @seq said them (UINT64_MAX: the node is down, whatever came). */
 static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t dead,
-		      bool bounce)
+		      bool bounce, uint64_t seq)
 {
 	struct inmsg *im = calloc(1, sizeof(*im));
 	if (!im)
@@ -141,6 +143,7 @@ static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t d
 	im->h.dest = live;
 	im->h.q = dead;
 	im->h.flags = bounce ? HB_BOUNCE : 0;
+	im->h.w = seq;
 	bridge_peer_push(b, node, im);
 }
 
@@ -154,6 +157,7 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	 * get EPIPE after what arrived) and join again. */
 	bool bounce = p->hb_epoch && p->hb_epoch != h->epoch;
 	p->hb_epoch = h->epoch;
+	p->hb_seq++;
 	if (bounce)
 		bridge_log(b, "node %s: its bridge restarted", b->cl.node[node].name);
 	if (!p->up)
@@ -168,6 +172,9 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	for (uint64_t m = live & ~p->live & ~dead; m; m &= m - 1) {
 		struct proxy *px = &b->px[__builtin_ctzll(m)];
 		if (pthread_mutex_trylock(&px->mu) == 0) {
+			/* An older heartbeat still queued must not undo this
+			 * join (apply_live): its readers would see EPIPE. */
+			px->live_hb = p->hb_seq;
 			px->want = true;
 			pthread_cond_broadcast(&px->cv);
 			pthread_mutex_unlock(&px->mu);
@@ -175,7 +182,7 @@ static void on_heartbeat(struct bridge *b, int node, const struct wire_hdr *h)
 	}
 	bool again = atomic_exchange(&p->joined_by_msg, false);
 	if (!p->up || live != p->live || dead != p->dead || bounce || again)
-		post_live(b, (unsigned)node, live, dead, bounce);
+		post_live(b, (unsigned)node, live, dead, bounce, p->hb_seq);
 	/* Relaxed: a proxy thread only polls it (bridge_node_up). */
 	__atomic_store_n(&p->up, true, __ATOMIC_RELAXED);
 	p->live = live;
@@ -418,7 +425,7 @@ static void heartbeat(struct bridge *b, uint64_t now)
 			bridge_log(b, "node %s silent for %llu ms: down, its ranks gone",
 				   b->cl.node[n].name, (unsigned long long)((now - p->heard_ns) / 1000000));
 			/* As if every rank there had died. */
-			post_live(b, n, 0, p->dead, false);
+			post_live(b, n, 0, p->dead, false, UINT64_MAX);
 			/* A new socket (routing id) for when it answers again:
 			 * its ROUTER ignores a connection with the id of one it
 			 * still holds, and may hold ours half-open for ever
