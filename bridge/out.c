@@ -123,7 +123,6 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 		e->dest = msg->seq <= s->flushed_q ? IPCFS_RANK_BIT(r)
 			: will_file(b, (unsigned)msg->src, msg->seq, dest & b->cl.node[node].ranks) |
 			  IPCFS_RANK_BIT(r);
-		e->data = msg->data;
 		e->len = msg->len;
 		e->kind = msg->kind;
 		atomic_init(&e->holds, 1);
@@ -132,6 +131,10 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 	}
 	/* One that joined just after the entry was made has it too. */
 	e->dest |= IPCFS_RANK_BIT(r);
+	/* Read through the view of a proxy that has it: the first to file,
+	 * or the first after every one that had filed it left (retire). */
+	if (!e->arrived)
+		e->data = msg->data;
 	e->view[r] = *msg;
 	e->vgen[r] = b->px[r].gen;
 	e->arrived |= IPCFS_RANK_BIT(r);
@@ -222,6 +225,7 @@ static void retire(struct bridge *b, unsigned r)
 	for (unsigned src = 0; src < b->ranks; src++) {
 		struct entry **pp = &b->st[src][node].pending, *e;
 		while ((e = *pp)) {
+			bool ours = (e->arrived & IPCFS_RANK_BIT(r)) && e->data == e->view[r].data;
 			e->dest &= ~IPCFS_RANK_BIT(r);
 			e->arrived &= ~IPCFS_RANK_BIT(r);
 			if (!e->dest) {
@@ -229,6 +233,11 @@ static void retire(struct bridge *b, unsigned r)
 				free(e); /* never sent: no frame reads it */
 				continue;
 			}
+			/* Its leave unmaps what e->data points into: read it
+			 * through another view that has it, or through the next
+			 * one to file it (file_view). */
+			if (ours)
+				e->data = e->arrived ? e->view[__builtin_ctzll(e->arrived)].data : NULL;
 			pp = &e->next;
 		}
 	}
