@@ -212,8 +212,9 @@ static bool interrupted(const struct waiter *w, int rc)
 
 /*
  * Paced traffic: nap on the bell until @until, announced, so that a
- * message that comes early still wakes us (sleeping with a precise timer:
- * the nap ends just before the message is due). Then withdraw: a sender
+ * message that comes early still wakes us, almost always (see the fence
+ * below; sleeping with a precise timer: the nap ends just before the
+ * message is due). Then withdraw: a sender
  * that finds us so makes no wake call, and the spin that follows polls
  * after the withdrawal. The liveness check runs as in a sleep. Returns
  * poll's verdict or 0.
@@ -227,8 +228,16 @@ static int nap(const struct waiter *w, uint64_t now, uint64_t until, uint64_t *s
 	while (now < until) {
 		if (!w->counting)
 			announce(w);
-		/* The handshake of wait_until: fence, bell, look, sleep. */
-		wait_asym_fence();
+		/* The handshake of wait_until (flag, fence, bell, look,
+		 * sleep), but with our own fence only, not the membarrier: it
+		 * interrupts every CPU that runs a member (about 9 us through
+		 * a VM's hypervisor), and a nap ends just when the sender whose
+		 * message is due runs. A publisher whose plain store was still
+		 * in its store buffer as it read our flag (nanoseconds) is then
+		 * missed: its message is found when the nap ends, which is
+		 * bounded by @until, and never lost. seq_cst: pairs with the
+		 * publishers that use seq_cst stores (not registered). */
+		atomic_thread_fence(memory_order_seq_cst);
 		uint32_t bell = atomic_load_explicit(w->bell, memory_order_seq_cst);
 		rc = w->poll(w->arg, true);
 		if (rc)

@@ -43,7 +43,8 @@
  * corrupt slot here is a protocol bug: asserted), the arena's block
  * list (NB fixed blocks; split and merge are not modelled, repair() is a
  * recount), the spin phase (a poll before the announcement stands for it)
- * and the pacing naps (they run the same handshake as wait_until).
+ * and the pacing naps (the handshake of wait_until with the sleeper's own
+ * fence only: a wake-up may be missed, and the nap's timer ends it).
  *
  * Futex: FUTEX_WAIT sleeps only if the word still holds the value read,
  * checked atomically; FUTEX_WAKE wakes the sleepers of that word. A sleep
