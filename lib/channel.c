@@ -163,7 +163,6 @@ static int claim_slot(struct chan *c, int timeout_ms)
 		w.check = check_holders;
 		w.arg = c;
 		seg_count(&me->stalls, 1);
-		chan_note_cpu(me);
 		atomic_store_explicit(&me->stall_since_ns, wait_now_ns(), memory_order_relaxed);
 		rc = wait_until(&w, timeout_ms);
 		atomic_store_explicit(&me->stall_since_ns, 0, memory_order_relaxed);

@@ -68,20 +68,6 @@ enum { KIND_MAX = IPCFS_KIND_TYPED };
 /* A view's priv[0]: the position in its ring, the ring above this bit. */
 #define PRIV_RING_SHIFT 56
 
-/* Say on which CPU this rank goes to wait (seg_rank.cpu): a receiver
- * decides from it whether spinning for this rank's next message could keep
- * it off its CPU. sched_getcpu() reads the rseq area, no system call. */
-static inline void chan_note_cpu(struct seg_rank *me)
-{
-	int cpu = sched_getcpu();
-	uint32_t v = cpu >= 0 ? (uint32_t)cpu : SEG_CPU_UNKNOWN;
-
-	/* Relaxed: a hint, ordered with nothing (segment_int.h). Written
-	 * only when it changed, so the line is not dirtied for nothing. */
-	if (atomic_load_explicit(&me->cpu, memory_order_relaxed) != v)
-		atomic_store_explicit(&me->cpu, v, memory_order_relaxed);
-}
-
 /* A waiter of this channel (wait_until, wait.c): spin by yielding when the
  * group's live ranks cannot each have a CPU of their own (cpu_fit_int.h). */
 static inline struct waiter chan_waiter(struct chan *c, struct seg_rank *me, bool tx)

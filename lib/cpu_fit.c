@@ -81,33 +81,11 @@ bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m)
 			continue;
 		/* Relaxed: only the pid is used, as a hint (see mask_of). */
 		uint64_t owner = atomic_load_explicit(&seg_rank(m, r)->owner, memory_order_relaxed);
-		mask_of(SEG_OWNER_PID(owner), &f->sets[r]);
-		sets[n++] = f->sets[r];
+		mask_of(SEG_OWNER_PID(owner), &sets[n++]);
 	}
 	f->live = live;
 	f->uses = 0;
 	f->valid = true;
 	f->compete = cpu_sets_compete(sets, n);
 	return f->compete;
-}
-
-bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b)
-{
-	cpu_set_t both;
-
-	if (!f->valid || a >= IPCFS_MAX_RANKS || b >= IPCFS_MAX_RANKS ||
-	    !(f->live & IPCFS_RANK_BIT(a)) || !(f->live & IPCFS_RANK_BIT(b)))
-		return false;
-	CPU_AND(&both, &f->sets[a], &f->sets[b]);
-	return CPU_COUNT(&both) == 0;
-}
-
-bool cpu_fit_may_spin(const struct cpu_fit *f, unsigned me, unsigned s, uint32_t s_cpu,
-		      uint32_t my_cpu)
-{
-	if (!f->valid)
-		return false;
-	if (cpu_fit_apart(f, me, s) || !f->compete)
-		return true;
-	return s_cpu != SEG_CPU_UNKNOWN && my_cpu != SEG_CPU_UNKNOWN && s_cpu != my_cpu;
 }

@@ -36,8 +36,6 @@ struct cpu_fit {
 	uint32_t uses;  /* verdicts served since it was computed */
 	bool valid;
 	bool compete;
-	/* The CPUs each live rank (by index) may run on, as read then. */
-	cpu_set_t sets[IPCFS_MAX_RANKS];
 };
 
 /* How many cached verdicts are served before the masks are read again,
@@ -48,23 +46,5 @@ struct cpu_fit {
  * changed or after CPU_FIT_REFRESH uses, else the cached one. Costs one
  * sched_getaffinity per live rank when recomputed, nothing otherwise. */
 bool cpu_fit_compete(struct cpu_fit *f, const struct seg_map *m);
-
-/* Whether ranks @a and @b (live when the verdict was last computed) can
- * never run on the same CPU: their affinity masks are disjoint. A paced
- * receiver spins for the next message only then; otherwise the waking
- * sender may be placed on the CPU it spins on. */
-bool cpu_fit_apart(const struct cpu_fit *f, unsigned a, unsigned b);
-
-/*
- * Whether receiver @me may spin for sender @s's next message (a paced
- * plan), by the verdict cached by the last cpu_fit_compete(): when they
- * are apart; when the live ranks do not compete (each has a CPU of its
- * own, so the scheduler wakes the sender on an idle CPU, not on ours);
- * and, when they compete, only when the sender last waited on a CPU
- * (@s_cpu, seg_rank.cpu) other than ours (@my_cpu), both known: it wakes
- * where it slept, and a competing waiter's spin yields in every round.
- */
-bool cpu_fit_may_spin(const struct cpu_fit *f, unsigned me, unsigned s, uint32_t s_cpu,
-		      uint32_t my_cpu);
 
 #endif

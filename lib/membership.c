@@ -236,10 +236,7 @@ void seg_go_live(struct seg_map *seg, unsigned r, pid_t pid)
 	struct seg_rank *rk = seg_rank(seg, r);
 
 	atomic_store_explicit(&rk->starttime, proc_starttime(pid), memory_order_relaxed);
-	/* Relaxed, a hint (seg_rank.cpu): the CPU of the rank's previous
-	 * process says nothing of this one's. */
-	atomic_store_explicit(&rk->cpu, SEG_CPU_UNKNOWN, memory_order_relaxed);
-	/* Relaxed, a hint too (seg_rank.relay): a bridge says so again. */
+	/* Relaxed, a hint (seg_rank.relay): a bridge says so again. */
 	atomic_store_explicit(&rk->relay, 0, memory_order_relaxed);
 	for (unsigned s = 0; s <= seg_layout(seg)->ranks; s++) {
 		uint64_t head = atomic_load_explicit(&seg_rank(seg, s)->head, memory_order_acquire);

@@ -225,13 +225,6 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 	return seg_create_at(AT_FDCWD, path, p, uid, gid);
 }
 
-/* Every rank's CPU starts unknown (seg_rank.cpu). */
-static void ranks_format(const struct seg_map *m)
-{
-	for (unsigned r = 0; r <= seg_layout(m)->ranks; r++)
-		atomic_store_explicit(&seg_rank(m, r)->cpu, SEG_CPU_UNKNOWN, memory_order_relaxed);
-}
-
 /* Write the header and format what lies behind it of the mapped file
  * @base, laid out as @l; the magic last. */
 static int format(void *base, const struct seg_layout *l)
@@ -246,7 +239,6 @@ static int format(void *base, const struct seg_layout *l)
 	h->hdr_bytes = sizeof(*h);
 	h->layout = *l;
 	h->layout.created_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-	ranks_format(&sm);
 	rc = arena_format(&sm);
 	if (rc)
 		return rc;

@@ -133,13 +133,6 @@ struct seg_rank {
 	 * bump and wake it only when rx_waiting is set. */
 	alignas(SEG_LINE) _Atomic uint32_t rx_waiting;
 	_Atomic uint32_t rx_bell;
-	/* The CPU the rank last ran on (sched_getcpu), or SEG_CPU_UNKNOWN:
-	 * written by the rank alone, with a relaxed store, when it goes to
-	 * wait; read relaxed by the others (a sender's waiter spins only when
-	 * the sender runs on another CPU). A hint, ordered with nothing: a
-	 * stale value costs a spin or a nap, never a message. Set to unknown
-	 * at creation and when a process takes the rank (seg_go_live). */
-	_Atomic uint32_t cpu;
 
 	/* The rank sleeps on tx_bell while waiting for ring space; readers
 	 * releasing one of its slots wake it only when tx_waiting is set. */
@@ -191,9 +184,6 @@ struct seg_slot {
 	uint64_t reserved;
 };
 
-/* The CPU of a rank that has not said yet (seg_rank.cpu). */
-#define SEG_CPU_UNKNOWN UINT32_MAX
-
 _Static_assert(sizeof(struct seg_slot) == SEG_SLOT_HDR, "slot header size");
 _Static_assert(sizeof(struct seg_hdr) <= SEG_PAGE, "header fits a page");
 _Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no padding");
@@ -207,19 +197,22 @@ _Static_assert(sizeof(struct seg_layout) == 10 * 4 + 8 * 8, "seg_layout has no p
  * 1, a 384-byte header with a pthread mutex in the arena's state; ABI 2,
  * the sizes of ABI 3 without seg_rank.cpu, pidns and swept (and without
  * the arena's lock_gen and the holder's rank in its lock word); ABI 3,
- * ABI 4 without seg_rank.relay. */
-#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_swept, rank_relay, rank_cpu,  \
+ * ABI 4 without seg_rank.relay. ABI 4 had seg_rank.cpu at offset 72 (the
+ * CPU a rank last waited on): a hint nobody reads or writes any more; its
+ * bytes are padding, which a library of before reads as a stale hint
+ * only, so the ABI stays. */
+#define SEG_LAYOUT_OF_ABI(abi, hdr, layout, hdr_live, rank, rank_swept, rank_relay, rank_rx_bell, \
 			  rank_released, slot, arena)                                        \
 	(IPCFS_ABI != (abi) ||                                                              \
 	 (sizeof(struct seg_hdr) == (hdr) && sizeof(struct seg_layout) == (layout) &&        \
 	  offsetof(struct seg_hdr, live) == (hdr_live) && sizeof(struct seg_rank) == (rank) && \
 	  offsetof(struct seg_rank, swept) == (rank_swept) &&                                \
 	  offsetof(struct seg_rank, relay) == (rank_relay) &&                                \
-	  offsetof(struct seg_rank, cpu) == (rank_cpu) &&                                    \
+	  offsetof(struct seg_rank, rx_bell) == (rank_rx_bell) &&                            \
 	  offsetof(struct seg_rank, released) == (rank_released) &&                          \
 	  sizeof(struct seg_slot) == (slot) && SEG_ARENA_STATE == (arena)))
 _Static_assert(IPCFS_ABI == 4, "a new ABI needs its row below");
-_Static_assert(SEG_LAYOUT_OF_ABI(4, 448, 104, 128, 1024, 40, 48, 72, 448, 32, 256),
+_Static_assert(SEG_LAYOUT_OF_ABI(4, 448, 104, 128, 1024, 40, 48, 68, 448, 32, 256),
 	       "the segment layout changed: bump IPCFS_ABI (lib/ipcfs.h) and add a row");
 
 /* A mapping of a segment, validated. */

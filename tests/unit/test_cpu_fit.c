@@ -60,22 +60,6 @@ START_TEST(pure_layouts)
 }
 END_TEST
 
-START_TEST(apart_needs_disjoint_masks)
-{
-	struct cpu_fit f = { .valid = true, .live = 0x7 };
-	const char *spec[] = { "0", "1", "01" };
-	layout(f.sets, spec, 3, 2);
-	ck_assert(cpu_fit_apart(&f, 0, 1));  /* pinned to CPUs 0 and 1 */
-	ck_assert(!cpu_fit_apart(&f, 0, 2)); /* 2 may run on CPU 0 */
-	ck_assert(!cpu_fit_apart(&f, 1, 2));
-	f.live = 0x3;
-	ck_assert(!cpu_fit_apart(&f, 0, 2)); /* 2 not live */
-	f.valid = false;
-	ck_assert(!cpu_fit_apart(&f, 0, 1)); /* nothing read yet */
-	ck_assert(!cpu_fit_apart(&f, 0, 70));
-}
-END_TEST
-
 struct pinned {
 	const char *dir;
 	int rank, cpu;   /* cpu < 0: unpinned */
@@ -161,29 +145,6 @@ static int online_cpus(void)
 	return CPU_COUNT(&own);
 }
 
-/* When a paced receiver may spin: pinned apart or no competition always;
- * competing, only for a sender last seen on another CPU than its own. */
-START_TEST(may_spin_by_layout_and_last_cpu)
-{
-	struct cpu_fit f = { .valid = true, .live = 0x7, .compete = false };
-	const uint32_t U = SEG_CPU_UNKNOWN;
-
-	for (int r = 0; r < 3; r++)
-		CPU_SET(0, &f.sets[r]); /* all may run on CPU 0 */
-	ck_assert(cpu_fit_may_spin(&f, 1, 0, U, U));  /* no competition */
-	f.compete = true;
-	ck_assert(!cpu_fit_may_spin(&f, 1, 0, U, 1)); /* sender's CPU unknown */
-	ck_assert(!cpu_fit_may_spin(&f, 1, 0, 0, U)); /* ours unknown */
-	ck_assert(!cpu_fit_may_spin(&f, 1, 0, 1, 1)); /* it would wake on ours */
-	ck_assert(cpu_fit_may_spin(&f, 1, 0, 0, 1));  /* it sleeps elsewhere */
-	CPU_ZERO(&f.sets[1]);
-	CPU_SET(1, &f.sets[1]);
-	ck_assert(cpu_fit_may_spin(&f, 1, 0, 1, 1));  /* pinned apart */
-	f.valid = false;
-	ck_assert(!cpu_fit_may_spin(&f, 1, 0, 0, 1)); /* nothing read yet */
-}
-END_TEST
-
 START_TEST(processes_pinned_apart)
 {
 	if (online_cpus() < 2)
@@ -248,8 +209,6 @@ int main(void)
 	TCase *tc = tcase_create("cpu_fit");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pure_layouts);
-	tcase_add_test(tc, apart_needs_disjoint_masks);
-	tcase_add_test(tc, may_spin_by_layout_and_last_cpu);
 	tcase_add_test(tc, processes_pinned_apart);
 	tcase_add_test(tc, processes_pinned_together);
 	tcase_add_test(tc, processes_unpinned);

@@ -101,10 +101,6 @@ START_TEST(layout_is_aligned)
 	struct ipcfs_params back;
 	seg_params(&m, &back);
 	ck_assert_int_eq(memcmp(&back, &p, sizeof(p)), 0);
-	/* Every rank's CPU (the control sender's too) is unknown until the
-	 * rank says it. */
-	for (unsigned r = 0; r <= p.ranks; r++)
-		ck_assert_uint_eq(atomic_load(&seg_rank(&m, r)->cpu), SEG_CPU_UNKNOWN);
 	/* Every slot's payload is 32-byte aligned. */
 	for (unsigned s = 0; s <= p.ranks; s++)
 		for (uint64_t i = 0; i < p.slots; i++)
@@ -185,24 +181,6 @@ START_TEST(corrupt_header_rejected)
 	ck_assert_int_eq(truncate(path, 0), 0);
 	ck_assert_int_eq(ipcfs_join(dir, 0, &m), -EBADMSG);
 	munmap(h, size);
-	tl_group_done(dir);
-}
-END_TEST
-
-/* A rank's CPU (seg_rank.cpu) is its own process's: a process that takes
- * the rank starts unknown, whatever the previous one said. */
-START_TEST(cpu_unknown_when_taken)
-{
-	char dir[PATH_MAX];
-	struct seg_map m;
-
-	tl_group(dir, NULL);
-	tl_map_seg(dir, &m);
-	atomic_store(&seg_rank(&m, 1)->cpu, 3);
-	struct ipcfs_member *a = tl_join(dir, 1);
-	ck_assert_uint_eq(atomic_load(&seg_rank(&m, 1)->cpu), SEG_CPU_UNKNOWN);
-	ipcfs_leave(a);
-	seg_unmap(&m);
 	tl_group_done(dir);
 }
 END_TEST
@@ -380,7 +358,6 @@ int main(void)
 	tcase_add_test(tc, params_out_of_range);
 	tcase_add_test(tc, layout_is_aligned);
 	tcase_add_test(tc, corrupt_header_rejected);
-	tcase_add_test(tc, cpu_unknown_when_taken);
 	tcase_add_test(tc, numa_policy_bound);
 	tcase_add_test(tc, process_start_time);
 	tcase_add_test(tc, hugepages_backed);
