@@ -174,18 +174,25 @@ static int spin(const struct waiter *w, int timeout_ms, struct wait_times *t, ui
 			t->start = now;
 			t->deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
 			t->spin_end = now + (uint64_t)w->spin_us * 1000u;
-			if (w->plan && w->plan(w->arg, now, &nap_end, &plan_end)) {
+			/* A plan spins through the due time: none when spin_us
+			 * is 0 (the group asked for a waiter that only sleeps),
+			 * and no nap when the spin window reaches the due time
+			 * anyway (spin_us at its most asks for one that only
+			 * spins). */
+			if (w->spin_us && w->plan && w->plan(w->arg, now, &nap_end, &plan_end)) {
 				uint64_t late = w->nap_late ? *w->nap_late : 0;
 				uint64_t until = nap_end > now + late ? nap_end - late : now;
 				if (until > t->deadline)
 					until = t->deadline;
-				rc = nap(w, now, until, sleeps);
-				if (rc)
-					return rc;
-				now = wait_now_ns();
-				/* The nap ran to its end: learn how late it woke. */
-				if (w->nap_late && until > t->start)
-					pace_late(w->nap_late, until, now);
+				if (until > t->spin_end) {
+					rc = nap(w, now, until, sleeps);
+					if (rc)
+						return rc;
+					now = wait_now_ns();
+					/* The nap ran to its end: learn how late it woke. */
+					if (w->nap_late && until > t->start)
+						pace_late(w->nap_late, until, now);
+				}
 				if (plan_end > t->spin_end)
 					t->spin_end = plan_end;
 			}

@@ -110,8 +110,9 @@ struct waiter {
 /*
  * Wait until w->poll() says done, at most @timeout_ms (< 0: no limit; 0:
  * one look, then -EAGAIN). The first poll is the fast path and makes no
- * system call. With a plan (w->plan), nap until the message is nearly
- * due. Then spin for spin_us (or to the end of the plan's window), then
+ * system call. With a plan (w->plan) and a spin_us other than 0, nap
+ * until the message is nearly due, unless the spin window reaches that
+ * far. Then spin for spin_us (or to the end of the plan's window), then
  * sleep on the bell in naps of at most WAIT_LIVENESS_NS. Returns poll's
  * result, -EAGAIN, -ETIMEDOUT or (w->interrupt said so) -EINTR.
  */

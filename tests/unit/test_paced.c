@@ -27,6 +27,14 @@ static const char *group_dir;
  * CPU 1, or both on CPU 0 (they compete for it). */
 enum placement { UNPINNED, APART, SAME };
 static enum placement placement;
+/* The group's spin_us: 0 asks for a reader that only sleeps (no plan),
+ * one longer than a step for one that only spins (no nap). */
+static uint32_t group_spin_us;
+
+static bool naps_expected(void)
+{
+	return group_spin_us && group_spin_us < GAP_US;
+}
 
 static void pin(int cpu)
 {
@@ -102,8 +110,11 @@ static int reader(void *arg)
 			 * nearly due: naps that ran to their end taught how late
 			 * they wake. Every placement gets plans: where the
 			 * ranks compete for a CPU, the spin after a nap yields. */
-			else if (member_chan(m)->nap_late == 0)
+			else if (naps_expected() && member_chan(m)->nap_late == 0)
 				pace_verdict = 17;
+			/* Otherwise never a nap, however steady the steps. */
+			if (!naps_expected() && member_chan(m)->nap_late != 0)
+				return 18;
 			if (pace_verdict && !steady(&seen))
 				pace_verdict = NOT_JUDGED;
 		}
@@ -141,6 +152,7 @@ static void paced_exchange(uint32_t spin_us)
 	ipcfs_params_init(&p);
 	p.ranks = 2;
 	p.spin_us = spin_us;
+	group_spin_us = spin_us;
 	tl_group(dir, &p);
 	group_dir = dir;
 	pid_t pid = tl_fork(reader, NULL);
@@ -211,9 +223,18 @@ START_TEST(paced_pinned_together)
 }
 END_TEST
 
+START_TEST(paced_spin_only)
+{
+	/* spin_us past the step: a reader that only spins (no nap); still
+	 * exactly once and in order. */
+	paced_exchange(1000000);
+}
+END_TEST
+
 START_TEST(paced_no_spin)
 {
-	/* spin_us 0: the plan's window is the only spinning there is. */
+	/* spin_us 0: a reader that only sleeps, paced or not (no plan, no
+	 * nap, no spin); still exactly once and in order. */
 	paced_exchange(0);
 }
 END_TEST
@@ -308,6 +329,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, paced_default_spin);
 	tcase_add_test(tc, paced_no_spin);
+	tcase_add_test(tc, paced_spin_only);
 	tcase_add_test(tc, paced_pinned_apart);
 	tcase_add_test(tc, paced_pinned_together);
 	tcase_add_test(tc, relayed_flow_spins);
