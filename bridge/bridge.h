@@ -133,6 +133,10 @@ struct inmsg {
 	struct inmsg *next;
 	struct wire_hdr h;
 	void *zmsg;                   /* zmq_msg_t *, the payload */
+	/* A heartbeat's live ranks queued (h.type WIRE_HB, made by the
+	 * network thread, never from the wire): its number (peer.hb_seq),
+	 * UINT64_MAX for a node declared down. */
+	uint64_t hb_seq;
 };
 
 /* What this node's bridge delivered of each stream (node, src), in a

@@ -280,7 +280,7 @@ void *bridge_peer_main(void *arg)
 		if (!im)
 			return NULL;
 		if (im->h.type == WIRE_HB)
-			apply_live(b, p->node, im->h.dest, im->h.q, im->h.flags & HB_BOUNCE, im->h.w);
+			apply_live(b, p->node, im->h.dest, im->h.q, im->h.flags & HB_BOUNCE, im->hb_seq);
 		else
 			inbound_one(b, p, im, false);
 		inmsg_free(im);

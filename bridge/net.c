@@ -143,7 +143,7 @@ static void post_live(struct bridge *b, unsigned node, uint64_t live, uint64_t d
 	im->h.dest = live;
 	im->h.q = dead;
 	im->h.flags = bounce ? HB_BOUNCE : 0;
-	im->h.w = seq;
+	im->hb_seq = seq;
 	bridge_peer_push(b, node, im);
 }
 
