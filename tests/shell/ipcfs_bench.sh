@@ -29,6 +29,9 @@ run timeout 60 "$IPCFS" bench bcast --build "$FB" --scripts "$SCRIPTS" --results
 [ "$RC" = 0 ] || fail "bench bcast: exit $RC: $(cat "$TMP/err")"
 expect_eq "$(wc -l < "$TMP/res/bcast.jsonl")" 4 "result lines"
 expect_eq "$(grep -Ec '^(floor|unix) ' "$TMP/out")" 4 "table rows"
+# The table is kept beside the raw results, the same as printed.
+cmp -s <(grep -E '^(system|floor|unix) ' "$TMP/out") <(grep -E '^(system|floor|unix) ' "$TMP/res/bcast.txt") ||
+	fail "results/bcast.txt is not the table printed: $(cat "$TMP/res/bcast.txt")"
 grep -q 'bcast: floor size=64 ' "$TMP/err" || fail "no per-run progress: $(cat "$TMP/err")"
 grep -q 'ipcfs bench: 4 runs, 0 failed' "$TMP/err" || fail "no summary: $(cat "$TMP/err")"
 ok "bcast with fake contenders"

@@ -56,8 +56,12 @@ bench_setup() {
 	mkdir -p "$results_dir" || exit 1
 	jsonl=$results_dir/$bench_name.jsonl
 	log=$results_dir/$bench_name.log
+	# The table the script prints, kept beside the raw results and
+	# replaced on every run, so that no older table lies there.
+	table=$results_dir/$bench_name.txt
 	: >"$jsonl" || exit 1
 	: >"$log" || exit 1
+	: >"$table" || exit 1
 
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/run_$bench_name.XXXXXX") || exit 1
 	trap 'rm -rf "$tmp"' EXIT

@@ -11,7 +11,8 @@
 # (--pin: the sender and each reader on a CPU of its own, round robin, as
 # taskset or mpirun --bind-to core place them). Raw results, one JSON object per
 # run, go to RESULTS_DIR/bcast.jsonl (default results/; rewritten on every
-# run); everything the contenders print goes to RESULTS_DIR/bcast.log.
+# run); everything the contenders print goes to RESULTS_DIR/bcast.log; the
+# table, as printed, to RESULTS_DIR/bcast.txt.
 # The table goes to stdout, progress to stderr.
 #
 # Environment:
@@ -82,6 +83,7 @@ for size in $sizes; do
 done
 done
 
+{
 echo "# bcast round trip: sender fill -> N readers verify -> acks; $ncpus CPUs, BENCH_SCALE=$scale"
 awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 {
@@ -106,3 +108,4 @@ END {
 		"peak_rss_MiB", "cpu_ms/1k"
 	table_print()
 }' "$rows"
+} | tee "$table"

@@ -21,6 +21,8 @@ out=$RESULTS/ctl.jsonl
 "$BUILD/bench/ctl_ops" "$tmp/mnt" --iters "${BENCH_CTL_ITERS:-2000}" --out "$out"
 fusermount3 -u "$tmp/mnt"
 wait
+{
 echo "# control operations through the mount ($(nproc) CPUs)"
 awk -F'[:,]' '{ for (i = 1; i < NF; i++) { gsub(/[{}"]/, "", $i); v[$i] = $(i + 1) }
 	gsub(/"/, "", v["op"]); printf "%-12s p50 %8.1f us   p99 %8.1f us\n", v["op"], v["p50_us"], v["p99_us"] }' "$out"
+} | tee "$RESULTS/ctl.txt"

@@ -22,7 +22,8 @@
 # The table reports p50 and p99 of the round trip, CPU milliseconds of all
 # processes per 1000 broadcasts (idle time included: that is the point),
 # p50 against the floor and CPU against ipcfs-sleep. Raw results:
-# RESULTS_DIR/paced.jsonl; the contenders' output: RESULTS_DIR/paced.log.
+# RESULTS_DIR/paced.jsonl; the contenders' output: RESULTS_DIR/paced.log;
+# the table, as printed: RESULTS_DIR/paced.txt.
 #
 # Environment:
 #   BENCH_SCALE    multiplies the iteration counts (default 1: about 2 s a
@@ -82,6 +83,7 @@ for gap in $gaps; do
 done
 done
 
+{
 echo "# paced bcast: sender sleeps GAP, then size=$size round trip to N readers; $ncpus CPUs, BENCH_SCALE=$scale"
 awk -F '\t' "$bench_awk_jnum$bench_awk_table"'
 {
@@ -105,3 +107,4 @@ END {
 		"p50/floor", "cpu/sleeper"
 	table_print()
 }' "$rows"
+} | tee "$table"

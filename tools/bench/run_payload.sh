@@ -34,7 +34,8 @@
 # Raw results, one JSON object per run with "run" and "label" added, go to
 # RESULTS_DIR/payload.jsonl (default results/; rewritten on every run);
 # what the contenders print goes to RESULTS_DIR/payload.log. Tables go to
-# stdout, progress to stderr. About a minute and a half on 2 cores.
+# stdout and to RESULTS_DIR/payload.txt, progress to stderr. About a minute
+# and a half on 2 cores.
 #
 # Environment:
 #   BENCH_SCALE     multiplies the iteration counts (default 1; at least 1
@@ -155,6 +156,7 @@ for k in $ks; do
 done
 
 # ---- tables ---------------------------------------------------------------
+{
 awk -F '\t' -v ncpus="$ncpus" -v scale="$scale" -v load="$load" "$bench_awk_jnum"'
 function mib(kib) { return sprintf("%.1f", kib / 1024) }
 {
@@ -213,3 +215,4 @@ END {
 			(a > 0 ? mib(a / 1024) : "-")
 	}
 }' "$rows"
+} | tee "$table"

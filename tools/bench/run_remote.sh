@@ -397,6 +397,6 @@ done
 	while IFS=$'\t' read -r name reason; do
 		echo "FAILED: $name: $reason"
 	done <"$tmp/failed"
-} | tee "$results_dir/remote.txt"
+} | tee "$table"
 [ -s "$tmp/failed" ] && exit 1
 exit 0
