@@ -135,8 +135,8 @@ static uint32_t self_word(const struct seg_map *m, pid_t tid)
 /* Whether the holder named by lock word @w can no longer hold it. One
  * with a rank, in another PID namespace than ours: its rank's liveness
  * lock for the incarnation it took the lock as is gone. Else by thread id:
- * no such thread (or a value that is no thread id at all), or one reused
- * since the holder took the lock. */
+ * no such thread (or a value that is no thread id at all), our own, or
+ * one reused since the holder took the lock. */
 static bool holder_gone(const struct seg_map *m, const struct seg_arena *a, uint32_t w)
 {
 	uint32_t tid = w & (LOCK_TID_MAX - 1), id = (w & ~ARENA_LOCK_WAITERS) >> ARENA_LOCK_RANK_SHIFT;
@@ -157,7 +157,10 @@ static bool holder_gone(const struct seg_map *m, const struct seg_arena *a, uint
 			return seg_live_lock_held(m, id - 1, gen - 1, 1) == 0;
 		}
 	}
-	if (tid == 0)
+	/* Our own thread, seen from our namespace, under any rank: lock()
+	 * is not reentrant, so a thread that asks for the lock holds it
+	 * through no mapping; the word is garbage. */
+	if (tid == 0 || tid == (uint32_t)self_tid())
 		return true;
 	uint64_t have = proc_starttime((pid_t)tid);
 	uint64_t want = atomic_load_explicit(&a->lock_start, memory_order_relaxed);

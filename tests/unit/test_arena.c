@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "arena_int.h"
@@ -349,6 +350,38 @@ START_TEST(corrupt_references)
 }
 END_TEST
 
+/* A lock word that names our own thread under another rank (scribbled,
+ * or a fuzzer's): a thread asking for the lock holds it through no
+ * mapping, so the word is garbage and taken over at once. It used to be
+ * waited for as a live holder: 2 s, then -ETIMEDOUT, on every call (found
+ * by the segment fuzzer, tests/fuzz/crashes/seg_recv-timeout-f5e1f408...). */
+START_TEST(lock_word_naming_our_thread)
+{
+	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	void *buf;
+
+	tl_group(dir, &p);
+	tl_map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	struct ipcfs_msg msg;
+	uint32_t other = 2; /* rank 1 + 1: b's mapping, not a's */
+	atomic_store(&arena_state(&m)->lock,
+		     (uint32_t)syscall(SYS_gettid) | other << ARENA_LOCK_RANK_SHIFT);
+	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
+	tl_fill(buf, 100000, 7);
+	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 100000), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
+	ck_assert(tl_check(msg.data, 100000, 7));
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
 START_TEST(release_uses_the_checked_reference)
 {
 	/* The slot of a message we hold is rewritten after we received it:
@@ -679,6 +712,7 @@ int main(void)
 	tcase_add_test(tc, killed_reader_blocks_come_back);
 	tcase_add_test(tc, stale_holders_reclaimed_on_slot_reuse);
 	tcase_add_test(tc, corrupt_references);
+	tcase_add_test(tc, lock_word_naming_our_thread);
 	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, waits_counted_under_contention);
 	tcase_add_test(tc, dead_senders_block_back_while_waiting_elsewhere);
