@@ -31,6 +31,20 @@ static struct ipcfs_params arena_params(unsigned ranks, uint64_t arena, unsigned
 	return p;
 }
 
+/* @a sends @len bytes of pattern @seed through the arena to every rank;
+ * @b receives them into *@msg, checks them and still holds them. */
+static void send_checked(struct ipcfs_member *a, struct ipcfs_member *b, size_t len,
+			 uint64_t seed, struct ipcfs_msg *msg)
+{
+	void *buf;
+
+	ck_assert_int_eq(ipcfs_reserve(a, len, &buf, 0), 0);
+	tl_fill(buf, len, seed);
+	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, len), 0);
+	ck_assert_int_eq(ipcfs_recv(b, 0, msg, 0), 0);
+	ck_assert(tl_check(msg->data, len, seed));
+}
+
 START_TEST(zero_copy_to_two_readers)
 {
 	struct ipcfs_params p = arena_params(3, 1 << 20, 8);
@@ -360,20 +374,15 @@ START_TEST(lock_word_naming_our_thread)
 	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
 	char dir[PATH_MAX];
 	struct seg_map m;
-	void *buf;
+	struct ipcfs_msg msg;
 
 	tl_group(dir, &p);
 	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
-	struct ipcfs_msg msg;
 	uint32_t other = 2; /* rank 1 + 1: b's mapping, not a's */
 	atomic_store(&arena_state(&m)->lock,
 		     (uint32_t)syscall(SYS_gettid) | other << ARENA_LOCK_RANK_SHIFT);
-	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), 0);
-	tl_fill(buf, 100000, 7);
-	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 100000), 0);
-	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
-	ck_assert(tl_check(msg.data, 100000, 7));
+	send_checked(a, b, 100000, 7, &msg);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
 	seg_unmap(&m);
 	ipcfs_leave(a);
@@ -391,16 +400,11 @@ START_TEST(release_uses_the_checked_reference)
 	char dir[PATH_MAX];
 	struct seg_map m;
 	struct ipcfs_msg msg;
-	void *buf;
 
 	tl_group(dir, &p);
 	tl_map_seg(dir, &m);
 	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
-	ck_assert_int_eq(ipcfs_reserve(a, 5000, &buf, 0), 0);
-	tl_fill(buf, 5000, 9);
-	ck_assert_int_eq(ipcfs_commit(a, IPCFS_ALL, 5000), 0);
-	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
-	ck_assert(tl_check(msg.data, 5000, 9));
+	send_checked(a, b, 5000, 9, &msg);
 	struct arena_ref *ref = seg_slot_data(seg_slot(&m, 0, 0));
 	ref->off = (uint64_t)1 << 50;
 	ref->gen = 12345;
