@@ -140,6 +140,18 @@ static void file_view(struct bridge *b, unsigned r, const struct ipcfs_msg *msg,
 	e->arrived |= IPCFS_RANK_BIT(r);
 }
 
+/* Proxy @r's view of @e goes (its leave unmaps what it points into): if
+ * @e is read through it, read it through the first of the views @have
+ * from now on, or through none (NULL: file_view sets it, or the entry is
+ * empty). Whether it was. */
+static bool drop_view(struct entry *e, unsigned r, uint64_t have)
+{
+	if (e->data != e->view[r].data)
+		return false;
+	e->data = have ? e->view[__builtin_ctzll(have)].data : NULL;
+	return true;
+}
+
 /* Entries a retiring proxy waits for (holding one hold on each). */
 struct waitlist {
 	struct entry **e;
@@ -159,16 +171,11 @@ static void unfile_sent(struct bridge *b, unsigned r, unsigned node, struct wait
 		for (struct entry *e = b->st[src][node].inflight; e; e = e->next) {
 			if (!(e->dest & IPCFS_RANK_BIT(r)))
 				continue;
-			bool ours = e->len && e->data == e->view[r].data;
 			e->dest &= ~IPCFS_RANK_BIT(r);
-			if (!ours)
+			if (!e->len || !drop_view(e, r, e->dest))
 				continue;
-			if (e->dest) {
-				e->data = e->view[__builtin_ctzll(e->dest)].data;
-			} else {
-				e->data = NULL;
+			if (!e->dest)
 				e->len = 0;
-			}
 			/* Acquire: pairs with the release decrement in free_frame
 			 * (net.c): a frame let go of has finished reading. */
 			if (!atomic_load_explicit(&e->frames, memory_order_acquire))
@@ -225,7 +232,7 @@ static void retire(struct bridge *b, unsigned r)
 	for (unsigned src = 0; src < b->ranks; src++) {
 		struct entry **pp = &b->st[src][node].pending, *e;
 		while ((e = *pp)) {
-			bool ours = (e->arrived & IPCFS_RANK_BIT(r)) && e->data == e->view[r].data;
+			bool filed = e->arrived & IPCFS_RANK_BIT(r);
 			e->dest &= ~IPCFS_RANK_BIT(r);
 			e->arrived &= ~IPCFS_RANK_BIT(r);
 			if (!e->dest) {
@@ -233,11 +240,8 @@ static void retire(struct bridge *b, unsigned r)
 				free(e); /* never sent: no frame reads it */
 				continue;
 			}
-			/* Its leave unmaps what e->data points into: read it
-			 * through another view that has it, or through the next
-			 * one to file it (file_view). */
-			if (ours)
-				e->data = e->arrived ? e->view[__builtin_ctzll(e->arrived)].data : NULL;
+			if (filed)
+				drop_view(e, r, e->arrived);
 			pp = &e->next;
 		}
 	}
