@@ -26,9 +26,10 @@
 #include "wait_int.h"
 
 #define ARENA_MAGIC 0x4b4c42414e524141ull /* "AARNABLK" */
-/* The longest wait for the lock. A holder works for microseconds; a
- * holder that is alive and keeps it longer is broken or hostile. */
-#define LOCK_WAIT_NS 2000000000ull
+/* The longest wait for the lock (arena_int.h). A holder works for
+ * microseconds; a holder that is alive and keeps it longer is broken or
+ * hostile. */
+uint64_t arena_lock_wait_ns = 2000000000ull;
 /* Sleep between looks at whether the holder is still alive. */
 #define LOCK_NAP_NS 2000000ull
 /* Thread ids are below pid_max, at most 2^22 on Linux. */
@@ -192,7 +193,7 @@ static void unlock(struct seg_map *m);
 
 /*
  * Take the lock: 0, -EIO (the arena is broken), or -ETIMEDOUT (a live
- * thread kept it LOCK_WAIT_NS). A holder that is gone, or a word that names
+ * thread kept it arena_lock_wait_ns). A holder that is gone, or a word that names
  * no live thread (garbage), is taken over and the list checked (repair).
  * Spin briefly, then sleep on the word in naps, looking at the holder's
  * liveness after each.
@@ -238,7 +239,7 @@ static int lock(struct seg_map *m)
 		}
 		uint64_t now = wait_now_ns();
 		if (!deadline)
-			deadline = now + LOCK_WAIT_NS;
+			deadline = now + arena_lock_wait_ns;
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		/* Say that we sleep, then sleep on the word as it is then: an

@@ -107,6 +107,15 @@ struct arena_ref {
 	uint64_t gen;  /* the block's generation */
 };
 
+/*
+ * How long a thread waits for the arena's lock while the thread named in
+ * the lock word is alive (2 s), before its call fails with -ETIMEDOUT.
+ * Only tests change it: a word scribbled to name a live thread that is no
+ * holder (pid 1, a kernel thread) costs every arena call the whole wait,
+ * and a fuzz input that does so a few times would read as a hang.
+ */
+extern uint64_t arena_lock_wait_ns;
+
 /* Set up the arena of a freshly created segment (seg_create). */
 int arena_format(struct seg_map *m);
 

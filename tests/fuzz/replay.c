@@ -3,15 +3,37 @@
  * replay.c - runs a libFuzzer target over files without libFuzzer, so
  * that `make check` replays each corpus and every past crash with the
  * ordinary compiler:  replay_TARGET FILE|DIR...
+ *
+ * An input that runs past LIMIT_S fails as a hang, as `make fuzz` judges
+ * one (tests/fuzz/run.sh: -timeout=10), so that an input saved for being
+ * slow fails here until what made it slow is fixed.
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define LIMIT_S 10
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *current;
+
+/* SIGALRM: the input in hand ran LIMIT_S seconds. Only async-signal-safe
+ * calls here. */
+static void hang(int sig)
+{
+	static const char what[] = ": ran past the replay's limit (a hang)\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, current, strlen(current));
+	(void)!write(STDERR_FILENO, what, sizeof(what) - 1);
+	_exit(1);
+}
 
 static int run_file(const char *path)
 {
@@ -27,7 +49,10 @@ static int run_file(const char *path)
 	fclose(f);
 	if (!buf)
 		return 1;
+	current = path;
+	alarm(LIMIT_S);
 	LLVMFuzzerTestOneInput(buf, n);
+	alarm(0);
 	free(buf);
 	return 0;
 }
@@ -37,6 +62,7 @@ int main(int argc, char **argv)
 	unsigned files = 0;
 	int bad = 0;
 
+	signal(SIGALRM, hang);
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 		if (stat(argv[i], &st) != 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "arena_int.h"
@@ -391,6 +392,45 @@ START_TEST(lock_word_naming_our_thread)
 }
 END_TEST
 
+/* A lock word that names a live thread of another process that holds
+ * nothing (scribbled, or a fuzzer's pid 1): it cannot be told from a live
+ * holder, so a call waits arena_lock_wait_ns and fails with -ETIMEDOUT,
+ * and nothing is lost: once the word is free, the arena works as before. */
+START_TEST(lock_word_naming_a_live_stranger)
+{
+	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_msg msg;
+	void *buf;
+	uint64_t saved = arena_lock_wait_ns;
+
+	tl_group(dir, &p);
+	tl_map_seg(dir, &m);
+	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	pid_t stranger = fork();
+	ck_assert_int_ge(stranger, 0);
+	if (stranger == 0) {
+		pause();
+		_exit(0);
+	}
+	arena_lock_wait_ns = 50 * 1000 * 1000;
+	atomic_store(&arena_state(&m)->lock, (uint32_t)stranger | 2u << ARENA_LOCK_RANK_SHIFT);
+	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), -ETIMEDOUT);
+	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 1000), -ETIMEDOUT);
+	atomic_store(&arena_state(&m)->lock, 0);
+	arena_lock_wait_ns = saved;
+	send_checked(a, b, 100000, 11, &msg);
+	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
+	kill(stranger, SIGKILL);
+	waitpid(stranger, NULL, 0);
+	seg_unmap(&m);
+	ipcfs_leave(a);
+	ipcfs_leave(b);
+	tl_group_done(dir);
+}
+END_TEST
+
 START_TEST(release_uses_the_checked_reference)
 {
 	/* The slot of a message we hold is rewritten after we received it:
@@ -717,6 +757,7 @@ int main(void)
 	tcase_add_test(tc, stale_holders_reclaimed_on_slot_reuse);
 	tcase_add_test(tc, corrupt_references);
 	tcase_add_test(tc, lock_word_naming_our_thread);
+	tcase_add_test(tc, lock_word_naming_a_live_stranger);
 	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, waits_counted_under_contention);
 	tcase_add_test(tc, dead_senders_block_back_while_waiting_elsewhere);
