@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "fsd.h"
@@ -103,6 +106,33 @@ static void make_shared_parent(const char *parent)
 		chmod(parent, 01777); /* not subject to the umask */
 }
 
+/*
+ * Segments are shared mappings of files in the state directory. On a file
+ * system with a disk behind it, every page a message dirties is written
+ * back to that disk periodically, and the first store after each
+ * write-back faults (the file system tracks the page again): the data
+ * path then pays disk I/O and page faults that shared memory never should.
+ * Such a directory works, but not as the user meant: say so.
+ */
+static void warn_if_on_disk(int fd, const char *name)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) != 0)
+		return;
+	switch ((unsigned long)sf.f_type) {
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+	case HUGETLBFS_MAGIC:
+		return;
+	default:
+		fsd_log(LOG_WARNING, "statedir %s is not on tmpfs (file system type %#lx): "
+			"segments there are written back to its disk while messages pass; "
+			"choose a directory on tmpfs, such as under /dev/shm",
+			name, (unsigned long)sf.f_type);
+	}
+}
+
 int fsd_statedir_open(struct fsd *d, char *why, size_t whylen)
 {
 	char parent[PATH_MAX], real[PATH_MAX];
@@ -146,6 +176,7 @@ int fsd_statedir_open(struct fsd *d, char *why, size_t whylen)
 		return rc;
 	}
 	d->state_fd = fd;
+	warn_if_on_disk(fd, d->statedir);
 	return 0;
 }
 
