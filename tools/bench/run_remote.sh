@@ -164,10 +164,12 @@ cat >"$tmp/node.sh" <<'NODE'
 set -u
 me=$1
 T=$TMPD/$me
-mkdir -p "$T/mnt" "$T/state"
-chmod 711 "$T/state"
+mkdir -p "$T/mnt"
+# The node's own /dev/shm, and the segments in it, as deployed (the
+# default statedir is there): not on the disk of $TMPD, which would write
+# back every page the messages dirty.
 mount -t tmpfs -o size=512m tmpfs /dev/shm || exit 10
-"$BUILD/ipcfsd" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+"$BUILD/ipcfsd" -f -o statedir=/dev/shm/ipcfs-state "$T/mnt" 2>>"$T/daemon.log" &
 dpid=$!
 for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 # g: ranks 0-1 on a, 2-3 on b; l: the same shape without nodes; s: g
@@ -227,8 +229,8 @@ NODE
 # of each figure over the rounds (a burst of load moves one round only).
 for round in $(seq "$rounds"); do
 	echo "remote: round $round of $rounds" >&2
-	# A fresh state for both nodes' daemons (a restored group would be there
-	# already).
+	# A fresh start for both nodes (their state is fresh anyway: each
+	# mounts its own /dev/shm in a mount namespace of its own).
 	rm -rf "$tmp/a" "$tmp/b" "$tmp/a.done" "$tmp/b.ready"
 	echo "remote: ipcfs (both nodes, bridges) ... " >&2
 	{
