@@ -10,8 +10,9 @@
  * varies; the reader then naps (on the futex, so an early message still
  * wakes it) until shortly before the next one is due, and spins from
  * there: the message finds it awake, and the sender makes no wake call.
- * The spin costs about twice the jitter per message, bounded by a share
- * of the interval; irregular traffic gets no plan (plain spin-then-sleep).
+ * The spin costs about the jitter per message (it starts one jitter
+ * before the due time), bounded by a share of the interval; irregular
+ * traffic gets no plan (plain spin-then-sleep).
  *
  * Private to one process (it lives in struct chan), so no atomics.
  * Times are CLOCK_MONOTONIC nanoseconds.
@@ -36,9 +37,10 @@ struct pace {
  * the spin window covers them; above, a step is not a step any more. */
 #define PACE_MIN_NS (100 * 1000ull)
 #define PACE_MAX_NS (2000 * 1000 * 1000ull)
-/* The most of an interval that the guard (spun on each side of the due
- * time) may take, as a divisor: the spin costs at most 2/PACE_SHARE of the
- * interval; traffic too irregular for that gets no plan. */
+/* The most of an interval that the guard (spun after the due time; half
+ * of it before) may take, as a divisor: the spin costs at most
+ * 2/PACE_SHARE of the interval; traffic too irregular for that gets no
+ * plan. */
 #define PACE_SHARE 6u
 /* The guard's floor: clock reads and the first polls after a nap. How late
  * the nap itself wakes is measured (struct waiter, nap_late), not assumed. */
@@ -56,10 +58,11 @@ void pace_arrival(struct pace *p, uint64_t now);
 void pace_reset(struct pace *p);
 
 /*
- * Plan a wait that starts at @now: true with *@nap_until (nap until then)
- * and *@spin_until (then spin until then, before falling back to sleep)
- * when the next message is predicted later than @now + the guard; false
- * when there is no regular pattern or the message is due now or overdue.
+ * Plan a wait that starts at @now: true with *@nap_until (nap until then:
+ * one jitter and PACE_SLACK_NS before the due time) and *@spin_until (then
+ * spin until then, the guard of twice the jitter and PACE_SLACK_NS after
+ * it, before falling back to sleep); false when there is no regular
+ * pattern.
  */
 bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t *spin_until);
 

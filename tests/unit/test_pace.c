@@ -42,6 +42,27 @@ START_TEST(regular_steps_get_a_plan)
 }
 END_TEST
 
+/* The nap ends one jitter (and the slack) before the due time, the spin
+ * goes on for twice the jitter (and the slack) after it: arrivals are
+ * spun for from the nap's end, so the early side is what costs CPU, and
+ * only its share of early arrivals pays a wake-up. (The plan used to be
+ * symmetric: two jitters on each side, 18-25% more CPU per step for no
+ * measurable latency.) */
+START_TEST(nap_ends_one_jitter_before_due)
+{
+	struct pace p;
+	uint64_t nap, spin, seed = 13;
+
+	pace_reset(&p);
+	feed(&p, MS, 40, 2 * MS, 40 * US, &seed);
+	ck_assert_uint_gt(p.jitter, 0);
+	ck_assert(pace_plan(&p, p.last + 50 * US, &nap, &spin));
+	uint64_t due = p.last + p.period;
+	ck_assert_uint_eq(due - nap, p.jitter + PACE_SLACK_NS);
+	ck_assert_uint_eq(spin - due, 2 * p.jitter + PACE_SLACK_NS);
+}
+END_TEST
+
 START_TEST(irregular_traffic_gets_none)
 {
 	struct pace p;
@@ -169,6 +190,7 @@ int main(void)
 	Suite *s = suite_create("pace");
 	TCase *tc = tcase_create("pace");
 	tcase_add_test(tc, regular_steps_get_a_plan);
+	tcase_add_test(tc, nap_ends_one_jitter_before_due);
 	tcase_add_test(tc, irregular_traffic_gets_none);
 	tcase_add_test(tc, due_now_spins_at_once);
 	tcase_add_test(tc, skipped_step_then_pattern_change);
