@@ -319,10 +319,10 @@ else
 	kill $h1
 	wait $h1
 	# The bridge's record of what it delivered goes with the group.
-	[ -e "$T/state/g.seg.bridge" ] || rc=49
+	[ -e "$ST/g.seg.bridge" ] || rc=49
 	rmdir "$G" 2> "$T/rmdir.err" || rc=42
 	kill -0 "$bpid" 2>/dev/null && rc=43
-	[ -e "$T/state/g.seg.bridge" ] && rc=50
+	[ -e "$ST/g.seg.bridge" ] && rc=50
 	touch "$TMP/a.done"
 fi
 fusermount3 -u "$T/mnt"

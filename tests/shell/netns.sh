@@ -50,21 +50,22 @@ run_nodes() {
 }
 
 # In node.sh (which sources this file through $NETNS_SH), as node $1 of
-# /dev/shm size $2: its directory $T, a /dev/shm of its own, and its ipcfsd
-# on $T/mnt (pid $dpid), mounted when this returns. $TMP and $IPCFSD come
-# from the test's environment.
+# /dev/shm size $2: its directory $T, a /dev/shm of its own holding its
+# state directory $ST (and so its segments, as deployed: not on the disk
+# under $TMP), and its ipcfsd on $T/mnt (pid $dpid), mounted when this
+# returns. $TMP and $IPCFSD come from the test's environment.
 node_start() {
 	me=$1
 	T=$TMP/$me
-	mkdir -p "$T/mnt" "$T/state"
-	chmod 711 "$T/state"
+	ST=/dev/shm/ipcfs-state
+	mkdir -p "$T/mnt"
 	# This mount namespace began as a copy of the host's, with every FUSE
 	# mount of the tests running beside this one: let go of those copies
 	# (ip netns exec made / a slave, so this stays here), or their daemons
 	# could not exit after their own unmount until this namespace ends.
 	awk '$3 ~ /^fuse/ { print $2 }' /proc/self/mounts | while read -r m; do umount -l "$m" 2>/dev/null; done
 	mount -t tmpfs -o size="$2" tmpfs /dev/shm || exit 10
-	"$IPCFSD" -f -o statedir="$T/state" "$T/mnt" 2>>"$T/daemon.log" &
+	"$IPCFSD" -f -o statedir="$ST" "$T/mnt" 2>>"$T/daemon.log" &
 	dpid=$!
 	for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 }
