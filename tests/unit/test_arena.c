@@ -46,6 +46,32 @@ static void send_checked(struct ipcfs_member *a, struct ipcfs_member *b, size_t 
 	ck_assert(tl_check(msg->data, len, seed));
 }
 
+/* Two members of a group with an arena, and a mapping of its segment to
+ * write into as a hostile member would. */
+struct pair {
+	char dir[PATH_MAX];
+	struct seg_map m;
+	struct ipcfs_member *a, *b;
+};
+
+static void pair_open(struct pair *x, uint64_t arena, uint32_t slots)
+{
+	struct ipcfs_params p = arena_params(2, arena, slots);
+
+	tl_group(x->dir, &p);
+	tl_map_seg(x->dir, &x->m);
+	x->a = tl_join(x->dir, 0);
+	x->b = tl_join(x->dir, 1);
+}
+
+static void pair_close(struct pair *x)
+{
+	seg_unmap(&x->m);
+	ipcfs_leave(x->a);
+	ipcfs_leave(x->b);
+	tl_group_done(x->dir);
+}
+
 START_TEST(zero_copy_to_two_readers)
 {
 	struct ipcfs_params p = arena_params(3, 1 << 20, 8);
@@ -323,15 +349,12 @@ END_TEST
 
 START_TEST(corrupt_references)
 {
-	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
-	char dir[PATH_MAX];
-	struct seg_map m;
+	struct pair x;
 	struct ipcfs_msg msg;
 	void *buf;
 
-	tl_group(dir, &p);
-	tl_map_seg(dir, &m);
-	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	pair_open(&x, 256 << 10, 8);
+	struct ipcfs_member *a = x.a, *b = x.b;
 	for (int i = 0; i < 6; i++) {
 		ck_assert_int_eq(ipcfs_reserve(a, 1000, &buf, 0), 0);
 		tl_fill(buf, 1000, (uint64_t)i);
@@ -339,12 +362,12 @@ START_TEST(corrupt_references)
 	}
 	struct arena_ref *ref[6];
 	for (int i = 0; i < 6; i++)
-		ref[i] = seg_slot_data(seg_slot(&m, 0, (uint64_t)i));
-	ref[0]->off = seg_layout(&m)->arena_bytes + 64;   /* outside the arena */
+		ref[i] = seg_slot_data(seg_slot(&x.m, 0, (uint64_t)i));
+	ref[0]->off = seg_layout(&x.m)->arena_bytes + 64;   /* outside the arena */
 	ref[1]->off += 8;                   /* not a block */
 	ref[2]->gen += 1;                   /* another generation */
 	ref[3]->len = 1 << 20;              /* beyond the block */
-	atomic_store(&seg_slot(&m, 0, 4)->len, 7); /* not a reference's size */
+	atomic_store(&seg_slot(&x.m, 0, 4)->len, 7); /* not a reference's size */
 	for (int i = 0; i < 5; i++)
 		ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), -EBADMSG);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
@@ -352,16 +375,13 @@ START_TEST(corrupt_references)
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
 	/* A block header scribbled over: the allocator refuses to go on
 	 * rather than follow it. */
-	struct arena_block *blk = arena_block_at(&m, 0);
+	struct arena_block *blk = arena_block_at(&x.m, 0);
 	blk->size = 3;
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), -EIO);
 	struct arena_stat st;
-	arena_stat(&m, &st);
+	arena_stat(&x.m, &st);
 	ck_assert_uint_eq(st.broken, 1);
-	seg_unmap(&m);
-	ipcfs_leave(a);
-	ipcfs_leave(b);
-	tl_group_done(dir);
+	pair_close(&x);
 }
 END_TEST
 
@@ -372,23 +392,17 @@ END_TEST
  * by the segment fuzzer, tests/fuzz/crashes/seg_recv-timeout-f5e1f408...). */
 START_TEST(lock_word_naming_our_thread)
 {
-	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
-	char dir[PATH_MAX];
-	struct seg_map m;
+	struct pair x;
 	struct ipcfs_msg msg;
 
-	tl_group(dir, &p);
-	tl_map_seg(dir, &m);
-	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	pair_open(&x, 256 << 10, 8);
+	struct ipcfs_member *a = x.a, *b = x.b;
 	uint32_t other = 2; /* rank 1 + 1: b's mapping, not a's */
-	atomic_store(&arena_state(&m)->lock,
+	atomic_store(&arena_state(&x.m)->lock,
 		     (uint32_t)syscall(SYS_gettid) | other << ARENA_LOCK_RANK_SHIFT);
 	send_checked(a, b, 100000, 7, &msg);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-	seg_unmap(&m);
-	ipcfs_leave(a);
-	ipcfs_leave(b);
-	tl_group_done(dir);
+	pair_close(&x);
 }
 END_TEST
 
@@ -398,16 +412,13 @@ END_TEST
  * and nothing is lost: once the word is free, the arena works as before. */
 START_TEST(lock_word_naming_a_live_stranger)
 {
-	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
-	char dir[PATH_MAX];
-	struct seg_map m;
+	struct pair x;
 	struct ipcfs_msg msg;
 	void *buf;
 	uint64_t saved = arena_lock_wait_ns;
 
-	tl_group(dir, &p);
-	tl_map_seg(dir, &m);
-	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	pair_open(&x, 256 << 10, 8);
+	struct ipcfs_member *a = x.a, *b = x.b;
 	pid_t stranger = fork();
 	ck_assert_int_ge(stranger, 0);
 	if (stranger == 0) {
@@ -415,19 +426,16 @@ START_TEST(lock_word_naming_a_live_stranger)
 		_exit(0);
 	}
 	arena_lock_wait_ns = 50 * 1000 * 1000;
-	atomic_store(&arena_state(&m)->lock, (uint32_t)stranger | 2u << ARENA_LOCK_RANK_SHIFT);
+	atomic_store(&arena_state(&x.m)->lock, (uint32_t)stranger | 2u << ARENA_LOCK_RANK_SHIFT);
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), -ETIMEDOUT);
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 1000), -ETIMEDOUT);
-	atomic_store(&arena_state(&m)->lock, 0);
+	atomic_store(&arena_state(&x.m)->lock, 0);
 	arena_lock_wait_ns = saved;
 	send_checked(a, b, 100000, 11, &msg);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
 	kill(stranger, SIGKILL);
 	waitpid(stranger, NULL, 0);
-	seg_unmap(&m);
-	ipcfs_leave(a);
-	ipcfs_leave(b);
-	tl_group_done(dir);
+	pair_close(&x);
 }
 END_TEST
 
@@ -436,28 +444,22 @@ START_TEST(release_uses_the_checked_reference)
 	/* The slot of a message we hold is rewritten after we received it:
 	 * the release uses the reference checked at receive time, frees that
 	 * block, and never follows what the slot says now. */
-	struct ipcfs_params p = arena_params(2, 256 << 10, 8);
-	char dir[PATH_MAX];
-	struct seg_map m;
+	struct pair x;
 	struct ipcfs_msg msg;
 
-	tl_group(dir, &p);
-	tl_map_seg(dir, &m);
-	struct ipcfs_member *a = tl_join(dir, 0), *b = tl_join(dir, 1);
+	pair_open(&x, 256 << 10, 8);
+	struct ipcfs_member *a = x.a, *b = x.b;
 	send_checked(a, b, 5000, 9, &msg);
-	struct arena_ref *ref = seg_slot_data(seg_slot(&m, 0, 0));
+	struct arena_ref *ref = seg_slot_data(seg_slot(&x.m, 0, 0));
 	ref->off = (uint64_t)1 << 50;
 	ref->gen = 12345;
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-	ck_assert_uint_eq(tl_arena_used(&m), 0);
+	ck_assert_uint_eq(tl_arena_used(&x.m), 0);
 	/* The ring moves on. */
 	ck_assert_int_eq(ipcfs_send(a, IPCFS_ALL, "y", 1, 0), 0);
 	ck_assert_int_eq(ipcfs_recv(b, 0, &msg, 0), 0);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-	seg_unmap(&m);
-	ipcfs_leave(a);
-	ipcfs_leave(b);
-	tl_group_done(dir);
+	pair_close(&x);
 }
 END_TEST
 
