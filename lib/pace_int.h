@@ -37,10 +37,10 @@ struct pace {
  * the spin window covers them; above, a step is not a step any more. */
 #define PACE_MIN_NS (100 * 1000ull)
 #define PACE_MAX_NS (2000 * 1000 * 1000ull)
-/* The most of an interval that the guard (spun after the due time; half
- * of it before) may take, as a divisor: the spin costs at most
- * 2/PACE_SHARE of the interval; traffic too irregular for that gets no
- * plan. */
+/* The most of an interval that the guard (spun after the due time; one
+ * jitter and the slack of it before) may take, as a divisor: the spin
+ * costs at most 2/PACE_SHARE of the interval; traffic too irregular for
+ * that gets no plan. */
 #define PACE_SHARE 6u
 /* The guard's floor: clock reads and the first polls after a nap. How late
  * the nap itself wakes is measured (struct waiter, nap_late), not assumed. */
