@@ -132,6 +132,7 @@ struct fsd_members {
 	int seen_state[IPCFS_MAX_RANKS];          /* last owner state the daemon saw */
 	pid_t seen_pid[IPCFS_MAX_RANKS];          /* and its process */
 	uint64_t stall_seen[IPCFS_MAX_RANKS + 1]; /* stall_since_ns already reported */
+	bool unswept;                             /* a departure left unfinished was reported */
 };
 
 /* The events of a group (events.c), protected by group->lock. */

@@ -15,11 +15,12 @@ $(eval $(call prog,ipcfsd,$(FSD_OBJS),$(FUSE_LIBS)))
 ALL += $(BUILD)/ipcfsd
 INSTALL_SBINS += $(BUILD)/ipcfsd
 
-# Helpers of tests/shell: a member that sends or receives, and a probe that
-# reports the errno of one write/read/poll.
-FSD_TEST_HELPERS := $(BUILD)/tests/fsd_member $(BUILD)/tests/fsd_probe
+# Helpers of tests/shell: a member that sends or receives, a probe that
+# reports the errno of one write/read/poll, and a scribbler of segments.
+FSD_TEST_HELPERS := $(BUILD)/tests/fsd_member $(BUILD)/tests/fsd_probe $(BUILD)/tests/seg_poke
 $(eval $(call prog,tests/fsd_member,$(BUILD)/tests/shell/fsd_member.o,))
 $(eval $(call prog,tests/fsd_probe,$(BUILD)/tests/shell/fsd_probe.o,))
+$(eval $(call prog,tests/seg_poke,$(BUILD)/tests/shell/seg_poke.o,))
 ALL += $(FSD_TEST_HELPERS)
 
 # The parser unit test links the parser object too (the generic unit-test

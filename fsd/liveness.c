@@ -222,6 +222,29 @@ static void rank_died(struct fsd_group *g, unsigned r, pid_t pid)
 
 static void scan_stalls(struct fsd_group *g);
 
+/* A departure still unfinished after our scan: its sweep met the arena's
+ * lock kept by a live thread (ours gives up after SEG_LOCK_WAIT_SERVICE_NS
+ * and tries again at every scan). Said once in error_log until it is done. */
+static void report_unswept(struct fsd *d, struct fsd_group *g)
+{
+	int r = membership_unfinished(&g->seg);
+
+	if (r >= 0 && !g->members.unswept) {
+		struct arena_stat a;
+		char why[FSD_WHY_MAX], who[16];
+
+		fsd_stats_arena(&g->seg, &a);
+		snprintf(who, sizeof(who), "rank %d", r);
+		snprintf(why, sizeof(why),
+			 "the arena blocks of a departed rank are not freed yet: thread %u keeps the "
+			 "arena's lock (a stopped member, or a segment written over); freed once it lets go",
+			 a.lock_tid);
+		atomic_fetch_add_explicit(&d->errors, 1, memory_order_relaxed);
+		fsd_errlog_add(&g->errs, "sweep", who, strlen(who), -ETIMEDOUT, why);
+	}
+	g->members.unswept = r >= 0;
+}
+
 void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 {
 	if (g->removed)
@@ -248,6 +271,7 @@ void fsd_scan_group(struct fsd *d, struct fsd_group *g)
 	/* A member killed inside its own leave, or a marker killed half way:
 	 * nobody else may be left to finish it. */
 	membership_finish(&g->seg);
+	report_unswept(d, g);
 	scan_stalls(g);
 }
 

@@ -85,7 +85,7 @@ int fsd_seg_claim_ctl(struct fsd *d, struct fsd_group *g, const struct fsd_attrs
 	seg_loc_close(&l);
 	if (fd < 0)
 		return fd;
-	rc = seg_map_fd(fd, SEG_MAP_WRITE, &own);
+	rc = seg_map_fd(fd, SEG_MAP_WRITE | SEG_MAP_SERVICE, &own);
 	close(fd);
 	if (!rc && own.size != g->seg.size) /* not the file g->seg maps */
 		rc = -ESTALE;
@@ -146,7 +146,7 @@ int fsd_seg_adopt(struct fsd *d, struct fsd_group *g)
 	seg_loc_close(&l);
 	if (fd < 0)
 		return fd;
-	rc = seg_map_fd(fd, SEG_MAP_WRITE, &g->seg);
+	rc = seg_map_fd(fd, SEG_MAP_WRITE | SEG_MAP_SERVICE, &g->seg);
 	close(fd);
 	return rc;
 }
@@ -173,7 +173,7 @@ static int build_at(struct fsd_seg_new *n, const struct fsd_attrs *a, uid_t uid,
 		return rc;
 	}
 	fd = fsd_open_file(l->dirfd, n->tmp, O_RDWR);
-	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE, &n->map);
+	rc = fd < 0 ? fd : seg_map_fd(fd, SEG_MAP_WRITE | SEG_MAP_SERVICE, &n->map);
 	if (fd >= 0)
 		close(fd);
 	if (rc) {

@@ -26,10 +26,6 @@
 #include "wait_int.h"
 
 #define ARENA_MAGIC 0x4b4c42414e524141ull /* "AARNABLK" */
-/* The longest wait for the lock (arena_int.h). A holder works for
- * microseconds; a holder that is alive and keeps it longer is broken or
- * hostile. */
-uint64_t arena_lock_wait_ns = 2000000000ull;
 /* Sleep between looks at whether the holder is still alive. */
 #define LOCK_NAP_NS 2000000ull
 /* Thread ids are below pid_max, at most 2^22 on Linux. */
@@ -193,12 +189,13 @@ static void unlock(struct seg_map *m);
 
 /*
  * Take the lock: 0, -EIO (the arena is broken), or -ETIMEDOUT (a live
- * thread kept it arena_lock_wait_ns). A holder that is gone, or a word that names
- * no live thread (garbage), is taken over and the list checked (repair).
+ * thread kept it past @wait_ns, the caller's patience: seg_map.lock_wait_ns). A
+ * holder that is gone, or a word that names no live thread (garbage), is
+ * taken over and the list checked (repair).
  * Spin briefly, then sleep on the word in naps, looking at the holder's
  * liveness after each.
  */
-static int lock(struct seg_map *m)
+static int lock(struct seg_map *m, uint64_t wait_ns)
 {
 	struct seg_arena *a = arena_state(m);
 	uint32_t me = self_word(m, self_tid());
@@ -239,7 +236,7 @@ static int lock(struct seg_map *m)
 		}
 		uint64_t now = wait_now_ns();
 		if (!deadline)
-			deadline = now + arena_lock_wait_ns;
+			deadline = now + wait_ns;
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		/* Say that we sleep, then sleep on the word as it is then: an
@@ -491,7 +488,7 @@ int arena_try_alloc(struct seg_map *m, unsigned owner, uint64_t len,
 		size = ARENA_MIN_BLOCK;
 	if (len > arena_size(m) || size > arena_size(m))
 		return -ENOMEM; /* can never fit, even in an empty arena */
-	rc = lock(m);
+	rc = lock(m, m->lock_wait_ns);
 	if (rc)
 		return rc;
 	/* The caller's own memory, a hint: a bogus one only costs a worse fit. */
@@ -532,7 +529,7 @@ void arena_unreserve(struct seg_map *m, const struct arena_res *res)
 {
 	struct blk b;
 
-	if (lock(m))
+	if (lock(m, m->lock_wait_ns))
 		return;
 	if (blk_read(m, res->off, &b) && b.state == ARENA_RESERVED && b.gen == res->gen)
 		free_locked(m, res->off, &b);
@@ -572,7 +569,7 @@ void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank
 	FAULT_POINT("arena_release_cleared");
 	if (old != bit)
 		return; /* not the last holder (or not a holder at all) */
-	if (lock(m))
+	if (lock(m, m->lock_wait_ns))
 		return;
 	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen)
 		free_locked(m, ref->off, &b);
@@ -591,7 +588,7 @@ void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 	if (!blk_read(m, ref->off, &b) || b.state != ARENA_PUBLISHED || b.gen != ref->gen ||
 	    !atomic_load_explicit(&arena_block_at(m, ref->off)->holders, memory_order_relaxed))
 		return;
-	if (lock(m))
+	if (lock(m, m->lock_wait_ns))
 		return;
 	if (blk_read(m, ref->off, &b) && b.state == ARENA_PUBLISHED && b.gen == ref->gen &&
 	    atomic_exchange_explicit(&arena_block_at(m, ref->off)->holders, 0,
@@ -608,15 +605,18 @@ void arena_reclaim(struct seg_map *m, const struct arena_ref *ref)
 		wake_allocators(m);
 }
 
-void arena_sweep(struct seg_map *m, unsigned rank)
+int arena_sweep(struct seg_map *m, unsigned rank, uint64_t wait_ns)
 {
 	struct seg_arena *a = arena_state(m);
 	uint64_t bit = rank < IPCFS_MAX_RANKS ? IPCFS_RANK_BIT(rank) : 0;
 	bool freed = false;
 	struct blk b;
 
-	if (arena_size(m) < ARENA_MIN_BLOCK || lock(m))
-		return;
+	if (arena_size(m) < ARENA_MIN_BLOCK)
+		return 0;
+	int rc = lock(m, wait_ns);
+	if (rc)
+		return rc == -ETIMEDOUT ? rc : 0; /* -EIO: broken, nothing to sweep */
 	/* Each step moves forward by a checked size (>= ARENA_MIN_BLOCK), or
 	 * past a merged block that ends beyond it: the walk ends. */
 	for (uint64_t off = 0; off < arena_size(m);) {
@@ -653,6 +653,7 @@ void arena_sweep(struct seg_map *m, unsigned rank)
 	unlock(m);
 	if (freed)
 		wake_allocators(m);
+	return 0;
 }
 
 void arena_stat(const struct seg_map *m, struct arena_stat *st)
@@ -667,4 +668,6 @@ void arena_stat(const struct seg_map *m, struct arena_stat *st)
 	st->reclaimed = atomic_load_explicit(&a->reclaimed, memory_order_relaxed);
 	st->waits = atomic_load_explicit(&a->waits, memory_order_relaxed);
 	st->broken = atomic_load_explicit(&a->broken, memory_order_relaxed);
+	/* Relaxed: a report of who holds it this instant. */
+	st->lock_tid = atomic_load_explicit(&a->lock, memory_order_relaxed) & (LOCK_TID_MAX - 1);
 }

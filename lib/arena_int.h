@@ -107,15 +107,6 @@ struct arena_ref {
 	uint64_t gen;  /* the block's generation */
 };
 
-/*
- * How long a thread waits for the arena's lock while the thread named in
- * the lock word is alive (2 s), before its call fails with -ETIMEDOUT.
- * Only tests change it: a word scribbled to name a live thread that is no
- * holder (pid 1, a kernel thread) costs every arena call the whole wait,
- * and a fuzz input that does so a few times would read as a hang.
- */
-extern uint64_t arena_lock_wait_ns;
-
 /* Set up the arena of a freshly created segment (seg_create). */
 int arena_format(struct seg_map *m);
 
@@ -189,12 +180,15 @@ void arena_release(struct seg_map *m, const struct arena_ref *ref, unsigned rank
 void arena_reclaim(struct seg_map *m, const struct arena_ref *ref);
 
 /* Rank @rank is gone: clear its bit in every published block and free its
- * reserved ones. */
-void arena_sweep(struct seg_map *m, unsigned rank);
+ * reserved ones. 0 when done (or when there is nothing to sweep: no arena,
+ * or a broken one), -ETIMEDOUT when the lock was kept past @wait_ns
+ * (usually @m->lock_wait_ns; nothing was changed: sweep again later). */
+int arena_sweep(struct seg_map *m, unsigned rank, uint64_t wait_ns);
 
 /* Occupancy for statistics. */
 struct arena_stat {
 	uint64_t bytes, used_bytes, blocks, allocs, frees, reclaimed, waits, broken;
+	uint32_t lock_tid; /* the thread id the lock word names now, 0: free */
 };
 void arena_stat(const struct seg_map *m, struct arena_stat *st);
 

@@ -63,8 +63,11 @@ bool seg_mark_gone(struct seg_map *m, unsigned idx, int how)
 /* The rest of the departure of rank @idx's incarnation @gen, after its
  * owner word says gone: out of the live mask, its liveness lock dropped
  * (if ours), its arena blocks swept, recorded complete, sleepers woken.
- * Idempotent: a reaper may finish what a marker that died began. */
-static void depart(struct seg_map *m, unsigned idx, uint64_t gen)
+ * Idempotent: a reaper may finish what a marker that died began. 0, or
+ * -ETIMEDOUT when the sweep met the arena's lock kept past @wait_ns: the
+ * departure then stays unfinished, for whoever looks next
+ * (membership_finish, seg_claim), and its blocks are not lost. */
+static int depart(struct seg_map *m, unsigned idx, uint64_t gen, uint64_t wait_ns)
 {
 	struct seg_rank *r = seg_rank(m, idx);
 
@@ -82,14 +85,19 @@ static void depart(struct seg_map *m, unsigned idx, uint64_t gen)
 	atomic_fetch_add_explicit(&m->hdr->epoch, 1, memory_order_release);
 	/* Its arena blocks come back: bits in published blocks cleared,
 	 * blocks it was building freed. */
-	arena_sweep(m, idx);
+	int rc = arena_sweep(m, idx, wait_ns);
 	/* D1: release, after the sweep: whoever reads it equal to joins
 	 * (acquire) sees the departure complete. */
-	atomic_store_explicit(&r->swept, gen, memory_order_release);
+	if (!rc)
+		atomic_store_explicit(&r->swept, gen, memory_order_release);
 	seg_wake_all(m);
+	return rc;
 }
 
-bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
+/* seg_mark_gone_pid, saying what became of the departure: 0 complete,
+ * -ETIMEDOUT left unfinished (depart), 1 not marked (not the owner we
+ * mean, or not live). */
+static int mark_gone(struct seg_map *m, unsigned idx, pid_t pid, int how)
 {
 	struct seg_rank *r = seg_rank(m, idx);
 	uint64_t w = atomic_load_explicit(&r->owner, memory_order_acquire);
@@ -99,7 +107,7 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 		 * rank since the caller looked (the pid is in the same word,
 		 * so the compare-and-swap checks both at once). */
 		if (SEG_OWNER_STATE(w) != IPCFS_STATE_LIVE || (pid && SEG_OWNER_PID(w) != pid))
-			return false;
+			return 1;
 		/* acq_rel: whoever sees the new state also sees what the
 		 * rank did before; a competing marker loses the race. */
 	} while (!atomic_compare_exchange_weak_explicit(&r->owner, &w,
@@ -109,8 +117,13 @@ bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
 	FAULT_POINT("mark_gone_state_set");
 	/* Relaxed: joins changes only at a claim, which needs the owner word
 	 * non-live and is ordered after our CAS on it. */
-	depart(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed));
-	return true;
+	return depart(m, idx, atomic_load_explicit(&r->joins, memory_order_relaxed),
+		      m->lock_wait_ns);
+}
+
+bool seg_mark_gone_pid(struct seg_map *m, unsigned idx, pid_t pid, int how)
+{
+	return mark_gone(m, idx, pid, how) <= 0;
 }
 
 /* Whether rank @r's last departure is incomplete (gen: its incarnation):
@@ -140,11 +153,30 @@ void membership_finish(struct seg_map *m)
 		if (rc == -EAGAIN)
 			continue;
 		uint64_t again;
+		bool kept = false;
+		/* A sweep left unfinished met a kept lock: try it, but do not
+		 * wait the whole patience again at every look. */
+		uint64_t brief = m->lock_wait_ns < SEG_LOCK_WAIT_SERVICE_NS ? m->lock_wait_ns
+									   : SEG_LOCK_WAIT_SERVICE_NS;
 		if (departure_unfinished(m, r, &again) && again == gen)
-			depart(m, r, gen);
+			kept = depart(m, r, gen, brief) == -ETIMEDOUT;
 		if (rc == 0)
 			seg_live_lock_drop(m, r, gen + 1);
+		/* The arena's lock is kept: the other sweeps would wait in
+		 * vain too. Left for the next call. */
+		if (kept)
+			return;
 	}
+}
+
+int membership_unfinished(const struct seg_map *m)
+{
+	uint64_t gen;
+
+	for (unsigned r = 0; r <= seg_layout(m)->ranks; r++)
+		if (departure_unfinished(m, r, &gen))
+			return (int)r;
+	return -1;
 }
 
 /* Longest wait of seg_claim for another holder of a rank's next byte. */
@@ -202,12 +234,19 @@ int seg_claim(struct seg_map *seg, unsigned r, pid_t pid)
 				seg_live_lock_drop(seg, r, gen);
 				return -EBUSY;
 			}
-			seg_mark_gone(seg, r, IPCFS_STATE_DEAD);
+			rc = mark_gone(seg, r, 0, IPCFS_STATE_DEAD);
 			w = atomic_load_explicit(&rk->owner, memory_order_acquire);
 		} else if (departure_unfinished(seg, r, &prev) && prev == gen - 1) {
 			/* Its last owner's departure stopped half way: finish
 			 * it before the rank is ours (its blocks are not). */
-			depart(seg, r, prev);
+			rc = depart(seg, r, prev, seg->lock_wait_ns);
+		}
+		if (rc < 0) {
+			/* Its blocks cannot be swept now (the arena's lock is
+			 * kept): taking the rank would lose them for good, as
+			 * its departure could no longer be told unfinished. */
+			seg_live_lock_drop(seg, r, gen);
+			return rc;
 		}
 		/* C1: relaxed, published by the CAS (release) below: whoever
 		 * sees us live judges us in our namespace. Only we write it

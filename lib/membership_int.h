@@ -25,9 +25,11 @@ void seg_rank_lock_adopt(const struct seg_map *m, unsigned idx);
 
 /*
  * If rank @idx is live, mark it dead (or left, when @how is
- * IPCFS_STATE_LEFT), drop it from the live mask and wake every sleeper so
- * that senders stalled on it and readers waiting for it re-check. Returns
- * true if this call changed the state.
+ * IPCFS_STATE_LEFT), drop it from the live mask, sweep its arena blocks
+ * and wake every sleeper so that senders stalled on it and readers waiting
+ * for it re-check. Returns true if this call changed the state. A sweep
+ * that met the arena's lock kept past @m's patience leaves the departure
+ * unfinished: membership_finish does it later.
  */
 bool seg_mark_gone(struct seg_map *m, unsigned idx, int how);
 /* The same, only if the rank is still owned by process @pid. */
@@ -56,9 +58,14 @@ void seg_wake_all(struct seg_map *m);
 uint64_t membership_reap(struct seg_map *m, uint64_t mask);
 
 /* Finish every departure (leave or death) whose marker died after the
- * owner word said gone: out of the live mask, blocks swept (membership_reap
- * calls it; so does the daemon's scan). */
+ * owner word said gone, or whose sweep met the arena's lock kept: out of
+ * the live mask, blocks swept (membership_reap calls it; so does the
+ * daemon's scan). A sweep here waits SEG_LOCK_WAIT_SERVICE_NS at most, and
+ * after one that gives up the rest wait for the next call. */
 void membership_finish(struct seg_map *m);
+/* The first rank (its index; the control sender's is the group's ranks)
+ * whose departure is unfinished, or -1. */
+int membership_unfinished(const struct seg_map *m);
 
 /* ---- reading membership (the daemon reads shared memory only so) ---- */
 

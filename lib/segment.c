@@ -230,7 +230,8 @@ int seg_create(const char *path, const struct ipcfs_params *p, uid_t uid, gid_t 
 static int format(void *base, const struct seg_layout *l)
 {
 	struct seg_hdr *h = base;
-	struct seg_map sm = { .base = base, .size = l->total_bytes, .hdr = h, .checked = *l };
+	struct seg_map sm = { .base = base, .size = l->total_bytes, .hdr = h, .checked = *l,
+			       .lock_wait_ns = SEG_LOCK_WAIT_NS };
 	struct timespec now;
 	int rc;
 
@@ -339,6 +340,7 @@ int seg_map_fd(int fd, unsigned flags, struct seg_map *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	out->lock_wait_ns = flags & SEG_MAP_SERVICE ? SEG_LOCK_WAIT_SERVICE_NS : SEG_LOCK_WAIT_NS;
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SEG_PAGE)

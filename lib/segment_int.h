@@ -231,7 +231,29 @@ struct seg_map {
 	/* The rank this process holds through this mapping + 1 (0: none):
 	 * who it is when it takes the arena's lock (arena.c). */
 	unsigned holder_id;
+	/* How long an arena call through this mapping waits for the arena's
+	 * lock while the thread the lock word names is alive, before it
+	 * gives up with -ETIMEDOUT (arena.c). Ours, not shared: each process
+	 * chooses its patience (seg_map_fd: SEG_LOCK_WAIT_NS, or
+	 * SEG_LOCK_WAIT_SERVICE_NS with SEG_MAP_SERVICE). */
+	uint64_t lock_wait_ns;
 };
+
+/*
+ * A member's patience with the arena's lock: a holder works for
+ * microseconds, so one that is alive and keeps it 2 s is stopped, broken,
+ * or a word scribbled to name a live thread that holds nothing (it cannot
+ * be told from a holder). The call then fails; the member's next one waits
+ * again.
+ */
+#define SEG_LOCK_WAIT_NS 2000000000ull
+/*
+ * The daemon's: it serves every group from a few threads, and nothing a
+ * member writes into shared memory may hold it (DESIGN.md). What it gives
+ * up on (a departed rank's sweep) stays recorded as unfinished and is
+ * done at its next scan (membership_finish).
+ */
+#define SEG_LOCK_WAIT_SERVICE_NS 1000000ull
 
 /* The checked layout of a mapped segment. */
 static inline const struct seg_layout *seg_layout(const struct seg_map *m)
@@ -275,6 +297,8 @@ int seg_hugetlbfs_dir(uint32_t kb, char *out, size_t size);
  * no page fault on the first messages; the daemon does without). */
 #define SEG_MAP_WRITE 1u
 #define SEG_MAP_POPULATE 2u
+/* A mapping of the daemon: SEG_LOCK_WAIT_SERVICE_NS (struct seg_map). */
+#define SEG_MAP_SERVICE 4u
 
 /* Map and validate the segment at @path; @flags: SEG_MAP_*. */
 int seg_map_path(const char *path, unsigned flags, struct seg_map *out);

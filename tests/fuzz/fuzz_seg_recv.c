@@ -397,7 +397,7 @@ static void do_action(struct in *in, uint8_t op)
 		if (ipcfs_reap(F.mem[get8(in) % NMEM], &gone) < 0)
 			die("ipcfs_reap", -1);
 		break;
-	case 7: arena_sweep(seg(), get8(in) % (RANKS + 1)); break;
+	case 7: arena_sweep(seg(), get8(in) % (RANKS + 1), seg()->lock_wait_ns); break;
 	case 8:
 		r = get8(in);
 		seg_mark_gone(seg(), r % (RANKS + 1), r & 0x80 ? IPCFS_STATE_LEFT : IPCFS_STATE_DEAD);
@@ -532,12 +532,6 @@ static void setup(void)
 	struct seg_map sm;
 
 	F.trace = getenv("IPCFS_FUZZ_TRACE") != NULL;
-	/* A word written to name a live thread that holds nothing (pid 1, a
-	 * kernel thread) keeps every arena call waiting its whole bound: at
-	 * 2 s, a few such calls would exceed the input's time limit and read
-	 * as a hang. The bound's size is not what is tested; that it holds
-	 * is. */
-	arena_lock_wait_ns = 1000000;
 	F.pid = getpid();
 	F.dead = fork();
 	if (F.dead == 0)
@@ -557,10 +551,16 @@ static void setup(void)
 	for (unsigned r = 0; r < NMEM; r++) {
 		must("ipcfs_join", ipcfs_join(dir, (int)r, &F.mem[r]));
 		F.chan[r] = member_chan(F.mem[r]);
+		/* A word written to name a live thread that holds nothing
+		 * (pid 1, a kernel thread) keeps every arena call of a member
+		 * waiting its whole patience: at 2 s, a few such calls would
+		 * exceed the input's time limit and read as a hang. Its size
+		 * is not what is tested; that it holds is. */
+		F.chan[r]->seg.lock_wait_ns = SEG_LOCK_WAIT_SERVICE_NS;
 	}
 	/* The daemon's control sender, claimed as fsd/segfile.c does. */
 	must("member_segment_path", member_segment_path(dir, path, sizeof(path)));
-	must("seg_map_path", seg_map_path(path, SEG_MAP_WRITE, &sm));
+	must("seg_map_path", seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_SERVICE, &sm));
 	must("seg_claim", seg_claim(&sm, RANKS, F.pid));
 	seg_go_live(&sm, RANKS, F.pid);
 	must("chan_init", chan_init(&F.ctl, &sm, RANKS));

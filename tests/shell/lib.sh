@@ -17,6 +17,7 @@ case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 IPCFSD=$BUILD/ipcfsd
 MEMBER=$BUILD/tests/fsd_member
 PROBE=$BUILD/tests/fsd_probe
+POKE=$BUILD/tests/seg_poke
 TEST=$(basename "$0" .sh)
 # The segment ABI the tree is built with (the version file shows it).
 ABI=$(awk '$1 == "#define" && $2 == "IPCFS_ABI" { print $3 }' "$(dirname "${BASH_SOURCE[0]}")/../../lib/ipcfs.h")

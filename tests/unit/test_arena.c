@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "arena_int.h"
+#include "channel_int.h"
 #include "member_int.h"
+#include "membership_int.h"
 #include "testlib.h"
 #include "util.h"
 #include "wait_int.h"
@@ -408,33 +410,83 @@ END_TEST
 
 /* A lock word that names a live thread of another process that holds
  * nothing (scribbled, or a fuzzer's pid 1): it cannot be told from a live
- * holder, so a call waits arena_lock_wait_ns and fails with -ETIMEDOUT,
- * and nothing is lost: once the word is free, the arena works as before. */
+ * holder, so a call waits the mapping's patience and fails with
+ * -ETIMEDOUT, and nothing is lost: once the word is free, the arena works
+ * as before. */
+/* A live process that holds nothing: a thread for a lock word to name. */
+static pid_t stranger_start(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void stranger_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 START_TEST(lock_word_naming_a_live_stranger)
 {
 	struct pair x;
 	struct ipcfs_msg msg;
 	void *buf;
-	uint64_t saved = arena_lock_wait_ns;
 
 	pair_open(&x, 256 << 10, 8);
 	struct ipcfs_member *a = x.a, *b = x.b;
-	pid_t stranger = fork();
-	ck_assert_int_ge(stranger, 0);
-	if (stranger == 0) {
-		pause();
-		_exit(0);
-	}
-	arena_lock_wait_ns = 50 * 1000 * 1000;
+	pid_t stranger = stranger_start();
+	member_chan(a)->seg.lock_wait_ns = 50 * 1000 * 1000;
 	atomic_store(&arena_state(&x.m)->lock, (uint32_t)stranger | 2u << ARENA_LOCK_RANK_SHIFT);
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 0), -ETIMEDOUT);
 	ck_assert_int_eq(ipcfs_reserve(a, 100000, &buf, 1000), -ETIMEDOUT);
 	atomic_store(&arena_state(&x.m)->lock, 0);
-	arena_lock_wait_ns = saved;
 	send_checked(a, b, 100000, 11, &msg);
 	ck_assert_int_eq(ipcfs_release(b, &msg), 0);
-	kill(stranger, SIGKILL);
-	waitpid(stranger, NULL, 0);
+	stranger_stop(stranger);
+	pair_close(&x);
+}
+END_TEST
+
+/* A rank departs while the arena's lock is kept (a word naming a live
+ * stranger): its sweep gives up after the marker's patience, and the
+ * departure stays unfinished rather than recorded done with the rank's
+ * blocks still held (they were lost for good before). A claim of the rank
+ * meanwhile fails rather than lose them; once the lock is free, the next
+ * look finishes the departure, the blocks come back, the rank is joined. */
+START_TEST(departure_waits_for_a_kept_lock)
+{
+	struct pair x;
+	struct ipcfs_msg msg;
+
+	pair_open(&x, 256 << 10, 8);
+	send_checked(x.a, x.b, 100000, 13, &msg); /* b holds the block */
+	pid_t stranger = stranger_start();
+	x.m.lock_wait_ns = 20 * 1000 * 1000;
+	atomic_store(&arena_state(&x.m)->lock, (uint32_t)stranger | 2u << ARENA_LOCK_RANK_SHIFT);
+
+	ck_assert(seg_mark_gone(&x.m, 1, IPCFS_STATE_DEAD));
+	ck_assert_int_eq(membership_unfinished(&x.m), 1);
+	ck_assert_uint_ge(tl_arena_used(&x.m), 100000);
+	membership_finish(&x.m); /* still kept: still unfinished */
+	ck_assert_int_eq(membership_unfinished(&x.m), 1);
+	ck_assert_int_eq(seg_claim(&x.m, 1, getpid()), -ETIMEDOUT);
+	ck_assert_uint_eq(SEG_OWNER_STATE(atomic_load(&seg_rank(&x.m, 1)->owner)), IPCFS_STATE_DEAD);
+
+	atomic_store(&arena_state(&x.m)->lock, 0);
+	membership_finish(&x.m);
+	ck_assert_int_eq(membership_unfinished(&x.m), -1);
+	ck_assert_uint_eq(tl_arena_used(&x.m), 0);
+	struct ipcfs_member *again = tl_join(x.dir, 1);
+	send_checked(x.a, again, 100000, 14, &msg);
+	ck_assert_int_eq(ipcfs_release(again, &msg), 0);
+	ipcfs_leave(again);
+	stranger_stop(stranger);
 	pair_close(&x);
 }
 END_TEST
@@ -760,6 +812,7 @@ int main(void)
 	tcase_add_test(tc, corrupt_references);
 	tcase_add_test(tc, lock_word_naming_our_thread);
 	tcase_add_test(tc, lock_word_naming_a_live_stranger);
+	tcase_add_test(tc, departure_waits_for_a_kept_lock);
 	tcase_add_test(tc, release_uses_the_checked_reference);
 	tcase_add_test(tc, waits_counted_under_contention);
 	tcase_add_test(tc, dead_senders_block_back_while_waiting_elsewhere);

@@ -51,7 +51,7 @@ static int daemon_attach(const char *dir, struct chan *c)
 	char path[PATH_MAX];
 	int rc = member_segment_path(dir, path, sizeof(path));
 
-	if (rc || (rc = seg_map_path(path, SEG_MAP_WRITE, &seg)))
+	if (rc || (rc = seg_map_path(path, SEG_MAP_WRITE | SEG_MAP_SERVICE, &seg)))
 		return rc;
 	rc = seg_claim(&seg, seg_layout(&seg)->ranks, getpid());
 	if (rc)
@@ -76,7 +76,7 @@ static void daemon_round(struct chan *c, size_t len, unsigned dead)
 	arena_stat(&c->seg, &as);
 	for (unsigned i = 0; i <= seg_layout(&c->seg)->ranks; i++)
 		seg_rank_stat(&c->seg, i, &st);
-	arena_sweep(&c->seg, dead);
+	arena_sweep(&c->seg, dead, c->seg.lock_wait_ns);
 }
 
 struct daemon_arg {
@@ -99,11 +99,16 @@ static int daemon_child(void *arg)
 	return 0;
 }
 
-/* Run the daemon for @rounds and require a clean exit. */
-static void run_daemon(const char *dir, unsigned rounds)
+/* Run the daemon for @rounds and require a clean exit within @secs. */
+static void run_daemon_within(const char *dir, unsigned rounds, int secs)
 {
 	struct daemon_arg d = { dir, rounds, 0 };
-	ck_assert_int_eq(tl_wait(tl_fork(daemon_child, &d), 60), 0);
+	ck_assert_int_eq(tl_wait(tl_fork(daemon_child, &d), secs), 0);
+}
+
+static void run_daemon(const char *dir, unsigned rounds)
+{
+	run_daemon_within(dir, rounds, 60);
 }
 
 START_TEST(lock_word_garbage)
@@ -137,11 +142,13 @@ START_TEST(lock_held_by_a_live_stranger)
 	tl_group(dir, &p);
 	tl_map_seg(dir, &m);
 	/* A hostile member writes the id of a live thread (ours) into the
-	 * lock word and never lets go: the daemon's waits are bounded. */
+	 * lock word and never lets go: the daemon is not held by it. Each of
+	 * its calls gives up after SEG_LOCK_WAIT_SERVICE_NS (a member's
+	 * patience, 2 s, made each round take 4 s: 40 s for these rounds). */
 	uint32_t me = (uint32_t)getpid();
 	memcpy(lock_area(&m), &me, sizeof(me));
 	struct ipcfs_member *a = tl_join(dir, 0);
-	run_daemon(dir, 2);
+	run_daemon_within(dir, 10, 10);
 	ipcfs_leave(a);
 	seg_unmap(&m);
 	tl_group_done(dir);
