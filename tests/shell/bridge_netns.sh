@@ -209,9 +209,14 @@ else
 	# another, which joins again.
 	await b.big
 	kill -9 "$bpid"
-	for i in $(seq 200); do [ "$(bpid)" != 0 ] && [ "$(bpid)" != "$bpid" ] && break; sleep 0.05; done
-	[ "$(bpid)" != "$bpid" ] && [ "$(bpid)" != 0 ] || rc=34
-	bpid=$(bpid)
+	# One read of the file per look: the pid judged is the pid kept.
+	for i in $(seq 200); do
+		p=$(bpid)
+		[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$bpid" ] && break
+		sleep 0.05
+	done
+	[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$bpid" ] || rc=34
+	bpid=$p
 	echo "$bpid" > "$T/newpid"
 	await b.k2
 	for i in $(seq 100); do live 2 && break; sleep 0.05; done
@@ -321,13 +326,13 @@ else
 	# The bridge's record of what it delivered goes with the group.
 	[ -e "$ST/g.seg.bridge" ] || rc=49
 	rmdir "$G" 2> "$T/rmdir.err" || rc=42
-	kill -0 "$bpid" 2>/dev/null && rc=43
+	[ "$bpid" -gt 0 ] && kill -0 "$bpid" 2>/dev/null && rc=43
 	[ -e "$ST/g.seg.bridge" ] && rc=50
 	touch "$TMP/a.done"
 fi
 fusermount3 -u "$T/mnt"
 wait $dpid || rc=40
-kill -0 "$bpid" 2>/dev/null && rc=41 # the daemon stopped its bridge
+[ "$bpid" -gt 0 ] && kill -0 "$bpid" 2>/dev/null && rc=41 # the daemon stopped its bridge
 exit $rc
 NODE
 
