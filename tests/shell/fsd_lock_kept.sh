@@ -46,11 +46,15 @@ ok "the lock kept: deaths marked in both groups, error_log says why rank 1's blo
 expect_eq "$("$POKE" "$(cat "$G/shm")" lock 0)" OK "seg_poke free"
 wait_until 2 '[ "$(kv "$G/stat" arena_used_bytes)" = 0 ]' ||
 	fail "rank 1's block not freed after the lock was: arena_used_bytes $(kv "$G/stat" arena_used_bytes)"
-# The rank is joined again and the arena works.
-bg "$MEMBER" -w 1 -n 1 -s 1 "$G" 0 recv > "$TMP/r0.out"; R0=$BG
-run "$MEMBER" -w 0 -n 1 -b 100000 "$G" 1 send
-[ "$RC" -eq 0 ] || fail "send after: $(cat "$TMP/out" "$TMP/err")"
-wait $R0 || fail "rank 0's receive: $(cat "$TMP/r0.out")"
+# The rank is joined again and the arena works. The sender joins first
+# and waits for its reader: a reader that waited for the sender instead
+# could find it already gone (joined, sent, left) and wait in vain.
+bg "$MEMBER" -w 0 -n 1 -b 100000 "$G" 1 send > "$TMP/s1.out"; S1=$BG
+wait_until 3 'grep -q joined "$TMP/s1.out"' || fail "rank 1 did not join again"
+run "$MEMBER" -n 1 -s 1 "$G" 0 recv
+[ "$RC" -eq 0 ] || fail "rank 0's receive: $(cat "$TMP/out" "$TMP/err")"
+cp "$TMP/out" "$TMP/r0.out"
+wait $S1 || fail "send after: $(cat "$TMP/s1.out")"
 grep -q "^1: msg 0" "$TMP/r0.out" || fail "rank 0 got: $(cat "$TMP/r0.out")"
 kill -0 $DPID || fail "daemon died"
 kill $STRANGER; wait $STRANGER 2>/dev/null
