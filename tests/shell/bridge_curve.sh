@@ -169,8 +169,7 @@ else
 	wait $s3 || rc=39
 	await b.done
 fi
-fusermount3 -u "$T/mnt"
-wait $dpid || rc=40
+node_stop || rc=$?
 exit $rc
 NODE
 

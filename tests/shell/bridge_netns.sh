@@ -330,8 +330,7 @@ else
 	[ -e "$ST/g.seg.bridge" ] && rc=50
 	touch "$TMP/a.done"
 fi
-fusermount3 -u "$T/mnt"
-wait $dpid || rc=40
+node_stop || rc=$?
 [ "$bpid" -gt 0 ] && kill -0 "$bpid" 2>/dev/null && rc=41 # the daemon stopped its bridge
 exit $rc
 NODE

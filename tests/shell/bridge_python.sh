@@ -57,14 +57,7 @@ LD_PRELOAD=${PY_PRELOAD:-} "$PY" "$top/tests/shell/bridge_python_node.py" "$me" 
 echo "python exited, rc $rc" >> "$T/py.out"
 # The bridge of a group just removed (the daemon stops it) may hold the
 # mount a moment longer: EBUSY, then it is gone.
-for i in $(seq 100); do fusermount3 -u "$T/mnt" 2>/dev/null && break; sleep 0.05; done
-if grep -q " $T/mnt fuse" /proc/self/mounts; then
-	{ echo "the mount stays busy:"; ps -eo pid,args | grep '[i]pcfs-bridge'
-	  ls -l /proc/[0-9]*/fd /proc/[0-9]*/cwd 2>/dev/null | grep -F "$T/mnt"; } >> "$T/py.out"
-	fusermount3 -u -z "$T/mnt"
-	rc=41
-fi
-wait $dpid || rc=40
+node_stop 2>> "$T/py.out" || rc=$?
 exit $rc
 NODE
 

@@ -67,8 +67,7 @@ touch "$TMP/$me.end"
 await "$other.end"
 ls "$G/gpu" > "$T/gpu.ls" 2>&1
 cp "$G/stat" "$T/stat"
-fusermount3 -u "$T/mnt"
-wait $dpid || rc=40
+node_stop || rc=$?
 exit $rc
 NODE
 

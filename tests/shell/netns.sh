@@ -70,6 +70,38 @@ node_start() {
 	for i in $(seq 100); do grep -q " $T/mnt fuse" /proc/self/mounts && break; sleep 0.05; done
 }
 
+# node_stop: in node.sh, unmount this node's ipcfsd and wait for it to
+# exit: 0; 41 if the mount stayed busy for 5 s (who holds it on stderr;
+# then unmounted lazily and the daemon stopped by SIGTERM); 40 if the
+# daemon exited non-zero or was still there 10 s after its unmount. A plain unmount is retried while EBUSY:
+# the group's bridge (the daemon's child) opens files of the mount for a
+# moment, its counters every 0.5 s, and a proxy's join or leave.
+node_stop() {
+	local i
+	for i in $(seq 100); do fusermount3 -u "$T/mnt" 2>/dev/null && break; sleep 0.05; done
+	if grep -q " $T/mnt fuse" /proc/self/mounts; then
+		{ echo "$me: the mount stays busy:"; ps -eo pid,args | grep '[i]pcfs-bridge'
+		  ls -l /proc/[0-9]*/fd /proc/[0-9]*/cwd 2>/dev/null | grep -F "$T/mnt"; } >&2
+		# Whoever holds it would keep the daemon serving it: stop it.
+		fusermount3 -u -z "$T/mnt"
+		kill "$dpid" 2>/dev/null
+		wait "$dpid"
+		return 41
+	fi
+	# A child that exited stays a zombie (kill -0 still finds it) until
+	# waited for: look at its state.
+	for i in $(seq 200); do
+		[ "$(awk '{ print $3 }' "/proc/$dpid/stat" 2>/dev/null)" = Z ] && break
+		[ -e "/proc/$dpid" ] || break
+		sleep 0.05
+	done
+	if [ -e "/proc/$dpid" ] && [ "$(awk '{ print $3 }' "/proc/$dpid/stat" 2>/dev/null)" != Z ]; then
+		echo "$me: ipcfsd (pid $dpid) still runs 10 s after its unmount" >&2
+		return 40
+	fi
+	wait "$dpid" || return 40
+}
+
 # In node.sh, once $G (this node's group directory) is set: the bridge's
 # pid, whether rank $1 is live, its state in members.
 bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
