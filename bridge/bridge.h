@@ -221,6 +221,7 @@ struct bridge {
 	unsigned release_batch;       /* views handed back before a proxy is woken */
 	size_t slot_payload;          /* larger messages are in the arena */
 	int kick_fd;                  /* eventfd: sends or acks to do */
+	int report_fd;                /* -r: counters to the daemon (a pipe); -1: none */
 	struct seg_map *seg;          /* read-only mapping: the live ranks for heartbeats */
 	struct instate *ist;          /* NULL if it could not be kept */
 	_Atomic bool stop;

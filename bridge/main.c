@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -187,6 +189,27 @@ static void stop(struct bridge *b)
 		seg_unmap(b->seg);
 }
 
+/* -r FD: a pipe to write counters to (ipcfsd passes its own); made
+ * non-blocking (a line is dropped rather than wait for the daemon) and
+ * close-on-exec. */
+static int report_fd(const char *arg)
+{
+	char *end;
+	long fd = strtol(arg, &end, 10);
+	struct stat st;
+
+	if (*end || end == arg || fd < 0 || fd > INT_MAX || fstat((int)fd, &st) || !S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, "ipcfs-bridge: -r %s: not an open pipe\n", arg);
+		return -1;
+	}
+	int fl = fcntl((int)fd, F_GETFL);
+	if (fl < 0 || fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) || fcntl((int)fd, F_SETFD, FD_CLOEXEC)) {
+		fprintf(stderr, "ipcfs-bridge: -r %s: %s\n", arg, strerror(errno));
+		return -1;
+	}
+	return (int)fd;
+}
+
 int main(int argc, char **argv)
 {
 	struct bridge *b = &B;
@@ -194,9 +217,13 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "keygen"))
 		return bridge_keygen(argc - 1, argv + 1);
-	while ((opt = getopt(argc, argv, "vp:h")) != -1) {
+	b->report_fd = -1;
+	while ((opt = getopt(argc, argv, "vp:r:h")) != -1) {
 		if (opt == 'v') {
 			b->verbose++;
+		} else if (opt == 'r') {
+			if ((b->report_fd = report_fd(optarg)) < 0)
+				return 2;
 		} else if (opt == 'p') {
 			/* Started by ipcfsd: end with it. A daemon that died
 			 * starts a new bridge when it comes back, which could
@@ -248,7 +275,7 @@ int main(int argc, char **argv)
 	close(b->kick_fd);
 	return rc ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: ipcfs-bridge [-v] [-p PARENT] GROUPDIR\n"
+	fprintf(stderr, "usage: ipcfs-bridge [-v] [-p PARENT] [-r FD] GROUPDIR\n"
 			"  carry the messages of the group in GROUPDIR (its nodes and node files\n"
 			"  set) between this machine and the other nodes, until SIGTERM or SIGINT\n");
 	return 2;

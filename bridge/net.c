@@ -24,7 +24,7 @@
 
 #define RESEND_NS (1000 * 1000000ull) /* not acked within: sent again */
 #define HB_NS (200 * 1000000ull)      /* heartbeat period */
-#define REPORT_NS (500 * 1000000ull)  /* counters to the group's bridge file */
+#define REPORT_NS (500 * 1000000ull)  /* counters to the daemon (-r) */
 #define FLOW_ROUND_NS (20 * 1000ull)  /* polling: the whole round at least this often */
 
 static void *zctx;
@@ -436,37 +436,41 @@ static void heartbeat(struct bridge *b, uint64_t now)
 	}
 }
 
-/* Our counters per remote node, into the group's bridge file (the daemon
- * shows them in bridge and stat; it takes them from its child only). */
+/* One line to the daemon: a write(2) of its own, under PIPE_BUF, so it
+ * lands whole or not at all. A full pipe (the daemon takes them every
+ * 0.1 s) drops it: the next report, 0.5 s later, says it again. */
+static void report_line(struct bridge *b, const char *line, int len)
+{
+	if (len <= 0 || len >= FSD_BRIDGE_LINE_MAX)
+		return;
+	if (write(b->report_fd, line, (size_t)len) < 0 && errno != EAGAIN && b->verbose)
+		bridge_log(b, "cannot report counters: %s", strerror(errno));
+}
+
+/* Our counters per remote node, to the daemon through the pipe it gave
+ * us (it shows them in bridge and stat). Not through the mount: opening
+ * a file of it every 0.5 s made a hand unmount fail with EBUSY. */
 static void report(struct bridge *b)
 {
-	char buf[FSD_NODES_MAX * 200], path[sizeof(b->dir) + 8];
-	size_t o = 0;
+	char line[FSD_BRIDGE_LINE_MAX];
 
+	if (b->report_fd < 0)
+		return;
 	for (unsigned n = 0; n < b->cl.n; n++) {
 		struct peer *p = &b->peer[n];
 		if (!dealer[n])
 			continue;
-		int k = snprintf(buf + o, sizeof(buf) - o,
-				 "%s up=%d tx_msgs=%llu tx_bytes=%llu rx_msgs=%llu rx_bytes=%llu "
-				 "acked=%llu rtt_us=%llu\n", b->cl.node[n].name, p->up,
-				 (unsigned long long)__atomic_load_n(&p->tx_msgs, __ATOMIC_RELAXED),
-				 (unsigned long long)__atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED),
-				 (unsigned long long)__atomic_load_n(&p->rx_msgs, __ATOMIC_RELAXED),
-				 (unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED),
-				 (unsigned long long)__atomic_load_n(&p->acked, __ATOMIC_RELAXED),
-				 (unsigned long long)(p->rtt_ns / 1000));
-		if (k > 0 && (size_t)k < sizeof(buf) - o)
-			o += (size_t)k;
+		report_line(b, line, snprintf(line, sizeof(line),
+				"%s up=%d tx_msgs=%llu tx_bytes=%llu rx_msgs=%llu rx_bytes=%llu "
+				"acked=%llu rtt_us=%llu\n", b->cl.node[n].name, p->up,
+				(unsigned long long)__atomic_load_n(&p->tx_msgs, __ATOMIC_RELAXED),
+				(unsigned long long)__atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED),
+				(unsigned long long)__atomic_load_n(&p->rx_msgs, __ATOMIC_RELAXED),
+				(unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED),
+				(unsigned long long)__atomic_load_n(&p->acked, __ATOMIC_RELAXED),
+				(unsigned long long)(p->rtt_ns / 1000)));
 	}
-	o += (size_t)bridge_curve_report(buf + o, sizeof(buf) - o);
-	snprintf(path, sizeof(path), "%s/bridge", b->dir);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, buf, o) < 0 && b->verbose)
-		bridge_log(b, "cannot report counters: %s", strerror(errno));
-	close(fd);
+	report_line(b, line, bridge_curve_report(line, sizeof(line)));
 }
 
 int bridge_net_open(struct bridge *b)

@@ -4,12 +4,13 @@
  * (struct fsd_bridge): started when the group's nodes and node are set,
  * restarted after it exits (backoff 0.5 s doubling to 30 s, back to 0.5 s
  * after a run of a minute), stopped with SIGTERM when they are cleared or
- * the daemon exits. Its counters per remote node, which it writes to the
- * group's bridge file, show in that file and in stat. With keys, it is
- * started only while the key files pass their checks (include/ipcfs/keys.h): never
- * unauthenticated in their place.
+ * the daemon exits. Its counters per remote node, which it writes to a
+ * pipe of ours (its fd 3), show in the group's bridge file and in stat.
+ * With keys, it is started only while the key files pass their checks
+ * (include/ipcfs/keys.h): never unauthenticated in their place.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -75,8 +76,41 @@ static int keys_usable(struct fsd_group *g)
 	return rc;
 }
 
+#define REPORT_FD 3
+#define REPORT_FD_ARG "3"
+
+/* The bridge's counter pipe: @pfd[0] ours, non-blocking (we only take
+ * what is there); @pfd[1] its end, non-blocking too (it drops a line
+ * rather than wait for us), above REPORT_FD so that the dup2 in start()
+ * is a real one. */
+static int report_pipe(int pfd[2])
+{
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	if (pfd[1] <= REPORT_FD) {
+		int fd = fcntl(pfd[1], F_DUPFD_CLOEXEC, REPORT_FD + 1);
+		int err = errno;
+		close(pfd[1]);
+		pfd[1] = fd;
+		if (fd < 0) {
+			close(pfd[0]);
+			return -err;
+		}
+	}
+	return 0;
+}
+
+static void report_close(struct fsd_bridge *b)
+{
+	if (b->report_fd >= 0)
+		close(b->report_fd);
+	b->report_fd = -1;
+	b->carry_len = 0;
+}
+
 /* Start it (caller holds g->lock): its stdout and stderr are ours (the
- * daemon's log when in the foreground), nothing else of ours is open. */
+ * daemon's log when in the foreground), its fd 3 the write end of its
+ * counter pipe, nothing else of ours is open. */
 static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
 {
 	struct fsd_bridge *b = &g->bridge;
@@ -97,12 +131,21 @@ static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
 	char parent[16];
 	snprintf(dir, sizeof(dir), "%s/groups/%s", d->mountpoint, g->name);
 	snprintf(parent, sizeof(parent), "%d", (int)getpid());
-	char *argv[] = { path, "-p", parent, dir, NULL };
+	char *argv[] = { path, "-p", parent, "-r", REPORT_FD_ARG, dir, NULL };
+	int pfd[2] = { -1, -1 };
+	if (!rc)
+		rc = report_pipe(pfd);
 	if (!rc) {
+		/* Its end becomes fd 3 (a dup2 clears close-on-exec); nothing
+		 * else of ours goes with it. */
 		posix_spawn_file_actions_init(&fa);
-		posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+		posix_spawn_file_actions_adddup2(&fa, pfd[1], REPORT_FD);
+		posix_spawn_file_actions_addclosefrom_np(&fa, REPORT_FD + 1);
 		rc = -posix_spawn(&pid, path, &fa, NULL, argv, environ);
 		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[1]);
+		if (rc)
+			close(pfd[0]);
 	}
 	b->starts++;
 	if (rc) {
@@ -113,6 +156,8 @@ static void start(struct fsd *d, struct fsd_group *g, uint64_t now)
 		return;
 	}
 	b->pid = pid;
+	b->report_fd = pfd[0];
+	b->carry_len = 0;
 	b->started_ns = now;
 	memset(b->node, 0, sizeof(b->node));
 	b->auth = false;
@@ -141,6 +186,8 @@ static void exited(struct fsd_group *g, int status, uint64_t now)
 		fsd_log(LOG_WARNING, "%s: bridge (pid %d) exited with %d", g->name, (int)b->pid,
 			WEXITSTATUS(status));
 	fsd_event_post(g, "bridge exited pid=%d status=%d", (int)b->pid, status);
+	fsd_bridge_collect(g);
+	report_close(b);
 	b->pid = 0;
 	b->stopping = false;
 }
@@ -151,6 +198,7 @@ void fsd_bridge_scan(struct fsd *d, struct fsd_group *g)
 	uint64_t now = wait_now_ns();
 	int status;
 
+	fsd_bridge_collect(g);
 	if (b->pid && waitpid(b->pid, &status, WNOHANG) == b->pid)
 		exited(g, status, now);
 	if (b->pid && !wanted(g) && !b->stopping) {
@@ -212,6 +260,16 @@ void fsd_bridge_hold(struct fsd *d, struct fsd_group *g, uid_t uid)
 	/* Killed: the next scans reap it. */
 }
 
+void fsd_bridge_init(struct fsd_group *g)
+{
+	g->bridge.report_fd = -1;
+}
+
+void fsd_bridge_free(struct fsd_group *g)
+{
+	report_close(&g->bridge);
+}
+
 void fsd_bridge_release(struct fsd_group *g)
 {
 	g->bridge.held = false;
@@ -240,6 +298,7 @@ void fsd_bridge_stop(struct fsd_group *g)
 		waitpid(pid, NULL, 0);
 	}
 	g->bridge.pid = 0;
+	report_close(&g->bridge);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -317,26 +376,40 @@ static int report_line(struct fsd_group *g, const char *s, size_t len, char *why
 	return 0;
 }
 
-int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
-		      size_t whylen)
+/* One line: what it says is kept; a malformed one is logged (the
+ * bridge's bug, not the reader's) and the rest go on. */
+static void report_take(struct fsd_group *g, const char *s, size_t len)
 {
-	int rc = 0;
+	char why[FSD_WHY_MAX];
 
-	pthread_mutex_lock(&g->lock);
-	if (!g->bridge.pid || writer != g->bridge.pid) {
-		snprintf(why, whylen, "bridge: only the group's bridge (pid %d) writes here",
-			 (int)g->bridge.pid);
-		rc = -EPERM;
+	if (len && report_line(g, s, len, why, sizeof(why)))
+		fsd_log(LOG_WARNING, "%s: bridge (pid %d): %s", g->name, (int)g->bridge.pid, why);
+}
+
+void fsd_bridge_collect(struct fsd_group *g)
+{
+	struct fsd_bridge *b = &g->bridge;
+	char buf[4096 + FSD_BRIDGE_LINE_MAX];
+
+	while (b->report_fd >= 0) {
+		memcpy(buf, b->carry, b->carry_len);
+		ssize_t n = read(b->report_fd, buf + b->carry_len, sizeof(buf) - b->carry_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* EOF: it exited (exited() closes); EAGAIN: all taken. */
+			if (n < 0 && errno != EAGAIN)
+				report_close(b);
+			return;
+		}
+		size_t len = b->carry_len + (size_t)n, pos = 0;
+		for (const char *nl; (nl = memchr(buf + pos, '\n', len - pos)); pos = (size_t)(nl - buf) + 1)
+			report_take(g, buf + pos, (size_t)(nl - buf) - pos);
+		/* A line the read cut: kept for the next; longer than a line
+		 * can be, dropped (we read again from a line's start after it). */
+		b->carry_len = len - pos <= sizeof(b->carry) ? len - pos : 0;
+		memcpy(b->carry, buf + pos, b->carry_len);
 	}
-	for (size_t pos = 0; !rc && pos < len;) {
-		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
-		size_t l = nl ? (size_t)(nl - s) : len - pos;
-		pos += l + 1;
-		if (l)
-			rc = report_line(g, s, l, why, whylen);
-	}
-	pthread_mutex_unlock(&g->lock);
-	return rc;
 }
 
 void fsd_bridge_render(const struct fsd_group *g, struct text *t)

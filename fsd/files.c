@@ -332,6 +332,7 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 			text_add(t, "%s\n", g->cluster.self);
 		return 0;
 	case FSD_N_BRIDGE:
+		fsd_bridge_collect(g);
 		fsd_bridge_render(g, t);
 		return 0;
 	case FSD_N_KEYS:
@@ -342,6 +343,7 @@ static int render_group_node(struct fsd_group *g, const struct fsd_node *n, stru
 		render_members(g, t);
 		return 0;
 	case FSD_N_GSTAT:
+		fsd_bridge_collect(g);
 		render_group_stat(g, t);
 		return 0;
 	case FSD_N_GERRLOG:

@@ -158,6 +158,12 @@ struct fsd_bridge {
 	uint64_t started_ns, next_ns;   /* CLOCK_MONOTONIC: started, may start again */
 	unsigned backoff_ms;
 	struct fsd_node_stat node[FSD_NODES_MAX]; /* as it last reported, by node index */
+	/* Its counters come through a pipe, not the mount (its own opens of
+	 * the mount every 0.5 s made a hand unmount fail with EBUSY): the
+	 * read end (non-blocking; -1 if none) and a line cut by a read. */
+	int report_fd;
+	size_t carry_len;
+	char carry[FSD_BRIDGE_LINE_MAX];
 	/* CURVE (keys): why the daemon did not start it ("" if it did), and
 	 * the connections it refused, as it last reported. */
 	char keys_error[FSD_WHY_MAX];
@@ -402,15 +408,17 @@ void fsd_bridge_scan(struct fsd *d, struct fsd_group *g);
 void fsd_bridge_hold(struct fsd *d, struct fsd_group *g, uid_t uid);
 /* The rmdir failed: the bridge may start again (caller holds g->lock). */
 void fsd_bridge_release(struct fsd_group *g);
+/* A new group's bridge state; what is left of it when the group is freed. */
+void fsd_bridge_init(struct fsd_group *g);
+void fsd_bridge_free(struct fsd_group *g);
 /* SIGTERM the group's bridge and reap it (SIGKILL after 3 s): at exit. */
 void fsd_bridge_stop(struct fsd_group *g);
 /* Stop the bridge (caller holds g->lock) so that the scan starts it again,
  * with what the group says now (keys). */
 void fsd_bridge_restart(struct fsd_group *g);
-/* Counters written to the bridge file by the bridge (@writer): -EPERM
- * from anyone else, -EINVAL if malformed. Takes g->lock. */
-int fsd_bridge_report(struct fsd_group *g, pid_t writer, const char *buf, size_t len, char *why,
-		      size_t whylen);
+/* Take in what the bridge has reported since (caller holds g->lock): the
+ * scan does, and reading bridge or stat, so both show its latest. */
+void fsd_bridge_collect(struct fsd_group *g);
 /* The bridge file; its lines in stat (caller holds g->lock). */
 void fsd_bridge_render(const struct fsd_group *g, struct text *t);
 void fsd_bridge_stat(const struct fsd_group *g, struct text *t);

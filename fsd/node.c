@@ -106,7 +106,7 @@ enum fsd_access fsd_node_access(enum fsd_kind k)
 	switch (k) {
 	case FSD_N_ROOT: case FSD_N_GROUPS: case FSD_N_GROUP: case FSD_N_GPU: case FSD_N_GPU_NAME:
 		return ACC_DIR;
-	case FSD_N_ATTR: case FSD_N_NODES: case FSD_N_NODE: case FSD_N_BRIDGE: case FSD_N_KEYS:
+	case FSD_N_ATTR: case FSD_N_NODES: case FSD_N_NODE: case FSD_N_KEYS:
 		return ACC_RW;
 	case FSD_N_ROOT_CTL: case FSD_N_GCTL:
 		return ACC_WO;

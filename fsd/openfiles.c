@@ -261,8 +261,7 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 	struct fsd_fh *fh = (struct fsd_fh *)(uintptr_t)fi->fh;
 	const char *where = fh->node.kind == FSD_N_ATTR ? fsd_attr_name((enum fsd_attr)fh->node.attr)
 			  : fh->node.kind == FSD_N_NODES ? "nodes" : fh->node.kind == FSD_N_NODE ? "node"
-			  : fh->node.kind == FSD_N_BRIDGE ? "bridge" : fh->node.kind == FSD_N_KEYS ? "keys"
-			  : "ctl";
+			  : fh->node.kind == FSD_N_KEYS ? "keys" : "ctl";
 	char why[FSD_WHY_MAX] = "";
 	int rc;
 	(void)ino;
@@ -285,9 +284,6 @@ void fsd_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, 
 					  sizeof(why));
 	} else if (fh->node.kind == FSD_N_NODES) {
 		rc = write_nodes(d, fh, buf, size, off, why, sizeof(why));
-	} else if (fh->node.kind == FSD_N_BRIDGE) {
-		rc = fsd_bridge_report(fh->g, fsd_tgid_of(fuse_req_ctx(req)->pid), buf, size, why,
-				       sizeof(why));
 	} else if (fh->node.kind == FSD_N_NODE) {
 		rc = fsd_group_cluster_write(d, fh->g, true, buf, size, why, sizeof(why));
 	} else if (fh->node.kind == FSD_N_KEYS) {

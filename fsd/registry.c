@@ -50,6 +50,7 @@ static void group_free(struct fsd_group *g)
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		fsd_unwatch_rank(g, r);
 	fsd_gpu_clear(&g->gpu);
+	fsd_bridge_free(g);
 	fsd_seg_release(g);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->bcast_lock);
@@ -250,6 +251,7 @@ static struct fsd_group *group_alloc(const char *name)
 	pthread_mutex_init(&g->bcast_lock, NULL);
 	for (unsigned r = 0; r < IPCFS_MAX_RANKS; r++)
 		g->members.watch[r].pidfd = -1;
+	fsd_bridge_init(g);
 	g->refs = 1;
 	snprintf(g->state_path, sizeof(g->state_path), "%s.state", name);
 	return g;

@@ -11,6 +11,8 @@ pkgs=(gcc make pkg-config libnuma-dev check libsubunit-dev libfuse3-dev fuse3
 pkgs+=(spin)
 # ipcfs-bridge, the bridge of a group between machines (ZeroMQ).
 pkgs+=(libzmq3-dev iproute2)
+# What the bridge opens while it runs (fsd_bridge_pipe.sh).
+pkgs+=(strace)
 # The CURVE tests' third party, a ZeroMQ client (fsd_keys.sh, bridge_curve.sh).
 pkgs+=(python3-zmq)
 # The Python module: its C extension, pip install ./python, torch tensors.

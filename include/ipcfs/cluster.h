@@ -31,6 +31,12 @@
 /* The bridge's record of what it delivered (bridge/in.c): a file named
  * as the group's segment with this suffix, beside it; removed with it. */
 #define FSD_BRIDGE_STATE_SUFFIX ".bridge"
+/* The bridge reports its counters to its daemon through a pipe, one
+ * write(2) a line (at most this long, under PIPE_BUF so that each write
+ * is whole or refused): "NODE up=0|1 tx_msgs=N tx_bytes=N rx_msgs=N
+ * rx_bytes=N acked=N rtt_us=N" per remote node, "auth curve=0|1
+ * refused=N" (fsd/bridge.c reads them). */
+#define FSD_BRIDGE_LINE_MAX 320
 /* The longest `nodes` file: FSD_NODES_MAX full lines. */
 #define FSD_NODES_TEXT_MAX (FSD_NODES_MAX * (FSD_NODE_NAME_MAX + FSD_NODE_ADDR_MAX + 200))
 #define FSD_KEYS_PATH_MAX 255    /* the `keys` file: a directory (keys.h) */

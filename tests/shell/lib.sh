@@ -86,8 +86,8 @@ start_daemon() {
 # stop_daemon: unmount from outside, expect exit status 0.
 stop_daemon() {
 	# A group's bridge (the daemon's child) opens files of the mount for
-	# a moment (its counters every 0.5 s, a proxy's join or leave): the
-	# unmount may find one open (EBUSY). A moment later it is closed.
+	# a moment when a proxy joins or leaves: the unmount may find one
+	# open (EBUSY). A moment later it is closed.
 	local i
 	for i in $(seq 40); do
 		fusermount3 -u "$MNT" 2>/dev/null && break

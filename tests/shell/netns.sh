@@ -75,7 +75,7 @@ node_start() {
 # then unmounted lazily and the daemon stopped by SIGTERM); 40 if the
 # daemon exited non-zero or was still there 10 s after its unmount. A plain unmount is retried while EBUSY:
 # the group's bridge (the daemon's child) opens files of the mount for a
-# moment, its counters every 0.5 s, and a proxy's join or leave.
+# moment when a proxy joins or leaves.
 node_stop() {
 	local i
 	for i in $(seq 100); do fusermount3 -u "$T/mnt" 2>/dev/null && break; sleep 0.05; done
