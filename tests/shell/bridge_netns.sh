@@ -269,16 +269,25 @@ else
 	timeout 60 "$IPCFS" send --rank 0 --to 2 -W 20000 "$G" < "$T/x0.in" 2> "$T/x0.err" &
 	x0=$!
 	exec 7> "$T/x0.in"
-	for i in $(seq 0 9); do echo "msg $i" >&7; done
+	# (in a subshell: a sender that ended early kills that with SIGPIPE,
+	# not this script; its x0.err says why)
+	feed() { (echo "$1" >&7) || rc=48; }
+	for i in $(seq 0 9); do feed "msg $i"; done
 	await b.gate
-	echo "msg 10" >&7
+	# (b's reader has ten messages: this proxy of its rank 2 carried them)
+	j2=$(rank_field 2 joins)
+	feed "msg 10"
 	await b.killed
-	# b's new bridge says it restarted: our proxies of its ranks end and
-	# join again.
-	for i in $(seq 100); do live 2 || break; sleep 0.05; done
-	for i in $(seq 100); do live 2 && break; sleep 0.05; done
-	for i in $(seq 11 19); do echo "msg $i" >&7; done
-	echo end >&7
+	# b's new bridge says it restarted: our proxy of its rank 2 ends and
+	# joins again. Judged by its joins, not by seeing it not live: that
+	# can be shorter than one look, or come later than five seconds.
+	for i in $(seq 400); do
+		[ "$(rank_field 2 joins)" -gt "$j2" ] && live 2 && break
+		sleep 0.05
+	done
+	[ "$(rank_field 2 joins)" -gt "$j2" ] || rc=66
+	for i in $(seq 11 19); do feed "msg $i"; done
+	feed end
 	exec 7>&-
 	wait $x0 || rc=48
 	await b.z2
@@ -335,7 +344,7 @@ node_stop || rc=$?
 exit $rc
 NODE
 
-run_nodes 120 6 "*.log" "*.out"
+run_nodes 120 6 "*.log" "*.out" "*.err"
 
 want=$(seq 0 $((N - 1)) | sed 's/^/0: msg /')
 for f in a/r1 b/r2 b/r3; do
