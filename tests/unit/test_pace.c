@@ -63,6 +63,29 @@ START_TEST(nap_ends_one_jitter_before_due)
 }
 END_TEST
 
+/* 0.5 ms steps whose sender's sleep wakes late by 0 or 50 us in turn
+ * (intervals 50 us off the step, as a 0.5 ms sleep varies on a VM): a
+ * plan. With the guard bounded to a sixth of the step, as until
+ * 2026-12-02, there was none (pace_int.h, PACE_GUARD_NS). */
+START_TEST(vm_jitter_at_half_a_millisecond_gets_a_plan)
+{
+	struct pace p;
+	uint64_t nap, spin, t = MS;
+
+	pace_reset(&p);
+	for (int i = 0; i < 40; i++) {
+		t += 500 * US;
+		pace_arrival(&p, t + (i & 1) * 50 * US);
+	}
+	ck_assert_uint_ge(p.jitter, 40 * US);
+	ck_assert_uint_gt(2 * p.jitter + PACE_SLACK_NS, p.period / PACE_SHARE);
+	ck_assert(pace_plan(&p, p.last + 50 * US, &nap, &spin));
+	/* What it spins for stays bounded: one jitter before the due
+	 * time, the guard after it. */
+	ck_assert_uint_le(spin - nap, PACE_GUARD_NS * 3 / 2);
+}
+END_TEST
+
 START_TEST(irregular_traffic_gets_none)
 {
 	struct pace p;
@@ -191,6 +214,7 @@ int main(void)
 	TCase *tc = tcase_create("pace");
 	tcase_add_test(tc, regular_steps_get_a_plan);
 	tcase_add_test(tc, nap_ends_one_jitter_before_due);
+	tcase_add_test(tc, vm_jitter_at_half_a_millisecond_gets_a_plan);
 	tcase_add_test(tc, irregular_traffic_gets_none);
 	tcase_add_test(tc, due_now_spins_at_once);
 	tcase_add_test(tc, skipped_step_then_pattern_change);
