@@ -56,7 +56,7 @@ bool pace_plan(const struct pace *p, uint64_t now, uint64_t *nap_until, uint64_t
 {
 	if (p->samples < PACE_MIN_SAMPLES || !p->last)
 		return false;
-	uint64_t guard = 2 * p->jitter + PACE_SLACK_NS;
+	uint64_t guard = pace_guard(p);
 	if (guard > pace_guard_max(p->period))
 		return false; /* too irregular to be worth a spin */
 	/* The spin before the due time is what a plan costs: every arrival

@@ -68,6 +68,13 @@ void pace_arrival(struct pace *p, uint64_t now);
  * blue): the next PACE_MIN_SAMPLES intervals rebuild it. */
 void pace_reset(struct pace *p);
 
+/* A plan's guard: spun after the due time, twice the jitter and the
+ * slack (the nap ends one jitter and the slack before it). */
+static inline uint64_t pace_guard(const struct pace *p)
+{
+	return 2 * p->jitter + PACE_SLACK_NS;
+}
+
 /* The longest guard a plan may have for steps of @period ns. */
 static inline uint64_t pace_guard_max(uint64_t period)
 {

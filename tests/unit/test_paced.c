@@ -64,7 +64,7 @@ static int total(void)
 static bool steady(const struct pace *p)
 {
 	return p->samples >= PACE_MIN_SAMPLES &&
-	       2 * (2 * p->jitter + PACE_SLACK_NS) <= pace_guard_max(p->period);
+	       2 * pace_guard(p) <= pace_guard_max(p->period);
 }
 
 /* The reader's exit status when what it learnt of the pace was wrong
