@@ -105,9 +105,9 @@ node_stop() {
 # In node.sh, once $G (this node's group directory) is set: the bridge's
 # pid, whether rank $1 is live, field $2 of rank $1 in members, its state.
 bpid() { awk '$1 == "pid" { print $2 }' "$G/bridge"; }
-live() { awk -v r="$1" '$1 == r && / state=live/' "$G/members" | grep -q .; }
 rank_field() { awk -v r="$1" -v k="$2=" '$1 == r { for (i = 2; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$G/members"; }
 state() { rank_field "$1" state; }
+live() { [ "$(state "$1")" = live ]; }
 # idle_ticks PID: the CPU time (clock ticks, every thread) PID uses in
 # the next second.
 idle_ticks() {
